@@ -1,0 +1,28 @@
+# Breaking BERT: which attention connections can a finetuned BERT lose, and where?
+# The table of contents: each stage is one rule file, one script and one library module.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/prepare_data.smk"
+include: "workflow/rules/tokens.smk"
+include: "workflow/rules/parse.smk"
+include: "workflow/rules/masks.smk"
+include: "workflow/rules/tracking.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

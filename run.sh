@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine (Debian, Python 3.11, no GPU needed):
+#   ./run.sh demo    create/reuse .venv, install pinned dependencies, run the embedded demo
+#   ./run.sh test    the same set-up, then the test suite
+#   ./run.sh bench   the same set-up, then the benchmarks (docs/BENCHMARKS.md)
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+VENV=.venv
+
+setup() {
+    local stamp="$VENV/.installed-$(cat requirements.txt requirements-nodeps.txt pyproject.toml | sha256sum | cut -c1-16)"
+    if [ ! -f "$stamp" ]; then
+        [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+        "$VENV/bin/pip" install -q --upgrade pip
+        # torch first and pinned: pip then takes the local CPU wheel instead of a multi-GB CUDA build
+        "$VENV/bin/pip" install -q "$(grep -E '^torch==' requirements.txt)"
+        "$VENV/bin/pip" install -q -r requirements.txt
+        "$VENV/bin/pip" install -q --no-deps -r requirements-nodeps.txt
+        "$VENV/bin/pip" install -q --no-deps -e .
+        rm -f "$VENV"/.installed-*
+        touch "$stamp"
+    fi
+    export PATH="$PWD/$VENV/bin:$PATH"
+    export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1} TOKENIZERS_PARALLELISM=false
+}
+
+case "${1:-}" in
+demo)
+    setup
+    snakemake --cores "$(nproc)" --configfile config/embedded.yaml "${@:2}"
+    echo
+    echo "Tables:  $PWD/results/tables/summary.md, $PWD/results/tables/sparsity.md"
+    echo "Figures: $PWD/results/figures/"
+    echo "MLflow:  $VENV/bin/mlflow ui --backend-store-uri sqlite:///results/mlflow/mlflow.db"
+    ;;
+test)
+    setup
+    python -m pytest "${@:2}"
+    ;;
+bench)
+    setup
+    python -m benchmarks "${@:2}"
+    ;;
+*)
+    echo "usage: $0 demo|test|bench [extra arguments]" >&2
+    exit 2
+    ;;
+esac

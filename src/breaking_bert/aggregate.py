@@ -1,0 +1,88 @@
+"""Aggregate run directories into one tidy table and per-cell summaries (mean, spread, delta vs dense).
+
+Reads only each run's ``metrics.json`` (which carries its task, pattern, placement and seed) and
+each mask set's ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+RUN_COLUMNS = [
+    "task",
+    "pattern",
+    "kind",
+    "placement",
+    "seed",
+    "metric",
+    "score",
+    "eval_accuracy",
+    "eval_f1",
+    "eval_matthews",
+    "sparsity_mean",
+    "degree_mean",
+    "train_samples_per_second",
+    "peak_memory_mb",
+    "device",
+]
+
+
+def load_runs(metrics_paths) -> pd.DataFrame:
+    rows = []
+    for path in metrics_paths:
+        metrics = json.loads(Path(path).read_text())
+        rows.append({column: metrics.get(column) for column in RUN_COLUMNS})
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, pattern, placement): seeds, mean and sample std of the score, delta vs dense.
+
+    The dense baseline of a task is its ``dense`` kind run(s); ``delta`` is the cell mean minus the
+    dense mean, and ``delta_std`` combines both cells' standard errors' spread as sqrt(s1^2/n1 + s2^2/n2).
+    """
+    if runs.empty:
+        return pd.DataFrame()
+    grouped = runs.groupby(["task", "pattern", "kind", "placement"], sort=True, dropna=False)
+    summary = grouped.agg(
+        seeds=("seed", "nunique"),
+        metric=("metric", "first"),
+        score_mean=("score", "mean"),
+        score_std=("score", lambda s: float(s.std(ddof=1)) if len(s) > 1 else 0.0),
+        sparsity_mean=("sparsity_mean", "mean"),
+        samples_per_second=("train_samples_per_second", "mean"),
+    ).reset_index()
+    dense = summary[summary["kind"] == "dense"].set_index("task")
+    base_mean = summary["task"].map(dense["score_mean"]) if not dense.empty else np.nan
+    base_std = summary["task"].map(dense["score_std"]) if not dense.empty else np.nan
+    base_n = summary["task"].map(dense["seeds"]) if not dense.empty else np.nan
+    summary["delta_vs_dense"] = summary["score_mean"] - base_mean
+    summary["delta_std"] = np.sqrt(summary["score_std"] ** 2 / summary["seeds"] + base_std**2 / base_n)
+    return summary
+
+
+def sparsity_table(mask_summary_paths) -> pd.DataFrame:
+    """Achieved sparsity per (task, pattern, split) from the masks stage's summary.json files."""
+    rows = []
+    for path in mask_summary_paths:
+        summary = json.loads(Path(path).read_text())
+        for split in ("train", "eval"):
+            rows.append({"task": summary["task"], "pattern": summary["pattern"], "split": split, **summary[split]})
+    return pd.DataFrame(rows)
+
+
+def to_markdown(frame: pd.DataFrame, float_format: str = "{:.4f}") -> str:
+    """A GitHub-flavoured Markdown table (no optional dependency on tabulate)."""
+    if frame.empty:
+        return "_no rows_\n"
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    lines = [header, rule]
+    for row in frame.itertuples(index=False):
+        cells = [float_format.format(v) if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

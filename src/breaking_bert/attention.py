@@ -1,0 +1,157 @@
+"""Sparse attention through transformers' attention interface (no copied BertSelfAttention).
+
+We register ``sparse_eager`` and ``sparse_sdpa`` with ``AttentionInterface`` (and the matching
+padding-mask formats with ``AttentionMaskInterface``). The model is loaded with
+``attn_implementation="sparse_sdpa"``; every forward call passes
+
+    model(..., sparse_attention=SparseAttention(mask=..., layers=frozenset({3, 4, 5})))
+
+and the transformers stack hands that keyword to the attention function of every layer. At a
+layer in ``layers`` the function uses the per-example sparse mask (already combined with padding
+and converted to the backend's format, once per batch); at every other layer it uses the model's
+own padding mask, so those layers are exactly dense.
+
+Backend formats: eager *adds* its mask to the scores, so it gets an additive float mask (0 or the
+dtype's minimum); a boolean mask there would be silently wrong. sdpa takes booleans (True = attend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import AttentionInterface
+from transformers.masking_utils import AttentionMaskInterface, eager_mask, sdpa_mask
+from transformers.models.bert.modeling_bert import eager_attention_forward
+
+BACKENDS = ("eager", "sdpa")
+
+
+@dataclass(frozen=True)
+class SparseAttention:
+    """A batch's sparse mask in backend format, (B, 1, L, L), and the layers it applies to."""
+
+    mask: torch.Tensor
+    layers: frozenset[int]
+
+
+def _sdpa_forward(module, query, key, value, attention_mask, **kwargs):
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+
+_BASE_FORWARD = {"eager": eager_attention_forward, "sdpa": _sdpa_forward}
+_MASK_FORMAT = {"eager": eager_mask, "sdpa": sdpa_mask}
+
+
+def _make_sparse_forward(base_forward):
+    def sparse_attention_forward(module, query, key, value, attention_mask, sparse_attention=None, **kwargs):
+        # query/key/value: (B, heads, L, head_dim)
+        if sparse_attention is not None and module.layer_idx in sparse_attention.layers:
+            attention_mask = sparse_attention.mask
+        return base_forward(module, query, key, value, attention_mask, **kwargs)
+
+    return sparse_attention_forward
+
+
+def implementation_name(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"attention backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+    return f"sparse_{backend}"
+
+
+def register_sparse_attention() -> None:
+    """Register the sparse backends; idempotent."""
+    for backend in BACKENDS:
+        name = implementation_name(backend)
+        AttentionInterface.register(name, _make_sparse_forward(_BASE_FORWARD[backend]))
+        AttentionMaskInterface.register(name, _MASK_FORMAT[backend])
+
+
+def to_backend_mask(allowed: torch.Tensor, padding: torch.Tensor, backend: str, dtype: torch.dtype) -> torch.Tensor:
+    """(B, L, L) bool allowed + (B, L) padding (1 = real) -> (B, 1, L, L) mask in the backend's format.
+
+    Rows of padding queries attend to every real key, as the dense padding mask does, so no row is
+    empty (an all-masked row would give NaN under sdpa).
+    """
+    real = padding.bool()
+    key_is_real = real[:, None, :]  # (B, 1, L)
+    combined = torch.where(real[:, :, None], allowed & key_is_real, key_is_real.expand_as(allowed))
+    combined = combined[:, None, :, :]  # (B, 1, L, L)
+    if backend == "sdpa":
+        return combined
+    if backend == "eager":
+        zero = torch.zeros((), dtype=dtype, device=combined.device)
+        return torch.where(combined, zero, torch.finfo(dtype).min)
+    raise ValueError(f"attention backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+
+
+def resolve_placement(placement: str, num_layers: int) -> frozenset[int]:
+    """Layer indices (0-based) that get the mask.
+
+    all | none | early (first half) | late (second half) | layer<i> (one layer) | from<i> (i..top).
+    """
+    half = num_layers // 2
+    if placement == "all":
+        layers = range(num_layers)
+    elif placement == "none":
+        layers = range(0)
+    elif placement == "early":
+        layers = range(half)
+    elif placement == "late":
+        layers = range(half, num_layers)
+    elif placement.startswith("layer") and placement[5:].isdigit():
+        layers = [int(placement[5:])]
+    elif placement.startswith("from") and placement[4:].isdigit():
+        layers = range(int(placement[4:]), num_layers)
+    else:
+        raise ValueError(f"placement {placement!r}; allowed: all, none, early, late, layer<i>, from<i>")
+    layers = frozenset(layers)
+    if any(i >= num_layers for i in layers):
+        raise ValueError(f"placement {placement!r} names a layer beyond the model's {num_layers} layers")
+    return layers
+
+
+class UnsupportedArchitecture(ValueError):
+    pass
+
+
+def check_model_is_maskable(model, backend: str) -> None:
+    """Run a tiny forward and check every layer's attention went through our function.
+
+    An architecture that does not dispatch through the attention interface (or has no
+    ``layer_idx`` on its attention modules) cannot be masked; say so instead of training dense.
+    """
+    num_layers = model.config.num_hidden_layers
+    seen: set[int] = set()
+
+    class Probe(SparseAttention):
+        pass
+
+    probe_layers = frozenset(range(num_layers))
+
+    class RecordingLayers(frozenset):
+        def __contains__(self, layer_idx):
+            seen.add(layer_idx)
+            return super().__contains__(layer_idx)
+
+    device = next(model.parameters()).device
+    ids = torch.full((1, 4), 100, dtype=torch.long, device=device)
+    padding = torch.ones_like(ids)
+    allowed = torch.ones((1, 4, 4), dtype=torch.bool, device=device)
+    mask = to_backend_mask(allowed, padding, backend, next(model.parameters()).dtype)
+    with torch.no_grad():
+        try:
+            model(input_ids=ids, attention_mask=padding, sparse_attention=Probe(mask, RecordingLayers(probe_layers)))
+        except TypeError as error:
+            raise UnsupportedArchitecture(
+                f"{type(model).__name__} does not accept attention-interface keyword arguments ({error}); "
+                "use a BERT-family encoder (BERT, MiniLM, RoBERTa, ...)"
+            ) from None
+    if seen != set(probe_layers):
+        raise UnsupportedArchitecture(
+            f"{type(model).__name__} ({model.config.model_type}) does not route attention through "
+            f"transformers' AttentionInterface with layer indices (saw layers {sorted(seen)} of {num_layers}); "
+            "it cannot be masked. Use a BERT-family encoder (BERT, MiniLM, RoBERTa, ...)."
+        )

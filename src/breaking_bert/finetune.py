@@ -1,0 +1,428 @@
+"""The finetune job: a sequence classifier trained and evaluated with sparse attention at chosen layers.
+
+A plain, readable loop (nanoGPT-style) rather than the HF Trainer: AdamW with linear warm-up and
+decay, dynamic padding, length-grouped batches, gradient accumulation, bf16 autocast on GPU, an
+evaluation per epoch, and checkpoints that make a killed job resume to the same final metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from .attention import (
+    SparseAttention,
+    check_model_is_maskable,
+    implementation_name,
+    register_sparse_attention,
+    resolve_placement,
+    to_backend_mask,
+)
+from .masks import MaskSet
+from .models import _explain_load_failure, resolve_model_path
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int = 3
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    gradient_accumulation: int = 1
+    max_grad_norm: float = 1.0
+    backend: str = "sdpa"  # eager | sdpa
+    device: str = "auto"  # auto | cpu | cuda
+    bf16: bool = True  # autocast on GPU; ignored on CPU (fp32 there)
+    length_group_megabatch: int = 50  # batches per megabatch sorted by length (HF's LengthGroupedSampler)
+    checkpoint_every_steps: int = 200  # also at each epoch end and on SIGTERM
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict, seed: int) -> "TrainingConfig":
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "seed": seed})
+
+
+class Preempted(SystemExit):
+    """Raised after a SIGTERM once the checkpoint is on disk; the job exits non-zero and resumes later."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+@dataclass
+class SplitData:
+    input_ids: list[np.ndarray]
+    token_type_ids: list[np.ndarray]
+    labels: np.ndarray
+    masks: MaskSet | None
+
+    @classmethod
+    def load(cls, tokens_path, masks_path=None) -> "SplitData":
+        frame = pd.read_parquet(tokens_path, columns=["input_ids", "token_type_ids", "label"])
+        masks = MaskSet.load(masks_path) if masks_path else None
+        data = cls(
+            input_ids=[np.asarray(x, dtype=np.int64) for x in frame["input_ids"]],
+            token_type_ids=[np.asarray(x, dtype=np.int64) for x in frame["token_type_ids"]],
+            labels=frame["label"].to_numpy(dtype=np.int64),
+            masks=masks,
+        )
+        if masks is not None:
+            lengths = np.array([len(x) for x in data.input_ids])
+            if len(masks) != len(lengths) or not np.array_equal(masks.lengths, lengths):
+                raise ValueError(f"masks {masks_path} do not match the tokens {tokens_path}; rebuild the masks")
+        return data
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def lengths(self) -> np.ndarray:
+        return np.array([len(x) for x in self.input_ids])
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, megabatch: int, seed: int) -> list[np.ndarray]:
+    """Shuffled batches whose members have similar lengths (less padding), seeded per epoch."""
+    order = np.random.default_rng(seed).permutation(len(lengths))
+    size = batch_size * megabatch
+    batches = []
+    for start in range(0, len(order), size):
+        chunk = order[start : start + size]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    return batches
+
+
+def collate(data: SplitData, indices, pad_id: int, backend: str, layers: frozenset, device, dtype):
+    length = max(len(data.input_ids[i]) for i in indices)
+    batch = len(indices)
+    input_ids = np.full((batch, length), pad_id, dtype=np.int64)
+    token_type_ids = np.zeros((batch, length), dtype=np.int64)
+    padding = np.zeros((batch, length), dtype=np.int64)
+    for row, i in enumerate(indices):
+        n = len(data.input_ids[i])
+        input_ids[row, :n] = data.input_ids[i]
+        token_type_ids[row, :n] = data.token_type_ids[i]
+        padding[row, :n] = 1
+    inputs = {
+        "input_ids": torch.from_numpy(input_ids).to(device),
+        "token_type_ids": torch.from_numpy(token_type_ids).to(device),
+        "attention_mask": torch.from_numpy(padding).to(device),
+    }
+    if data.masks is not None and layers:
+        allowed = torch.from_numpy(data.masks.padded_batch(indices, length)).to(device)
+        inputs["sparse_attention"] = SparseAttention(
+            to_backend_mask(allowed, inputs["attention_mask"], backend, dtype), layers
+        )
+    labels = torch.from_numpy(data.labels[np.asarray(indices)]).to(device)
+    return inputs, labels
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+
+
+def classification_metrics(predictions: np.ndarray, labels: np.ndarray, num_labels: int) -> dict:
+    """Accuracy, F1 (binary: of class 1; else macro) and Matthews correlation (multi-class form)."""
+    confusion = np.zeros((num_labels, num_labels), dtype=np.int64)
+    np.add.at(confusion, (labels, predictions), 1)
+    total = confusion.sum()
+    accuracy = float(np.trace(confusion) / total) if total else float("nan")
+    tp = np.diag(confusion).astype(float)
+    precision = np.divide(tp, confusion.sum(axis=0), out=np.zeros_like(tp), where=confusion.sum(axis=0) > 0)
+    recall = np.divide(tp, confusion.sum(axis=1), out=np.zeros_like(tp), where=confusion.sum(axis=1) > 0)
+    f1_per_class = np.divide(
+        2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0
+    )
+    f1 = float(f1_per_class[1]) if num_labels == 2 else float(f1_per_class.mean())
+    t_k, p_k = confusion.sum(axis=1).astype(float), confusion.sum(axis=0).astype(float)
+    c, s = float(np.trace(confusion)), float(total)
+    denominator = math.sqrt(max(s * s - p_k @ p_k, 0.0) * max(s * s - t_k @ t_k, 0.0))
+    matthews = float((c * s - t_k @ p_k) / denominator) if denominator > 0 else 0.0
+    return {"accuracy": accuracy, "f1": f1, "matthews": matthews}
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints (safetensors + JSON; no pickle)
+
+
+def _flatten_optimizer(optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for param_id, param_state in state["state"].items():
+        for key, value in param_state.items():
+            if torch.is_tensor(value):
+                tensors[f"{param_id}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{param_id}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in list(tensors.items()) + list(meta["scalars"].items()):
+        param_id, key = name.split(".", 1)
+        state.setdefault(int(param_id), {})[key] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(directory: Path, model, optimizer, scheduler, progress: dict) -> None:
+    """checkpoint-<step>/ with state.json written last, so a half-written checkpoint is never used."""
+    target = directory / f"checkpoint-{progress['global_step']:08d}"
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+    optimizer_tensors, optimizer_meta = _flatten_optimizer(optimizer)
+    rng = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["torch_cuda"] = torch.cuda.get_rng_state()
+    save_file(optimizer_tensors, tmp / "optimizer.safetensors")
+    save_file(rng, tmp / "rng.safetensors")
+    state = {**progress, "optimizer": optimizer_meta, "scheduler": scheduler.state_dict()}
+    (tmp / "state.json").write_text(json.dumps(state))
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    for old in directory.glob("checkpoint-*"):
+        if old != target:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    done = sorted(p for p in directory.glob("checkpoint-*") if (p / "state.json").exists() and p.suffix != ".tmp")
+    return done[-1] if done else None
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler, device) -> dict:
+    model.load_state_dict(load_file(path / "model.safetensors", device=str(device)))
+    state = json.loads((path / "state.json").read_text())
+    optimizer.load_state_dict(_unflatten_optimizer(load_file(path / "optimizer.safetensors"), state["optimizer"]))
+    scheduler.load_state_dict(state["scheduler"])
+    rng = load_file(path / "rng.safetensors")
+    torch.set_rng_state(rng["torch_cpu"])
+    if "torch_cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["torch_cuda"])
+    return state
+
+
+# ---------------------------------------------------------------------------------------------
+# The job
+
+
+@dataclass
+class FinetuneJob:
+    model_cfg: dict
+    train_tokens: str
+    eval_tokens: str
+    num_labels: int
+    placement: str
+    training: TrainingConfig
+    train_masks: str | None = None
+    eval_masks: str | None = None
+    primary_metric: str = "accuracy"
+    checkpoint_dir: str = "checkpoints"
+    lock_dir: str = "results/.gpu_slots"
+    threads: int = 1
+    extra: dict = field(default_factory=dict)
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def evaluate(model, data: SplitData, cfg: TrainingConfig, pad_id, layers, device, num_labels) -> dict:
+    model.eval()
+    predictions = []
+    order = np.argsort(-data.lengths(), kind="stable")  # length-sorted: least padding
+    with torch.no_grad(), _autocast(device, cfg):
+        for start in range(0, len(order), cfg.eval_batch_size):
+            indices = order[start : start + cfg.eval_batch_size]
+            inputs, _ = collate(data, indices, pad_id, cfg.backend, layers, device, torch.float32)
+            predictions.append(model(**inputs).logits.argmax(-1).cpu().numpy())
+    predicted = np.empty(len(data), dtype=np.int64)
+    predicted[order] = np.concatenate(predictions) if predictions else []
+    model.train()
+    return classification_metrics(predicted, data.labels, num_labels)
+
+
+def _autocast(device: torch.device, cfg: TrainingConfig):
+    enabled = device.type == "cuda" and cfg.bf16
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def load_classifier(model_cfg: dict, num_labels: int, backend: str, device):
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    register_sparse_attention()
+    name = resolve_model_path(model_cfg["name_or_path"])
+    hf_logging.set_verbosity_error()  # the "classifier newly initialised" report is expected here
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            name,
+            num_labels=num_labels,
+            attn_implementation=implementation_name(backend),
+            trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        )
+    except Exception as error:
+        raise _explain_load_failure(name, error) from None
+    model.to(device)
+    check_model_is_maskable(model, backend)
+    return model
+
+
+def run_finetune(job: FinetuneJob) -> dict:
+    from .devices import claim_device
+
+    cfg = job.training
+    torch.set_num_threads(max(1, job.threads))
+    claim = claim_device(cfg.device, job.lock_dir)
+    device = torch.device(claim.device)
+    try:
+        return _train(job, cfg, device, claim)
+    finally:
+        claim.release()
+
+
+def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -> dict:
+    from transformers import AutoTokenizer
+
+    torch.manual_seed(cfg.seed)
+    train = SplitData.load(job.train_tokens, job.train_masks)
+    evaluation = SplitData.load(job.eval_tokens, job.eval_masks)
+    model = load_classifier(job.model_cfg, job.num_labels, cfg.backend, device)
+    pad_id = AutoTokenizer.from_pretrained(resolve_model_path(job.model_cfg["name_or_path"])).pad_token_id or 0
+    layers = resolve_placement(job.placement, model.config.num_hidden_layers)
+
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # biases and LayerNorm
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.learning_rate,
+    )
+    batches_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    steps_per_epoch = math.ceil(batches_per_epoch / cfg.gradient_accumulation)
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup = int(cfg.warmup_ratio * total_steps)
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0}
+    checkpoint_dir = Path(job.checkpoint_dir)
+    resumed_from = latest_checkpoint(checkpoint_dir)
+    if resumed_from is not None:
+        saved = load_checkpoint(resumed_from, model, optimizer, scheduler, device)
+        progress = {k: saved[k] for k in progress}
+        print(f"resumed from {resumed_from} (epoch {progress['epoch']}, batch {progress['batch']})", file=sys.stderr)
+
+    stop_requested = {"flag": False}
+
+    def request_stop(signum, frame):
+        stop_requested["flag"] = True
+
+    previous_handler = signal.signal(signal.SIGTERM, request_stop)
+    lengths = train.lengths()
+    model.train()
+    try:
+        bar = tqdm(total=total_steps, initial=progress["global_step"], desc="finetune", mininterval=5)
+        while progress["epoch"] < cfg.epochs:
+            epoch = progress["epoch"]
+            batches = length_grouped_batches(lengths, cfg.batch_size, cfg.length_group_megabatch, cfg.seed * 1000 + epoch)
+            started = time.perf_counter()
+            while progress["batch"] < len(batches):
+                indices = batches[progress["batch"]]
+                inputs, labels = collate(train, indices, pad_id, cfg.backend, layers, device, torch.float32)
+                with _autocast(device, cfg):
+                    logits = model(**inputs).logits
+                loss = torch.nn.functional.cross_entropy(logits.float(), labels) / cfg.gradient_accumulation
+                loss.backward()
+                progress["batch"] += 1
+                progress["train_samples"] += len(indices)
+                if progress["batch"] % cfg.gradient_accumulation == 0 or progress["batch"] == len(batches):
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    progress["global_step"] += 1
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss.item() * cfg.gradient_accumulation:.3f}", refresh=False)
+                    at_boundary = progress["batch"] % cfg.gradient_accumulation == 0
+                    periodic = cfg.checkpoint_every_steps and progress["global_step"] % cfg.checkpoint_every_steps == 0
+                    if at_boundary and (periodic or stop_requested["flag"]):
+                        progress["train_seconds"] += time.perf_counter() - started
+                        started = time.perf_counter()
+                        save_checkpoint(checkpoint_dir, model, optimizer, scheduler, progress)
+                        if stop_requested["flag"]:
+                            raise Preempted(143)
+            progress["train_seconds"] += time.perf_counter() - started
+            metrics = evaluate(model, evaluation, cfg, pad_id, layers, device, job.num_labels)
+            progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
+            print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
+            progress["epoch"] += 1
+            progress["batch"] = 0
+            save_checkpoint(checkpoint_dir, model, optimizer, scheduler, progress)
+            if stop_requested["flag"]:
+                raise Preempted(143)
+        bar.close()
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+
+    final = progress["history"][-1]
+    import transformers
+
+    return {
+        "metric": job.primary_metric,
+        "score": final[job.primary_metric],
+        **{f"eval_{k}": v for k, v in final.items() if k not in ("epoch", "step")},
+        "history": progress["history"],
+        "placement": job.placement,
+        "masked_layers": sorted(layers),
+        "num_layers": model.config.num_hidden_layers,
+        "train_examples": len(train),
+        "eval_examples": len(evaluation),
+        "train_samples_per_second": progress["train_samples"] / max(progress["train_seconds"], 1e-9),
+        "train_seconds": progress["train_seconds"],
+        "peak_memory_mb": _peak_memory_mb(device),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "device_claim": claim.how,
+        "resumed": resumed_from is not None,
+        "training": asdict(cfg),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "numpy": np.__version__,
+        },
+    }
+
+
+def write_json_atomically(payload: dict, path: str | Path) -> None:
+    """Write to a sibling temp file then rename, so a crash never leaves a partial file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(payload, indent=2, default=str))
+    os.replace(tmp, path)

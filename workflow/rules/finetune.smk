@@ -1,0 +1,27 @@
+rule finetune:
+    """Finetune and evaluate one task x pattern x placement x seed; one GPU per job."""
+    input:
+        unpack(get_finetune_inputs),
+    output:
+        metrics="results/runs/{task}/{pattern}/{placement}/seed{seed}/metrics.json",
+        config="results/runs/{task}/{pattern}/{placement}/seed{seed}/config.json",
+    params:
+        model=config["model"],
+        training=config["training"],
+        task=lambda wildcards: config["tasks"][wildcards.task],
+        pattern=lambda wildcards: config["patterns"][wildcards.pattern],
+        tracking=config["tracking"],
+        checkpoint_dir=lambda w: f"{run_dir(w.task, w.pattern, w.placement, w.seed)}/checkpoints",
+    log:
+        "results/runs/{task}/{pattern}/{placement}/seed{seed}/train.log",
+    benchmark:
+        "results/runs/{task}/{pattern}/{placement}/seed{seed}/benchmark.tsv"
+    conda:
+        f"{ENVS}/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    script:
+        "../scripts/finetune.py"

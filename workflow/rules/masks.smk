@@ -1,0 +1,25 @@
+rule masks:
+    """Build a pattern's bit-packed masks for both splits and record their achieved sparsity."""
+    input:
+        unpack(get_mask_inputs),
+    output:
+        train="results/masks/{task}/{pattern}/train.npz",
+        eval="results/masks/{task}/{pattern}/eval.npz",
+        summary="results/masks/{task}/{pattern}/summary.json",
+    params:
+        pattern=lambda wildcards: config["patterns"][wildcards.pattern],
+        options=config["masks"],
+        # only lexical masks read the model (its input embeddings)
+        model=lambda wildcards: (
+            config["model"] if "embeddings" in pattern_needs(wildcards.pattern) else None
+        ),
+    log:
+        "results/logs/masks/{task}_{pattern}.log",
+    benchmark:
+        "results/benchmarks/masks/{task}_{pattern}.tsv"
+    conda:
+        f"{ENVS}/torch.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/masks.py"

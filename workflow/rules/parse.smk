@@ -1,0 +1,19 @@
+rule parse:
+    """Dependency-parse every text with spaCy (parser only), for syntax masks."""
+    input:
+        split="results/data/{task}/{split}.parquet",
+        code=library("parse"),
+    output:
+        "results/parses/{task}/{split}.parquet",
+    params:
+        parser=config["parser"],
+    log:
+        "results/logs/parse/{task}_{split}.log",
+    benchmark:
+        "results/benchmarks/parse/{task}_{split}.tsv"
+    conda:
+        f"{ENVS}/parse.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/parse.py"

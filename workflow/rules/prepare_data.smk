@@ -1,0 +1,18 @@
+rule prepare_data:
+    """Load a task (hub id, local file, or packaged data) into tidy train/eval parquet files."""
+    input:
+        code=library("prepare_data"),
+    output:
+        train="results/data/{task}/train.parquet",
+        eval="results/data/{task}/eval.parquet",
+        labels="results/data/{task}/labels.json",
+    params:
+        task=lambda wildcards: config["tasks"][wildcards.task],
+    log:
+        "results/logs/prepare_data/{task}.log",
+    conda:
+        f"{ENVS}/data.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/prepare_data.py"

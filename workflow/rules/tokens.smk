@@ -1,0 +1,20 @@
+rule tokens:
+    """Tokenize once with the model's fast tokenizer; masks and finetuning share these wordpieces."""
+    input:
+        train="results/data/{task}/train.parquet",
+        eval="results/data/{task}/eval.parquet",
+        code=library("tokens", "models"),
+    output:
+        train="results/tokens/{task}/train.parquet",
+        eval="results/tokens/{task}/eval.parquet",
+        summary="results/tokens/{task}/summary.json",
+    params:
+        model=config["model"],
+    log:
+        "results/logs/tokens/{task}.log",
+    conda:
+        f"{ENVS}/torch.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/tokens.py"

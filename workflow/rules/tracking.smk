@@ -1,0 +1,18 @@
+localrules:
+    init_tracking,
+
+
+rule init_tracking:
+    """Create the MLflow store and experiment once, before the finetune jobs fan out."""
+    input:
+        code=library("tracking"),
+    output:
+        "results/mlflow/experiment.json",
+    params:
+        tracking=config["tracking"],
+    log:
+        "results/logs/init_tracking.log",
+    conda:
+        f"{ENVS}/torch.yaml"
+    script:
+        "../scripts/init_tracking.py"

@@ -1,0 +1,9 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from breaking_bert.figures import plot_score_by_pattern_and_placement
+
+plot_score_by_pattern_and_placement(pd.read_csv(snakemake.input.summary), snakemake.output[0])

@@ -1,0 +1,44 @@
+import json
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from breaking_bert.masks import (
+    MaskOptions,
+    MaskSet,
+    build_split_masks,
+    mask_inputs_for_split,
+    resolve_dataset_degrees,
+)
+from breaking_bert.models import load_input_embeddings
+
+pattern = snakemake.params.pattern
+options = MaskOptions(
+    special_tokens=snakemake.params.options["special_tokens"],
+    cross_segment=snakemake.params.options["cross_segment"],
+)
+needs = set()
+if pattern["kind"] == "syntax":
+    needs.add("parse")
+if pattern["kind"] == "lexical":
+    needs.add("embeddings")
+embeddings = load_input_embeddings(snakemake.params.model) if "embeddings" in needs else None
+
+examples = {}
+for split in ("train", "eval"):
+    parses = pd.read_parquet(snakemake.input[f"{split}_parses"]) if "parse" in needs else None
+    examples[split] = mask_inputs_for_split(pd.read_parquet(snakemake.input[f"{split}_tokens"]), parses, embeddings, needs)
+
+degrees = resolve_dataset_degrees(examples["train"], pattern, options, snakemake.params.options["solve_sample"])
+print(f"degrees for every example: {degrees}", file=sys.stderr)
+summary = {"task": snakemake.wildcards.task, "pattern": snakemake.wildcards.pattern, "config": pattern, "degrees": degrees}
+for split in ("train", "eval"):
+    reference = MaskSet.load(snakemake.input[f"reference_{split}"]) if pattern["kind"] == "matched_random" else None
+    mask_set = build_split_masks(examples[split], pattern, options, degrees, reference, progress_desc=f"masks {split}")
+    mask_set.save(snakemake.output[split])
+    summary[split] = mask_set.summary()
+    print(f"{split}: {summary[split]}", file=sys.stderr)
+with open(snakemake.output.summary, "w") as handle:
+    json.dump(summary, handle, indent=2)

@@ -1,0 +1,11 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from breaking_bert.parse import load_parser, parse_frame
+
+nlp = load_parser(snakemake.params.parser["model"])
+frame = pd.read_parquet(snakemake.input.split)
+parse_frame(nlp, frame, snakemake.params.parser["batch_size"]).to_parquet(snakemake.output[0], index=False)

@@ -1,0 +1,20 @@
+import json
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from breaking_bert.models import load_tokenizer
+from breaking_bert.tokens import tokenize_frame
+
+tokenizer = load_tokenizer(snakemake.params.model)
+summary = {}
+for split in ("train", "eval"):
+    tokens, summary[split] = tokenize_frame(
+        pd.read_parquet(snakemake.input[split]), tokenizer, snakemake.params.model["max_length"]
+    )
+    tokens.to_parquet(snakemake.output[split], index=False)
+    print(f"{split}: {summary[split]}", file=sys.stderr)
+with open(snakemake.output.summary, "w") as handle:
+    json.dump(summary, handle, indent=2)
