@@ -47,7 +47,8 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
             ax.axhline(mean, color="black", linewidth=1, label="dense")
             ax.axhspan(mean - std, mean + std, color="black", alpha=0.1)
         metric = rows["metric"].iloc[0] if len(rows) else "score"
-        ax.set_xticks(x, patterns, rotation=30, ha="right")
+        sparsity = sparse.groupby("pattern")["sparsity_mean"].mean()
+        ax.set_xticks(x, [f"{p}\n(sparsity {sparsity[p]:.2f})" for p in patterns], rotation=30, ha="right")
         ax.set_ylabel(f"eval {metric}")
         ax.set_title(task)
         low = np.nanmin(rows["score_mean"] - rows["score_std"]) if len(rows) else 0

@@ -71,7 +71,9 @@ def _load_hub_split(task: dict, split: str) -> pd.DataFrame:
     import datasets  # heavy; only the hub path needs it
 
     try:
-        ds = datasets.load_dataset(task["dataset"], task.get("dataset_config"), split=split)
+        ds = datasets.load_dataset(
+            task["dataset"], task.get("dataset_config"), data_files=task.get("data_files"), split=split
+        )
     except Exception as error:  # the hub raises many types; all mean the same to the user
         raise DataError(
             f"hub dataset {task['dataset']!r} (config {task.get('dataset_config')!r}, split {split!r}) "
@@ -154,9 +156,11 @@ def prepare_task(task: dict, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame,
     labels = task.get("labels")
     if labels is None:
         column = task["label_column"]
-        if column not in raw["train"].columns:
-            raise DataError(f"{where}: missing label column {column!r}; columns are {list(raw['train'].columns)}")
-        labels = sorted(raw["train"][column].unique().tolist(), key=str)
+        for frame in raw.values():
+            if column not in frame.columns:
+                raise DataError(f"{where}: missing label column {column!r}; columns are {list(frame.columns)}")
+        # not declared: every value seen in either split, sorted
+        labels = sorted(set().union(*(frame[column].unique().tolist() for frame in raw.values())), key=str)
     train = _subsample(raw["train"], task.get("max_train_examples"), seed)
     evaluation = _subsample(raw["eval"], task.get("max_eval_examples"), seed + 1)
     return (

@@ -4,7 +4,6 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-
 validate(config, schema="../../config/schema.yaml", set_default=True)
 
 LIBRARY = Path(workflow.basedir) / "src" / "breaking_bert"
@@ -21,21 +20,28 @@ wildcard_constraints:
 
 def library(*modules):
     """Library files a rule's result depends on. Snakemake does not track what a script imports,
-    so they are declared as inputs: editing one reruns exactly the rules that list it."""
+    so they are declared as inputs: editing one reruns exactly the rules that list it.
+    """
     return [str(LIBRARY / f"{module}.py") for module in modules]
 
 
 def check_config_references():
     """Names used in experiments must exist; say which key is wrong and what is allowed."""
     for experiment, grid in config["experiments"].items():
-        for key, known in (("tasks", config["tasks"]), ("patterns", config["patterns"])):
+        for key, known in (
+            ("tasks", config["tasks"]),
+            ("patterns", config["patterns"]),
+        ):
             for name in grid[key]:
                 if name not in known:
                     raise ValueError(
                         f"experiments.{experiment}.{key}: unknown name {name!r}; defined: {', '.join(known)}"
                     )
     for name, pattern in config["patterns"].items():
-        if pattern["kind"] == "matched_random" and pattern.get("reference") not in config["patterns"]:
+        if (
+            pattern["kind"] == "matched_random"
+            and pattern.get("reference") not in config["patterns"]
+        ):
             raise ValueError(f"patterns.{name}.reference must name another pattern")
 
 
@@ -105,8 +111,12 @@ def get_mask_inputs(wildcards):
         inputs["eval_parses"] = f"results/parses/{wildcards.task}/eval.parquet"
     reference = config["patterns"][wildcards.pattern].get("reference")
     if config["patterns"][wildcards.pattern]["kind"] == "matched_random":
-        inputs["reference_train"] = f"results/masks/{wildcards.task}/{reference}/train.npz"
-        inputs["reference_eval"] = f"results/masks/{wildcards.task}/{reference}/eval.npz"
+        inputs["reference_train"] = (
+            f"results/masks/{wildcards.task}/{reference}/train.npz"
+        )
+        inputs["reference_eval"] = (
+            f"results/masks/{wildcards.task}/{reference}/eval.npz"
+        )
     return inputs
 
 

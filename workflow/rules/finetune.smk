@@ -5,13 +5,6 @@ rule finetune:
     output:
         metrics="results/runs/{task}/{pattern}/{placement}/seed{seed}/metrics.json",
         config="results/runs/{task}/{pattern}/{placement}/seed{seed}/config.json",
-    params:
-        model=config["model"],
-        training=config["training"],
-        task=lambda wildcards: config["tasks"][wildcards.task],
-        pattern=lambda wildcards: config["patterns"][wildcards.pattern],
-        tracking=config["tracking"],
-        checkpoint_dir=lambda w: f"{run_dir(w.task, w.pattern, w.placement, w.seed)}/checkpoints",
     log:
         "results/runs/{task}/{pattern}/{placement}/seed{seed}/train.log",
     benchmark:
@@ -23,5 +16,12 @@ rule finetune:
         gpu=1,
         mem_mb=8000,
         runtime=240,
+    params:
+        model=config["model"],
+        training=config["training"],
+        task=lambda wildcards: config["tasks"][wildcards.task],
+        pattern=lambda wildcards: config["patterns"][wildcards.pattern],
+        tracking=config["tracking"],
+        checkpoint_dir=lambda w: f"{run_dir(w.task, w.pattern, w.placement, w.seed)}/checkpoints",
     script:
         "../scripts/finetune.py"

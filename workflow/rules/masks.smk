@@ -6,13 +6,6 @@ rule masks:
         train="results/masks/{task}/{pattern}/train.npz",
         eval="results/masks/{task}/{pattern}/eval.npz",
         summary="results/masks/{task}/{pattern}/summary.json",
-    params:
-        pattern=lambda wildcards: config["patterns"][wildcards.pattern],
-        options=config["masks"],
-        # only lexical masks read the model (its input embeddings)
-        model=lambda wildcards: (
-            config["model"] if "embeddings" in pattern_needs(wildcards.pattern) else None
-        ),
     log:
         "results/logs/masks/{task}_{pattern}.log",
     benchmark:
@@ -21,5 +14,14 @@ rule masks:
         f"{ENVS}/torch.yaml"
     resources:
         mem_mb=4000,
+    params:
+        pattern=lambda wildcards: config["patterns"][wildcards.pattern],
+        options=config["masks"],
+        # only lexical masks read the model (its input embeddings)
+        model=lambda wildcards: (
+            config["model"]
+            if "embeddings" in pattern_needs(wildcards.pattern)
+            else None
+        ),
     script:
         "../scripts/masks.py"

@@ -5,8 +5,6 @@ rule parse:
         code=library("parse"),
     output:
         "results/parses/{task}/{split}.parquet",
-    params:
-        parser=config["parser"],
     log:
         "results/logs/parse/{task}_{split}.log",
     benchmark:
@@ -15,5 +13,7 @@ rule parse:
         f"{ENVS}/parse.yaml"
     resources:
         mem_mb=4000,
+    params:
+        parser=config["parser"],
     script:
         "../scripts/parse.py"

@@ -6,13 +6,13 @@ rule prepare_data:
         train="results/data/{task}/train.parquet",
         eval="results/data/{task}/eval.parquet",
         labels="results/data/{task}/labels.json",
-    params:
-        task=lambda wildcards: config["tasks"][wildcards.task],
     log:
         "results/logs/prepare_data/{task}.log",
     conda:
         f"{ENVS}/data.yaml"
     resources:
         mem_mb=4000,
+    params:
+        task=lambda wildcards: config["tasks"][wildcards.task],
     script:
         "../scripts/prepare_data.py"

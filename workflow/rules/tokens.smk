@@ -8,13 +8,13 @@ rule tokens:
         train="results/tokens/{task}/train.parquet",
         eval="results/tokens/{task}/eval.parquet",
         summary="results/tokens/{task}/summary.json",
-    params:
-        model=config["model"],
     log:
         "results/logs/tokens/{task}.log",
     conda:
         f"{ENVS}/torch.yaml"
     resources:
         mem_mb=4000,
+    params:
+        model=config["model"],
     script:
         "../scripts/tokens.py"

@@ -8,11 +8,11 @@ rule init_tracking:
         code=library("tracking"),
     output:
         "results/mlflow/experiment.json",
-    params:
-        tracking=config["tracking"],
     log:
         "results/logs/init_tracking.log",
     conda:
         f"{ENVS}/torch.yaml"
+    params:
+        tracking=config["tracking"],
     script:
         "../scripts/init_tracking.py"

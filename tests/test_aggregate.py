@@ -1,0 +1,63 @@
+"""Aggregation math on constructed tables."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from breaking_bert.aggregate import load_runs, summarize, to_markdown
+
+
+def _runs():
+    rows = []
+    for seed, (dense, late, all_) in enumerate([(0.80, 0.79, 0.60), (0.82, 0.80, 0.64), (0.84, 0.78, 0.62)]):
+        rows += [
+            {"task": "t", "pattern": "dense", "kind": "dense", "placement": "none", "seed": seed, "metric": "accuracy",
+             "score": dense, "sparsity_mean": 0.0, "train_samples_per_second": 100.0},
+            {"task": "t", "pattern": "nb", "kind": "neighbour", "placement": "late", "seed": seed, "metric": "accuracy",
+             "score": late, "sparsity_mean": 0.78, "train_samples_per_second": 99.0},
+            {"task": "t", "pattern": "nb", "kind": "neighbour", "placement": "all", "seed": seed, "metric": "accuracy",
+             "score": all_, "sparsity_mean": 0.78, "train_samples_per_second": 98.0},
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_summary_mean_spread_and_delta_vs_dense():
+    summary = summarize(_runs()).set_index(["pattern", "placement"])
+    dense = summary.loc[("dense", "none")]
+    assert dense["score_mean"] == pytest.approx(0.82) and dense["score_std"] == pytest.approx(0.02)
+    late = summary.loc[("nb", "late")]
+    assert late["seeds"] == 3
+    assert late["score_mean"] == pytest.approx(0.79)
+    assert late["score_std"] == pytest.approx(0.01)
+    assert late["delta_vs_dense"] == pytest.approx(-0.03)
+    assert late["delta_std"] == pytest.approx(np.sqrt(0.01**2 / 3 + 0.02**2 / 3))
+    assert summary.loc[("nb", "all"), "delta_vs_dense"] == pytest.approx(0.62 - 0.82)
+    assert dense["delta_vs_dense"] == pytest.approx(0.0)
+
+
+def test_single_seed_has_zero_spread_and_tasks_use_their_own_dense():
+    runs = _runs()
+    other = runs.copy()
+    other["task"] = "u"
+    other["score"] = other["score"] - 0.1
+    summary = summarize(pd.concat([runs[runs.seed == 0], other])).set_index(["task", "pattern", "placement"])
+    assert summary.loc[("t", "nb", "late"), "score_std"] == 0.0
+    assert summary.loc[("t", "nb", "late"), "delta_vs_dense"] == pytest.approx(0.79 - 0.80)
+    assert summary.loc[("u", "nb", "late"), "delta_vs_dense"] == pytest.approx(-0.03)
+
+
+def test_load_runs_reads_metrics_files(tmp_path):
+    paths = []
+    for i, row in _runs().iterrows():
+        path = tmp_path / f"{i}.json"
+        path.write_text(json.dumps({**row.to_dict(), "history": [], "extra": 1}))
+        paths.append(path)
+    runs = load_runs(paths)
+    assert len(runs) == 9 and runs["score"].sum() == pytest.approx(_runs()["score"].sum())
+
+
+def test_markdown_table():
+    text = to_markdown(pd.DataFrame({"a": ["x"], "b": [0.5]}))
+    assert text.splitlines() == ["| a | b |", "| --- | --- |", "| x | 0.5000 |"]

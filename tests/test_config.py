@@ -1,0 +1,114 @@
+"""Configs validate, bad values are named, the paper grid dry-runs offline, the workflow lints clean,
+and every conda env's pins agree with requirements.txt."""
+
+import copy
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from conftest import REPO
+
+SCHEMA = str(REPO / "config/schema.yaml")
+
+
+def _load(name):
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "embedded.yaml"])
+def test_shipped_configs_validate_and_get_defaults(name):
+    config = _load(name)
+    validate(config, SCHEMA, set_default=True)
+    assert config["training"]["warmup_ratio"] == 0.1
+    assert config["masks"]["special_tokens"] == "cls_global"
+    assert config["tracking"]["enabled"] is True
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("patterns", "neighbour", "kind"), "zigzag", "zigzag"),
+        (("patterns", "neighbour", "target_sparsity"), 1.5, "1.5"),
+        (("experiments", "pattern_ablation", "placements"), ["middle"], "middle"),
+        (("training", "epochs"), "three", "three"),
+        (("model", "colour"), "red", "colour"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_value(path, value, message):
+    config = copy.deepcopy(_load("embedded.yaml"))
+    node = config
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(Exception, match=re.escape(message)):
+        validate(config, SCHEMA, set_default=True)
+
+
+
+def test_paper_scale_config_lists_the_full_grid_offline(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml")],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE))
+    # 3 tasks x (4 patterns x 3 placements + dense) x 3 seeds
+    assert int(jobs["finetune"]) == 3 * (4 * 3 + 1) * 3
+    assert int(jobs["masks"]) == 3 * 4 and int(jobs["prepare_data"]) == 3
+
+
+def test_unknown_pattern_in_an_experiment_names_the_key(tmp_path):
+    config = _load("embedded.yaml")
+    config["experiments"]["pattern_ablation"]["patterns"].append("sintax")
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(path)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert result.returncode != 0
+    assert "experiments.pattern_ablation.patterns: unknown name 'sintax'" in result.stdout + result.stderr
+
+
+def test_snakemake_lint_is_clean():
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True, text=True,
+                            timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_snakefmt_check_passes():
+    result = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "."], capture_output=True, text=True,
+                            timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _pins(lines):
+    pins = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip().lstrip("- ").strip()
+        match = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s]+)$", line)
+        if match:
+            pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return pins
+
+
+def test_conda_envs_pin_what_requirements_pin_and_every_rule_names_one():
+    required = _pins((REPO / "requirements.txt").read_text().splitlines())
+    envs = sorted((REPO / "envs").glob("*.yaml"))
+    assert envs
+    for env in envs:
+        spec = yaml.safe_load(env.read_text())
+        pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+        for name, version in _pins(pip).items():
+            assert required.get(name) == version, f"{env.name}: {name}=={version} but requirements.txt has {required.get(name)}"
+    for rule_file in (REPO / "workflow/rules").glob("*.smk"):
+        text = rule_file.read_text()
+        rules = re.findall(r"^rule (\w+):", text, flags=re.MULTILINE)
+        assert text.count("conda:") == len(rules), f"{rule_file.name}: every rule names a conda env"

@@ -1,0 +1,112 @@
+"""The whole DAG, for real: Snakemake runs every stage on a tiny random BERT and a tiny CSV task."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def tiny_config(model_dir: Path, csv: Path) -> dict:
+    return {
+        "model": {"name_or_path": str(model_dir), "max_length": 32},
+        "tasks": {
+            "tiny": {"source": "file", "path": str(csv), "text_columns": ["text"], "label_column": "label",
+                     "labels": [0, 1], "eval_fraction": 0.25}
+        },
+        "patterns": {
+            "dense": {"kind": "dense"},
+            "neighbour": {"kind": "neighbour", "degrees": {"w": 1}},
+            "random": {"kind": "random", "target_sparsity": 0.6, "seed": 0},
+            "syntax": {"kind": "syntax", "degrees": {"k": 1}},
+        },
+        "experiments": {"ablation": {"tasks": ["tiny"], "patterns": ["neighbour", "random", "syntax"],
+                                     "placements": ["all", "late"]}},
+        "seeds": [0],
+        "training": {"epochs": 1, "batch_size": 16, "learning_rate": 1e-3, "device": "cpu"},
+        "tracking": {"uri": "sqlite:///results/mlflow/mlflow.db"},
+    }
+
+
+def snakemake(directory: Path, *args, check=True) -> subprocess.CompletedProcess:
+    command = [*SNAKEMAKE, "--snakefile", str(directory / "Snakefile"), "--directory", str(directory),
+               "--configfile", str(directory / "test_config.yaml"), "--cores", "2",
+               "--set-threads", "finetune=1", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result
+
+
+def scheduled_jobs(directory: Path, *args) -> dict[str, int]:
+    """rule -> count from a dry run's job table ({} when nothing is scheduled)."""
+    output = snakemake(directory, "--dry-run", *args)
+    text = output.stdout + output.stderr
+    counts = {}
+    if "Job stats:" in text:
+        table = text.split("Job stats:", 1)[1].split("total", 1)[0]
+        for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE):
+            counts[rule] = int(count)
+    counts.pop("job", None)
+    return counts
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_model_dir, tiny_csv, tmp_path_factory):
+    from conftest import REPO
+    import shutil
+
+    directory = tmp_path_factory.mktemp("workflow")
+    for name in ("Snakefile", "workflow", "config", "envs", "src"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, directory / name)
+    (directory / "test_config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir, tiny_csv)))
+    snakemake(directory)
+    return directory
+
+
+def test_whole_dag_produces_tables_figures_and_runs(finished_run):
+    runs = pd.read_csv(finished_run / "results/tables/runs.csv")
+    assert len(runs) == 1 + 3 * 2  # dense + 3 patterns x 2 placements, one seed
+    assert set(runs["pattern"]) == {"dense", "neighbour", "random", "syntax"}
+    assert runs["score"].between(0, 1).all()
+    sparse = runs[runs["pattern"] != "dense"]
+    assert (sparse["sparsity_mean"] > 0.2).all(), "achieved sparsity recorded per run"
+    summary = pd.read_csv(finished_run / "results/tables/summary.csv")
+    dense_mean = summary.loc[summary["pattern"] == "dense", "score_mean"].item()
+    assert (summary["delta_vs_dense"] == summary["score_mean"] - dense_mean).all()
+    assert (finished_run / "results/figures/score_by_pattern_and_placement.png").stat().st_size > 10_000
+    sparsity = pd.read_csv(finished_run / "results/tables/sparsity.csv")
+    random_eval = sparsity[(sparsity["pattern"] == "random") & (sparsity["split"] == "eval")]
+    assert abs(random_eval["sparsity_mean"].item() - 0.6) < 0.1
+    run = finished_run / "results/runs/tiny/syntax/late/seed0"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["masked_layers"] == [2, 3] and metrics["placement"] == "late"
+    assert json.loads((run / "config.json").read_text())["pattern_config"]["kind"] == "syntax"
+    assert "finetune" in (run / "train.log").read_text()  # the progress bar goes to the job's log
+
+
+def test_second_run_schedules_nothing(finished_run):
+    assert scheduled_jobs(finished_run) == {}
+
+
+def test_mlflow_store_has_one_run_per_finetune_job(finished_run):
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished_run}/results/mlflow/mlflow.db")
+    experiment = client.get_experiment_by_name("breaking-bert")
+    found = client.search_runs([experiment.experiment_id])
+    assert len(found) == 7
+    keys = {run.data.tags["run_key"] for run in found}
+    assert "tiny/syntax/late/seed0" in keys and "tiny/dense/none/seed0" in keys
+    one = next(run for run in found if run.data.tags["run_key"] == "tiny/neighbour/all/seed0")
+    assert one.data.params["placement"] == "all" and "score" in one.data.metrics
+    assert not list(finished_run.glob("results/runs/**/tracking_pending.json"))
