@@ -2,6 +2,7 @@
 # One entry point for a fresh machine (Debian, Python 3.11, no GPU needed):
 #   ./run.sh demo    create/reuse .venv, install pinned dependencies, run the embedded demo
 #   ./run.sh test    the same set-up, then the test suite
+#   ./run.sh bench   the same set-up, then the benchmarks (docs/BENCHMARKS.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3.11}
@@ -38,8 +39,12 @@ test)
     setup
     python -m pytest "${@:2}"
     ;;
+bench)
+    setup
+    python -m benchmarks "${@:2}"
+    ;;
 *)
-    echo "usage: $0 demo|test [extra arguments]" >&2
+    echo "usage: $0 demo|test|bench [extra arguments]" >&2
     exit 2
     ;;
 esac

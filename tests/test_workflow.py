@@ -110,3 +110,49 @@ def test_mlflow_store_has_one_run_per_finetune_job(finished_run):
     one = next(run for run in found if run.data.tags["run_key"] == "tiny/neighbour/all/seed0")
     assert one.data.params["placement"] == "all" and "score" in one.data.metrics
     assert not list(finished_run.glob("results/runs/**/tracking_pending.json"))
+
+
+def _touch_later(path: Path):
+    """Make a file newer than every output; returns a function that restores its times."""
+    import os
+    import time
+
+    stat = path.stat()
+    future = time.time() + 5
+    os.utime(path, (future, future))
+    return lambda: os.utime(path, (stat.st_atime, stat.st_mtime))
+
+
+EVERYTHING_AFTER_MASKS = {"aggregate": 1, "figure_score_by_pattern_and_placement": 1, "all": 1}
+
+
+def test_changing_one_pattern_parameter_reruns_only_that_pattern(finished_run):
+    config_path = finished_run / "test_config.yaml"
+    original = config_path.read_text()
+    config = yaml.safe_load(original)
+    config["patterns"]["neighbour"]["degrees"]["w"] = 2
+    changed = finished_run / "changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    try:
+        config_path.write_text(changed.read_text())
+        assert scheduled_jobs(finished_run) == {"masks": 1, "finetune": 2, **EVERYTHING_AFTER_MASKS}
+    finally:
+        config_path.write_text(original)
+    assert scheduled_jobs(finished_run) == {}
+
+
+def test_editing_the_mask_library_reruns_masks_and_sparse_finetunes_only(finished_run):
+    restore = _touch_later(finished_run / "src/breaking_bert/masks.py")
+    try:
+        jobs = scheduled_jobs(finished_run)
+    finally:
+        restore()
+    assert jobs == {"masks": 3, "finetune": 6, **EVERYTHING_AFTER_MASKS}, "no data, tokens or parse job"
+
+
+def test_editing_the_aggregation_code_reruns_only_aggregation_and_figures(finished_run):
+    restore = _touch_later(finished_run / "src/breaking_bert/aggregate.py")
+    try:
+        assert scheduled_jobs(finished_run) == EVERYTHING_AFTER_MASKS
+    finally:
+        restore()

