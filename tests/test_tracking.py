@@ -58,3 +58,64 @@ def test_down_server_leaves_pending_and_sync_logs_it_later(tmp_path, monkeypatch
     client = mlflow.MlflowClient(tracking_uri=store)
     experiment = client.get_experiment_by_name("exp")
     assert len(client.search_runs([experiment.experiment_id])) == 1
+
+
+def _log_one(tracking, run_dir, name):
+    log_run(tracking, run_dir, name, {**PARAMS, "name": name}, METRICS)
+
+
+def _log_concurrently(tracking, tmp_path, jobs=8):
+    import multiprocessing
+
+    run_dirs = [_run_dir(tmp_path, f"run{i}") for i in range(jobs)]
+    processes = [multiprocessing.Process(target=_log_one, args=(tracking, d, f"job{i}"))
+                 for i, d in enumerate(run_dirs)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=300)
+    assert all(process.exitcode == 0 for process in processes)
+
+
+def _runs_per_experiment(uri):
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    return {e.name: len(client.search_runs([e.experiment_id])) for e in client.search_experiments()}
+
+
+def test_eight_concurrent_jobs_on_a_fresh_embedded_store(tmp_path):
+    uri = f"sqlite:///{tmp_path}/fresh/mlflow.db"
+    tracking = init_tracking(uri, "grid", str(tmp_path / "artifacts"))  # the pipeline's one init job
+    _log_concurrently(tracking, tmp_path)
+    counts = _runs_per_experiment(uri)
+    assert counts["grid"] == 8 and counts.get("Default", 0) == 0
+
+
+def test_eight_concurrent_jobs_against_a_local_mlflow_server(tmp_path):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _closed_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+         "--default-artifact-root", str(tmp_path / "server-artifacts"), "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(0.5)
+        tracking = init_tracking(uri, "grid")
+        _log_concurrently(tracking, tmp_path)
+        counts = _runs_per_experiment(uri)
+        assert counts["grid"] == 8 and counts.get("Default", 0) == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

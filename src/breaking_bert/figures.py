@@ -57,3 +57,33 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def pick_example(lengths, preferred_length: int = 24) -> int:
+    """The example whose length is closest to preferred_length (first one on ties): long enough to
+    show structure, short enough to read every token."""
+    lengths = np.asarray(lengths)
+    return int(np.argmin(np.abs(lengths - preferred_length)))
+
+
+def plot_mask_gallery(pieces: list[str], masks: dict, path, title: str = "") -> None:
+    """Each pattern's mask on the same real sentence: row i = query token i, dark = may attend."""
+    names = list(masks)
+    columns = min(3, len(names))
+    rows = int(np.ceil(len(names) / columns))
+    size = max(3.5, 0.16 * len(pieces) + 1.5)
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names):
+        mask = masks[name]
+        ax.imshow(mask, cmap="Greys", vmin=0, vmax=1.6, interpolation="nearest")
+        n = mask.shape[0]
+        ax.set_xticks(range(n), pieces, rotation=90, fontsize=6)
+        ax.set_yticks(range(n), pieces, fontsize=6)
+        ax.set_title(f"{name} (sparsity {1 - mask.sum() / n**2:.2f})", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)

@@ -89,8 +89,22 @@ def get_mask_summaries():
     return [f"results/masks/{t}/{p}/summary.json" for t, p in pairs]
 
 
-def get_final_outputs():
+def get_gallery_patterns(wildcards):
+    """Sparse patterns run on this task, in config order."""
+    used = {p for t, p, _, _ in get_runs() if t == wildcards.task and not is_dense(p)}
+    return [name for name in config["patterns"] if name in used]
+
+
+def get_gallery_masks(wildcards):
     return [
+        f"results/masks/{wildcards.task}/{name}/eval.npz"
+        for name in get_gallery_patterns(wildcards)
+    ]
+
+
+def get_final_outputs():
+    tasks = sorted({task for task, _, _, _ in get_runs()})
+    return [f"results/figures/masks_{task}.png" for task in tasks] + [
         "results/tables/runs.csv",
         "results/tables/summary.md",
         "results/tables/sparsity.md",

@@ -15,3 +15,27 @@ rule figure_score_by_pattern_and_placement:
         f"{ENVS}/report.yaml"
     script:
         "../scripts/figures.py"
+
+
+rule figure_mask_gallery:
+    """Each pattern's mask drawn on the same real sentence of a task."""
+    input:
+        tokens="results/tokens/{task}/eval.parquet",
+        masks=get_gallery_masks,
+        code=library("figures"),
+    output:
+        report(
+            "results/figures/masks_{task}.png",
+            caption="../report/mask_gallery.rst",
+            category="Masks",
+            labels={"task": "{task}"},
+        ),
+    log:
+        "results/logs/figures/masks_{task}.log",
+    conda:
+        f"{ENVS}/torch.yaml"
+    params:
+        model=config["model"],
+        patterns=get_gallery_patterns,
+    script:
+        "../scripts/figure_mask_gallery.py"
