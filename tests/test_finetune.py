@@ -144,3 +144,20 @@ def test_classification_metrics_against_hand_computed_values():
     three = classification_metrics(np.array([0, 1, 2, 2]), np.array([0, 1, 2, 1]), 3)
     assert three["accuracy"] == pytest.approx(0.75)
     assert three["f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+
+
+def test_metrics_are_written_atomically(tmp_path, monkeypatch):
+    from breaking_bert import finetune
+
+    target = tmp_path / "metrics.json"
+    finetune.write_json_atomically({"score": 0.5}, target)
+    assert json.loads(target.read_text()) == {"score": 0.5}
+
+    def crash(*args):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(finetune.os, "replace", crash)
+    with pytest.raises(OSError):
+        finetune.write_json_atomically({"score": 0.9}, target)
+    assert json.loads(target.read_text()) == {"score": 0.5}, "the old file is intact, never half-written"
+    assert list(tmp_path.iterdir()) == [target], "no temp file left behind"

@@ -177,3 +177,13 @@ def test_registry_lists_every_paper_pattern():
 def test_bad_policy_names_the_key():
     with pytest.raises(ValueError, match="special_tokens='all'; allowed: cls_global, global, like_words"):
         MaskOptions(special_tokens="all")
+
+
+def test_unreachable_target_names_the_pattern_and_the_reachable_range():
+    from breaking_bert.masks import UnreachableSparsity, resolve_dataset_degrees
+
+    examples_ = [MaskInputs(word_ids=np.array([-1, *range(20), -1]), example_index=i) for i in range(20)]
+    pattern = {"kind": "neighbour", "target_sparsity": 0.99}
+    with pytest.raises(UnreachableSparsity, match=r"patterns.nb.target_sparsity=0.99: neighbour reaches mean sparsities from 0.000 to 0.868"):
+        resolve_dataset_degrees(examples_, pattern, MaskOptions(), name="nb")
+    assert resolve_dataset_degrees(examples_, {"kind": "neighbour", "target_sparsity": 0.7}, MaskOptions()) == {"w": 2}

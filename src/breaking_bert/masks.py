@@ -516,8 +516,17 @@ def build_split_masks(
     return MaskSet.from_masks(masks, degrees, meta={"pattern": pattern, "options": options.__dict__})
 
 
+class UnreachableSparsity(ValueError):
+    """No degree of the pattern gets within tolerance of the target on this data."""
+
+
 def resolve_dataset_degrees(
-    train_examples: Sequence[MaskInputs], pattern: dict, options: MaskOptions, solve_sample: int = 300
+    train_examples: Sequence[MaskInputs],
+    pattern: dict,
+    options: MaskOptions,
+    solve_sample: int = 300,
+    tolerance: float = 0.05,
+    name: str = "?",
 ) -> dict[str, int] | None:
     """The degrees every example uses, or None when they are solved per example.
 
@@ -535,9 +544,20 @@ def resolve_dataset_degrees(
     sample_index = rng.permutation(len(train_examples))[:solve_sample]
     sample = [train_examples[i] for i in sample_index]
     fixed = {k: int(v) for k, v in pattern.get("degrees", {}).items()}
-    name = get_pattern(kind).degree_params[0]
+    param = get_pattern(kind).degree_params[0]
     max_degree = max(x.n for x in sample) if sample else 1
-    degree = solve_degree_for_dataset(
-        sample, kind, pattern["target_sparsity"], options, int(pattern.get("seed", 0)), fixed, max_degree
-    )
-    return {**fixed, name: degree}
+    seed = int(pattern.get("seed", 0))
+    target = pattern["target_sparsity"]
+    degree = solve_degree_for_dataset(sample, kind, target, options, seed, fixed, max_degree)
+
+    def mean_sparsity(value):
+        return float(np.mean([_sparsity_at(x, kind, fixed, param, value, options, seed) for x in sample]))
+
+    achieved = mean_sparsity(degree)
+    if abs(achieved - target) > tolerance:
+        raise UnreachableSparsity(
+            f"patterns.{name}.target_sparsity={target}: {kind} reaches mean sparsities from "
+            f"{mean_sparsity(max_degree):.3f} to {mean_sparsity(0):.3f} on this data (closest: {achieved:.3f} at "
+            f"{param}={degree}, tolerance {tolerance}); choose a target in that range or change masks.special_tokens"
+        )
+    return {**fixed, param: degree}

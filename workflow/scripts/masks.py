@@ -31,7 +31,14 @@ for split in ("train", "eval"):
     parses = pd.read_parquet(snakemake.input[f"{split}_parses"]) if "parse" in needs else None
     examples[split] = mask_inputs_for_split(pd.read_parquet(snakemake.input[f"{split}_tokens"]), parses, embeddings, needs)
 
-degrees = resolve_dataset_degrees(examples["train"], pattern, options, snakemake.params.options["solve_sample"])
+degrees = resolve_dataset_degrees(
+    examples["train"],
+    pattern,
+    options,
+    snakemake.params.options["solve_sample"],
+    snakemake.params.options["tolerance"],
+    snakemake.wildcards.pattern,
+)
 print(f"degrees for every example: {degrees}", file=sys.stderr)
 summary = {"task": snakemake.wildcards.task, "pattern": snakemake.wildcards.pattern, "config": pattern, "degrees": degrees}
 for split in ("train", "eval"):
