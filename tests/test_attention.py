@@ -139,3 +139,12 @@ def test_architecture_that_cannot_be_masked_is_refused():
 def test_bert_is_maskable():
     _, models = _models(("sdpa",))
     check_model_is_maskable(models["sdpa"], "sdpa")
+
+
+def test_roberta_style_encoders_are_maskable():
+    from transformers import RobertaConfig, RobertaForSequenceClassification
+
+    config = RobertaConfig(vocab_size=300, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                           intermediate_size=64, max_position_embeddings=64)
+    config._attn_implementation = implementation_name("sdpa")
+    check_model_is_maskable(RobertaForSequenceClassification(config).eval(), "sdpa")

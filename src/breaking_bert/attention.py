@@ -126,12 +126,9 @@ def check_model_is_maskable(model, backend: str) -> None:
     num_layers = model.config.num_hidden_layers
     seen: set[int] = set()
 
-    class Probe(SparseAttention):
-        pass
-
-    probe_layers = frozenset(range(num_layers))
-
     class RecordingLayers(frozenset):
+        """A layer set that records which layer indices asked whether they are masked."""
+
         def __contains__(self, layer_idx):
             seen.add(layer_idx)
             return super().__contains__(layer_idx)
@@ -143,13 +140,14 @@ def check_model_is_maskable(model, backend: str) -> None:
     mask = to_backend_mask(allowed, padding, backend, next(model.parameters()).dtype)
     with torch.no_grad():
         try:
-            model(input_ids=ids, attention_mask=padding, sparse_attention=Probe(mask, RecordingLayers(probe_layers)))
+            probe = SparseAttention(mask, RecordingLayers(range(num_layers)))
+            model(input_ids=ids, attention_mask=padding, sparse_attention=probe)
         except TypeError as error:
             raise UnsupportedArchitecture(
                 f"{type(model).__name__} does not accept attention-interface keyword arguments ({error}); "
                 "use a BERT-family encoder (BERT, MiniLM, RoBERTa, ...)"
             ) from None
-    if seen != set(probe_layers):
+    if seen != set(range(num_layers)):
         raise UnsupportedArchitecture(
             f"{type(model).__name__} ({model.config.model_type}) does not route attention through "
             f"transformers' AttentionInterface with layer indices (saw layers {sorted(seen)} of {num_layers}); "

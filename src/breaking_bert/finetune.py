@@ -34,7 +34,7 @@ from .attention import (
     to_backend_mask,
 )
 from .masks import MaskSet
-from .models import _explain_load_failure, resolve_model_path
+from .models import explain_load_failure, resolve_model_path
 
 
 @dataclass
@@ -284,7 +284,7 @@ def load_classifier(model_cfg: dict, num_labels: int, backend: str, device):
             trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
         )
     except Exception as error:
-        raise _explain_load_failure(name, error) from None
+        raise explain_load_failure(name, error) from None
     model.to(device)
     check_model_is_maskable(model, backend)
     return model

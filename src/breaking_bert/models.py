@@ -33,7 +33,7 @@ def resolve_model_path(name_or_path: str) -> str:
     return name_or_path
 
 
-def _explain_load_failure(name_or_path: str, error: Exception) -> ModelError:
+def explain_load_failure(name_or_path: str, error: Exception) -> ModelError:
     if Path(name_or_path).exists():
         return ModelError(f"model {name_or_path!r} could not be loaded: {error}")
     return ModelError(
@@ -52,7 +52,7 @@ def load_tokenizer(model_cfg: dict):
             name, use_fast=True, trust_remote_code=bool(model_cfg.get("trust_remote_code", False))
         )
     except Exception as error:
-        raise _explain_load_failure(name, error) from None
+        raise explain_load_failure(name, error) from None
     if not tokenizer.is_fast:
         raise ModelError(f"model {name!r} has no fast tokenizer; word ids and offsets need one")
     return tokenizer
@@ -65,7 +65,7 @@ def load_model_config(model_cfg: dict):
     try:
         return AutoConfig.from_pretrained(name, trust_remote_code=bool(model_cfg.get("trust_remote_code", False)))
     except Exception as error:
-        raise _explain_load_failure(name, error) from None
+        raise explain_load_failure(name, error) from None
 
 
 def load_input_embeddings(model_cfg: dict):
@@ -76,5 +76,5 @@ def load_input_embeddings(model_cfg: dict):
     try:
         model = AutoModel.from_pretrained(name, trust_remote_code=bool(model_cfg.get("trust_remote_code", False)))
     except Exception as error:
-        raise _explain_load_failure(name, error) from None
+        raise explain_load_failure(name, error) from None
     return model.get_input_embeddings().weight.detach().float().numpy()

@@ -9,6 +9,7 @@ from breaking_bert.masks import (
     MaskOptions,
     MaskSet,
     build_split_masks,
+    get_pattern,
     mask_inputs_for_split,
     resolve_dataset_degrees,
 )
@@ -19,11 +20,7 @@ options = MaskOptions(
     special_tokens=snakemake.params.options["special_tokens"],
     cross_segment=snakemake.params.options["cross_segment"],
 )
-needs = set()
-if pattern["kind"] == "syntax":
-    needs.add("parse")
-if pattern["kind"] == "lexical":
-    needs.add("embeddings")
+needs = get_pattern(pattern["kind"]).needs if pattern["kind"] != "matched_random" else frozenset()
 embeddings = load_input_embeddings(snakemake.params.model) if "embeddings" in needs else None
 
 examples = {}
