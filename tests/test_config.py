@@ -62,9 +62,10 @@ def test_paper_scale_config_lists_the_full_grid_offline(tmp_path):
     assert int(jobs["masks"]) == 3 * 4 and int(jobs["prepare_data"]) == 3
 
 
-def test_unknown_pattern_in_an_experiment_names_the_key(tmp_path):
+@pytest.mark.parametrize("key, name", [("patterns", "sintax"), ("tasks", "imbd")])
+def test_unknown_name_in_an_experiment_names_the_key(tmp_path, key, name):
     config = _load("embedded.yaml")
-    config["experiments"]["pattern_ablation"]["patterns"].append("sintax")
+    config["experiments"]["pattern_ablation"][key].append(name)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config))
     result = subprocess.run(
@@ -73,7 +74,7 @@ def test_unknown_pattern_in_an_experiment_names_the_key(tmp_path):
         capture_output=True, text=True, timeout=300, cwd=REPO,
     )
     assert result.returncode != 0
-    assert "experiments.pattern_ablation.patterns: unknown name 'sintax'" in result.stdout + result.stderr
+    assert f"experiments.pattern_ablation.{key}: unknown name {name!r}" in result.stdout + result.stderr
 
 
 def test_snakemake_lint_is_clean():
