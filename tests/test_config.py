@@ -113,3 +113,13 @@ def test_conda_envs_pin_what_requirements_pin_and_every_rule_names_one():
         text = rule_file.read_text()
         rules = re.findall(r"^rule (\w+):", text, flags=re.MULTILINE)
         assert text.count("conda:") == len(rules), f"{rule_file.name}: every rule names a conda env"
+
+
+def test_workflow_knows_what_each_pattern_needs_as_the_library_does():
+    """common.smk's pattern_needs mirrors the mask registry (the scheduler does not import it)."""
+    from breaking_bert.masks import PATTERNS
+
+    source = (REPO / "workflow/rules/common.smk").read_text()
+    mapping = eval(re.search(r"return (\{\"syntax\".*?\})\.get", source).group(1))
+    for kind, spec in PATTERNS.items():
+        assert set(mapping.get(kind, set())) == set(spec.needs), kind

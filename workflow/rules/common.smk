@@ -49,7 +49,11 @@ check_config_references()
 
 
 def pattern_needs(pattern):
-    """What a pattern's masks are built from: 'parse' and/or 'embeddings'."""
+    """What a pattern's masks are built from: 'parse' and/or 'embeddings'.
+
+    Mirrors PatternSpec.needs in src/breaking_bert/masks.py (tests check they agree): the
+    scheduling process does not import the library, which under --sdm conda lives only in the
+    rules' envs."""
     kind = config["patterns"][pattern]["kind"]
     if kind == "matched_random":
         return set()
