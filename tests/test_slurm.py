@@ -68,14 +68,16 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tiny_model_dir, 
 
     jobs = subprocess.run(["scontrol", "show", "job", "-o"], capture_output=True, text=True, env=env).stdout
     finetune = [line for line in jobs.splitlines() if "rule_finetune" in line]
-    assert len(finetune) == 4, jobs  # dense + 3 patterns at the late placement
+    local_runs = list((local / "results/runs").rglob("metrics.json"))
+    assert len(local_runs) == 6  # dense + 3 patterns at the late placement + 2 controls
+    assert len(finetune) == len(local_runs), jobs
     for line in finetune:
         assert re.search(r"gres/gpu[:=]1\b|gpu:1\b", line), line
         assert "JobState=COMPLETED" in line, line
     other = [line for line in jobs.splitlines() if "rule_" in line and "rule_finetune" not in line]
     assert other and not any(re.search(r"gres/gpu", line) for line in other), "only finetune jobs ask for a GPU"
 
-    for metrics in (local / "results/runs").rglob("metrics.json"):
+    for metrics in local_runs:
         relative = metrics.relative_to(local)
         ours, theirs = json.loads(metrics.read_text()), json.loads((cluster / relative).read_text())
         assert ours["history"] == theirs["history"], relative
