@@ -272,6 +272,11 @@ def _sparsity_at(inputs, kind, degrees, name, value, options, seed) -> float:
     return sparsity(build_mask(inputs, kind, {**degrees, name: value}, options, seed))
 
 
+def mean_sparsity_at(examples, kind, degrees, name, value, options, seed) -> float:
+    """Mean sparsity over examples with degree ``name`` set to ``value``."""
+    return float(np.mean([_sparsity_at(x, kind, degrees, name, value, options, seed) for x in examples]))
+
+
 def solve_degree_for_example(
     inputs: MaskInputs,
     kind: str,
@@ -320,7 +325,7 @@ def solve_degree_for_dataset(
     degrees = dict(fixed_degrees or {})
 
     def mean_sparsity(value: int) -> float:
-        return float(np.mean([_sparsity_at(x, kind, degrees, name, value, options, seed) for x in examples]))
+        return mean_sparsity_at(examples, kind, degrees, name, value, options, seed)
 
     lo, hi = 0, max_degree
     while lo < hi:
@@ -551,7 +556,7 @@ def resolve_dataset_degrees(
     degree = solve_degree_for_dataset(sample, kind, target, options, seed, fixed, max_degree)
 
     def mean_sparsity(value):
-        return float(np.mean([_sparsity_at(x, kind, fixed, param, value, options, seed) for x in sample]))
+        return mean_sparsity_at(sample, kind, fixed, param, value, options, seed)
 
     achieved = mean_sparsity(degree)
     if abs(achieved - target) > tolerance:
