@@ -70,13 +70,18 @@ def tiny_csv(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def workflow_copy(tmp_path) -> Path:
+def copy_workflow(destination: Path) -> Path:
     """The workflow's files (not results) in a scratch folder, so runs never touch the checkout."""
+    destination.mkdir(parents=True, exist_ok=True)
     for name in ("Snakefile", "workflow", "config", "envs", "src", "profiles"):
         source = REPO / name
         if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
-            shutil.copy2(source, tmp_path / name)
-    return tmp_path
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+@pytest.fixture
+def workflow_copy(tmp_path) -> Path:
+    return copy_workflow(tmp_path)

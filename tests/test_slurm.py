@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, copy_workflow
 from test_workflow import snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -33,11 +32,7 @@ def slurm_cluster(tmp_path_factory):
 
 
 def _workflow_dir(tmp_path, name, model_dir, csv):
-    directory = tmp_path / name
-    directory.mkdir()
-    for item in ("Snakefile", "workflow", "config", "envs", "src", "profiles"):
-        source = REPO / item
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, directory / item)
+    directory = copy_workflow(tmp_path / name)
     config = tiny_config(model_dir, csv)
     config["experiments"]["ablation"]["placements"] = ["late"]
     config["tracking"] = {"enabled": False}

@@ -65,13 +65,9 @@ def scheduled_jobs(directory: Path, *args) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def finished_run(tiny_model_dir, tiny_csv, tmp_path_factory):
-    from conftest import REPO
-    import shutil
+    from conftest import copy_workflow
 
-    directory = tmp_path_factory.mktemp("workflow")
-    for name in ("Snakefile", "workflow", "config", "envs", "src"):
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, directory / name)
+    directory = copy_workflow(tmp_path_factory.mktemp("workflow"))
     (directory / "test_config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir, tiny_csv)))
     snakemake(directory)
     return directory
