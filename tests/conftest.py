@@ -70,6 +70,32 @@ def tiny_csv(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def prepared(tiny_model_dir, tiny_csv, tmp_path_factory):
+    import numpy as np
+
+    from breaking_bert.masks import MaskInputs, MaskOptions, MaskSet, build_mask
+    from breaking_bert.models import load_tokenizer
+    from breaking_bert.prepare_data import prepare_task
+    from breaking_bert.tokens import tokenize_frame
+
+    """Tokens and neighbour masks of the tiny CSV task, on disk as the pipeline writes them."""
+    directory = tmp_path_factory.mktemp("prepared")
+    task = {"source": "file", "path": str(tiny_csv), "text_columns": ["text"], "label_column": "label",
+            "labels": [0, 1], "eval_fraction": 0.25}
+    train, evaluation, _ = prepare_task(task)
+    tokenizer = load_tokenizer({"name_or_path": str(tiny_model_dir)})
+    paths = {}
+    for split, frame in (("train", train), ("eval", evaluation)):
+        tokens, _ = tokenize_frame(frame, tokenizer, 32)
+        tokens.to_parquet(directory / f"{split}_tokens.parquet")
+        masks = [build_mask(MaskInputs(np.asarray(w), example_index=i), "neighbour", {"w": 1}, MaskOptions())
+                 for i, w in enumerate(tokens["word_ids"])]
+        MaskSet.from_masks(masks).save(directory / f"{split}_masks.npz")
+        paths[split] = (str(directory / f"{split}_tokens.parquet"), str(directory / f"{split}_masks.npz"))
+    return paths
+
+
 def copy_workflow(destination: Path) -> Path:
     """The workflow's files (not results) in a scratch folder, so runs never touch the checkout."""
     destination.mkdir(parents=True, exist_ok=True)

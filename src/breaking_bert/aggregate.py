@@ -17,6 +17,7 @@ RUN_COLUMNS = [
     "pattern",
     "kind",
     "placement",
+    "degrees",
     "seed",
     "metric",
     "score",
@@ -24,6 +25,7 @@ RUN_COLUMNS = [
     "eval_f1",
     "eval_matthews",
     "sparsity_mean",
+    "sparsity_std",
     "degree_mean",
     "train_samples_per_second",
     "peak_memory_mb",
@@ -31,11 +33,23 @@ RUN_COLUMNS = [
 ]
 
 
+def format_degrees(degrees) -> str:
+    """{'g': 1, 'w': 3} -> 'g=1 w=3'; '' for dense; 'per example' when each example has its own."""
+    if degrees is None:
+        return ""
+    if isinstance(degrees, dict):
+        ordered = sorted(degrees, key=lambda key: ("gwrk".find(key) % 9, key))  # BigBird's g, w, r first
+        return " ".join(f"{key}={degrees[key]}" for key in ordered)
+    return "per example"
+
+
 def load_runs(metrics_paths) -> pd.DataFrame:
     rows = []
     for path in metrics_paths:
         metrics = json.loads(Path(path).read_text())
-        rows.append({column: metrics.get(column) for column in RUN_COLUMNS})
+        row = {column: metrics.get(column) for column in RUN_COLUMNS}
+        row["degrees"] = format_degrees(metrics.get("mask_degrees"))
+        rows.append(row)
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
@@ -47,7 +61,9 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """
     if runs.empty:
         return pd.DataFrame()
-    grouped = runs.groupby(["task", "pattern", "kind", "placement"], sort=True, dropna=False)
+    if "degrees" not in runs:
+        runs = runs.assign(degrees="")
+    grouped = runs.groupby(["task", "pattern", "kind", "placement", "degrees"], sort=True, dropna=False)
     summary = grouped.agg(
         seeds=("seed", "nunique"),
         metric=("metric", "first"),
@@ -86,3 +102,64 @@ def to_markdown(frame: pd.DataFrame, float_format: str = "{:.4f}") -> str:
         cells = [float_format.format(v) if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+LEARNED_COLUMNS = [
+    "task",
+    "variant",
+    "setting",
+    "seed",
+    "metric",
+    "score",
+    "sparsity_mean",
+    "sparsity_std",
+    "lagrange_multiplier",
+    "train_samples_per_second",
+    "learned_windows",
+]
+
+
+def load_learned_runs(metrics_paths) -> pd.DataFrame:
+    """One row per experiment-3 run; learned_windows is the JSON of its [layer][head][class] windows."""
+    rows = []
+    for path in metrics_paths:
+        metrics = json.loads(Path(path).read_text())
+        row = {column: metrics.get(column) for column in LEARNED_COLUMNS}
+        row["learned_windows"] = json.dumps(metrics["learned_windows"])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=LEARNED_COLUMNS)
+
+
+def summarize_learned(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per task x variant x setting: seeds, mean and sample std of score and hardened sparsity, and
+    the mean window of the early and late halves of the layers (where the connections went)."""
+    if runs.empty:
+        return pd.DataFrame()
+    windows = runs["learned_windows"].map(lambda text: np.asarray(json.loads(text), dtype=float))
+    half = windows.map(lambda w: w.shape[0] // 2)
+    runs = runs.assign(
+        early_window=[w[:h].mean() for w, h in zip(windows, half)],
+        late_window=[w[h:].mean() for w, h in zip(windows, half)],
+    )
+    grouped = runs.groupby(["task", "variant", "setting"], sort=True)
+    return grouped.agg(
+        seeds=("seed", "nunique"),
+        metric=("metric", "first"),
+        score_mean=("score", "mean"),
+        score_std=("score", lambda s: float(s.std(ddof=1)) if len(s) > 1 else 0.0),
+        sparsity_mean=("sparsity_mean", "mean"),
+        sparsity_spread=("sparsity_mean", lambda s: float(s.std(ddof=1)) if len(s) > 1 else 0.0),
+        early_window=("early_window", "mean"),
+        late_window=("late_window", "mean"),
+    ).reset_index()
+
+
+def load_costs(paths) -> pd.DataFrame:
+    """One row per task x pattern from the cost stage's cost.json files."""
+    return pd.DataFrame([json.loads(Path(path).read_text()) for path in paths])
+
+
+def load_retained_mass(paths) -> pd.DataFrame:
+    """Every task x pattern's retained mass per layer and head, concatenated."""
+    frames = [pd.read_csv(path) for path in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

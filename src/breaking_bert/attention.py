@@ -13,6 +13,10 @@ own padding mask, so those layers are exactly dense.
 
 Backend formats: eager *adds* its mask to the scores, so it gets an additive float mask (0 or the
 dtype's minimum); a boolean mask there would be silently wrong. sdpa takes booleans (True = attend).
+flex (PyTorch FlexAttention) takes a ``BlockMask`` built from the same booleans: it skips the
+kernel blocks that are entirely masked. Two limits of flex in torch 2.13: no attention dropout
+(the engine sets the model's attention dropout to 0 for flex runs, so compare them with flex runs
+only) and no backward pass on CPU (flex trains on a GPU; on CPU it evaluates).
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ from dataclasses import dataclass
 
 import torch
 from transformers import AttentionInterface
-from transformers.masking_utils import AttentionMaskInterface, eager_mask, sdpa_mask
+from transformers.masking_utils import AttentionMaskInterface, eager_mask, flex_attention_mask, sdpa_mask
 from transformers.models.bert.modeling_bert import eager_attention_forward
 
-BACKENDS = ("eager", "sdpa")
+BACKENDS = ("eager", "sdpa", "flex")
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,14 @@ def _sdpa_forward(module, query, key, value, attention_mask, **kwargs):
     return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
 
-_BASE_FORWARD = {"eager": eager_attention_forward, "sdpa": _sdpa_forward}
-_MASK_FORMAT = {"eager": eager_mask, "sdpa": sdpa_mask}
+def _flex_forward(module, query, key, value, attention_mask, **kwargs):
+    from transformers.integrations.flex_attention import flex_attention_forward
+
+    return flex_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+
+_BASE_FORWARD = {"eager": eager_attention_forward, "sdpa": _sdpa_forward, "flex": _flex_forward}
+_MASK_FORMAT = {"eager": eager_mask, "sdpa": sdpa_mask, "flex": flex_attention_mask}
 
 
 def _make_sparse_forward(base_forward):
@@ -55,6 +65,22 @@ def _make_sparse_forward(base_forward):
     return sparse_attention_forward
 
 
+def _learned_forward(module, query, key, value, attention_mask, learned_attention=None, scaling=None, dropout=0.0, **kwargs):
+    """Learned neighbour degrees (src/breaking_bert/learned.py); without a learned batch (e.g. the
+    maskability probe) it is the sparse eager backend."""
+    if learned_attention is None:
+        return _SPARSE_FORWARD["eager"](module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+    if scaling is None:
+        scaling = query.size(-1) ** -0.5
+    return learned_attention.degrees.attention(module, query, key, value, attention_mask, learned_attention, dropout, scaling)
+
+
+LEARNED_IMPLEMENTATION = "learned_neighbour"
+
+
+_SPARSE_FORWARD = {backend: _make_sparse_forward(_BASE_FORWARD[backend]) for backend in BACKENDS}
+
+
 def implementation_name(backend: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"attention backend {backend!r}; allowed: {', '.join(BACKENDS)}")
@@ -62,11 +88,13 @@ def implementation_name(backend: str) -> str:
 
 
 def register_sparse_attention() -> None:
-    """Register the sparse backends; idempotent."""
+    """Register the sparse backends and the learned-degree one; idempotent."""
     for backend in BACKENDS:
         name = implementation_name(backend)
-        AttentionInterface.register(name, _make_sparse_forward(_BASE_FORWARD[backend]))
+        AttentionInterface.register(name, _SPARSE_FORWARD[backend])
         AttentionMaskInterface.register(name, _MASK_FORMAT[backend])
+    AttentionInterface.register(LEARNED_IMPLEMENTATION, _learned_forward)
+    AttentionMaskInterface.register(LEARNED_IMPLEMENTATION, eager_mask)  # additive padding mask
 
 
 def to_backend_mask(allowed: torch.Tensor, padding: torch.Tensor, backend: str, dtype: torch.dtype) -> torch.Tensor:
@@ -84,7 +112,21 @@ def to_backend_mask(allowed: torch.Tensor, padding: torch.Tensor, backend: str, 
     if backend == "eager":
         zero = torch.zeros((), dtype=dtype, device=combined.device)
         return torch.where(combined, zero, torch.finfo(dtype).min)
+    if backend == "flex":
+        return to_block_mask(combined)
     raise ValueError(f"attention backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+
+
+def to_block_mask(combined: torch.Tensor, block_size: int = 128):
+    """(B, 1, L, L) booleans -> a FlexAttention BlockMask (blocks with no allowed pair are skipped)."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    batch, _, length, _ = combined.shape
+
+    def allowed_pair(b, h, q, k):
+        return combined[b, 0, q, k]
+
+    return create_block_mask(allowed_pair, batch, None, length, length, device=combined.device, BLOCK_SIZE=block_size)
 
 
 def resolve_placement(placement: str, num_layers: int) -> frozenset[int]:

@@ -87,3 +87,170 @@ def plot_mask_gallery(pieces: list[str], masks: dict, path, title: str = "") -> 
     fig.tight_layout()
     fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def _layer_of(placement: str) -> tuple[str, int] | None:
+    for prefix in ("layer", "from"):
+        if placement.startswith(prefix) and placement[len(prefix) :].isdigit():
+            return prefix, int(placement[len(prefix) :])
+    return None
+
+
+def layer_sweep_table(summary: pd.DataFrame, task: str, prefix: str) -> pd.DataFrame:
+    """Delta vs dense, patterns x layer index, for one sweep ('layer': that layer only; 'from':
+    that layer and every later one)."""
+    rows = summary[(summary["task"] == task) & (summary["kind"] != "dense")].copy()
+    parsed = rows["placement"].map(_layer_of)
+    rows = rows[parsed.map(lambda p: p is not None and p[0] == prefix)]
+    if rows.empty:
+        return pd.DataFrame()
+    rows["layer"] = rows["placement"].map(lambda p: _layer_of(p)[1])
+    return rows.pivot_table(index="pattern", columns="layer", values="delta_vs_dense", aggfunc="mean")
+
+
+def plot_layer_sweep(summary: pd.DataFrame, path) -> None:
+    """Per task, heatmaps of the score change vs dense when only layer i is masked and when layers
+    i..top are masked; one row per pattern."""
+    tasks = sorted(summary["task"].unique())
+    sweeps = [(task, prefix) for task in tasks for prefix in ("layer", "from") if not layer_sweep_table(summary, task, prefix).empty]
+    if not sweeps:
+        sweeps = [(tasks[0] if tasks else "", "layer")]
+    fig, axes = plt.subplots(len(sweeps), 1, figsize=(8, max(3.0, 2.4 * len(sweeps))), squeeze=False)
+    for ax, (task, prefix) in zip(axes[:, 0], sweeps):
+        table = layer_sweep_table(summary, task, prefix)
+        if table.empty:
+            ax.text(0.5, 0.5, "no per-layer placements in this run", ha="center", va="center")
+            ax.axis("off")
+            continue
+        limit = max(0.01, float(np.nanmax(np.abs(table.values))))
+        image = ax.imshow(table.values, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+        ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
+        ax.set_yticks(range(table.shape[0]), table.index)
+        for (i, j), value in np.ndenumerate(table.values):
+            if np.isfinite(value):
+                ax.text(j, i, f"{value:+.3f}", ha="center", va="center", fontsize=7)
+        what = "only layer i masked" if prefix == "layer" else "layers i..top masked"
+        ax.set_title(f"{task}: {what}", fontsize=10)
+        ax.set_xlabel("layer i (0 = closest to the embeddings)")
+        fig.colorbar(image, ax=ax, label="score - dense")
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | None = None) -> None:
+    """Per task: score against achieved sparsity for every pattern masked at all layers (BigBird
+    grid points labelled by their degrees), the learned-degree frontier as a line when present,
+    and the dense baseline as a band."""
+    tasks = sorted(summary["task"].unique())
+    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(max(6, 5.5 * len(tasks)), 4.5), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        rows = summary[(summary["task"] == task) & (summary["placement"] == "all") & (summary["kind"] != "dense")]
+        for kind, cells in rows.groupby("kind"):
+            ax.errorbar(cells["sparsity_mean"], cells["score_mean"], yerr=cells["score_std"], fmt="o", capsize=2, label=kind, alpha=0.8)
+            if kind == "bigbird":
+                for _, cell in cells.iterrows():
+                    ax.annotate(str(cell["degrees"]).replace(" ", ","), (cell["sparsity_mean"], cell["score_mean"]), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        if learned is not None and not learned.empty:
+            frontier = learned[learned["task"] == task].sort_values("sparsity_mean")
+            for variant, points in frontier.groupby("variant"):
+                ax.errorbar(points["sparsity_mean"], points["score_mean"], yerr=points["score_std"], fmt="-s", capsize=2, label=f"learned ({variant})")
+        dense = summary[(summary["task"] == task) & (summary["kind"] == "dense")]
+        if not dense.empty:
+            mean, std = float(dense["score_mean"].iloc[0]), float(dense["score_std"].iloc[0])
+            ax.axhline(mean, color="black", linewidth=1, label="dense")
+            ax.axhspan(mean - std, mean + std, color="black", alpha=0.1)
+        metric = dense["metric"].iloc[0] if len(dense) else "score"
+        ax.set_xlabel("achieved sparsity (eval, mean over examples)")
+        ax.set_ylabel(f"eval {metric}")
+        ax.set_title(f"{task}: masked at all layers")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot_learned_degrees(runs: pd.DataFrame, task: str, path) -> None:
+    """Hardened windows, layer x head (mean over seeds and position classes), one panel per
+    variant and setting, on one colour scale."""
+    import json
+
+    rows = runs[runs["task"] == task]
+    panels = sorted({(v, s) for v, s in zip(rows["variant"], rows["setting"])}, key=lambda p: (p[0], _setting_value(p[1])))
+    grids = {}
+    for variant, setting in panels:
+        cells = rows[(rows["variant"] == variant) & (rows["setting"] == setting)]
+        stacked = np.stack([np.asarray(json.loads(text), dtype=float).mean(-1) for text in cells["learned_windows"]])
+        grids[(variant, setting)] = stacked.mean(0)
+    columns = max(1, min(4, len(panels)))
+    lines = int(np.ceil(len(panels) / columns)) if panels else 1
+    fig, axes = plt.subplots(lines, columns, figsize=(3.6 * columns, 3.0 * lines), squeeze=False)
+    top = max((g.max() for g in grids.values()), default=1.0)
+    for ax in axes.ravel()[len(panels) :]:
+        ax.axis("off")
+    for ax, key in zip(axes.ravel(), panels):
+        grid = grids[key]
+        image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=top, aspect="auto")
+        ax.set_title(f"{key[0]}, {key[1]}", fontsize=9)
+        ax.set_xlabel("head")
+        ax.set_ylabel("layer")
+        ax.set_yticks(range(grid.shape[0]))
+    if panels:
+        fig.colorbar(image, ax=axes.ravel().tolist(), label="window w (tokens, |i - j| <= w)")
+    fig.suptitle(f"{task}: learned neighbour windows", fontsize=10)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _setting_value(setting: str) -> float:
+    digits = setting.lstrip("abcdefghijklmnopqrstuvwxyz")
+    try:
+        return float(digits)
+    except ValueError:
+        return 0.0
+
+
+def plot_retained_mass(retained: pd.DataFrame, path) -> None:
+    """Per task: retained dense attention mass per layer (mean over heads), one line per pattern,
+    with the spread over heads as a band."""
+    tasks = sorted(retained["task"].unique()) if not retained.empty else [""]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6, 5 * len(tasks)), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        rows = retained[retained["task"] == task]
+        for pattern, cells in rows.groupby("pattern"):
+            per_layer = cells.groupby("layer")["retained_mass"]
+            mean, low, high = per_layer.mean(), per_layer.min(), per_layer.max()
+            ax.plot(mean.index, mean.values, marker="o", label=pattern)
+            ax.fill_between(mean.index, low.values, high.values, alpha=0.12)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("layer (0 = first)")
+        ax.set_ylabel("retained dense attention mass")
+        ax.set_title(task)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot_kernel_timing(timing: pd.DataFrame, path) -> None:
+    """Seconds against sequence length (log-log): dense SDPA and block-sparse per pattern, one
+    panel per pass (forward; forward+backward where measured)."""
+    passes = sorted(timing["pass"].unique())
+    fig, axes = plt.subplots(1, len(passes), figsize=(6 * len(passes), 4.2), squeeze=False)
+    for ax, name in zip(axes[0], passes):
+        rows = timing[timing["pass"] == name]
+        dense = rows.groupby("length")["dense_seconds"].min()
+        ax.plot(dense.index, dense.values, "k-o", label="dense SDPA")
+        for pattern, cells in rows.groupby("pattern"):
+            cells = cells.sort_values("length")
+            sparsity = cells["sparsity"].mean()
+            ax.plot(cells["length"], cells["block_sparse_seconds"], marker="s", label=f"{pattern} (sparsity {sparsity:.2f})")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length")
+        ax.set_ylabel("seconds per call")
+        ax.set_title(f"{name}, {rows['device'].iloc[0]}, block {rows['block'].iloc[0]}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)

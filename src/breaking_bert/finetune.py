@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from .attention import (
+    LEARNED_IMPLEMENTATION,
     SparseAttention,
     check_model_is_maskable,
     implementation_name,
@@ -33,6 +34,7 @@ from .attention import (
     resolve_placement,
     to_backend_mask,
 )
+from .learned import DensityObjective, LearnedBatch, LearnedConfig, LearnedNeighbourDegrees, expected_density, per_example_sparsity
 from .masks import MaskSet
 from .models import explain_load_failure, resolve_model_path
 
@@ -110,7 +112,7 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, megabatch: int,
     return batches
 
 
-def collate(data: SplitData, indices, pad_id: int, backend: str, layers: frozenset, device, dtype):
+def collate(data: SplitData, indices, pad_id: int, backend: str, layers: frozenset, device, dtype, learned=None):
     length = max(len(data.input_ids[i]) for i in indices)
     batch = len(indices)
     input_ids = np.full((batch, length), pad_id, dtype=np.int64)
@@ -131,6 +133,8 @@ def collate(data: SplitData, indices, pad_id: int, backend: str, layers: frozens
         inputs["sparse_attention"] = SparseAttention(
             to_backend_mask(allowed, inputs["attention_mask"], backend, dtype), layers
         )
+    if learned is not None:
+        inputs["learned_attention"] = LearnedBatch.build(learned, inputs["attention_mask"])
     labels = torch.from_numpy(data.labels[np.asarray(indices)]).to(device)
     return inputs, labels
 
@@ -240,6 +244,7 @@ class FinetuneJob:
     checkpoint_dir: str = "checkpoints"
     lock_dir: str = "results/.gpu_slots"
     threads: int = 1
+    learned: LearnedConfig | None = None  # experiment 3: learn neighbour degrees instead of a fixed mask
     extra: dict = field(default_factory=dict)
 
 
@@ -249,19 +254,30 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def evaluate(model, data: SplitData, cfg: TrainingConfig, pad_id, layers, device, num_labels) -> dict:
+def evaluate(model, data: SplitData, cfg: TrainingConfig, pad_id, layers, device, num_labels, learned=None) -> dict:
+    """The task metrics; with learned degrees, evaluated with the hardened (integer-window) masks,
+    whose per-example sparsity is reported too."""
     model.eval()
-    predictions = []
+    predictions, sparsities = [], []
     order = np.argsort(-data.lengths(), kind="stable")  # length-sorted: least padding
+    if learned is not None:
+        learned.hard = True
     with torch.no_grad(), _autocast(device, cfg):
         for start in range(0, len(order), cfg.eval_batch_size):
             indices = order[start : start + cfg.eval_batch_size]
-            inputs, _ = collate(data, indices, pad_id, cfg.backend, layers, device, torch.float32)
+            inputs, _ = collate(data, indices, pad_id, cfg.backend, layers, device, torch.float32, learned)
             predictions.append(model(**inputs).logits.argmax(-1).cpu().numpy())
+            if learned is not None:
+                sparsities.append(per_example_sparsity(inputs["learned_attention"]).float().cpu().numpy())
     predicted = np.empty(len(data), dtype=np.int64)
     predicted[order] = np.concatenate(predictions) if predictions else []
     model.train()
-    return classification_metrics(predicted, data.labels, num_labels)
+    metrics = classification_metrics(predicted, data.labels, num_labels)
+    if learned is not None:
+        learned.hard = False
+        sparsity = np.concatenate(sparsities)
+        metrics.update(sparsity_mean=float(sparsity.mean()), sparsity_std=float(sparsity.std()))
+    return metrics
 
 
 def _autocast(device: torch.device, cfg: TrainingConfig):
@@ -269,24 +285,35 @@ def _autocast(device: torch.device, cfg: TrainingConfig):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def load_classifier(model_cfg: dict, num_labels: int, backend: str, device):
+def load_classifier(model_cfg: dict, num_labels: int, backend: str, device, learned: bool = False):
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     register_sparse_attention()
     name = resolve_model_path(model_cfg["name_or_path"])
     hf_logging.set_verbosity_error()  # the "classifier newly initialised" report is expected here
+    if backend == "flex" and not learned:
+        if torch.device(device).type == "cpu":
+            raise ValueError(
+                "training.backend=flex trains on a GPU only: torch 2.13's FlexAttention has no backward "
+                "pass on CPU. Use backend sdpa (or eager) on CPU."
+            )
+        # FlexAttention has no attention dropout; flex runs train without it (compare them with flex runs)
+        extra = {"attention_probs_dropout_prob": 0.0}
+    else:
+        extra = {}
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
             name,
             num_labels=num_labels,
-            attn_implementation=implementation_name(backend),
+            **extra,
+            attn_implementation=LEARNED_IMPLEMENTATION if learned else implementation_name(backend),
             trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
         )
     except Exception as error:
         raise explain_load_failure(name, error) from None
     model.to(device)
-    check_model_is_maskable(model, backend)
+    check_model_is_maskable(model, "eager" if learned else backend)
     return model
 
 
@@ -309,15 +336,22 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     torch.manual_seed(cfg.seed)
     train = SplitData.load(job.train_tokens, job.train_masks)
     evaluation = SplitData.load(job.eval_tokens, job.eval_masks)
-    model = load_classifier(job.model_cfg, job.num_labels, cfg.backend, device)
+    model = load_classifier(job.model_cfg, job.num_labels, cfg.backend, device, learned=job.learned is not None)
     pad_id = AutoTokenizer.from_pretrained(resolve_model_path(job.model_cfg["name_or_path"])).pad_token_id or 0
     layers = resolve_placement(job.placement, model.config.num_hidden_layers)
-
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # biases and LayerNorm
+    learned, objective = None, None
+    groups = []
+    if job.learned is not None:
+        learned = LearnedNeighbourDegrees(model.config.num_hidden_layers, model.config.num_attention_heads, job.learned)
+        model.learned_degrees = learned.to(device)  # a submodule: checkpointed with the model
+        objective = DensityObjective(job.learned)
+        groups.append({"params": [learned.radius], "weight_decay": 0.0, "lr": job.learned.radius_learning_rate})
+    named = [(n, p) for n, p in model.named_parameters() if not n.startswith("learned_degrees.")]
+    decay = [p for n, p in named if p.ndim >= 2]
+    no_decay = [p for n, p in named if p.ndim < 2]  # biases and LayerNorm
     # fused AdamW: one kernel for all parameters, ~5x faster steps than foreach on CPU (22M params)
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}, *groups],
         lr=cfg.learning_rate,
         fused=device.type in ("cpu", "cuda"),
     )
@@ -332,12 +366,14 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0}
+    progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0, "multiplier": 0.0}
     checkpoint_dir = Path(job.checkpoint_dir)
     resumed_from = latest_checkpoint(checkpoint_dir)
     if resumed_from is not None:
         saved = load_checkpoint(resumed_from, model, optimizer, scheduler, device)
-        progress = {k: saved[k] for k in progress}
+        progress = {k: saved.get(k, progress[k]) for k in progress}
+        if objective is not None:
+            objective.multiplier = progress["multiplier"]
         print(f"resumed from {resumed_from} (epoch {progress['epoch']}, batch {progress['batch']})", file=sys.stderr)
 
     stop_requested = {"flag": False}
@@ -356,10 +392,14 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
             started = time.perf_counter()
             while progress["batch"] < len(batches):
                 indices = batches[progress["batch"]]
-                inputs, labels = collate(train, indices, pad_id, cfg.backend, layers, device, torch.float32)
+                inputs, labels = collate(train, indices, pad_id, cfg.backend, layers, device, torch.float32, learned)
                 with _autocast(device, cfg):
                     logits = model(**inputs).logits
-                loss = torch.nn.functional.cross_entropy(logits.float(), labels) / cfg.gradient_accumulation
+                loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+                if objective is not None:
+                    loss = loss + objective(expected_density(inputs["learned_attention"]))
+                    progress["multiplier"] = objective.multiplier
+                loss = loss / cfg.gradient_accumulation
                 loss.backward()
                 progress["batch"] += 1
                 progress["train_samples"] += len(indices)
@@ -380,7 +420,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                         if stop_requested["flag"]:
                             raise Preempted(143)
             progress["train_seconds"] += time.perf_counter() - started
-            metrics = evaluate(model, evaluation, cfg, pad_id, layers, device, job.num_labels)
+            metrics = evaluate(model, evaluation, cfg, pad_id, layers, device, job.num_labels, learned)
             progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
             print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
             progress["epoch"] += 1
@@ -395,6 +435,15 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     final = progress["history"][-1]
     import transformers
 
+    learned_results = {}
+    if learned is not None:
+        learned_results = {
+            "learned": asdict(job.learned),
+            "learned_windows": learned.windows().cpu().tolist(),  # [layer][head][class], hardened
+            "learned_radius": learned.radius.detach().cpu().tolist(),
+            "lagrange_multiplier": progress["multiplier"],
+            "masked_layers": list(range(model.config.num_hidden_layers)),
+        }
     return {
         "metric": job.primary_metric,
         "score": final[job.primary_metric],
@@ -419,6 +468,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
             "transformers": transformers.__version__,
             "numpy": np.__version__,
         },
+        **learned_results,
     }
 
 

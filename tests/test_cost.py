@@ -1,0 +1,60 @@
+"""Cost and retained attention: counts against hand-computed cases, retained mass of known masks."""
+
+import numpy as np
+import pytest
+import torch
+
+from breaking_bert.cost import (
+    attention_flops,
+    block_counts,
+    dense_attention_probabilities,
+    mask_cost,
+    retained_mass,
+    retained_mass_per_row,
+    synthetic_mask,
+)
+
+
+def test_flops_and_memory_of_a_tridiagonal_mask():
+    n, d = 5, 8
+    allowed = np.abs(np.subtract.outer(np.arange(n), np.arange(n))) <= 1  # 5 + 2*4 = 13 pairs
+    cost = mask_cost(allowed, d, block_sizes=(2,))
+    assert cost["pairs"] == 13
+    assert cost["flops_dense"] == 4 * 25 * 8 == attention_flops(25, 8)
+    assert cost["flops_sparse"] == 4 * 13 * 8
+    assert cost["score_memory_dense"] == 25 and cost["score_memory_sparse"] == 13
+    # 5 tokens in 2x2 blocks -> 3x3 tiles; the tridiagonal band touches the diagonal tiles and
+    # their neighbours (7 tiles), but not the (0, 2) and (2, 0) corners
+    assert cost["blocks_non_empty_fraction_b2"] == pytest.approx(7 / 9)
+
+
+def test_block_counts_by_hand():
+    allowed = np.zeros((8, 8), dtype=bool)
+    allowed[:4, :4] = True  # one whole 4x4 tile
+    allowed[5, 1] = True  # a single pair in the lower-left tile
+    assert block_counts(allowed, 4) == {"blocks": 4, "non_empty": 2, "full": 1}
+    assert block_counts(np.ones((6, 6), dtype=bool), 4) == {"blocks": 4, "non_empty": 4, "full": 4}
+    eye = np.eye(6, dtype=bool)
+    assert block_counts(eye, 2) == {"blocks": 9, "non_empty": 3, "full": 0}
+
+
+def test_retained_mass_of_dense_is_one_and_of_the_diagonal_is_the_diagonal_weights(tiny_model_dir):
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(tiny_model_dir, attn_implementation="eager").eval()
+    ids = torch.tensor([101, 2023, 3185, 2001, 2200, 2204, 1012, 102])
+    probabilities = dense_attention_probabilities(model, ids, torch.zeros_like(ids))
+    layers, heads, n, _ = probabilities.shape
+    assert (layers, n) == (model.config.num_hidden_layers, 8)
+    dense = retained_mass(probabilities, torch.ones(n, n, dtype=torch.bool))
+    assert torch.allclose(dense, torch.ones(layers, heads), atol=1e-6)
+    diagonal = retained_mass_per_row(probabilities, torch.eye(n, dtype=torch.bool))
+    assert torch.allclose(diagonal, torch.diagonal(probabilities, dim1=-2, dim2=-1), atol=1e-7)
+    assert (diagonal < 1).all()
+
+
+@pytest.mark.parametrize("kind", ["neighbour", "random", "bigbird"])
+def test_synthetic_masks_reach_the_target_sparsity(kind):
+    mask = synthetic_mask(kind, 512, 0.78)
+    assert 1 - mask.float().mean().item() == pytest.approx(0.78, abs=0.02)
+    assert mask.diagonal().all()
