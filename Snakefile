@@ -23,7 +23,10 @@ include: "workflow/rules/masks.smk"
 include: "workflow/rules/tracking.smk"
 include: "workflow/rules/finetune.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/learned.smk"
+include: "workflow/rules/cost.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/findings.smk"
 
 
 rule all:

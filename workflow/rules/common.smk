@@ -1,5 +1,6 @@
 """Helpers the rules share: config validation, the run grid, and library files as rerun triggers."""
 
+import itertools
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -10,12 +11,47 @@ LIBRARY = Path(workflow.basedir) / "src" / "breaking_bert"
 ENVS = "../../envs"
 
 
+GRID_OF = {}  # generated pattern name -> its grid
+
+
+def expand_pattern_grids():
+    """pattern_grids.<grid>: a Cartesian grid of degrees (e.g. BigBird's g x w x r, zeros included
+    so each component can be removed), expanded into named patterns <grid>_g1_w3_r0. An experiment
+    lists the grid's name to run all of its points."""
+    for grid_name, grid in config.get("pattern_grids", {}).items():
+        # BigBird's order (g, w, r) first, so names do not depend on the YAML's key order
+        keys = sorted(grid["degrees"], key=lambda key: ("gwrk".find(key) % 9, key))
+        names = []
+        for values in itertools.product(*(grid["degrees"][key] for key in keys)):
+            degrees = dict(zip(keys, values))
+            name = grid_name + "_" + "_".join(f"{key}{value}" for key, value in degrees.items())
+            # the schema's pattern defaults, which validate() filled in for the named patterns
+            config["patterns"][name] = {
+                "kind": grid["kind"],
+                "degrees": degrees,
+                "seed": grid.get("seed", 0),
+                "solve": "per_dataset",
+            }
+            names.append(name)
+            GRID_OF[name] = grid_name
+        for experiment in config["experiments"].values():
+            patterns = experiment["patterns"]
+            if grid_name in patterns:
+                at = patterns.index(grid_name)
+                experiment["patterns"] = patterns[:at] + names + patterns[at + 1 :]
+
+
+expand_pattern_grids()
+
+
 wildcard_constraints:
     task="|".join(config["tasks"]),
     pattern="|".join(config["patterns"]),
     placement=r"all|early|late|none|layer\d+|from\d+",
     seed=r"\d+",
     split="train|eval",
+    variant="regular|irregular",
+    setting=r"(penalty|target)[0-9.e+-]+",
 
 
 def library(*modules):
@@ -27,6 +63,11 @@ def library(*modules):
 
 def check_config_references():
     """Names used in experiments must exist; say which key is wrong and what is allowed."""
+    for name in config.get("learned_sparsity", {}).get("tasks", []):
+        if name not in config["tasks"]:
+            raise ValueError(
+                f"learned_sparsity.tasks: unknown name {name!r}; defined: {', '.join(config['tasks'])}"
+            )
     for experiment, grid in config["experiments"].items():
         for key, known in (
             ("tasks", config["tasks"]),
@@ -66,7 +107,8 @@ def is_dense(pattern):
 
 def get_runs():
     """(task, pattern, placement, seed) for every finetune job: the union of the experiments,
-    plus one dense baseline per task (placement 'none': no layer is masked)."""
+    plus one dense baseline per task, learned-sparsity tasks included (placement 'none': no
+    layer is masked)."""
     cells = set()
     for grid in config["experiments"].values():
         for task in grid["tasks"]:
@@ -76,7 +118,9 @@ def get_runs():
     dense = [name for name in config["patterns"] if is_dense(name)]
     if not dense:
         raise ValueError("patterns: define one pattern of kind dense (the baseline)")
-    cells.update((task, dense[0], "none") for task, _, _ in list(cells))
+    learned_tasks = config.get("learned_sparsity", {}).get("tasks", [])
+    tasks = {task for task, _, _ in cells} | set(learned_tasks)
+    cells.update((task, dense[0], "none") for task in tasks)
     return [(t, p, pl, s) for (t, p, pl) in sorted(cells) for s in config["seeds"]]
 
 
@@ -94,9 +138,15 @@ def get_mask_summaries():
 
 
 def get_gallery_patterns(wildcards):
-    """Sparse patterns run on this task, in config order."""
+    """Sparse patterns run on this task, in config order; of a pattern grid only its last point
+    (every degree at its largest), so the gallery stays readable."""
     used = {p for t, p, _, _ in get_runs() if t == wildcards.task and not is_dense(p)}
-    return [name for name in config["patterns"] if name in used]
+    last_of_grid = {grid: name for name, grid in GRID_OF.items() if name in used}
+    return [
+        name
+        for name in config["patterns"]
+        if name in used and (name not in GRID_OF or last_of_grid[GRID_OF[name]] == name)
+    ]
 
 
 def get_gallery_masks(wildcards):
@@ -106,14 +156,63 @@ def get_gallery_masks(wildcards):
     ]
 
 
+def get_learned_runs():
+    """(task, variant, setting, seed) of every experiment-3 job; setting = penalty<x> or target<x>."""
+    learned = config.get("learned_sparsity")
+    if not learned:
+        return []
+    objective = learned["objective"]
+    values = learned["penalties"] if objective == "penalty" else learned["targets"]
+    return [
+        (task, variant, f"{objective}{value:g}", seed)
+        for task in learned["tasks"]
+        for variant in learned["variants"]
+        for value in values
+        for seed in config["seeds"]
+    ]
+
+
+def learned_dir(task, variant, setting, seed):
+    return f"results/learned/{task}/{variant}/{setting}/seed{seed}"
+
+
+def get_learned_metrics_files():
+    return [f"{learned_dir(*run)}/metrics.json" for run in get_learned_runs()]
+
+
+def has_placement_sweep():
+    return any(
+        placement.startswith(("layer", "from")) for _, _, placement, _ in get_runs()
+    )
+
+
 def get_final_outputs():
     tasks = sorted({task for task, _, _, _ in get_runs()})
-    return [f"results/figures/masks_{task}.png" for task in tasks] + [
+    outputs = [f"results/figures/masks_{task}.png" for task in tasks] + [
         "results/tables/runs.csv",
         "results/tables/summary.md",
         "results/tables/sparsity.md",
         "results/figures/score_by_pattern_and_placement.png",
+        "results/figures/score_vs_sparsity.png",
+        "results/findings.md",
     ]
+    if has_placement_sweep():
+        outputs.append("results/figures/layer_sweep.png")
+    learned_tasks = sorted({task for task, _, _, _ in get_learned_runs()})
+    outputs += [f"results/figures/learned_degrees_{task}.png" for task in learned_tasks]
+    if config["cost"]["enabled"]:
+        outputs += [
+            "results/tables/cost.csv",
+            "results/figures/retained_mass.png",
+            "results/figures/kernel_timing.png",
+        ]
+    return outputs
+
+
+def get_cost_files(name):
+    """results/cost/<task>/<pattern>/<name> for every sparse pattern that a finetune job uses."""
+    pairs = sorted({(t, p) for t, p, _, _ in get_runs() if not is_dense(p)})
+    return [f"results/cost/{t}/{p}/{name}" for t, p in pairs]
 
 
 def get_mask_inputs(wildcards):
@@ -154,4 +253,33 @@ def get_finetune_inputs(wildcards):
         )
     if config["tracking"]["enabled"]:
         inputs["tracking"] = "results/mlflow/experiment.json"
+    return inputs
+
+
+def get_learned_inputs(wildcards):
+    inputs = {
+        "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
+        "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
+        "labels": f"results/data/{wildcards.task}/labels.json",
+        "code": library("finetune", "attention", "learned", "devices", "tracking", "models"),
+    }
+    if config["tracking"]["enabled"]:
+        inputs["tracking"] = "results/mlflow/experiment.json"
+    return inputs
+
+
+def get_score_vs_sparsity_inputs(wildcards):
+    inputs = {"summary": "results/tables/summary.csv", "code": library("figures")}
+    if get_learned_runs():
+        inputs["learned"] = "results/tables/learned_summary.csv"
+    return inputs
+
+
+def get_findings_inputs(wildcards):
+    inputs = {"summary": "results/tables/summary.csv", "code": library("findings")}
+    if get_learned_runs():
+        inputs["learned"] = "results/tables/learned_summary.csv"
+    if config["cost"]["enabled"]:
+        inputs["retained"] = "results/tables/retained_mass.csv"
+        inputs["cost"] = "results/tables/cost.csv"
     return inputs

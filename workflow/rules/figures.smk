@@ -39,3 +39,40 @@ rule figure_mask_gallery:
         patterns=get_gallery_patterns,
     script:
         "../scripts/figure_mask_gallery.py"
+
+
+rule figure_layer_sweep:
+    """Score change vs dense when one layer, or layers i..top, are masked (experiment 1)."""
+    input:
+        summary="results/tables/summary.csv",
+        code=library("figures"),
+    output:
+        report(
+            "results/figures/layer_sweep.png",
+            caption="../report/layer_sweep.rst",
+            category="Experiment 1: pattern ablation",
+        ),
+    log:
+        "results/logs/figures/layer_sweep.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    script:
+        "../scripts/figure_layer_sweep.py"
+
+
+rule figure_score_vs_sparsity:
+    """Score against achieved sparsity: BigBird grid, fixed patterns and the learned frontier."""
+    input:
+        unpack(get_score_vs_sparsity_inputs),
+    output:
+        report(
+            "results/figures/score_vs_sparsity.png",
+            caption="../report/score_vs_sparsity.rst",
+            category="Experiment 2 and 3: sparsity trade-off",
+        ),
+    log:
+        "results/logs/figures/score_vs_sparsity.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    script:
+        "../scripts/figure_score_vs_sparsity.py"

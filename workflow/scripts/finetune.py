@@ -45,6 +45,7 @@ metrics.update(
     sparsity_mean=mask_summary["eval"]["sparsity_mean"] if mask_summary else 0.0,
     sparsity_std=mask_summary["eval"]["sparsity_std"] if mask_summary else 0.0,
     degree_mean=mask_summary["eval"]["degree_mean"] if mask_summary else None,
+    mask_degrees=mask_summary["degrees"] if mask_summary else None,
 )
 write_json_atomically(metrics, snakemake.output.metrics)
 

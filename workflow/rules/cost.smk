@@ -1,0 +1,94 @@
+rule cost:
+    """What one pattern costs (FLOPs, score memory, non-empty kernel blocks) and what it keeps of
+    the pretrained model's dense attention, per layer and head, on a task's eval split."""
+    input:
+        tokens="results/tokens/{task}/eval.parquet",
+        masks="results/masks/{task}/{pattern}/eval.npz",
+        code=library("cost", "models"),
+    output:
+        cost="results/cost/{task}/{pattern}/cost.json",
+        retained="results/cost/{task}/{pattern}/retained_mass.csv",
+    log:
+        "results/logs/cost/{task}/{pattern}.log",
+    conda:
+        f"{ENVS}/torch.yaml"
+    threads: 2
+    params:
+        model=config["model"],
+        settings=config["cost"],
+    script:
+        "../scripts/cost.py"
+
+
+rule kernel_timing:
+    """Block-sparse FlexAttention against dense SDPA at synthetic sequence lengths, per pattern."""
+    input:
+        code=library("cost"),
+    output:
+        "results/cost/kernel_timing.csv",
+    log:
+        "results/logs/cost/kernel_timing.log",
+    conda:
+        f"{ENVS}/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        settings=config["cost"],
+    script:
+        "../scripts/kernel_timing.py"
+
+
+rule aggregate_cost:
+    """One table of every pattern's cost and one of its retained attention mass per layer."""
+    input:
+        costs=get_cost_files("cost.json"),
+        retained=get_cost_files("retained_mass.csv"),
+        code=library("aggregate"),
+    output:
+        cost="results/tables/cost.csv",
+        retained="results/tables/retained_mass.csv",
+    log:
+        "results/logs/aggregate_cost.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    script:
+        "../scripts/aggregate_cost.py"
+
+
+rule figure_retained_mass:
+    """Retained dense attention mass per layer, per pattern."""
+    input:
+        retained="results/tables/retained_mass.csv",
+        code=library("figures"),
+    output:
+        report(
+            "results/figures/retained_mass.png",
+            caption="../report/retained_mass.rst",
+            category="Cost and retained attention",
+        ),
+    log:
+        "results/logs/figures/retained_mass.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    script:
+        "../scripts/figure_retained_mass.py"
+
+
+rule figure_kernel_timing:
+    """Attention time against sequence length, dense SDPA vs block-sparse per pattern."""
+    input:
+        timing="results/cost/kernel_timing.csv",
+        code=library("figures"),
+    output:
+        report(
+            "results/figures/kernel_timing.png",
+            caption="../report/kernel_timing.rst",
+            category="Cost and retained attention",
+        ),
+    log:
+        "results/logs/figures/kernel_timing.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    script:
+        "../scripts/figure_kernel_timing.py"

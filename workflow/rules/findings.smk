@@ -1,0 +1,18 @@
+rule findings:
+    """The findings report: for each of the paper's four findings, does this run support it?"""
+    input:
+        unpack(get_findings_inputs),
+    output:
+        report(
+            "results/findings.md",
+            caption="../report/findings.rst",
+            category="Findings",
+        ),
+    log:
+        "results/logs/findings.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    params:
+        thresholds=config["findings"],
+    script:
+        "../scripts/findings.py"

@@ -1,0 +1,64 @@
+rule learn_degrees:
+    """Experiment 3: finetune while learning each layer and head's neighbour window under a
+    density penalty (or a target sparsity); evaluated with the hardened integer windows."""
+    input:
+        unpack(get_learned_inputs),
+    output:
+        metrics="results/learned/{task}/{variant}/{setting}/seed{seed}/metrics.json",
+    log:
+        "results/learned/{task}/{variant}/{setting}/seed{seed}/train.log",
+    benchmark:
+        "results/learned/{task}/{variant}/{setting}/seed{seed}/benchmark.tsv"
+    conda:
+        f"{ENVS}/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=240,
+    params:
+        model=config["model"],
+        training=config["training"],
+        task=lambda wildcards: config["tasks"][wildcards.task],
+        learned=config.get("learned_sparsity", {}),
+        tracking=config["tracking"],
+        checkpoint_dir=lambda w: f"{learned_dir(w.task, w.variant, w.setting, w.seed)}/checkpoints",
+    script:
+        "../scripts/learned.py"
+
+
+rule aggregate_learned:
+    """One row per learned run and a summary per task x variant x setting (mean, spread)."""
+    input:
+        metrics=get_learned_metrics_files(),
+        code=library("aggregate"),
+    output:
+        runs="results/tables/learned_runs.csv",
+        summary="results/tables/learned_summary.csv",
+        summary_md="results/tables/learned_summary.md",
+    log:
+        "results/logs/aggregate_learned.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    script:
+        "../scripts/aggregate_learned.py"
+
+
+rule figure_learned_degrees:
+    """The hardened window of every layer and head, per variant and setting (mean over seeds)."""
+    input:
+        runs="results/tables/learned_runs.csv",
+        code=library("figures"),
+    output:
+        report(
+            "results/figures/learned_degrees_{task}.png",
+            caption="../report/learned_degrees.rst",
+            category="Experiment 3: learned sparsity",
+            labels={"task": "{task}"},
+        ),
+    log:
+        "results/logs/figures/learned_degrees_{task}.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    script:
+        "../scripts/figure_learned_degrees.py"

@@ -1,0 +1,9 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from breaking_bert.figures import plot_learned_degrees
+
+plot_learned_degrees(pd.read_csv(snakemake.input.runs), snakemake.wildcards.task, snakemake.output[0])

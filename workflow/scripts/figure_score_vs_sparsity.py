@@ -1,0 +1,10 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from breaking_bert.figures import plot_score_vs_sparsity
+
+learned = pd.read_csv(snakemake.input.learned) if "learned" in snakemake.input.keys() else None
+plot_score_vs_sparsity(pd.read_csv(snakemake.input.summary), snakemake.output[0], learned)

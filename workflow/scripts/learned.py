@@ -1,0 +1,41 @@
+import json
+import sys
+from pathlib import Path
+
+sys.stderr = open(snakemake.log[0], "a", buffering=1)  # append: a resumed job keeps its history
+
+from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune, write_json_atomically
+from breaking_bert.learned import learned_config_for_setting
+from breaking_bert.tracking import log_run_or_leave_pending
+
+wildcards = snakemake.wildcards
+task = snakemake.params.task
+learned = learned_config_for_setting(snakemake.params.learned, wildcards.variant, wildcards.setting)
+job = FinetuneJob(
+    model_cfg=snakemake.params.model,
+    train_tokens=snakemake.input.train_tokens,
+    eval_tokens=snakemake.input.eval_tokens,
+    num_labels=len(json.loads(Path(snakemake.input.labels).read_text())["labels"]),
+    placement="all",
+    primary_metric=task["metric"],
+    training=TrainingConfig.from_dict(snakemake.params.training, seed=int(wildcards.seed)),
+    checkpoint_dir=snakemake.params.checkpoint_dir,
+    threads=snakemake.threads,
+    learned=learned,
+)
+metrics = run_finetune(job)
+metrics.update(
+    task=wildcards.task,
+    variant=wildcards.variant,
+    setting=wildcards.setting,
+    seed=int(wildcards.seed),
+    sparsity_mean=metrics["eval_sparsity_mean"],
+    sparsity_std=metrics["eval_sparsity_std"],
+)
+write_json_atomically(metrics, snakemake.output.metrics)
+
+if "tracking" in snakemake.input.keys():
+    tracking = json.loads(Path(snakemake.input.tracking).read_text())
+    run_name = f"{wildcards.task}/learned-{wildcards.variant}/{wildcards.setting}/seed{wildcards.seed}"
+    resolved = {**metrics["learned"], "task": wildcards.task, "training": snakemake.params.training}
+    log_run_or_leave_pending(tracking, Path(snakemake.output.metrics).parent, run_name, resolved, metrics)
