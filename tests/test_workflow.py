@@ -30,10 +30,17 @@ def tiny_config(model_dir: Path, csv: Path) -> dict:
             "lexical": {"kind": "lexical", "target_sparsity": 0.6},
             "syntax_control": {"kind": "matched_random", "reference": "syntax", "seed": 1},
         },
+        "pattern_grids": {"bb": {"kind": "bigbird", "degrees": {"g": [1], "w": [0, 1], "r": [1]}}},
         "experiments": {"ablation": {"tasks": ["tiny"], "patterns": ["neighbour", "random", "syntax"],
                                      "placements": ["all", "late"]},
                         "controls": {"tasks": ["tiny"], "patterns": ["lexical", "syntax_control"],
-                                     "placements": ["late"]}},
+                                     "placements": ["late"]},
+                        "sweep": {"tasks": ["tiny"], "patterns": ["neighbour"], "placements": ["layer0"]},
+                        "bigbird": {"tasks": ["tiny"], "patterns": ["bb"], "placements": ["all"]}},
+        "learned_sparsity": {"tasks": ["tiny"], "variants": ["regular", "irregular"], "targets": [0.3, 0.9],
+                             "initial_radius": 2.0, "radius_learning_rate": 1.0, "multiplier_learning_rate": 1.0},
+        "cost": {"retained_examples": 5, "timing_lengths": [128], "timing_patterns": ["neighbour"],
+                 "timing_repeats": 1},
         "seeds": [0],
         "training": {"epochs": 1, "batch_size": 16, "learning_rate": 1e-3, "device": "cpu"},
         "tracking": {"uri": "sqlite:///results/mlflow/mlflow.db"},
@@ -75,8 +82,11 @@ def finished_run(tiny_model_dir, tiny_csv, tmp_path_factory):
 
 def test_whole_dag_produces_tables_figures_and_runs(finished_run):
     runs = pd.read_csv(finished_run / "results/tables/runs.csv")
-    assert len(runs) == 1 + 3 * 2 + 2  # dense + 3 patterns x 2 placements + 2 controls, one seed
-    assert set(runs["pattern"]) == {"dense", "neighbour", "random", "syntax", "lexical", "syntax_control"}
+    # dense + 3 patterns x 2 placements + 2 controls + 1 single-layer + 2 BigBird points, one seed
+    assert len(runs) == 1 + 3 * 2 + 2 + 1 + 2
+    assert set(runs["pattern"]) == {"dense", "neighbour", "random", "syntax", "lexical", "syntax_control",
+                                    "bb_g1_w0_r1", "bb_g1_w1_r1"}
+    assert set(runs.loc[runs["kind"] == "bigbird", "degrees"]) == {"g=1 w=0 r=1", "g=1 w=1 r=1"}
     assert runs["score"].between(0, 1).all()
     sparse = runs[runs["pattern"] != "dense"]
     assert (sparse["sparsity_mean"] > 0.2).all(), "achieved sparsity recorded per run"
@@ -95,6 +105,33 @@ def test_whole_dag_produces_tables_figures_and_runs(finished_run):
     assert metrics["masked_layers"] == [2, 3] and metrics["placement"] == "late"
     assert json.loads((run / "config.json").read_text())["pattern_config"]["kind"] == "syntax"
     assert "finetune" in (run / "train.log").read_text()  # the progress bar goes to the job's log
+    for figure in ("layer_sweep", "score_vs_sparsity", "retained_mass", "kernel_timing", "learned_degrees_tiny"):
+        assert (finished_run / f"results/figures/{figure}.png").stat().st_size > 10_000, figure
+
+
+def test_learned_sparsity_runs_hold_their_targets_and_feed_the_findings(finished_run):
+    learned = pd.read_csv(finished_run / "results/tables/learned_summary.csv").set_index(["variant", "setting"])
+    assert len(learned) == 4
+    assert learned.loc[("regular", "target0.9"), "sparsity_mean"] > learned.loc[("regular", "target0.3"), "sparsity_mean"]
+    metrics = json.loads((finished_run / "results/learned/tiny/irregular/target0.9/seed0/metrics.json").read_text())
+    assert len(metrics["learned_windows"]) == 4 and len(metrics["learned_windows"][0][0]) == 3  # layers, heads, classes
+    findings = (finished_run / "results/findings.md").read_text()
+    for number in "1234":
+        assert f"| {number}. " in findings
+    assert "Where the learned degrees put their connections" in findings
+    assert "Pearson" in findings, "retained mass correlated with the measured drops"
+    retained = pd.read_csv(finished_run / "results/tables/retained_mass.csv")
+    assert retained["retained_mass"].between(0, 1 + 1e-6).all() and set(retained["layer"]) == {0, 1, 2, 3}
+    timing = pd.read_csv(finished_run / "results/cost/kernel_timing.csv")
+    assert timing["speedup"].gt(0).all() and timing["length"].tolist() == [128]
+
+
+def test_report_captions_every_figure(finished_run):
+    snakemake(finished_run, "--report", str(finished_run / "report.html"))
+    html = (finished_run / "report.html").read_text(errors="replace")
+    for figure in ("score_by_pattern_and_placement", "layer_sweep", "score_vs_sparsity", "retained_mass",
+                   "kernel_timing", "learned_degrees_tiny", "masks_tiny"):
+        assert f"{figure}.png" in html, figure
 
 
 def test_second_run_schedules_nothing(finished_run):
@@ -107,7 +144,7 @@ def test_mlflow_store_has_one_run_per_finetune_job(finished_run):
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished_run}/results/mlflow/mlflow.db")
     experiment = client.get_experiment_by_name("breaking-bert")
     found = client.search_runs([experiment.experiment_id])
-    assert len(found) == 9
+    assert len(found) == 12 + 4  # finetunes and learned-sparsity runs
     keys = {run.data.tags["run_key"] for run in found}
     assert "tiny/syntax/late/seed0" in keys and "tiny/dense/none/seed0" in keys
     one = next(run for run in found if run.data.tags["run_key"] == "tiny/neighbour/all/seed0")
@@ -123,8 +160,10 @@ def _edit(path: Path):
     return lambda: path.write_text(original)
 
 
-AGGREGATION_AND_FIGURES = {"aggregate": 1, "figure_score_by_pattern_and_placement": 1, "all": 1}
-EVERYTHING_AFTER_MASKS = {**AGGREGATION_AND_FIGURES, "figure_mask_gallery": 1}
+AGGREGATION_AND_FIGURES = {"aggregate": 1, "figure_score_by_pattern_and_placement": 1, "figure_layer_sweep": 1,
+                           "figure_score_vs_sparsity": 1, "findings": 1, "all": 1}
+EVERYTHING_AFTER_MASKS = {**AGGREGATION_AND_FIGURES, "figure_mask_gallery": 1, "aggregate_cost": 1,
+                          "figure_retained_mass": 1}
 
 
 def test_changing_one_pattern_parameter_reruns_only_that_pattern(finished_run):
@@ -136,7 +175,7 @@ def test_changing_one_pattern_parameter_reruns_only_that_pattern(finished_run):
     changed.write_text(yaml.safe_dump(config))
     try:
         config_path.write_text(changed.read_text())
-        assert scheduled_jobs(finished_run) == {"masks": 1, "finetune": 2, **EVERYTHING_AFTER_MASKS}
+        assert scheduled_jobs(finished_run) == {"masks": 1, "finetune": 3, "cost": 1, **EVERYTHING_AFTER_MASKS}
     finally:
         config_path.write_text(original)
     assert scheduled_jobs(finished_run) == {}
@@ -148,12 +187,15 @@ def test_editing_the_mask_library_reruns_masks_and_sparse_finetunes_only(finishe
         jobs = scheduled_jobs(finished_run)
     finally:
         restore()
-    assert jobs == {"masks": 5, "finetune": 8, **EVERYTHING_AFTER_MASKS}, "no data, tokens or parse job"
+    # every sparse pattern's masks, finetunes and cost; no data, tokens, parse, learned or timing job
+    assert jobs == {"masks": 7, "finetune": 11, "cost": 7, **EVERYTHING_AFTER_MASKS}
 
 
 def test_editing_the_aggregation_code_reruns_only_aggregation_and_figures(finished_run):
     restore = _edit(finished_run / "src/breaking_bert/aggregate.py")
     try:
-        assert scheduled_jobs(finished_run) == AGGREGATION_AND_FIGURES
+        # the three aggregations and what reads their tables; no finetune, mask or cost job
+        assert scheduled_jobs(finished_run) == {**AGGREGATION_AND_FIGURES, "aggregate_cost": 1, "aggregate_learned": 1,
+                                                "figure_retained_mass": 1, "figure_learned_degrees": 1}
     finally:
         restore()
