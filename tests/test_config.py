@@ -57,9 +57,34 @@ def test_paper_scale_config_lists_the_full_grid_offline(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE))
-    # 3 tasks x (4 patterns x 3 placements + dense) x 3 seeds
-    assert int(jobs["finetune"]) == 3 * (4 * 3 + 1) * 3
-    assert int(jobs["masks"]) == 3 * 4 and int(jobs["prepare_data"]) == 3
+    # per task and seed: experiment 1 = 6 patterns (4 + 2 matched controls) x all/early/late
+    # + 4 patterns x 23 single-layer and layers-i..top placements; experiment 2 = the 3 x 3 x 3
+    # BigBird grid at all layers; + dense
+    cells = 6 * 3 + 4 * (12 + 11) + 27 + 1
+    assert int(jobs["finetune"]) == 3 * cells * 3
+    assert int(jobs["learn_degrees"]) == 3 * 2 * 5 * 3  # tasks x variants x targets x seeds
+    assert int(jobs["masks"]) == 3 * (6 + 27) and int(jobs["prepare_data"]) == 3
+    assert int(jobs["cost"]) == 3 * (6 + 27) and int(jobs["findings"]) == 1
+
+
+@pytest.mark.parametrize("name, finetunes, learned", [
+    ("embedded.yaml", 10, 0),
+    ("embedded_gpu.yaml", 3 * (6 * 3 + 4 * 11 + 27 + 1) * 3, 3 * 2 * 5 * 3),
+    ("reproduce_experiment1.yaml", (4 * 3 + 2 + 6 + 1) * 3, 0),
+    ("reproduce_experiment2.yaml", (8 + 1) * 3, 0),
+    ("reproduce_experiment3.yaml", (3 + 1) * 3, 4 * 3),
+])
+def test_every_shipped_config_plans_its_grid_offline(tmp_path, name, finetunes, learned):
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(REPO / "Snakefile"),
+         "--directory", str(tmp_path), "--configfile", str(REPO / "config" / name)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE)}
+    assert jobs["finetune"] == finetunes
+    assert jobs.get("learn_degrees", 0) == learned
+    assert jobs["findings"] == 1 and jobs["kernel_timing"] == 1
 
 
 @pytest.mark.parametrize("key, name", [("patterns", "sintax"), ("tasks", "imbd")])

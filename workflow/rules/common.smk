@@ -24,7 +24,8 @@ def expand_pattern_grids():
         names = []
         for values in itertools.product(*(grid["degrees"][key] for key in keys)):
             degrees = dict(zip(keys, values))
-            name = grid_name + "_" + "_".join(f"{key}{value}" for key, value in degrees.items())
+            suffix = "_".join(f"{key}{value}" for key, value in degrees.items())
+            name = f"{grid_name}_{suffix}"
             # the schema's pattern defaults, which validate() filled in for the named patterns
             config["patterns"][name] = {
                 "kind": grid["kind"],
@@ -261,7 +262,9 @@ def get_learned_inputs(wildcards):
         "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
         "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
         "labels": f"results/data/{wildcards.task}/labels.json",
-        "code": library("finetune", "attention", "learned", "devices", "tracking", "models"),
+        "code": library(
+            "finetune", "attention", "learned", "devices", "tracking", "models"
+        ),
     }
     if config["tracking"]["enabled"]:
         inputs["tracking"] = "results/mlflow/experiment.json"

@@ -1,6 +1,7 @@
 rule cost:
     """What one pattern costs (FLOPs, score memory, non-empty kernel blocks) and what it keeps of
-    the pretrained model's dense attention, per layer and head, on a task's eval split."""
+    the pretrained model's dense attention, per layer and head, on a task's eval split.
+    """
     input:
         tokens="results/tokens/{task}/eval.parquet",
         masks="results/masks/{task}/{pattern}/eval.npz",

@@ -1,6 +1,7 @@
 rule learn_degrees:
     """Experiment 3: finetune while learning each layer and head's neighbour window under a
-    density penalty (or a target sparsity); evaluated with the hardened integer windows."""
+    density penalty (or a target sparsity); evaluated with the hardened integer windows.
+    """
     input:
         unpack(get_learned_inputs),
     output:
