@@ -1,4 +1,5 @@
-"""python -m benchmarks [parse_masks] [engine] [trainer]  (default: all), from the repository root.
+"""python -m benchmarks [parse_masks] [engine] [trainer] [dryrun] [block_sparse]  (default: all),
+from the repository root.
 
 Each benchmark measures its two sides in the same process, one after the other, on the same data,
 and prints one JSON line with the ratio and the goal. Sizes are small enough for a 2-core CPU.
@@ -203,8 +204,24 @@ def bench_dryrun():
            ratio=paper / trivial, goal="<= 1.5")
 
 
+def bench_block_sparse():
+    """Block-sparse FlexAttention (neighbour mask at 78% sparsity, L=4096, 12 heads of 64) vs dense
+    SDPA, one attention call, best of 5 each; forward only on CPU (no flex backward there), forward
+    and backward on a GPU. Block sizes 128 (FlexAttention's default) and 512."""
+    import torch
+
+    from breaking_bert.cost import synthetic_mask, time_block_sparse_vs_dense
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    mask = synthetic_mask("neighbour", 4096, 0.78)
+    for block in (128, 512):
+        for backward in (False, True) if device == "cuda" else (False,):
+            row = time_block_sparse_vs_dense(mask, block=block, repeats=5, backward=backward, device=device)
+            report("block_sparse_neighbour_vs_dense_sdpa", **row, ratio=row["speedup"], goal=">= 3 (ideal ~4.5)")
+
+
 BENCHMARKS = {"parse_masks": bench_parse_masks, "engine": bench_engine, "trainer": bench_trainer,
-              "dryrun": bench_dryrun}
+              "dryrun": bench_dryrun, "block_sparse": bench_block_sparse}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHMARKS):
