@@ -21,7 +21,11 @@ def _placement_sort_key(placement: str):
 
 def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
     """Per task: grouped bars of the score (mean +- std over seeds) by pattern and placement,
-    with the dense baseline as a horizontal band."""
+    with the dense baseline as a horizontal band. Experiment 1's placements (all, early, late) and
+    patterns only: the per-layer sweep has its heatmap, BigBird its score-vs-sparsity plot."""
+    in_figure = summary["placement"].isin(PLACEMENT_ORDER + ["none"]) & ~summary["kind"].isin(["bigbird", "global"])
+    if in_figure.any():
+        summary = summary[in_figure]
     tasks = sorted(summary["task"].unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(6, 4.5 * len(tasks)), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
