@@ -163,3 +163,10 @@ def load_retained_mass(paths) -> pd.DataFrame:
     """Every task x pattern's retained mass per layer and head, concatenated."""
     frames = [pd.read_csv(path) for path in paths]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def write_table(frame: pd.DataFrame, csv_path, markdown_path=None) -> None:
+    """A table as CSV (for code) and, when asked, as Markdown (for people)."""
+    frame.to_csv(csv_path, index=False)
+    if markdown_path is not None:
+        Path(markdown_path).write_text(to_markdown(frame))

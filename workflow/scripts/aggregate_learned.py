@@ -2,11 +2,8 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-from breaking_bert.aggregate import load_learned_runs, summarize_learned, to_markdown
+from breaking_bert.aggregate import load_learned_runs, summarize_learned, write_table
 
 runs = load_learned_runs(snakemake.input.metrics)
-runs.to_csv(snakemake.output.runs, index=False)
-summary = summarize_learned(runs)
-summary.to_csv(snakemake.output.summary, index=False)
-with open(snakemake.output.summary_md, "w") as handle:
-    handle.write(to_markdown(summary))
+write_table(runs, snakemake.output.runs)
+write_table(summarize_learned(runs), snakemake.output.summary, snakemake.output.summary_md)
