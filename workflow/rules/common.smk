@@ -243,6 +243,7 @@ def get_finetune_inputs(wildcards):
         "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
         "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
         "labels": f"results/data/{wildcards.task}/labels.json",
+        # not learned.py: it only runs in learn_degrees jobs, so editing it reruns only those
         "code": library("finetune", "attention", "devices", "tracking", "models"),
     }
     if not is_dense(wildcards.pattern):
