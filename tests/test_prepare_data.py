@@ -104,3 +104,18 @@ def test_undecodable_bytes_name_the_file(tmp_path):
         prepare_task(_task(path))
     train, evaluation, _ = prepare_task(_task(path, encoding="latin-1", eval_fraction=0.5))
     assert "café" in set(train["text_a"]) | set(evaluation["text_a"])
+
+
+@pytest.mark.parametrize("suffix", ["json", "parquet"])
+def test_json_array_and_parquet_files(tmp_path, suffix):
+    frame = pd.DataFrame({"sentence": [f"text {i}" for i in range(20)], "y": ["a", "b"] * 10})
+    path = tmp_path / f"d.{suffix}"
+    if suffix == "json":
+        path.write_text(frame.to_json(orient="records"))  # one JSON array of records
+    else:
+        frame.to_parquet(path)
+    train, evaluation, labels = prepare_task(
+        {"source": "file", "path": str(path), "text_columns": ["sentence"], "label_column": "y", "eval_fraction": 0.25}
+    )
+    assert labels == ["a", "b"] and len(train) == 15 and len(evaluation) == 5
+    assert set(pd.concat([train, evaluation])["text_a"]) == set(frame["sentence"])
