@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The GPU checks, as one short script for a machine with a CUDA GPU (e.g. the `device` tool's):
+#   bash benchmarks/gpu_checks.sh [output folder]     (default: results/benchmarks/gpu)
+# Needs the CUDA build of the pinned torch in the active environment. It runs the flex tests
+# (on a GPU they compare gradients too), one bf16 finetune step check, and the benchmarks that
+# have GPU numbers: block-sparse attention (forward and backward), engine, trainer.
+set -euo pipefail
+out="${1:-results/benchmarks/gpu}"
+mkdir -p "$out"
+python - <<'PY' | tee "$out/device.txt"
+import torch
+print(torch.__version__, torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU")
+assert torch.cuda.is_available(), "no CUDA device visible"
+PY
+python -m pytest -q tests/test_attention.py tests/test_devices.py -p no:cacheprovider 2>&1 | tee "$out/tests.txt"
+python -m benchmarks block_sparse engine trainer 2>&1 | tee "$out/benchmarks.jsonl"
