@@ -12,7 +12,7 @@ import yaml
 
 from breaking_bert.masks import MaskSet
 from conftest import REPO
-from test_workflow import SNAKEMAKE, tiny_config
+from test_workflow import SNAKEMAKE, finetune_grid_only, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ def _command(directory, *args):
 def test_hard_crash_mid_finetune_leaves_no_partial_metrics_and_rerun_incomplete_recovers(
     workflow_copy, tiny_model_dir, tiny_csv
 ):
-    config = tiny_config(tiny_model_dir, tiny_csv)
+    config = finetune_grid_only(tiny_config(tiny_model_dir, tiny_csv))
     config["patterns"] = {"dense": {"kind": "dense"}, "neighbour": {"kind": "neighbour", "degrees": {"w": 1}}}
     config["experiments"] = {"e": {"tasks": ["tiny"], "patterns": ["neighbour"], "placements": ["all"]}}
     config["training"]["epochs"] = 500  # long enough to be killed mid-run

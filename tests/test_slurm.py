@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_workflow
-from test_workflow import snakemake, tiny_config
+from test_workflow import finetune_grid_only, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 CLUSTER = Path(__file__).parent / "slurm" / "cluster.sh"
@@ -33,13 +33,9 @@ def slurm_cluster(tmp_path_factory):
 
 def _workflow_dir(tmp_path, name, model_dir, csv):
     directory = copy_workflow(tmp_path / name)
-    config = tiny_config(model_dir, csv)
     # the finetune grid only: SLURM's part is submitting GPU jobs and collecting their results
+    config = finetune_grid_only(tiny_config(model_dir, csv))
     config["experiments"]["ablation"]["placements"] = ["late"]
-    for experiment in ("sweep", "bigbird"):
-        del config["experiments"][experiment]
-    del config["pattern_grids"], config["learned_sparsity"]
-    config["cost"] = {"enabled": False}
     config["tracking"] = {"enabled": False}
     (directory / "test_config.yaml").write_text(yaml.safe_dump(config))
     return directory

@@ -47,6 +47,17 @@ def tiny_config(model_dir: Path, csv: Path) -> dict:
     }
 
 
+def finetune_grid_only(config: dict) -> dict:
+    """The tiny config without the BigBird grid, per-layer sweep, learned sparsity, cost and timing,
+    for tests about running finetune jobs (faults, SLURM)."""
+    for experiment in ("sweep", "bigbird"):
+        config["experiments"].pop(experiment, None)
+    config.pop("pattern_grids", None)
+    config.pop("learned_sparsity", None)
+    config["cost"] = {"enabled": False}
+    return config
+
+
 def snakemake(directory: Path, *args, check=True) -> subprocess.CompletedProcess:
     command = [*SNAKEMAKE, "--snakefile", str(directory / "Snakefile"), "--directory", str(directory),
                "--configfile", str(directory / "test_config.yaml"), "--cores", "2",
