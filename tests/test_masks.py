@@ -220,3 +220,17 @@ def test_cross_segment_block_policy_removes_links_between_the_texts_of_a_pair():
     assert free[3, 5] and not blocked[3, 5] and not blocked[5, 3]
     assert blocked[0].all(), "[CLS] stays global"
     assert blocked[5, 6] and blocked[2, 3]
+
+
+def test_bigbird_global_component_is_only_removable_when_cls_is_treated_like_a_word():
+    word_ids = np.array([-1, 0, 1, 1, 2, 3, 4, 5, 6, 7, -1])  # [CLS] words... [SEP]
+    inputs = MaskInputs(word_ids, example_index=0)
+
+    def bigbird(g, policy):
+        return build_mask(inputs, "bigbird", {"g": g, "w": 1, "r": 0}, MaskOptions(special_tokens=policy))
+
+    # cls_global: [CLS] is global whatever g is, so g=1 (the leading token) adds nothing
+    assert np.array_equal(bigbird(0, "cls_global"), bigbird(1, "cls_global"))
+    with_global, without = bigbird(1, "like_words"), bigbird(0, "like_words")
+    assert with_global[0].all() and with_global[:, 0].all()
+    assert not without[0].all(), "without g, [CLS] keeps only its pattern links"

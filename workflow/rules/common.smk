@@ -33,6 +33,8 @@ def expand_pattern_grids():
                 "seed": grid.get("seed", 0),
                 "solve": "per_dataset",
             }
+            if "special_tokens" in grid:
+                config["patterns"][name]["special_tokens"] = grid["special_tokens"]
             names.append(name)
             GRID_OF[name] = grid_name
         for experiment in config["experiments"].values():

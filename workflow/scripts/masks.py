@@ -17,7 +17,7 @@ from breaking_bert.models import load_input_embeddings
 
 pattern = snakemake.params.pattern
 options = MaskOptions(
-    special_tokens=snakemake.params.options["special_tokens"],
+    special_tokens=pattern.get("special_tokens", snakemake.params.options["special_tokens"]),
     cross_segment=snakemake.params.options["cross_segment"],
 )
 needs = get_pattern(pattern["kind"]).needs if pattern["kind"] != "matched_random" else frozenset()
