@@ -95,7 +95,8 @@ def least_damaging_patterns(summary: pd.DataFrame, placement: str = "all") -> Ve
     cells = summary[(summary["placement"] == placement) & summary["kind"].isin(PAPER_KINDS)]
     rows, verdicts = [], []
     for task, rows_of_task in cells.groupby("task"):
-        # one cell per kind: the pattern of that kind named after it, else its first pattern
+        # one cell per kind: its alphabetically first pattern (in the shipped configs, the one
+        # named after the kind; matched controls are a kind of their own)
         best_per_kind = rows_of_task.sort_values("pattern").groupby("kind").first()
         if len(best_per_kind) < len(PAPER_KINDS):
             continue
