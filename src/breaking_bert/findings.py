@@ -228,22 +228,18 @@ def learned_degree_placement(learned: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def masked_layers(placement: str, num_layers: int) -> list[int]:
-    from .attention import resolve_placement
-
-    return sorted(resolve_placement(placement, num_layers))
-
-
 def retained_mass_vs_damage(summary: pd.DataFrame, retained: pd.DataFrame) -> pd.DataFrame:
     """Per sparse cell: the mean retained dense attention mass over the layers it masks (a
     prediction made before finetuning) beside its measured delta vs dense."""
+    from .attention import resolve_placement  # torch and transformers: only when this section is built
+
     rows = []
     for _, cell in summary[summary["kind"] != "dense"].iterrows():
         mass = retained[(retained["task"] == cell["task"]) & (retained["pattern"] == cell["pattern"])]
         if mass.empty:
             continue
         per_layer = mass.groupby("layer")["retained_mass"].mean()
-        layers = masked_layers(cell["placement"], len(per_layer))
+        layers = sorted(resolve_placement(cell["placement"], len(per_layer)))
         rows.append(
             {
                 "task": cell["task"],

@@ -442,7 +442,6 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
             "learned_windows": learned.windows().cpu().tolist(),  # [layer][head][class], hardened
             "learned_radius": learned.radius.detach().cpu().tolist(),
             "lagrange_multiplier": progress["multiplier"],
-            "masked_layers": list(range(model.config.num_hidden_layers)),
         }
     return {
         "metric": job.primary_metric,
