@@ -6,12 +6,15 @@ import torch
 
 from breaking_bert.cost import (
     attention_flops,
+    banded_attention,
     block_counts,
     dense_attention_probabilities,
     mask_cost,
+    neighbour_window,
     retained_mass,
     retained_mass_per_row,
     synthetic_mask,
+    time_block_sparse_vs_dense,
 )
 
 
@@ -58,3 +61,24 @@ def test_synthetic_masks_reach_the_target_sparsity(kind):
     mask = synthetic_mask(kind, 512, 0.78)
     assert 1 - mask.float().mean().item() == pytest.approx(0.78, abs=0.02)
     assert mask.diagonal().all()
+
+
+@pytest.mark.parametrize("length, window, block", [(50, 3, 16), (50, 20, 16), (64, 0, 16), (37, 40, 8)])
+def test_banded_attention_equals_sdpa_under_the_neighbour_mask(length, window, block):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, length, 8, requires_grad=True) for _ in range(3))
+    mask = synthetic_mask("dense", length, 0.0) & (torch.arange(length)[:, None] - torch.arange(length)).abs().le(window)
+    assert neighbour_window(mask) == min(window, length - 1)
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    expected_grads = torch.autograd.grad(expected.square().sum(), (q, k, v))
+    out = banded_attention(q, k, v, window, block=block)
+    grads = torch.autograd.grad(out.square().sum(), (q, k, v))
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    for got, want in zip(grads, expected_grads):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_band_kernel_refuses_masks_that_are_not_a_band():
+    with pytest.raises(ValueError, match="neighbour masks"):
+        time_block_sparse_vs_dense(synthetic_mask("random", 64, 0.5), heads=1, head_dim=8, block=16, repeats=1,
+                                   kernel="band")

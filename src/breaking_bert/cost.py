@@ -13,7 +13,8 @@ query rows i of real tokens. The dense mask keeps 1; a diagonal-only mask keeps 
 
 Timing: block-sparse FlexAttention with a block mask against dense SDPA, at synthetic sequence
 lengths, for the patterns that are defined at any length (neighbour, random, BigBird) at a
-target sparsity.
+target sparsity. For the neighbour pattern there is also a band kernel (``banded_attention``):
+each query block's key span through one batched SDPA call, which trains on CPU too.
 """
 
 from __future__ import annotations
@@ -132,6 +133,42 @@ def synthetic_mask(kind: str, length: int, sparsity: float, seed: int = 0) -> to
     raise ValueError(f"timing pattern {kind!r}; allowed: dense, neighbour, random, bigbird")
 
 
+def neighbour_window(mask: torch.Tensor) -> int:
+    """w of a neighbour mask |i - j| <= w (the number of keys right of the first query)."""
+    return int(mask[0].sum()) - 1
+
+
+def banded_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, window: int,
+                     block: int = 128) -> torch.Tensor:
+    """Exact attention under the neighbour mask ``|i - j| <= window``, computing only the band.
+
+    Query block ``[s, s + block)`` can only see keys ``[s - window, s + block - 1 + window]``, so
+    each block gets that span of ``block + 2 window`` keys through a strided view of the padded
+    keys (no copy) and all blocks go to SDPA as one batched call with a ``(blocks, block, span)``
+    mask for the band's ragged edges. It is the CPU counterpart of a block-sparse kernel for the
+    one pattern whose non-empty blocks form a band, and it has a backward (SDPA's).
+    (B, H, L, D) -> (B, H, L, D).
+    """
+    batch, heads, length, head_dim = query.shape
+    blocks = -(-length // block)
+    padded_length = blocks * block
+    span = block + 2 * window
+    def spans(x):
+        # window zero keys before the sequence and window after the last block: every span fits
+        padded = torch.nn.functional.pad(x, (0, 0, window, padded_length - length + window))
+        flat = padded.reshape(batch * heads, -1, head_dim)
+        return flat.as_strided((batch * heads, blocks, span, head_dim),
+                               (flat.stride(0), block * head_dim, head_dim, 1))
+
+    query_position = torch.arange(padded_length, device=query.device).view(blocks, block, 1)
+    key_position = (torch.arange(blocks, device=query.device) * block - window).view(blocks, 1, 1) + torch.arange(span, device=query.device)
+    allowed = ((query_position - key_position).abs() <= window) & (key_position >= 0) & (key_position < length)
+    allowed |= query_position >= length  # padding rows: never all-masked (NaN); dropped below
+    queries = torch.nn.functional.pad(query, (0, 0, 0, padded_length - length)).reshape(batch * heads, blocks, block, head_dim)
+    out = torch.nn.functional.scaled_dot_product_attention(queries, spans(key), spans(value), attn_mask=allowed[None])
+    return out.reshape(batch, heads, padded_length, head_dim)[:, :, :length]
+
+
 def _best_of(function, repeats: int) -> float:
     function()  # warm-up (and compilation)
     times = []
@@ -143,20 +180,37 @@ def _best_of(function, repeats: int) -> float:
 
 
 def time_block_sparse_vs_dense(mask: torch.Tensor, heads: int = 12, head_dim: int = 64, block: int = 128,
-                               repeats: int = 3, backward: bool = False, device: str = "cpu") -> dict:
-    """Seconds of dense SDPA and of FlexAttention with the mask's block mask, forward (and backward
-    where FlexAttention supports it: not on CPU in torch 2.13)."""
-    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+                               repeats: int = 3, backward: bool = False, device: str = "cpu",
+                               kernel: str = "flex") -> dict:
+    """Seconds of dense SDPA and of a block-sparse kernel on the same inputs, forward (and backward).
 
+    kernel "flex": FlexAttention with the mask's block mask (no backward on CPU in torch 2.13).
+    kernel "band": ``banded_attention`` (neighbour masks only; has a backward everywhere).
+    """
     length = mask.shape[0]
-    on_device = mask.to(device)
-
-    def mask_mod(b, h, q, k):
-        return on_device[q, k]
-
-    block_mask = create_block_mask(mask_mod, None, None, length, length, device=device, BLOCK_SIZE=block)
-    flex = torch.compile(flex_attention, dynamic=False)
     q, k, v = (torch.randn(1, heads, length, head_dim, device=device, requires_grad=backward) for _ in range(3))
+    if kernel == "flex":
+        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+        on_device = mask.to(device)
+
+        def mask_mod(b, h, q_index, k_index):
+            return on_device[q_index, k_index]
+
+        block_mask = create_block_mask(mask_mod, None, None, length, length, device=device, BLOCK_SIZE=block)
+        flex = torch.compile(flex_attention, dynamic=False)
+
+        def sparse_attention():
+            return flex(q, k, v, block_mask=block_mask)
+    elif kernel == "band":
+        window = neighbour_window(mask)
+        if not torch.equal(mask, synthetic_mask("dense", length, 0.0).triu(-window).tril(window)):
+            raise ValueError("the band kernel computes neighbour masks |i - j| <= w only")
+
+        def sparse_attention():
+            return banded_attention(q, k, v, window, block=block)
+    else:
+        raise ValueError(f"kernel {kernel!r}; allowed: flex, band")
 
     def synchronize():
         if device.startswith("cuda"):
@@ -169,7 +223,7 @@ def time_block_sparse_vs_dense(mask: torch.Tensor, heads: int = 12, head_dim: in
         synchronize()
 
     def sparse():
-        out = flex(q, k, v, block_mask=block_mask)
+        out = sparse_attention()
         if backward:
             out.sum().backward()
         synchronize()
@@ -177,13 +231,32 @@ def time_block_sparse_vs_dense(mask: torch.Tensor, heads: int = 12, head_dim: in
     dense_seconds = _best_of(dense, repeats)
     sparse_seconds = _best_of(sparse, repeats)
     return {
+        "kernel": kernel,
         "length": length,
         "sparsity": 1 - float(mask.float().mean()),
         "block": block,
-        "blocks_non_empty_fraction": block_counts(mask.numpy(), block)["non_empty"] / math.ceil(length / block) ** 2,
+        "blocks_non_empty_fraction": block_counts(mask.cpu().numpy(), block)["non_empty"] / math.ceil(length / block) ** 2,
         "dense_seconds": dense_seconds,
         "block_sparse_seconds": sparse_seconds,
         "speedup": dense_seconds / sparse_seconds,
         "pass": "forward+backward" if backward else "forward",
         "device": device,
     }
+
+
+def kernel_timing_rows(patterns, lengths, sparsity: float, block: int, repeats: int, device: str) -> list[dict]:
+    """Dense SDPA against the block-sparse kernels for each pattern and length: FlexAttention for
+    every pattern (forward; forward+backward off CPU, where it has a backward), and the band kernel
+    for the neighbour pattern (forward and forward+backward everywhere)."""
+    rows = []
+    for length in lengths:
+        for pattern in patterns:
+            mask = synthetic_mask(pattern, length, sparsity)
+            runs = [("flex", False)] + ([] if device.startswith("cpu") else [("flex", True)])
+            if pattern == "neighbour":
+                runs += [("band", False), ("band", True)]
+            for kernel, backward in runs:
+                row = time_block_sparse_vs_dense(mask, block=block, repeats=repeats, backward=backward,
+                                                 device=device, kernel=kernel)
+                rows.append({"pattern": pattern, **row})
+    return rows

@@ -237,18 +237,22 @@ def plot_retained_mass(retained: pd.DataFrame, path) -> None:
 
 
 def plot_kernel_timing(timing: pd.DataFrame, path) -> None:
-    """Seconds against sequence length (log-log): dense SDPA and block-sparse per pattern, one
-    panel per pass (forward; forward+backward where measured)."""
+    """Seconds against sequence length (log-log): dense SDPA and block-sparse per pattern and
+    kernel (FlexAttention solid, the neighbour band kernel dashed), one panel per pass (forward;
+    forward+backward where measured)."""
     passes = sorted(timing["pass"].unique())
     fig, axes = plt.subplots(1, len(passes), figsize=(6 * len(passes), 4.2), squeeze=False)
     for ax, name in zip(axes[0], passes):
         rows = timing[timing["pass"] == name]
         dense = rows.groupby("length")["dense_seconds"].min()
         ax.plot(dense.index, dense.values, "k-o", label="dense SDPA")
-        for pattern, cells in rows.groupby("pattern"):
+        kernels = rows["kernel"] if "kernel" in rows else pd.Series("flex", index=rows.index)
+        for (pattern, kernel), cells in rows.groupby([rows["pattern"], kernels]):
             cells = cells.sort_values("length")
-            sparsity = cells["sparsity"].mean()
-            ax.plot(cells["length"], cells["block_sparse_seconds"], marker="s", label=f"{pattern} (sparsity {sparsity:.2f})")
+            label = f"{pattern} (sparsity {cells['sparsity'].mean():.2f})"
+            style = "s-" if kernel == "flex" else "^--"
+            ax.plot(cells["length"], cells["block_sparse_seconds"], style,
+                    label=label if kernel == "flex" else f"{label}, band kernel")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length")
