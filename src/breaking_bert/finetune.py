@@ -49,7 +49,7 @@ class TrainingConfig:
     warmup_ratio: float = 0.1
     gradient_accumulation: int = 1
     max_grad_norm: float = 1.0
-    backend: str = "sdpa"  # eager | sdpa
+    backend: str = "sdpa"  # eager | sdpa | flex (GPU training only)
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = True  # autocast on GPU; ignored on CPU (fp32 there)
     length_group_megabatch: int = 50  # batches per megabatch sorted by length (HF's LengthGroupedSampler)
