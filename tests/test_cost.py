@@ -6,6 +6,7 @@ import torch
 
 from breaking_bert.cost import (
     attention_flops,
+    band_mask,
     banded_attention,
     block_counts,
     dense_attention_probabilities,
@@ -67,8 +68,9 @@ def test_synthetic_masks_reach_the_target_sparsity(kind):
 def test_banded_attention_equals_sdpa_under_the_neighbour_mask(length, window, block):
     torch.manual_seed(0)
     q, k, v = (torch.randn(2, 3, length, 8, requires_grad=True) for _ in range(3))
-    mask = synthetic_mask("dense", length, 0.0) & (torch.arange(length)[:, None] - torch.arange(length)).abs().le(window)
+    mask = band_mask(length, window)
     assert neighbour_window(mask) == min(window, length - 1)
+    assert mask.sum() == sum(min(length, i + window + 1) - max(0, i - window) for i in range(length))
     expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     expected_grads = torch.autograd.grad(expected.square().sum(), (q, k, v))
     out = banded_attention(q, k, v, window, block=block)

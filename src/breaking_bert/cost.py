@@ -102,6 +102,12 @@ def retained_mass_table(model, tokens, masks, max_examples: int = 200) -> np.nda
 # Kernel timing on synthetic lengths
 
 
+def band_mask(length: int, window: int) -> torch.Tensor:
+    """The (L, L) neighbour mask |i - j| <= window."""
+    index = torch.arange(length)
+    return (index[:, None] - index[None, :]).abs() <= window
+
+
 def synthetic_mask(kind: str, length: int, sparsity: float, seed: int = 0) -> torch.Tensor:
     """An (L, L) mask of a position-defined pattern at (about) the target sparsity: neighbour w,
     random k per row (plus the diagonal), or BigBird (1 global token, the rest split between a
@@ -114,7 +120,7 @@ def synthetic_mask(kind: str, length: int, sparsity: float, seed: int = 0) -> to
     if kind == "neighbour":
         # pairs with |i - j| <= w: L(2w + 1) - w(w + 1) = density L^2
         w = int(round(((2 * length - 1) - math.sqrt((2 * length - 1) ** 2 - 4 * (density * length**2 - length))) / 2))
-        return distance <= w
+        return band_mask(length, w)
     generator = torch.Generator().manual_seed(seed)
     if kind == "random":
         k = max(0, int(round(density * length)) - 1)
@@ -153,6 +159,7 @@ def banded_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
     blocks = -(-length // block)
     padded_length = blocks * block
     span = block + 2 * window
+
     def spans(x):
         # window zero keys before the sequence and window after the last block: every span fits
         padded = torch.nn.functional.pad(x, (0, 0, window, padded_length - length + window))
@@ -204,7 +211,7 @@ def time_block_sparse_vs_dense(mask: torch.Tensor, heads: int = 12, head_dim: in
             return flex(q, k, v, block_mask=block_mask)
     elif kernel == "band":
         window = neighbour_window(mask)
-        if not torch.equal(mask, synthetic_mask("dense", length, 0.0).triu(-window).tril(window)):
+        if not torch.equal(mask, band_mask(length, window)):
             raise ValueError("the band kernel computes neighbour masks |i - j| <= w only")
 
         def sparse_attention():

@@ -246,8 +246,7 @@ def plot_kernel_timing(timing: pd.DataFrame, path) -> None:
         rows = timing[timing["pass"] == name]
         dense = rows.groupby("length")["dense_seconds"].min()
         ax.plot(dense.index, dense.values, "k-o", label="dense SDPA")
-        kernels = rows["kernel"] if "kernel" in rows else pd.Series("flex", index=rows.index)
-        for (pattern, kernel), cells in rows.groupby([rows["pattern"], kernels]):
+        for (pattern, kernel), cells in rows.groupby(["pattern", "kernel"]):
             cells = cells.sort_values("length")
             label = f"{pattern} (sparsity {cells['sparsity'].mean():.2f})"
             style = "s-" if kernel == "flex" else "^--"

@@ -22,7 +22,8 @@ rule cost:
 
 
 rule kernel_timing:
-    """Block-sparse FlexAttention against dense SDPA at synthetic sequence lengths, per pattern."""
+    """Block-sparse kernels (FlexAttention; the band kernel for neighbour) against dense SDPA at
+    synthetic sequence lengths, per pattern."""
     input:
         code=library("cost"),
     output:
