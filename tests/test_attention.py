@@ -150,12 +150,13 @@ def test_roberta_style_encoders_are_maskable():
     check_model_is_maskable(RobertaForSequenceClassification(config).eval(), "sdpa")
 
 
-def test_flex_agrees_with_eager_on_logits_under_sparse_masks():
+@pytest.mark.parametrize("length", [40, 128])  # 40: a partial block, wrong on AVX2 CPUs unless padded
+def test_flex_agrees_with_eager_on_logits_under_sparse_masks(length):
     """FlexAttention's forward with the mask's BlockMask (torch 2.13 has no flex backward on CPU;
-    on a GPU the gradients are compared too)."""
+    on a GPU the gradients are compared too). Layer 1 stays dense: the model's own flex mask."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     _, models = _models(("eager", "flex"))
-    ids, padding, allowed = _batch(seed=1, length=40)
+    ids, padding, allowed = _batch(seed=1, length=length)
     ids, padding, allowed = ids.to(device), padding.to(device), allowed.to(device)
     outputs = {}
     for backend, model in models.items():
@@ -167,9 +168,25 @@ def test_flex_agrees_with_eager_on_logits_under_sparse_masks():
                 logits.sum().backward()
         grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
         outputs[backend] = (logits.detach(), grads)
+    assert torch.isfinite(outputs["flex"][0]).all()
     torch.testing.assert_close(outputs["flex"][0], outputs["eager"][0], atol=1e-5, rtol=0)
     for name, grad in outputs["eager"][1].items():
         torch.testing.assert_close(grad, outputs["flex"][1][name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_flex_block_masks_cover_whole_blocks_and_keep_padding_out():
+    from breaking_bert.attention import to_block_mask
+
+    _, padding, allowed = _batch(length=40)
+    block_mask = to_backend_mask(allowed, padding, "flex", torch.float32)
+    assert block_mask.seq_lengths == (128, 128)
+    b, q, k = torch.meshgrid(torch.arange(3), torch.arange(128), torch.arange(128), indexing="ij")
+    dense = block_mask.mask_mod(b, torch.zeros_like(b), q, k)  # (B, 128, 128)
+    expected = to_backend_mask(allowed, padding, "sdpa", torch.float32)[:, 0]
+    assert torch.equal(dense[:, :40, :40], expected), "the real part is the sdpa mask"
+    assert not dense[:, :40, 40:].any(), "no real query attends a padded key"
+    assert torch.equal(dense[:, 40:, :], torch.eye(128, dtype=torch.bool)[40:].expand(3, -1, -1)), "padded queries: self only"
+    assert to_block_mask(torch.ones(1, 1, 128, 128, dtype=torch.bool)).seq_lengths == (128, 128), "no padding when whole"
 
 
 def test_flex_block_mask_skips_empty_blocks():

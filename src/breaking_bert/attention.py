@@ -16,7 +16,11 @@ dtype's minimum); a boolean mask there would be silently wrong. sdpa takes boole
 flex (PyTorch FlexAttention) takes a ``BlockMask`` built from the same booleans: it skips the
 kernel blocks that are entirely masked. Two limits of flex in torch 2.13: no attention dropout
 (the engine sets the model's attention dropout to 0 for flex runs, so compare them with flex runs
-only) and no backward pass on CPU (flex trains on a GPU; on CPU it evaluates).
+only) and no backward pass on CPU (flex trains on a GPU; on CPU it evaluates). A third: its
+compiled CPU kernel gives wrong values on a partial block on some CPUs (AVX2 without AVX-512), so
+flex never runs one: its block masks cover the length padded to whole blocks (padded keys are
+never attended, padded queries attend only to themselves) and q/k/v are padded to match and the
+output cut back (docs/DESIGN.md).
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from dataclasses import dataclass
 
 import torch
 from transformers import AttentionInterface
-from transformers.masking_utils import AttentionMaskInterface, eager_mask, flex_attention_mask, sdpa_mask
+from transformers.masking_utils import AttentionMaskInterface, eager_mask, sdpa_mask
 from transformers.models.bert.modeling_bert import eager_attention_forward
 
 BACKENDS = ("eager", "sdpa", "flex")
+FLEX_BLOCK_SIZE = 128  # FlexAttention's default block; masks and inputs are padded to whole blocks
 
 
 @dataclass(frozen=True)
@@ -46,13 +51,29 @@ def _sdpa_forward(module, query, key, value, attention_mask, **kwargs):
 
 
 def _flex_forward(module, query, key, value, attention_mask, **kwargs):
+    """FlexAttention on whole blocks only: q/k/v padded to the block mask's length, output cut back."""
     from transformers.integrations.flex_attention import flex_attention_forward
 
-    return flex_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    length = query.shape[-2]  # (B, heads, L, head_dim)
+    if attention_mask is None:  # no padding mask: every pair of real tokens
+        attention_mask = to_block_mask(torch.ones((query.shape[0], 1, length, length), dtype=torch.bool, device=query.device))
+    padded = attention_mask.seq_lengths[0]
+    if padded % attention_mask.BLOCK_SIZE[0] or padded < length:
+        raise ValueError(f"flex needs a block mask over whole blocks (built by to_block_mask); got length {padded}")
+    query, key, value = (pad_length(x, padded) for x in (query, key, value))
+    output, lse = flex_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    return output[:, :length], None if lse is None else lse[..., :length]  # output: (B, L, heads, head_dim)
+
+
+def flex_padding_mask(**kwargs):
+    """The model's own mask (padding, at the dense layers) for flex: transformers' boolean mask as a
+    block mask over whole blocks."""
+    combined = sdpa_mask(**{**kwargs, "allow_is_bidirectional_skip": False, "allow_is_causal_skip": False})
+    return to_block_mask(combined.expand(kwargs["batch_size"], 1, -1, -1))
 
 
 _BASE_FORWARD = {"eager": eager_attention_forward, "sdpa": _sdpa_forward, "flex": _flex_forward}
-_MASK_FORMAT = {"eager": eager_mask, "sdpa": sdpa_mask, "flex": flex_attention_mask}
+_MASK_FORMAT = {"eager": eager_mask, "sdpa": sdpa_mask, "flex": flex_padding_mask}
 
 
 def _make_sparse_forward(base_forward):
@@ -117,16 +138,30 @@ def to_backend_mask(allowed: torch.Tensor, padding: torch.Tensor, backend: str, 
     raise ValueError(f"attention backend {backend!r}; allowed: {', '.join(BACKENDS)}")
 
 
-def to_block_mask(combined: torch.Tensor, block_size: int = 128):
-    """(B, 1, L, L) booleans -> a FlexAttention BlockMask (blocks with no allowed pair are skipped)."""
+def pad_length(x: torch.Tensor, length: int) -> torch.Tensor:
+    """(..., L, d) -> (..., length, d) with zero rows appended."""
+    return torch.nn.functional.pad(x, (0, 0, 0, length - x.shape[-2]))
+
+
+def to_block_mask(combined: torch.Tensor, block_size: int = FLEX_BLOCK_SIZE):
+    """(B, 1, L, L) booleans -> a FlexAttention BlockMask over L padded to whole blocks (blocks with
+    no allowed pair are skipped). Padded keys are never attended; each padded query attends only to
+    itself, so no row is empty; ``_flex_forward`` pads q/k/v to the same length and cuts back."""
     from torch.nn.attention.flex_attention import create_block_mask
 
     batch, _, length, _ = combined.shape
+    padded = -(-length // block_size) * block_size
+    if padded != length:
+        grown = torch.zeros((batch, 1, padded, padded), dtype=torch.bool, device=combined.device)
+        grown[:, :, :length, :length] = combined
+        tail = torch.arange(length, padded, device=combined.device)
+        grown[:, :, tail, tail] = True
+        combined = grown
 
     def allowed_pair(b, h, q, k):
         return combined[b, 0, q, k]
 
-    return create_block_mask(allowed_pair, batch, None, length, length, device=combined.device, BLOCK_SIZE=block_size)
+    return create_block_mask(allowed_pair, batch, None, padded, padded, device=combined.device, BLOCK_SIZE=block_size)
 
 
 def resolve_placement(placement: str, num_layers: int) -> frozenset[int]:

@@ -197,18 +197,18 @@ def time_block_sparse_vs_dense(mask: torch.Tensor, heads: int = 12, head_dim: in
     length = mask.shape[0]
     q, k, v = (torch.randn(1, heads, length, head_dim, device=device, requires_grad=backward) for _ in range(3))
     if kernel == "flex":
-        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+        from torch.nn.attention.flex_attention import flex_attention
 
-        on_device = mask.to(device)
+        from .attention import pad_length, to_block_mask
 
-        def mask_mod(b, h, q_index, k_index):
-            return on_device[q_index, k_index]
-
-        block_mask = create_block_mask(mask_mod, None, None, length, length, device=device, BLOCK_SIZE=block)
+        # whole blocks only, as in the flex backend (a partial block is wrong on some CPUs)
+        block_mask = to_block_mask(mask.to(device)[None, None], block_size=block)
+        padded = block_mask.seq_lengths[0]
+        flex_q, flex_k, flex_v = (pad_length(x.detach(), padded).requires_grad_(backward) for x in (q, k, v))
         flex = torch.compile(flex_attention, dynamic=False)
 
         def sparse_attention():
-            return flex(q, k, v, block_mask=block_mask)
+            return flex(flex_q, flex_k, flex_v, block_mask=block_mask)[..., :length, :]
     elif kernel == "band":
         window = neighbour_window(mask)
         if not torch.equal(mask, band_mask(length, window)):
