@@ -57,14 +57,15 @@ sys.path.insert(0, {tests!r})
 from test_finetune import make_job
 from breaking_bert.finetune import run_finetune
 prepared = json.loads({prepared!r})
-metrics = run_finetune(make_job({model!r}, prepared, {checkpoints!r}, checkpoint_every_steps=1, epochs=3))
+metrics = run_finetune(make_job({model!r}, prepared, {checkpoints!r}, checkpoint_every_steps=1, epochs=3,
+                                learning_rate={learning_rate!r}))
 print("METRICS" + json.dumps(metrics, default=str))
 """
 
 
-def _runner(tiny_model_dir, prepared, checkpoints):
+def _runner(tiny_model_dir, prepared, checkpoints, learning_rate=1e-3):
     code = RUNNER.format(tests=str(Path(__file__).parent), prepared=json.dumps(prepared),
-                         model=str(tiny_model_dir), checkpoints=str(checkpoints))
+                         model=str(tiny_model_dir), checkpoints=str(checkpoints), learning_rate=learning_rate)
     return [sys.executable, "-c", code]
 
 
@@ -73,14 +74,9 @@ def _metrics_from(stdout: str) -> dict:
     return json.loads(line[len("METRICS"):])
 
 
-def test_sigterm_then_restart_resumes_to_the_same_metrics(tiny_model_dir, prepared, tmp_path):
-    uninterrupted = subprocess.run(_runner(tiny_model_dir, prepared, tmp_path / "full"),
-                                   capture_output=True, text=True, timeout=300)
-    assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
-
-    checkpoints = tmp_path / "killed"
-    process = subprocess.Popen(_runner(tiny_model_dir, prepared, checkpoints),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _kill_mid_run(command, checkpoints):
+    """Start a run, SIGTERM it once a checkpoint is on disk; returns that checkpoint's state."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not list(checkpoints.glob("checkpoint-*/state.json")):  # wait until training is under way
         assert process.poll() is None and time.monotonic() < deadline, "no checkpoint appeared"
@@ -90,6 +86,17 @@ def test_sigterm_then_restart_resumes_to_the_same_metrics(tiny_model_dir, prepar
     assert process.returncode == 143, stderr[-2000:]  # preempted: checkpoint written, non-zero exit
     state = json.loads(next(checkpoints.glob("checkpoint-*/state.json")).read_text())
     assert state["global_step"] < 3 * 5, "killed before the end"
+    return state
+
+
+def test_sigterm_then_restart_resumes_to_the_same_metrics(tiny_model_dir, prepared, tmp_path):
+    uninterrupted = subprocess.run(_runner(tiny_model_dir, prepared, tmp_path / "full"),
+                                   capture_output=True, text=True, timeout=300)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
+
+    checkpoints = tmp_path / "killed"
+    state = _kill_mid_run(_runner(tiny_model_dir, prepared, checkpoints), checkpoints)
+    assert state["fingerprint"] == _metrics_from(uninterrupted.stdout)["fingerprint"], "the checkpoint carries the run's identity"
 
     resumed = subprocess.run(_runner(tiny_model_dir, prepared, checkpoints), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -97,6 +104,40 @@ def test_sigterm_then_restart_resumes_to_the_same_metrics(tiny_model_dir, prepar
     resumed_metrics, full_metrics = _metrics_from(resumed.stdout), _metrics_from(uninterrupted.stdout)
     assert resumed_metrics["resumed"] is True
     assert _comparable(resumed_metrics) == _comparable(full_metrics)
+
+
+def test_killed_run_with_a_changed_learning_rate_does_not_resume_from_the_old_checkpoint(tiny_model_dir, prepared, tmp_path):
+    checkpoints = tmp_path / "killed"
+    _kill_mid_run(_runner(tiny_model_dir, prepared, checkpoints, learning_rate=1e-3), checkpoints)
+    rerun = subprocess.run(_runner(tiny_model_dir, prepared, checkpoints, learning_rate=5e-4),
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "discarding checkpoint" in rerun.stderr and "training.learning_rate: 0.001 -> 0.0005" in rerun.stderr
+    assert "resumed from" not in rerun.stderr
+    metrics = _metrics_from(rerun.stdout)
+    assert metrics["resumed"] is False and metrics["training"]["learning_rate"] == 5e-4
+    fresh = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "fresh", checkpoint_every_steps=1, epochs=3,
+                                  learning_rate=5e-4))
+    assert _comparable(metrics) == _comparable(fresh), "trained from scratch at the new learning rate"
+    assert metrics["fingerprint"] == fresh["fingerprint"]
+
+
+def test_the_identity_names_what_differs_and_ignores_the_checkpoint_period(tiny_model_dir, prepared, tmp_path):
+    from breaking_bert.finetune import load_classifier, run_identity
+    from breaking_bert.identity import differences, fingerprint
+
+    def identity(**training):
+        job = make_job(tiny_model_dir, prepared, tmp_path / "c", **training)
+        model = load_classifier(job.model_cfg, 2, "sdpa", "cpu")
+        return run_identity(job, job.training, model)
+
+    base = identity()
+    assert fingerprint(identity(checkpoint_every_steps=7)) == fingerprint(base)
+    assert differences(base, identity(learning_rate=3e-5)) == ["training.learning_rate: 0.001 -> 3e-05"]
+    other_masks = make_job(tiny_model_dir, prepared, tmp_path / "c")
+    other_masks.train_masks = prepared["eval"][1]
+    changed = run_identity(other_masks, other_masks.training, load_classifier(other_masks.model_cfg, 2, "sdpa", "cpu"))
+    assert [d.split(":")[0] for d in differences(base, changed)] == ["inputs.train_masks"], "masks by content"
 
 
 def test_length_grouped_batches_cover_every_example_once_and_group_lengths():

@@ -3,6 +3,9 @@
 A plain, readable loop (nanoGPT-style) rather than the HF Trainer: AdamW with linear warm-up and
 decay, dynamic padding, length-grouped batches, gradient accumulation, bf16 autocast on GPU, an
 evaluation per epoch, and checkpoints that make a killed job resume to the same final metrics.
+
+Checkpoints are scratch: each carries the run's identity (identity.py), a job resumes only from
+one with the same identity, and ``write_results`` deletes them once the job's results are written.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from .attention import (
     resolve_placement,
     to_backend_mask,
 )
+from .identity import differences, engine_code_digest, file_digest, fingerprint, flatten
 from .learned import DensityObjective, LearnedBatch, LearnedConfig, LearnedNeighbourDegrees, expected_density, per_example_sparsity
 from .masks import MaskSet
 from .models import explain_load_failure, resolve_model_path
@@ -187,8 +191,9 @@ def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(directory: Path, model, optimizer, scheduler, progress: dict) -> None:
-    """checkpoint-<step>/ with state.json written last, so a half-written checkpoint is never used."""
+def save_checkpoint(directory: Path, model, optimizer, scheduler, progress: dict, identity: dict) -> None:
+    """checkpoint-<step>/ with state.json written last, so a half-written checkpoint is never used;
+    state.json carries the run's identity, so only the same run resumes from it."""
     target = directory / f"checkpoint-{progress['global_step']:08d}"
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -200,7 +205,8 @@ def save_checkpoint(directory: Path, model, optimizer, scheduler, progress: dict
         rng["torch_cuda"] = torch.cuda.get_rng_state()
     save_file(optimizer_tensors, tmp / "optimizer.safetensors")
     save_file(rng, tmp / "rng.safetensors")
-    state = {**progress, "optimizer": optimizer_meta, "scheduler": scheduler.state_dict()}
+    state = {**progress, "optimizer": optimizer_meta, "scheduler": scheduler.state_dict(),
+             "identity": identity, "fingerprint": fingerprint(identity)}
     (tmp / "state.json").write_text(json.dumps(state))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
@@ -212,6 +218,14 @@ def save_checkpoint(directory: Path, model, optimizer, scheduler, progress: dict
 def latest_checkpoint(directory: Path) -> Path | None:
     done = sorted(p for p in directory.glob("checkpoint-*") if (p / "state.json").exists() and p.suffix != ".tmp")
     return done[-1] if done else None
+
+
+def checkpoint_identity(path: Path) -> dict:
+    return json.loads((path / "state.json").read_text()).get("identity", {})
+
+
+def remove_checkpoints(directory: str | Path) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler, device) -> dict:
@@ -245,7 +259,42 @@ class FinetuneJob:
     lock_dir: str = "results/.gpu_slots"
     threads: int = 1
     learned: LearnedConfig | None = None  # experiment 3: learn neighbour degrees instead of a fixed mask
+    model_output: str | None = None  # a folder for the final weights (training.save_model), else none kept
     extra: dict = field(default_factory=dict)
+
+
+def state_dict_digest(model) -> str:
+    """SHA-256 of a model's weights as loaded (pretrained encoder + seeded new head), by content."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode() + b"\0" + str(tensor.dtype).encode())
+        digest.update(tensor.detach().reshape(-1).contiguous().view(torch.uint8).cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def run_identity(job: FinetuneJob, cfg: TrainingConfig, model) -> dict:
+    """Everything that determines this run's result, flat (identity.py): the resolved training
+    config and seed, the learned-sparsity settings, the placement, the initial weights, the tokens
+    and masks by content, the engine's code and the library versions. Not in it: when checkpoints
+    are written, threads, paths."""
+    import transformers
+
+    training = {k: v for k, v in asdict(cfg).items() if k != "checkpoint_every_steps"}
+    inputs = {"train_tokens": job.train_tokens, "eval_tokens": job.eval_tokens,
+              "train_masks": job.train_masks, "eval_masks": job.eval_masks}
+    return flatten({
+        "training": training,
+        "learned": asdict(job.learned) if job.learned is not None else {"enabled": False},
+        "placement": job.placement,
+        "num_labels": job.num_labels,
+        "primary_metric": job.primary_metric,
+        "initial_weights": state_dict_digest(model),
+        "inputs": {name: file_digest(path) for name, path in inputs.items()},
+        "engine_code": engine_code_digest(),
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+    })
 
 
 def _peak_memory_mb(device: torch.device) -> float:
@@ -258,21 +307,24 @@ def evaluate(model, data: SplitData, cfg: TrainingConfig, pad_id, layers, device
     """The task metrics; with learned degrees, evaluated with the hardened (integer-window) masks,
     whose per-example sparsity is reported too."""
     model.eval()
-    predictions, sparsities = [], []
+    predictions, sparsities, loss_sum = [], [], 0.0
     order = np.argsort(-data.lengths(), kind="stable")  # length-sorted: least padding
     if learned is not None:
         learned.hard = True
     with torch.no_grad(), _autocast(device, cfg):
         for start in range(0, len(order), cfg.eval_batch_size):
             indices = order[start : start + cfg.eval_batch_size]
-            inputs, _ = collate(data, indices, pad_id, cfg.backend, layers, device, torch.float32, learned)
-            predictions.append(model(**inputs).logits.argmax(-1).cpu().numpy())
+            inputs, labels = collate(data, indices, pad_id, cfg.backend, layers, device, torch.float32, learned)
+            logits = model(**inputs).logits.float()
+            loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum").item()
+            predictions.append(logits.argmax(-1).cpu().numpy())
             if learned is not None:
                 sparsities.append(per_example_sparsity(inputs["learned_attention"]).float().cpu().numpy())
     predicted = np.empty(len(data), dtype=np.int64)
     predicted[order] = np.concatenate(predictions) if predictions else []
     model.train()
     metrics = classification_metrics(predicted, data.labels, num_labels)
+    metrics["loss"] = loss_sum / max(len(data), 1)  # continuous: tells two runs apart where accuracy ties
     if learned is not None:
         learned.hard = False
         sparsity = np.concatenate(sparsities)
@@ -367,8 +419,14 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0, "multiplier": 0.0}
+    identity = run_identity(job, cfg, model)
     checkpoint_dir = Path(job.checkpoint_dir)
     resumed_from = latest_checkpoint(checkpoint_dir)
+    changed = differences(checkpoint_identity(resumed_from), identity) if resumed_from is not None else []
+    if changed:
+        print(f"discarding checkpoint {resumed_from}: made by a different run ({'; '.join(changed)})", file=sys.stderr)
+        remove_checkpoints(checkpoint_dir)
+        resumed_from = None
     if resumed_from is not None:
         saved = load_checkpoint(resumed_from, model, optimizer, scheduler, device)
         progress = {k: saved.get(k, progress[k]) for k in progress}
@@ -416,7 +474,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                     if at_boundary and (periodic or stop_requested["flag"]):
                         progress["train_seconds"] += time.perf_counter() - started
                         started = time.perf_counter()
-                        save_checkpoint(checkpoint_dir, model, optimizer, scheduler, progress)
+                        save_checkpoint(checkpoint_dir, model, optimizer, scheduler, progress, identity)
                         if stop_requested["flag"]:
                             raise Preempted(143)
             progress["train_seconds"] += time.perf_counter() - started
@@ -425,7 +483,9 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
             print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
             progress["epoch"] += 1
             progress["batch"] = 0
-            save_checkpoint(checkpoint_dir, model, optimizer, scheduler, progress)
+            if progress["epoch"] == cfg.epochs:
+                break  # the results are in memory and written next; a checkpoint would be deleted unread
+            save_checkpoint(checkpoint_dir, model, optimizer, scheduler, progress, identity)
             if stop_requested["flag"]:
                 raise Preempted(143)
         bar.close()
@@ -434,6 +494,9 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
 
     final = progress["history"][-1]
     import transformers
+
+    if job.model_output is not None:
+        model.save_pretrained(job.model_output)
 
     learned_results = {}
     if learned is not None:
@@ -460,6 +523,8 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "device_claim": claim.how,
         "resumed": resumed_from is not None,
+        "fingerprint": fingerprint(identity),
+        "identity": identity,
         "training": asdict(cfg),
         "versions": {
             "python": platform.python_version(),
@@ -469,6 +534,13 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
         },
         **learned_results,
     }
+
+
+def write_results(metrics: dict, metrics_path: str | Path, checkpoint_dir: str | Path) -> None:
+    """The job's metrics.json, then its checkpoints go: a finished run leaves no state to resume
+    from (a rerun trains anew) and no model-sized files on disk."""
+    write_json_atomically(metrics, metrics_path)
+    remove_checkpoints(checkpoint_dir)
 
 
 def write_json_atomically(payload: dict, path: str | Path) -> None:

@@ -58,18 +58,22 @@ def init_tracking(uri: str, experiment_name: str, artifact_location: str | None 
 def log_run(tracking: dict, run_dir: str | Path, run_name: str, params: dict, metrics: dict) -> str:
     """One MLflow run with params, final and per-epoch metrics, and the run directory's files.
 
-    Idempotent: a run whose ``run_key`` tag is already in the experiment is not logged twice.
+    Idempotent: a run whose ``run_key`` and ``fingerprint`` tags are already in the experiment is
+    not logged twice; a rerun of the same cell with another identity (identity.py) is a new run.
     """
     import mlflow
 
     run_dir = Path(run_dir)
     client = mlflow.MlflowClient(tracking_uri=tracking["uri"])
+    tags = {"run_key": run_name, "fingerprint": str(metrics.get("fingerprint"))}
     existing = client.search_runs(
-        [tracking["experiment_id"]], filter_string=f"tags.run_key = '{run_name}'", max_results=1
+        [tracking["experiment_id"]],
+        filter_string=" and ".join(f"tags.{key} = '{value}'" for key, value in tags.items()),
+        max_results=1,
     )
     if existing:
         return existing[0].info.run_id
-    run = client.create_run(tracking["experiment_id"], run_name=run_name, tags={"run_key": run_name})
+    run = client.create_run(tracking["experiment_id"], run_name=run_name, tags=tags)
     run_id = run.info.run_id
     flat_params = {k: str(v)[:6000] for k, v in _flatten("", params, {}).items()}
     client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in flat_params.items()])

@@ -1,5 +1,6 @@
 """Helpers the rules share: config validation, the run grid, and library files as rerun triggers."""
 
+import importlib.util
 import itertools
 from pathlib import Path
 
@@ -55,6 +56,98 @@ wildcard_constraints:
     split="train|eval",
     variant="regular|irregular",
     setting=r"(penalty|target)[0-9.e+-]+",
+
+
+def canonical(value):
+    """A param as Snakemake should compare it. Snakemake compares params by repr(), where a dict's
+    key order counts: keys sorted, recursively, so reordering a YAML file reruns nothing. Defaults
+    are the schema's, filled in by validate() above whether a key is written or not."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+def only(section, keys):
+    """The keys of a config section that a job reads, canonical (see docs/DESIGN.md, reruns)."""
+    return canonical({key: section[key] for key in keys if key in section})
+
+
+def without(section, keys):
+    return canonical({key: value for key, value in section.items() if key not in keys})
+
+
+# what each job reads of the config; a key outside these reruns none of those jobs
+TASK_DATA_KEYS_NOT_READ = ("metric",)  # the metric is the finetune's business
+TRAINING_KEYS_NOT_READ = ("save_model",)  # an output (the model folder), not a param
+LEARNED_SWEEP_KEYS = ("tasks", "variants", "targets", "penalties")  # the grid; a job is one point
+COST_KEYS = ("block_sizes", "retained_examples")
+KERNEL_TIMING_KEYS = (
+    "timing_patterns",
+    "timing_lengths",
+    "timing_sparsity",
+    "block_size",
+    "timing_repeats",
+)
+TRACKING_KEYS = ("uri", "experiment", "artifact_location")
+
+
+def get_task_params(wildcards):
+    return canonical(config["tasks"][wildcards.task])
+
+
+def get_task_data_params(wildcards):
+    return without(config["tasks"][wildcards.task], TASK_DATA_KEYS_NOT_READ)
+
+
+def get_training_params():
+    return without(config["training"], TRAINING_KEYS_NOT_READ)
+
+
+def get_learned_params():
+    return without(config.get("learned_sparsity", {}), LEARNED_SWEEP_KEYS)
+
+
+def get_model_output(run_directory):
+    """training.save_model: the final weights as a declared output of every finetune job."""
+    if config["training"]["save_model"]:
+        return {"model": directory(f"{run_directory}/model")}
+    return {}
+
+
+def resolve_data_path(path):
+    """A task's path as prepare_data resolves it: package:<module>/<relative> is a file inside an
+    installed package, found without importing it; None when the package is not installed (the
+    data job then fails with its own message)."""
+    if not path.startswith("package:"):
+        return Path(path)
+    package, _, relative = path[len("package:") :].partition("/")
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        return None
+    folder = (
+        Path(spec.submodule_search_locations[0])
+        if spec.submodule_search_locations
+        else Path(spec.origin).parent
+    )
+    return folder / relative
+
+
+def get_task_files(wildcards):
+    """Every local file a task reads (its path, its eval_path; every text of a folders task), so
+    that editing one reruns the data stage and what depends on it. A hub task reads none."""
+    task = config["tasks"][wildcards.task]
+    if task["source"] == "hub":
+        return []
+    paths = [task["path"]] + ([task["eval_path"]] if task.get("eval_path") else [])
+    files = []
+    for path in filter(None, map(resolve_data_path, paths)):
+        if task["source"] == "folders":
+            files += sorted(str(file) for file in path.glob("*/*.txt"))
+        else:
+            files.append(str(path))
+    return files
 
 
 def library(*modules):
@@ -240,6 +333,12 @@ def get_mask_inputs(wildcards):
     return inputs
 
 
+def tracking_input():
+    """The MLflow experiment a job logs to. ancient(): where the results are logged is no part of
+    them, so a new store (tracking.uri) reruns init_tracking and no training job."""
+    return ancient("results/mlflow/experiment.json")
+
+
 def get_finetune_inputs(wildcards):
     inputs = {
         "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
@@ -256,7 +355,7 @@ def get_finetune_inputs(wildcards):
             mask_summary=f"{mask_dir}/summary.json",
         )
     if config["tracking"]["enabled"]:
-        inputs["tracking"] = "results/mlflow/experiment.json"
+        inputs["tracking"] = tracking_input()
     return inputs
 
 
@@ -270,7 +369,7 @@ def get_learned_inputs(wildcards):
         ),
     }
     if config["tracking"]["enabled"]:
-        inputs["tracking"] = "results/mlflow/experiment.json"
+        inputs["tracking"] = tracking_input()
     return inputs
 
 

@@ -15,8 +15,8 @@ rule cost:
         f"{ENVS}/torch.yaml"
     threads: 2
     params:
-        model=config["model"],
-        settings=config["cost"],
+        model=canonical(config["model"]),
+        settings=only(config["cost"], COST_KEYS),
     script:
         "../scripts/cost.py"
 
@@ -36,7 +36,7 @@ rule kernel_timing:
     resources:
         gpu=1,
     params:
-        settings=config["cost"],
+        settings=only(config["cost"], KERNEL_TIMING_KEYS),
     script:
         "../scripts/kernel_timing.py"
 

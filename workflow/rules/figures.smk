@@ -35,7 +35,7 @@ rule figure_mask_gallery:
     conda:
         f"{ENVS}/torch.yaml"
     params:
-        model=config["model"],
+        model=canonical(config["model"]),
         patterns=get_gallery_patterns,
     script:
         "../scripts/figure_mask_gallery.py"

@@ -13,6 +13,6 @@ rule findings:
     conda:
         f"{ENVS}/report.yaml"
     params:
-        thresholds=config["findings"],
+        thresholds=canonical(config["findings"]),
     script:
         "../scripts/findings.py"

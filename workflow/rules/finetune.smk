@@ -5,6 +5,7 @@ rule finetune:
     output:
         metrics="results/runs/{task}/{pattern}/{placement}/seed{seed}/metrics.json",
         config="results/runs/{task}/{pattern}/{placement}/seed{seed}/config.json",
+        **get_model_output("results/runs/{task}/{pattern}/{placement}/seed{seed}"),
     log:
         "results/runs/{task}/{pattern}/{placement}/seed{seed}/train.log",
     benchmark:
@@ -17,11 +18,10 @@ rule finetune:
         mem_mb=8000,
         runtime=240,
     params:
-        model=config["model"],
-        training=config["training"],
-        task=lambda wildcards: config["tasks"][wildcards.task],
-        pattern=lambda wildcards: config["patterns"][wildcards.pattern],
-        tracking=config["tracking"],
+        model=canonical(config["model"]),
+        training=get_training_params(),
+        task=get_task_params,
+        pattern=lambda wildcards: canonical(config["patterns"][wildcards.pattern]),
         checkpoint_dir=lambda w: f"{run_dir(w.task, w.pattern, w.placement, w.seed)}/checkpoints",
     script:
         "../scripts/finetune.py"

@@ -6,6 +6,8 @@ rule learn_degrees:
         unpack(get_learned_inputs),
     output:
         metrics="results/learned/{task}/{variant}/{setting}/seed{seed}/metrics.json",
+        config="results/learned/{task}/{variant}/{setting}/seed{seed}/config.json",
+        **get_model_output("results/learned/{task}/{variant}/{setting}/seed{seed}"),
     log:
         "results/learned/{task}/{variant}/{setting}/seed{seed}/train.log",
     benchmark:
@@ -18,11 +20,10 @@ rule learn_degrees:
         mem_mb=8000,
         runtime=240,
     params:
-        model=config["model"],
-        training=config["training"],
-        task=lambda wildcards: config["tasks"][wildcards.task],
-        learned=config.get("learned_sparsity", {}),
-        tracking=config["tracking"],
+        model=canonical(config["model"]),
+        training=get_training_params(),
+        task=get_task_params,
+        learned=get_learned_params(),
         checkpoint_dir=lambda w: f"{learned_dir(w.task, w.variant, w.setting, w.seed)}/checkpoints",
     script:
         "../scripts/learned.py"

@@ -15,11 +15,11 @@ rule masks:
     resources:
         mem_mb=4000,
     params:
-        pattern=lambda wildcards: config["patterns"][wildcards.pattern],
-        options=config["masks"],
+        pattern=lambda wildcards: canonical(config["patterns"][wildcards.pattern]),
+        options=canonical(config["masks"]),
         # only lexical masks read the model (its input embeddings)
         model=lambda wildcards: (
-            config["model"]
+            canonical(config["model"])
             if "embeddings" in pattern_needs(wildcards.pattern)
             else None
         ),

@@ -14,6 +14,6 @@ rule parse:
     resources:
         mem_mb=4000,
     params:
-        parser=config["parser"],
+        parser=canonical(config["parser"]),
     script:
         "../scripts/parse.py"

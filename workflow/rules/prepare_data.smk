@@ -1,6 +1,7 @@
 rule prepare_data:
     """Load a task (hub id, local file, or packaged data) into tidy train/eval parquet files."""
     input:
+        data=get_task_files,
         code=library("prepare_data"),
     output:
         train="results/data/{task}/train.parquet",
@@ -13,6 +14,6 @@ rule prepare_data:
     resources:
         mem_mb=4000,
     params:
-        task=lambda wildcards: config["tasks"][wildcards.task],
+        task=get_task_data_params,
     script:
         "../scripts/prepare_data.py"

@@ -15,6 +15,6 @@ rule tokens:
     resources:
         mem_mb=4000,
     params:
-        model=config["model"],
+        model=canonical(config["model"]),
     script:
         "../scripts/tokens.py"

@@ -13,6 +13,6 @@ rule init_tracking:
     conda:
         f"{ENVS}/torch.yaml"
     params:
-        tracking=config["tracking"],
+        tracking=only(config["tracking"], TRACKING_KEYS),
     script:
         "../scripts/init_tracking.py"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "a", buffering=1)  # append: a resumed job keeps its history
 
-from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune, write_json_atomically
+from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune, write_json_atomically, write_results
 from breaking_bert.tracking import log_run_or_leave_pending
 
 wildcards = snakemake.wildcards
@@ -21,6 +21,7 @@ job = FinetuneJob(
     training=TrainingConfig.from_dict(snakemake.params.training, seed=int(wildcards.seed)),
     checkpoint_dir=snakemake.params.checkpoint_dir,
     threads=snakemake.threads,
+    model_output=snakemake.output.get("model"),
 )
 mask_summary = json.loads(Path(snakemake.input.mask_summary).read_text()) if "mask_summary" in snakemake.input.keys() else None
 resolved = {
@@ -47,7 +48,7 @@ metrics.update(
     degree_mean=mask_summary["eval"]["degree_mean"] if mask_summary else None,
     mask_degrees=mask_summary["degrees"] if mask_summary else None,
 )
-write_json_atomically(metrics, snakemake.output.metrics)
+write_results(metrics, snakemake.output.metrics, snakemake.params.checkpoint_dir)
 
 if "tracking" in snakemake.input.keys():
     tracking = json.loads(Path(snakemake.input.tracking).read_text())

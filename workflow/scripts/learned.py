@@ -4,7 +4,9 @@ from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "a", buffering=1)  # append: a resumed job keeps its history
 
-from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune, write_json_atomically
+from dataclasses import asdict
+
+from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune, write_json_atomically, write_results
 from breaking_bert.learned import learned_config_for_setting
 from breaking_bert.tracking import log_run_or_leave_pending
 
@@ -22,7 +24,20 @@ job = FinetuneJob(
     checkpoint_dir=snakemake.params.checkpoint_dir,
     threads=snakemake.threads,
     learned=learned,
+    model_output=snakemake.output.get("model"),
 )
+resolved = {
+    "task": wildcards.task,
+    "variant": wildcards.variant,
+    "setting": wildcards.setting,
+    "seed": int(wildcards.seed),
+    "task_config": task,
+    "learned": asdict(learned),
+    "model": snakemake.params.model,
+    "training": snakemake.params.training,
+}
+write_json_atomically(resolved, snakemake.output.config)
+
 metrics = run_finetune(job)
 metrics.update(
     task=wildcards.task,
@@ -32,10 +47,9 @@ metrics.update(
     sparsity_mean=metrics["eval_sparsity_mean"],
     sparsity_std=metrics["eval_sparsity_std"],
 )
-write_json_atomically(metrics, snakemake.output.metrics)
+write_results(metrics, snakemake.output.metrics, snakemake.params.checkpoint_dir)
 
 if "tracking" in snakemake.input.keys():
     tracking = json.loads(Path(snakemake.input.tracking).read_text())
     run_name = f"{wildcards.task}/learned-{wildcards.variant}/{wildcards.setting}/seed{wildcards.seed}"
-    resolved = {**metrics["learned"], "task": wildcards.task, "training": snakemake.params.training}
     log_run_or_leave_pending(tracking, Path(snakemake.output.metrics).parent, run_name, resolved, metrics)
