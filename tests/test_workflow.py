@@ -213,3 +213,66 @@ def test_editing_the_aggregation_code_reruns_only_aggregation_and_figures(finish
                                                 "figure_retained_mass": 1, "figure_learned_degrees": 1}
     finally:
         restore()
+
+
+# One tested change per row of docs/DESIGN.md's rerun table (the key as written there -> new value).
+RERUN_TABLE_CHANGES = {
+    "tasks.<task>.eval_fraction": ("tasks.tiny.eval_fraction", 0.3),
+    "tasks.<task>.metric": ("tasks.tiny.metric", "f1"),
+    "model.max_length": ("model.max_length", 24),
+    "parser.batch_size": ("parser.batch_size", 7),
+    "masks.tolerance": ("masks.tolerance", 0.2),
+    "patterns.<name>.degrees": ("patterns.neighbour.degrees", {"w": 2}),
+    "training.learning_rate": ("training.learning_rate", 5e-4),
+    "training.checkpoint_every_steps": ("training.checkpoint_every_steps", 7),
+    "learned_sparsity.ramp": ("learned_sparsity.ramp", 3.0),
+    "cost.retained_examples": ("cost.retained_examples", 4),
+    "cost.block_sizes": ("cost.block_sizes", [32]),
+    "cost.timing_lengths": ("cost.timing_lengths", [256]),
+    "findings.negligible_drop": ("findings.negligible_drop", 0.02),
+    "tracking.uri": ("tracking.uri", "sqlite:///results/mlflow/other.db"),
+}
+
+
+def _rerun_table() -> dict[str, set[str]]:
+    text = (Path(__file__).resolve().parents[1] / "docs/DESIGN.md").read_text()
+    table = text.split("<!-- rerun-table", 1)[1].split("<!-- end rerun-table -->", 1)[0]
+    rows = {}
+    for key, rules in re.findall(r"^\| `([^`]+)`[^|]* \| ([^|]+) \|$", table, flags=re.MULTILINE):
+        rows[key] = {re.sub(r"\s*\(.*\)", "", rule).strip() for rule in rules.split(",")}
+    return rows
+
+
+def _jobs_and_reasons(directory: Path) -> list[tuple[str, str]]:
+    """(rule, reason) of every job a dry run schedules. Snakemake prints one reason per job, the
+    first that applies: a job downstream of a rerun says "Input files updated by another job" even
+    when its own params changed too."""
+    output = snakemake(directory, "--dry-run")
+    return re.findall(r"^rule (\w+):\n(?:    (?!reason:).*\n)*    reason: (.*)$", output.stdout + output.stderr,
+                      flags=re.MULTILINE)
+
+
+def test_each_config_key_reruns_the_rules_the_design_doc_names(finished_run):
+    table = _rerun_table()
+    assert set(table) == set(RERUN_TABLE_CHANGES), "every row of the table is tested, and only those"
+    config_path = finished_run / "test_config.yaml"
+    original = config_path.read_text()
+    try:
+        for row, (dotted, value) in RERUN_TABLE_CHANGES.items():
+            config = yaml.safe_load(original)
+            *parents, leaf = dotted.split(".")
+            section = config
+            for name in parents:
+                section = section.setdefault(name, {})
+            assert section.get(leaf) != value, dotted
+            section[leaf] = value
+            config_path.write_text(yaml.safe_dump(config))
+            jobs = _jobs_and_reasons(finished_run)
+            params_changed = {rule for rule, reason in jobs if reason.startswith("Params have changed")}
+            assert params_changed and params_changed <= table[row], (row, jobs)
+            assert table[row] <= {rule for rule, _ in jobs}, (row, "a rule the table names does not rerun")
+            others = {(rule, reason.split(":")[0]) for rule, reason in jobs if rule not in params_changed}
+            assert all(reason == "Input files updated by another job" for _, reason in others), (row, others)
+    finally:
+        config_path.write_text(original)
+    assert scheduled_jobs(finished_run) == {}
