@@ -81,7 +81,12 @@ def without(section, keys):
 # what each job reads of the config; a key outside these reruns none of those jobs
 TASK_DATA_KEYS_NOT_READ = ("metric",)  # the metric is the finetune's business
 TRAINING_KEYS_NOT_READ = ("save_model",)  # an output (the model folder), not a param
-LEARNED_SWEEP_KEYS = ("tasks", "variants", "targets", "penalties")  # the grid; a job is one point
+LEARNED_SWEEP_KEYS = (
+    "tasks",
+    "variants",
+    "targets",
+    "penalties",
+)  # the grid; a job is one point
 COST_KEYS = ("block_sizes", "retained_examples")
 KERNEL_TIMING_KEYS = (
     "timing_patterns",
@@ -136,7 +141,8 @@ def resolve_data_path(path):
 
 def get_task_files(wildcards):
     """Every local file a task reads (its path, its eval_path; every text of a folders task), so
-    that editing one reruns the data stage and what depends on it. A hub task reads none."""
+    that editing one reruns the data stage and what depends on it. A hub task reads none.
+    """
     task = config["tasks"][wildcards.task]
     if task["source"] == "hub":
         return []

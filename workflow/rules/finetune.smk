@@ -3,9 +3,9 @@ rule finetune:
     input:
         unpack(get_finetune_inputs),
     output:
+        **get_model_output("results/runs/{task}/{pattern}/{placement}/seed{seed}"),
         metrics="results/runs/{task}/{pattern}/{placement}/seed{seed}/metrics.json",
         config="results/runs/{task}/{pattern}/{placement}/seed{seed}/config.json",
-        **get_model_output("results/runs/{task}/{pattern}/{placement}/seed{seed}"),
     log:
         "results/runs/{task}/{pattern}/{placement}/seed{seed}/train.log",
     benchmark:

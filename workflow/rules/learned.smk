@@ -5,9 +5,9 @@ rule learn_degrees:
     input:
         unpack(get_learned_inputs),
     output:
+        **get_model_output("results/learned/{task}/{variant}/{setting}/seed{seed}"),
         metrics="results/learned/{task}/{variant}/{setting}/seed{seed}/metrics.json",
         config="results/learned/{task}/{variant}/{setting}/seed{seed}/config.json",
-        **get_model_output("results/learned/{task}/{variant}/{setting}/seed{seed}"),
     log:
         "results/learned/{task}/{variant}/{setting}/seed{seed}/train.log",
     benchmark:
