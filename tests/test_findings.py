@@ -1,10 +1,11 @@
-"""The findings verdicts on constructed summary tables (one per finding, each way it can go)."""
+"""The findings verdicts on constructed per-seed tables (one per finding, each way it can go)."""
 
 import pandas as pd
 import pytest
 
 from breaking_bert.aggregate import summarize
 from breaking_bert.findings import (
+    CANNOT_TELL,
     NOT_SUPPORTED,
     NOT_TESTED,
     PARTLY,
@@ -22,16 +23,17 @@ from breaking_bert.findings import (
 DENSE = [0.80, 0.81, 0.82]
 
 
-def _runs(cells, task="t"):
-    """cells: {(pattern, kind, placement, degrees, sparsity): [score per seed]} plus the dense baseline."""
+def _runs(cells, task="t", dense=DENSE):
+    """cells: {(pattern, kind, placement, degrees, sparsity): [score per seed]} plus the dense
+    baseline, as the per-seed runs table."""
     rows = [{"task": task, "pattern": "dense", "kind": "dense", "placement": "none", "degrees": "", "seed": s,
              "metric": "accuracy", "score": v, "sparsity_mean": 0.0, "train_samples_per_second": 1.0}
-            for s, v in enumerate(DENSE)]
+            for s, v in enumerate(dense)]
     for (pattern, kind, placement, degrees, sparsity), scores in cells.items():
         rows += [{"task": task, "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
                   "seed": s, "metric": "accuracy", "score": v, "sparsity_mean": sparsity,
                   "train_samples_per_second": 1.0} for s, v in enumerate(scores)]
-    return summarize(pd.DataFrame(rows))
+    return pd.DataFrame(rows)
 
 
 def _placements(late, every, pattern="neighbour", sparsity=0.78):
@@ -47,7 +49,7 @@ def test_finding_1_not_supported_when_all_layers_cost_no_more_than_late():
     summary = _runs(_placements([0.70, 0.71, 0.72], [0.70, 0.715, 0.72]))
     verdict = late_vs_all_layers(summary)
     assert verdict.verdict == NOT_SUPPORTED
-    assert not verdict.evidence["late costs little"].any()
+    assert verdict.evidence["late costs little"].tolist() == [NOT_SUPPORTED]
 
 
 def test_finding_1_ignores_cells_below_the_sparsity_threshold_and_says_not_tested():
@@ -68,10 +70,9 @@ def _four(scores):
 def test_finding_2_ranks_kinds_by_drop():
     supported = least_damaging_patterns(_runs(_four({"neighbour": 0.78, "random": 0.77, "syntax": 0.70, "lexical": 0.68})))
     assert supported.verdict == SUPPORTED
-    assert supported.evidence["ranking (least damage first)"].iloc[0].startswith("neighbour > random")
-    assert bool(supported.evidence["2nd vs 3rd beyond noise"].iloc[0])
-    partly = least_damaging_patterns(_runs(_four({"neighbour": 0.78, "random": 0.60, "syntax": 0.77, "lexical": 0.68})))
-    assert partly.verdict == PARTLY
+    assert supported.evidence["ranking (least damage first, sparsity)"].iloc[0].startswith("neighbour (0.780) > random")
+    one_of_two = least_damaging_patterns(_runs(_four({"neighbour": 0.78, "random": 0.60, "syntax": 0.77, "lexical": 0.68})))
+    assert one_of_two.verdict == NOT_SUPPORTED, "random scores below syntax: the claim is refuted"
     against = least_damaging_patterns(_runs(_four({"neighbour": 0.60, "random": 0.61, "syntax": 0.77, "lexical": 0.78})))
     assert against.verdict == NOT_SUPPORTED
 
@@ -96,39 +97,118 @@ def test_finding_3_compares_the_three_one_component_removals():
     assert parse_degrees("g=1 w=12 r=0") == {"g": 1, "w": 12, "r": 0}
 
 
-def test_finding_4_dominance_at_high_sparsity():
+def _learned(points, task="t"):
+    """points: [(sparsity, [score per seed])] -> the learned runs table."""
+    return pd.DataFrame([{"task": task, "variant": "regular", "setting": f"target{sparsity}", "seed": seed,
+                          "score": score, "sparsity_mean": sparsity}
+                         for sparsity, scores in points for seed, score in enumerate(scores)])
+
+
+def test_finding_4_compares_full_bigbird_points_with_the_nearest_learned_point():
     cells = {("bb_a", "bigbird", "all", "g=1 w=1 r=1", 0.80): [0.70, 0.71, 0.72],
-             ("bb_b", "bigbird", "all", "g=1 w=0 r=1", 0.86): [0.60, 0.61, 0.62],
+             ("bb_b", "bigbird", "all", "g=1 w=0 r=1", 0.86): [0.40, 0.41, 0.42],  # an ablation: never a BigBird point
              ("bb_c", "bigbird", "all", "g=1 w=4 r=4", 0.50): [0.80, 0.80, 0.80]}  # not highly sparse: ignored
-    summary = _runs(cells)
+    runs = _runs(cells)
+    supported = learned_beats_bigbird(runs, _learned([(0.82, [0.75, 0.765, 0.77]), (0.95, [0.5, 0.5, 0.5])]))
+    assert supported.verdict == SUPPORTED and supported.evidence["bigbird"].tolist() == ["g=1 w=1 r=1 (all)"]
+    assert "target0.82" in supported.evidence["nearest learned point at >= that sparsity"].iloc[0], "nearest, not best"
+    against = learned_beats_bigbird(runs, _learned([(0.82, [0.60, 0.62, 0.61])]))
+    assert against.verdict == NOT_SUPPORTED
+    unclear = learned_beats_bigbird(runs, _learned([(0.82, [0.72, 0.75, 0.74])]))
+    assert unclear.verdict == CANNOT_TELL and "about 4 seeds at this spread would tell" in unclear.evidence["why"].iloc[0]
+    assert learned_beats_bigbird(runs, _learned([(0.70, [0.9, 0.9, 0.9])])).verdict == CANNOT_TELL  # none as sparse
+    assert learned_beats_bigbird(runs, None).verdict == NOT_TESTED
+    ablations_only = _runs({("bb_b", "bigbird", "all", "g=1 w=0 r=1", 0.86): [0.40, 0.41, 0.42]})
+    assert learned_beats_bigbird(ablations_only, _learned([(0.9, [0.8, 0.8, 0.8])])).verdict == NOT_TESTED
 
-    def learned(points):
-        return pd.DataFrame([{"task": "t", "variant": "regular", "setting": f"target{s}", "seeds": 3,
-                              "score_mean": score, "score_std": 0.01, "sparsity_mean": s} for s, score in points])
 
-    assert learned_beats_bigbird(summary, learned([(0.82, 0.75), (0.88, 0.65)])).verdict == SUPPORTED
-    partly = learned_beats_bigbird(summary, learned([(0.82, 0.75), (0.88, 0.55)]))
-    assert partly.verdict == PARTLY and partly.evidence["dominated"].tolist() == [True, False]
-    assert learned_beats_bigbird(summary, learned([(0.70, 0.9)])).verdict == NOT_SUPPORTED  # not sparse enough
-    assert learned_beats_bigbird(summary, None).verdict == NOT_TESTED
+def test_one_seed_runs_never_give_a_definitive_verdict():
+    one_seed = _runs({("neighbour", "neighbour", "late", "w=2", 0.78): [0.80],
+                      ("neighbour", "neighbour", "all", "w=2", 0.78): [0.70]}, dense=[0.81])
+    verdict = late_vs_all_layers(one_seed)
+    assert verdict.verdict == CANNOT_TELL
+    assert verdict.evidence["late - dense"].iloc[0] == "-0.010 (1 seed: no interval)"
+    assert least_damaging_patterns(_runs(_four1({"neighbour": 0.78, "random": 0.77, "syntax": 0.50, "lexical": 0.40}),
+                                         dense=[0.81])).verdict == CANNOT_TELL
+    assert removing_neighbour_hurts_most(_runs(_bigbird1(0.80, 0.79, 0.50, 0.78), dense=[0.81])).verdict == CANNOT_TELL
 
 
-def test_one_seed_runs_say_that_the_spread_is_unknown():
-    summary = _runs({("neighbour", "neighbour", "late", "w=2", 0.78): [0.80],
-                     ("neighbour", "neighbour", "all", "w=2", 0.78): [0.70]})
-    assert "one seed" in late_vs_all_layers(summary).reason
+def _four1(scores):
+    return {(kind, kind, "all", "k=1", 0.78): [s] for kind, s in scores.items()}
+
+
+def _bigbird1(full, no_g, no_w, no_r):
+    grid = {"g=1 w=2 r=2": full, "g=0 w=2 r=2": no_g, "g=1 w=0 r=2": no_w, "g=1 w=2 r=0": no_r}
+    return {(f"bb_{d.replace(' ', '_')}", "bigbird", "all", d, 0.6): [s] for d, s in grid.items()}
+
+
+def test_a_drop_within_noise_is_cannot_tell_not_costs_little():
+    """-3.0 +- 2.1 points over 3 seeds: no evidence of a drop is not evidence of no drop."""
+    from breaking_bert.decision import decide, difference
+
+    dense = {0: 0.80, 1: 0.80, 2: 0.80}
+    late = {0: 0.80 - 0.030 - 0.021, 1: 0.80 - 0.030, 2: 0.80 - 0.030 + 0.021}  # mean -0.030, std 0.021
+    diff = difference(late, dense)
+    assert diff.mean == pytest.approx(-0.030) and diff.std == pytest.approx(0.021)
+    outcome = decide(diff, above=-0.01)
+    assert outcome.verdict == CANNOT_TELL
+    cells = {**_placements([v for v in late.values()], [0.60, 0.61, 0.62])}
+    assert late_vs_all_layers(_runs(cells, dense=list(dense.values()))).evidence["late costs little"].tolist() == [CANNOT_TELL]
+
+
+def test_the_t_interval_and_the_seeds_it_would_take():
+    from breaking_bert.decision import Difference, decide, t_critical
+
+    assert t_critical(2) == pytest.approx(4.303, abs=1e-3) and t_critical(1) == pytest.approx(12.706, abs=1e-3)
+    assert t_critical(30) == pytest.approx(2.042, abs=1e-3)
+    small = Difference(mean=-0.02, std=0.01, n=3, paired=True)  # half width 4.303 * 0.01 / sqrt 3 = 0.0248
+    assert small.high == pytest.approx(-0.02 + 0.02484, abs=1e-4)
+    assert decide(small, below=0.0).verdict == CANNOT_TELL
+    assert small.seeds_needed(0.0) == 4  # 3.182 * 0.01 / 2 = 0.0159 < 0.02
+    assert decide(Difference(-0.02, 0.01, 4, True), below=0.0).verdict == SUPPORTED
+    assert decide(Difference(0.02, 0.01, 4, True), below=0.0).verdict == NOT_SUPPORTED
+    with pytest.raises(ValueError):
+        decide(small)
+
+
+def test_finding_1_is_cannot_tell_when_the_all_layer_extra_cost_is_within_noise():
+    summary = _runs(_placements([0.80, 0.81, 0.815], [0.70, 0.81, 0.76]))
+    assert late_vs_all_layers(summary).verdict == CANNOT_TELL
+
+
+def test_finding_2_cannot_tell_when_the_winner_kept_more_links():
+    cells = {("neighbour", "neighbour", "all", "w=1", 0.76): [0.77, 0.78, 0.79],
+             ("random", "random", "all", "k=1", 0.78): [0.76, 0.77, 0.78],
+             ("syntax", "syntax", "all", "k=1", 0.80): [0.69, 0.70, 0.71],
+             ("lexical", "lexical", "all", "k=1", 0.78): [0.67, 0.68, 0.69]}
+    verdict = least_damaging_patterns(_runs(cells))
+    assert verdict.verdict == CANNOT_TELL, verdict.evidence.to_dict("records")
+    assert "less sparse" in verdict.evidence["comparisons"].iloc[0]
+    assert least_damaging_patterns(_runs(cells), sparsity_tolerance=0.05).verdict == SUPPORTED
+
+
+def test_finding_3_is_judged_per_task_and_placement():
+    one = _runs(_bigbird(0.80, 0.79, 0.70, 0.78), task="a")  # removing w costs 10 points
+    other = _runs(_bigbird(0.80, 0.70, 0.80, 0.79), task="b")  # removing w costs nothing; g costs most
+    verdict = removing_neighbour_hurts_most(pd.concat([one, other[other["kind"] != "dense"]]))
+    assert verdict.verdict == PARTLY
+    assert verdict.evidence.set_index("task")["verdict"].to_dict() == {"a": SUPPORTED, "b": NOT_SUPPORTED}
+    late = _runs(_bigbird(0.80, 0.79, 0.70, 0.78), task="a").replace({"placement": {"all": "late"}})
+    both = removing_neighbour_hurts_most(pd.concat([one, late[late["kind"] != "dense"]]))
+    assert sorted(both.evidence["placement"]) == ["all", "late"]
 
 
 def test_report_lists_every_finding_with_its_verdict():
-    summary = _runs({**_placements([0.80, 0.81, 0.815], [0.70, 0.71, 0.72]), **_bigbird(0.80, 0.79, 0.70, 0.78)})
-    report = render_report(all_verdicts(summary), summary)
+    runs = _runs({**_placements([0.80, 0.81, 0.815], [0.70, 0.71, 0.72]), **_bigbird(0.80, 0.79, 0.70, 0.78)})
+    report = render_report(all_verdicts(runs), summarize(runs))
     for number in "1234":
         assert f"| {number}. " in report
     assert "**supported**" in report and "**not tested**" in report
+    assert "95% t interval" in report and "cannot tell" in report, "the report states its decision rule"
 
 
 def test_retained_mass_predictor_averages_the_masked_layers():
-    summary = _runs(_placements([0.80, 0.81, 0.815], [0.70, 0.71, 0.72]))
+    summary = summarize(_runs(_placements([0.80, 0.81, 0.815], [0.70, 0.71, 0.72])))
     retained = pd.DataFrame([{"task": "t", "pattern": "neighbour", "layer": layer, "head": head,
                               "retained_mass": [0.2, 0.4, 0.6, 0.8][layer]} for layer in range(4) for head in range(2)])
     table = retained_mass_vs_damage(summary, retained).set_index("placement")

@@ -387,9 +387,13 @@ def get_score_vs_sparsity_inputs(wildcards):
 
 
 def get_findings_inputs(wildcards):
-    inputs = {"summary": "results/tables/summary.csv", "code": library("findings")}
+    inputs = {
+        "runs": "results/tables/runs.csv",
+        "summary": "results/tables/summary.csv",
+        "code": library("findings", "decision", "aggregate"),
+    }
     if get_learned_runs():
-        inputs["learned"] = "results/tables/learned_summary.csv"
+        inputs["learned_runs"] = "results/tables/learned_runs.csv"
     if config["cost"]["enabled"]:
         inputs["retained"] = "results/tables/retained_mass.csv"
         inputs["cost"] = "results/tables/cost.csv"

@@ -4,13 +4,16 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import pandas as pd
 
+from breaking_bert.aggregate import summarize_learned
 from breaking_bert.findings import all_verdicts, learned_degree_placement, render_report, retained_mass_section
 
+runs = pd.read_csv(snakemake.input.runs, keep_default_na=False, na_values=[""])
 summary = pd.read_csv(snakemake.input.summary, keep_default_na=False, na_values=[""])
-learned = pd.read_csv(snakemake.input.learned) if "learned" in snakemake.input.keys() else None
+learned_runs = pd.read_csv(snakemake.input.learned_runs) if "learned_runs" in snakemake.input.keys() else None
 thresholds = snakemake.params.thresholds
-verdicts = all_verdicts(summary, learned, thresholds["negligible_drop"], thresholds["high_sparsity"])
-sections = [learned_degree_placement(learned)] if learned is not None else []
+verdicts = all_verdicts(runs, learned_runs, thresholds["negligible_drop"], thresholds["high_sparsity"],
+                        thresholds["sparsity_tolerance"])
+sections = [learned_degree_placement(summarize_learned(learned_runs))] if learned_runs is not None else []
 if "retained" in snakemake.input.keys():
     retained = pd.read_csv(snakemake.input.retained)
     cost = pd.read_csv(snakemake.input.cost)
