@@ -179,3 +179,23 @@ def test_metrics_are_written_atomically(tmp_path, monkeypatch):
         finetune.write_json_atomically({"score": 0.9}, target)
     assert json.loads(target.read_text()) == {"score": 0.5}, "the old file is intact, never half-written"
     assert list(tmp_path.iterdir()) == [target], "no temp file left behind"
+
+
+def test_save_model_keeps_the_final_weights_and_write_results_removes_the_checkpoints(tiny_model_dir, prepared, tmp_path):
+    from safetensors.torch import load_file
+
+    from breaking_bert.finetune import write_results
+
+    checkpoints = tmp_path / "checkpoints"
+    job = make_job(tiny_model_dir, prepared, checkpoints, epochs=2, checkpoint_every_steps=1)
+    job.model_output = str(tmp_path / "model")
+    metrics = run_finetune(job)
+    assert list(checkpoints.glob("checkpoint-*/state.json")), "a running job keeps one checkpoint"
+    assert len(list(checkpoints.glob("checkpoint-*"))) == 1
+    saved = load_file(tmp_path / "model" / "model.safetensors")
+    initial = load_file(tiny_model_dir / "model.safetensors")
+    assert saved.keys() == initial.keys()
+    assert any(not (saved[k] == initial[k]).all() for k in saved), "the trained weights, not the initial ones"
+    write_results(metrics, tmp_path / "metrics.json", checkpoints)
+    assert json.loads((tmp_path / "metrics.json").read_text())["fingerprint"] == metrics["fingerprint"]
+    assert not checkpoints.exists()
