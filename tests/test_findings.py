@@ -128,6 +128,7 @@ def test_one_seed_runs_never_give_a_definitive_verdict():
     verdict = late_vs_all_layers(one_seed)
     assert verdict.verdict == CANNOT_TELL
     assert verdict.evidence["late - dense"].iloc[0] == "-0.010 (1 seed: no interval)"
+    assert "run at least 2 seeds" in verdict.reason, "says what it would take"
     assert least_damaging_patterns(_runs(_four1({"neighbour": 0.78, "random": 0.77, "syntax": 0.50, "lexical": 0.40}),
                                          dense=[0.81])).verdict == CANNOT_TELL
     assert removing_neighbour_hurts_most(_runs(_bigbird1(0.80, 0.79, 0.50, 0.78), dense=[0.81])).verdict == CANNOT_TELL

@@ -50,6 +50,12 @@ def _tally(outcomes: list[str]) -> str:
     return ", ".join(f"{n} {v}" for v, n in counts.items())
 
 
+def _one_seed_caveat(evidence: pd.DataFrame) -> str:
+    if "seeds" in evidence and (evidence["seeds"] < 2).any():
+        return "; one seed gives no spread, so no verdict can be definitive: run at least 2 seeds (3 or more to measure the spread)"
+    return ""
+
+
 def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_sparsity: float = 0.75) -> Verdict:
     """Finding 1: masking the late half at >= high_sparsity costs little; masking all layers costs a lot.
 
@@ -83,6 +89,7 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
                 "all - late": str(all_vs_late),
                 "all costs more": more.verdict,
                 "verdict": cell.verdict,
+                "why": cell.why,
             }
         )
     evidence = pd.DataFrame(rows)
@@ -91,7 +98,7 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
     reason = (f"per task x pattern ({_tally(outcomes)}): late costs little when late - dense has its whole 95% "
               f"interval above -{negligible_drop}; all costs more when all - late has its whole interval below "
               f"-{negligible_drop}")
-    return Verdict(name, combine(outcomes), reason, evidence)
+    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
 
 
 def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity_tolerance: float = 0.01) -> Verdict:
@@ -141,7 +148,7 @@ def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity
     reason = (f"per task ({_tally(outcomes)}), at placement '{placement}': neighbour and random each score above "
               f"syntax and lexical (paired differences, 95% intervals above 0); a winner less sparse than its loser "
               f"by more than {sparsity_tolerance} cannot tell")
-    return Verdict(name, combine(outcomes), reason, evidence)
+    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
 
 
 _DEGREE = re.compile(r"(\w+)=(\d+)")
@@ -189,6 +196,7 @@ def removing_neighbour_hurts_most(runs: pd.DataFrame) -> Verdict:
                     "largest drop": min(drops, key=lambda c: drops[c].mean),
                     "seeds": len(full),
                     "verdict": cell.verdict,
+                    "why": cell.why,
                 }
             )
     evidence = pd.DataFrame(rows)
@@ -196,7 +204,7 @@ def removing_neighbour_hurts_most(runs: pd.DataFrame) -> Verdict:
         return Verdict(name, NOT_TESTED, "no full BigBird point (g, w, r > 0) was run together with all three of its one-component-removed variants")
     reason = (f"per task, placement and BigBird point ({_tally(outcomes)}): without w scores below without g and "
               f"below without r (paired differences, 95% intervals below 0)")
-    return Verdict(name, combine(outcomes), reason, evidence)
+    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
 
 
 def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None, high_sparsity: float = 0.75) -> Verdict:
@@ -232,6 +240,7 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
                 "bigbird": f"{point['degrees']} ({point['placement']})",
                 "bigbird sparsity": point["sparsity_mean"],
                 "bigbird score": point["score_mean"],
+                "seeds": len(bigbird_scores),
                 "nearest learned point at >= that sparsity": compared,
                 "verdict": outcome.verdict,
                 "why": outcome.why,
@@ -242,7 +251,7 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
         return Verdict(name, NOT_TESTED, f"no full BigBird point (g, w, r > 0) reached sparsity >= {high_sparsity}")
     reason = (f"per full BigBird point at sparsity >= {high_sparsity} ({_tally(outcomes)}): the learned point with "
               f"the nearest sparsity at or above it scores higher (95% interval above 0)")
-    return Verdict(name, combine(outcomes), reason, evidence)
+    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
 
 
 def learned_degree_placement(learned: pd.DataFrame) -> str:
