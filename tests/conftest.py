@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# A compile cache of the suite's own (the Snakemake jobs inherit it): kernels that torch.compile
+# left in the shared cache under another vector ISA (e.g. ATEN_CPU_CAPABILITY=avx2) were seen to be
+# reused and give wrong FlexAttention values here.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="inductor-cache-"))
 
 REPO = Path(__file__).resolve().parents[1]
 
