@@ -57,7 +57,7 @@ class TrainingConfig:
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = True  # autocast on GPU; ignored on CPU (fp32 there)
     length_group_megabatch: int = 50  # batches per megabatch sorted by length (HF's LengthGroupedSampler)
-    checkpoint_every_steps: int = 200  # also at each epoch end and on SIGTERM
+    checkpoint_every_steps: int = 200  # also at each epoch end but the last, and on SIGTERM
     seed: int = 0
 
     @classmethod
