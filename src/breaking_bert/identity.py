@@ -53,12 +53,16 @@ def fingerprint(identity: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def _short(value):
+    """A SHA-256 digest cut to 12 hex digits for a log line; any other value as it is."""
+    return value[:12] if isinstance(value, str) and len(value) == 64 else value
+
+
 def differences(old: dict, new: dict) -> list[str]:
     """The settings that differ between two identities, e.g. ['training.learning_rate: 0.0001 -> 3e-05']."""
     found = []
     for key in sorted(set(old) | set(new)):
         before, after = old.get(key, "<absent>"), new.get(key, "<absent>")
         if before != after:
-            shorten = lambda v: v[:12] if isinstance(v, str) and len(v) == 64 else v  # noqa: E731 (digests)
-            found.append(f"{key}: {shorten(before)} -> {shorten(after)}")
+            found.append(f"{key}: {_short(before)} -> {_short(after)}")
     return found
