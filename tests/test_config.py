@@ -63,7 +63,9 @@ def test_paper_scale_config_lists_the_full_grid_offline(tmp_path):
     cells = 6 * 3 + 4 * (12 + 11) + 27 + 1
     assert int(jobs["finetune"]) == 3 * cells * 3
     assert int(jobs["learn_degrees"]) == 3 * 2 * 5 * 3  # tasks x variants x targets x seeds
-    assert int(jobs["masks"]) == 3 * (6 + 27) and int(jobs["prepare_data"]) == 3
+    # masks per task: neighbour, syntax, lexical once; random, the two matched controls and the 27
+    # BigBird points (random links) once per run seed, so the spread over seeds covers the draw
+    assert int(jobs["masks"]) == 3 * (3 + 3 * (3 + 27)) and int(jobs["prepare_data"]) == 3
     assert int(jobs["cost"]) == 3 * (6 + 27) and int(jobs["findings"]) == 1
 
 
@@ -138,6 +140,15 @@ def test_conda_envs_pin_what_requirements_pin_and_every_rule_names_one():
         text = rule_file.read_text()
         rules = re.findall(r"^rule (\w+):", text, flags=re.MULTILINE)
         assert text.count("conda:") == len(rules), f"{rule_file.name}: every rule names a conda env"
+
+
+def test_workflow_knows_which_patterns_draw_masks_per_seed_as_the_library_does():
+    """common.smk's SEEDED_KINDS mirrors the registry's seeded kinds (plus matched_random)."""
+    from breaking_bert.masks import SEEDED_KINDS
+
+    source = (REPO / "workflow/rules/common.smk").read_text()
+    workflow_kinds = eval(re.search(r"^SEEDED_KINDS = (\(.*?\))", source, flags=re.MULTILINE).group(1))
+    assert set(workflow_kinds) == set(SEEDED_KINDS) == {"random", "bigbird", "matched_random"}
 
 
 def test_workflow_knows_what_each_pattern_needs_as_the_library_does():

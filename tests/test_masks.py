@@ -180,13 +180,53 @@ def test_bad_policy_names_the_key():
 
 
 def test_unreachable_target_names_the_pattern_and_the_reachable_range():
-    from breaking_bert.masks import UnreachableSparsity, resolve_dataset_degrees
+    from breaking_bert.masks import UnreachableSparsity, build_split_masks, check_achieved_sparsity, resolve_dataset_degrees
 
+    # [CLS] 20 words [SEP]: at w=0 only the diagonal and [CLS]'s row and column (64 of 484 pairs);
+    # at any w >= 19 everything but [SEP]'s links to words (40 pairs) -> 0.083 to 0.868
     examples_ = [MaskInputs(word_ids=np.array([-1, *range(20), -1]), example_index=i) for i in range(20)]
-    pattern = {"kind": "neighbour", "target_sparsity": 0.99}
-    with pytest.raises(UnreachableSparsity, match=r"patterns.nb.target_sparsity=0.99: neighbour reaches mean sparsities from 0.000 to 0.868"):
-        resolve_dataset_degrees(examples_, pattern, MaskOptions(), name="nb")
-    assert resolve_dataset_degrees(examples_, {"kind": "neighbour", "target_sparsity": 0.7}, MaskOptions()) == {"w": 2}
+    per_dataset = {"kind": "neighbour", "target_sparsity": 0.99, "solve": "per_dataset"}
+    with pytest.raises(UnreachableSparsity, match=r"patterns.nb.target_sparsity=0.99: neighbour solved per dataset stops at w=0, mean sparsity 0.868 .* 0.083 to 0.868 in all"):
+        resolve_dataset_degrees(examples_, per_dataset, MaskOptions(), name="nb")
+    assert resolve_dataset_degrees(examples_, {**per_dataset, "target_sparsity": 0.71}, MaskOptions()) == {"w": 2}
+
+    per_example = {"kind": "neighbour", "target_sparsity": 0.99, "solve": "per_example"}
+    assert resolve_dataset_degrees(examples_, per_example, MaskOptions()) is None
+    masks = build_split_masks(examples_, per_example, MaskOptions(), None)
+    with pytest.raises(UnreachableSparsity, match=r"neighbour solved per example reaches a mean sparsity of 0.868 .*degrees 0 to 0"):
+        check_achieved_sparsity(masks, per_example, 0.01, "nb")
+    reachable = {**per_example, "target_sparsity": 0.71}
+    check_achieved_sparsity(build_split_masks(examples_, reachable, MaskOptions(), None), reachable, 0.01, "nb")
+
+
+@settings(max_examples=60, deadline=None)
+@given(examples(min_words=3), st.sampled_from(DEGREE_KINDS + ["bigbird", "matched_random"]), st.integers(0, 6), policies)
+def test_every_pattern_links_sep_only_as_the_policy_says(example, kind, degree, policy):
+    """[SEP] is set apart from the pattern: its row and column are the policy's forced links, the
+    same for every kind (before, neighbour and random linked it and syntax and lexical could not)."""
+    options = MaskOptions(special_tokens=policy)
+    if kind == "matched_random":
+        reference = build_mask(example, "neighbour", {"w": degree}, options)
+        mask = build_matched_random_mask(reference, example, options, seed=degree)
+    else:
+        mask = _mask(example, kind, degree, policy)
+    forced = forced_links(example, options)
+    sep = np.flatnonzero(example.word_ids < 0)[1:]  # every special token after the leading [CLS]
+    assert (mask[sep] == forced[sep]).all() and (mask[:, sep] == forced[:, sep]).all()
+    if policy != "like_words":  # like_words makes [CLS] a position the pattern links
+        assert (mask[0] == forced[0]).all() and (mask[:, 0] == forced[:, 0]).all(), "[CLS] by policy too"
+
+
+def test_each_run_seed_draws_its_own_random_masks():
+    from breaking_bert.masks import draw_seed, parse_draw
+
+    example = MaskInputs(word_ids=np.arange(40), example_index=3)
+    draws = [build_mask(example, "random", {"k": 5}, MaskOptions(), draw_seed(0, run)) for run in range(3)]
+    assert not (draws[0] == draws[1]).all() and not (draws[1] == draws[2]).all()
+    assert draw_seed(0, 1) == draw_seed(0, 1) and draw_seed(0, 1) != draw_seed(1, 0)
+    assert parse_draw("fixed") is None and parse_draw("seed12") == 12
+    with pytest.raises(ValueError, match="expected 'fixed' or 'seed<k>'"):
+        parse_draw("seedx")
 
 
 def test_lexical_masks_from_the_real_model_embeddings():
@@ -232,5 +272,7 @@ def test_bigbird_global_component_is_only_removable_when_cls_is_treated_like_a_w
     # cls_global: [CLS] is global whatever g is, so g=1 (the leading token) adds nothing
     assert np.array_equal(bigbird(0, "cls_global"), bigbird(1, "cls_global"))
     with_global, without = bigbird(1, "like_words"), bigbird(0, "like_words")
-    assert with_global[0].all() and with_global[:, 0].all()
-    assert not without[0].all(), "without g, [CLS] keeps only its pattern links"
+    # g=1 makes [CLS] global over every word; [SEP] keeps the policy's links only (itself)
+    assert with_global[0, :-1].all() and with_global[:-1, 0].all()
+    assert not with_global[-1, :-1].any() and not with_global[:-1, -1].any()
+    assert not without[0, :-1].all(), "without g, [CLS] keeps only its pattern links"

@@ -82,12 +82,14 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def sparsity_table(mask_summary_paths) -> pd.DataFrame:
-    """Achieved sparsity per (task, pattern, split) from the masks stage's summary.json files."""
+    """Achieved sparsity per (task, pattern, draw, split) from the masks stage's summary.json files
+    (draw: ``fixed``, or ``seed<k>`` for a random pattern's draw of run seed k)."""
     rows = []
     for path in mask_summary_paths:
         summary = json.loads(Path(path).read_text())
         for split in ("train", "eval"):
-            rows.append({"task": summary["task"], "pattern": summary["pattern"], "split": split, **summary[split]})
+            key = {"task": summary["task"], "pattern": summary["pattern"], "draw": summary["draw"], "split": split}
+            rows.append({**key, **summary[split]})
     return pd.DataFrame(rows)
 
 

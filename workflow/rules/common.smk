@@ -53,6 +53,7 @@ wildcard_constraints:
     pattern="|".join(config["patterns"]),
     placement=r"all|early|late|none|layer\d+|from\d+",
     seed=r"\d+",
+    draw=r"fixed|seed\d+",
     split="train|eval",
     variant="regular|irregular",
     setting=r"(penalty|target)[0-9.e+-]+",
@@ -203,6 +204,28 @@ def pattern_needs(pattern):
     return {"syntax": {"parse"}, "lexical": {"embeddings"}}.get(kind, set())
 
 
+# pattern kinds with a random draw; mirrors PatternSpec.seeded in src/breaking_bert/masks.py plus
+# matched_random (tests check they agree)
+SEEDED_KINDS = ("random", "bigbird", "matched_random")
+
+
+def mask_draw(pattern, seed):
+    """Which masks a run of this pattern uses: a random pattern draws its masks anew for every run
+    seed (`seed<k>`), so the spread over seeds covers the draw; the others have one set (`fixed`).
+    """
+    seeded = config["patterns"][pattern]["kind"] in SEEDED_KINDS
+    return f"seed{seed}" if seeded else "fixed"
+
+
+def mask_dir(task, pattern, seed):
+    return f"results/masks/{task}/{pattern}/{mask_draw(pattern, seed)}"
+
+
+def first_seed():
+    """The run seed whose mask draw stands for a pattern where one set is shown (gallery, cost)."""
+    return config["seeds"][0]
+
+
 def is_dense(pattern):
     return config["patterns"][pattern]["kind"] == "dense"
 
@@ -235,8 +258,8 @@ def get_metrics_files():
 
 
 def get_mask_summaries():
-    pairs = sorted({(t, p) for t, p, _, _ in get_runs() if not is_dense(p)})
-    return [f"results/masks/{t}/{p}/summary.json" for t, p in pairs]
+    dirs = sorted({mask_dir(t, p, s) for t, p, _, s in get_runs() if not is_dense(p)})
+    return [f"{directory}/summary.json" for directory in dirs]
 
 
 def get_gallery_patterns(wildcards):
@@ -253,7 +276,7 @@ def get_gallery_patterns(wildcards):
 
 def get_gallery_masks(wildcards):
     return [
-        f"results/masks/{wildcards.task}/{name}/eval.npz"
+        f"{mask_dir(wildcards.task, name, first_seed())}/eval.npz"
         for name in get_gallery_patterns(wildcards)
     ]
 
@@ -330,12 +353,10 @@ def get_mask_inputs(wildcards):
         inputs["eval_parses"] = f"results/parses/{wildcards.task}/eval.parquet"
     reference = config["patterns"][wildcards.pattern].get("reference")
     if config["patterns"][wildcards.pattern]["kind"] == "matched_random":
-        inputs["reference_train"] = (
-            f"results/masks/{wildcards.task}/{reference}/train.npz"
-        )
-        inputs["reference_eval"] = (
-            f"results/masks/{wildcards.task}/{reference}/eval.npz"
-        )
+        seed = wildcards.draw.removeprefix("seed")
+        reference_dir = mask_dir(wildcards.task, reference, seed)
+        inputs["reference_train"] = f"{reference_dir}/train.npz"
+        inputs["reference_eval"] = f"{reference_dir}/eval.npz"
     return inputs
 
 
@@ -354,11 +375,11 @@ def get_finetune_inputs(wildcards):
         "code": library("finetune", "attention", "devices", "tracking", "models"),
     }
     if not is_dense(wildcards.pattern):
-        mask_dir = f"results/masks/{wildcards.task}/{wildcards.pattern}"
+        masks = mask_dir(wildcards.task, wildcards.pattern, wildcards.seed)
         inputs.update(
-            train_masks=f"{mask_dir}/train.npz",
-            eval_masks=f"{mask_dir}/eval.npz",
-            mask_summary=f"{mask_dir}/summary.json",
+            train_masks=f"{masks}/train.npz",
+            eval_masks=f"{masks}/eval.npz",
+            mask_summary=f"{masks}/summary.json",
         )
     if config["tracking"]["enabled"]:
         inputs["tracking"] = tracking_input()

@@ -4,7 +4,7 @@ rule cost:
     """
     input:
         tokens="results/tokens/{task}/eval.parquet",
-        masks="results/masks/{task}/{pattern}/eval.npz",
+        masks=lambda w: f"{mask_dir(w.task, w.pattern, first_seed())}/eval.npz",
         code=library("cost", "models"),
     output:
         cost="results/cost/{task}/{pattern}/cost.json",

@@ -3,13 +3,13 @@ rule masks:
     input:
         unpack(get_mask_inputs),
     output:
-        train="results/masks/{task}/{pattern}/train.npz",
-        eval="results/masks/{task}/{pattern}/eval.npz",
-        summary="results/masks/{task}/{pattern}/summary.json",
+        train="results/masks/{task}/{pattern}/{draw}/train.npz",
+        eval="results/masks/{task}/{pattern}/{draw}/eval.npz",
+        summary="results/masks/{task}/{pattern}/{draw}/summary.json",
     log:
-        "results/logs/masks/{task}_{pattern}.log",
+        "results/logs/masks/{task}_{pattern}_{draw}.log",
     benchmark:
-        "results/benchmarks/masks/{task}_{pattern}.tsv"
+        "results/benchmarks/masks/{task}_{pattern}_{draw}.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     resources:

@@ -9,13 +9,21 @@ from breaking_bert.masks import (
     MaskOptions,
     MaskSet,
     build_split_masks,
+    check_achieved_sparsity,
+    draw_seed,
     get_pattern,
     mask_inputs_for_split,
+    parse_draw,
     resolve_dataset_degrees,
 )
 from breaking_bert.models import load_input_embeddings
 
 pattern = snakemake.params.pattern
+run_seed = parse_draw(snakemake.wildcards.draw)
+draw = {"draw": snakemake.wildcards.draw}
+if run_seed is not None:  # this run seed's own draw of the pattern's random links
+    draw.update(run_seed=run_seed, pattern_seed=pattern.get("seed", 0))
+    pattern = {**pattern, "seed": draw_seed(pattern.get("seed", 0), run_seed)}
 options = MaskOptions(
     special_tokens=pattern.get("special_tokens", snakemake.params.options["special_tokens"]),
     cross_segment=snakemake.params.options["cross_segment"],
@@ -37,10 +45,18 @@ degrees = resolve_dataset_degrees(
     snakemake.wildcards.pattern,
 )
 print(f"degrees for every example: {degrees}", file=sys.stderr)
-summary = {"task": snakemake.wildcards.task, "pattern": snakemake.wildcards.pattern, "config": pattern, "degrees": degrees}
+summary = {
+    "task": snakemake.wildcards.task,
+    "pattern": snakemake.wildcards.pattern,
+    **draw,
+    "config": pattern,
+    "degrees": degrees,
+}
 for split in ("train", "eval"):
     reference = MaskSet.load(snakemake.input[f"reference_{split}"]) if pattern["kind"] == "matched_random" else None
     mask_set = build_split_masks(examples[split], pattern, options, degrees, reference, progress_desc=f"masks {split}")
+    if split == "train":
+        check_achieved_sparsity(mask_set, pattern, snakemake.params.options["tolerance"], snakemake.wildcards.pattern)
     mask_set.save(snakemake.output[split])
     summary[split] = mask_set.summary()
     print(f"{split}: {summary[split]}", file=sys.stderr)
