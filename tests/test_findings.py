@@ -17,6 +17,8 @@ from breaking_bert.findings import (
     removing_neighbour_hurts_most,
     render_report,
     all_verdicts,
+    frontier_at,
+    irregular_beats_regular,
     retained_mass_vs_damage,
 )
 
@@ -97,29 +99,46 @@ def test_finding_3_compares_the_three_one_component_removals():
     assert parse_degrees("g=1 w=12 r=0") == {"g": 1, "w": 12, "r": 0}
 
 
-def _learned(points, task="t"):
+def _learned(points, task="t", variant="regular"):
     """points: [(sparsity, [score per seed])] -> the learned runs table."""
-    return pd.DataFrame([{"task": task, "variant": "regular", "setting": f"target{sparsity}", "seed": seed,
+    return pd.DataFrame([{"task": task, "variant": variant, "setting": f"target{sparsity}", "seed": seed,
                           "score": score, "sparsity_mean": sparsity}
                          for sparsity, scores in points for seed, score in enumerate(scores)])
 
 
-def test_finding_4_compares_full_bigbird_points_with_the_nearest_learned_point():
+def test_finding_4_compares_full_bigbird_points_with_the_learned_frontier_at_their_sparsity():
     cells = {("bb_a", "bigbird", "all", "g=1 w=1 r=1", 0.80): [0.70, 0.71, 0.72],
              ("bb_b", "bigbird", "all", "g=1 w=0 r=1", 0.86): [0.40, 0.41, 0.42],  # an ablation: never a BigBird point
-             ("bb_c", "bigbird", "all", "g=1 w=4 r=4", 0.50): [0.80, 0.80, 0.80]}  # not highly sparse: ignored
+             ("bb_c", "bigbird", "all", "g=1 w=4 r=4", 0.50): [0.80, 0.80, 0.80]}  # below 0.75: listed, not counted
     runs = _runs(cells)
-    supported = learned_beats_bigbird(runs, _learned([(0.82, [0.75, 0.765, 0.77]), (0.95, [0.5, 0.5, 0.5])]))
-    assert supported.verdict == SUPPORTED and supported.evidence["bigbird"].tolist() == ["g=1 w=1 r=1 (all)"]
-    assert "target0.82" in supported.evidence["nearest learned point at >= that sparsity"].iloc[0], "nearest, not best"
-    against = learned_beats_bigbird(runs, _learned([(0.82, [0.60, 0.62, 0.61])]))
+    frontier = _learned([(0.30, [0.8, 0.8, 0.8]), (0.78, [0.76, 0.775, 0.78]), (0.82, [0.75, 0.765, 0.77])])
+    assert frontier_at(frontier, "t", "regular", {0: 0.80, 1: 0.79, 2: 0.99}) == pytest.approx({0: 0.755, 1: 0.7725})
+    supported = learned_beats_bigbird(runs, frontier)
+    assert supported.verdict == SUPPORTED
+    assert supported.evidence["bigbird"].tolist() == ["g=1 w=4 r=4 (all)", "g=1 w=1 r=1 (all)"]
+    assert "not counted" in supported.evidence["verdict"].iloc[0]
+    assert "+0.057" in supported.evidence["learned frontier at that sparsity"].iloc[1], "interpolated: 0.755-0.70 etc."
+    against = learned_beats_bigbird(runs, _learned([(0.78, [0.60, 0.62, 0.61]), (0.82, [0.60, 0.62, 0.61])]))
     assert against.verdict == NOT_SUPPORTED
-    unclear = learned_beats_bigbird(runs, _learned([(0.82, [0.72, 0.75, 0.74])]))
-    assert unclear.verdict == CANNOT_TELL and "about 4 seeds at this spread would tell" in unclear.evidence["why"].iloc[0]
-    assert learned_beats_bigbird(runs, _learned([(0.70, [0.9, 0.9, 0.9])])).verdict == CANNOT_TELL  # none as sparse
+    unclear = learned_beats_bigbird(runs, _learned([(0.78, [0.72, 0.75, 0.74]), (0.82, [0.72, 0.75, 0.74])]))
+    assert unclear.verdict == CANNOT_TELL and "about 4 seeds at this spread would tell" in unclear.evidence["why"].iloc[1]
+    outside = learned_beats_bigbird(runs, _learned([(0.82, [0.9, 0.9, 0.9]), (0.9, [0.9, 0.9, 0.9])]))
+    assert outside.verdict == CANNOT_TELL and "outside the regular frontier (0.820-0.900)" in outside.evidence["why"].iloc[1]
     assert learned_beats_bigbird(runs, None).verdict == NOT_TESTED
     ablations_only = _runs({("bb_b", "bigbird", "all", "g=1 w=0 r=1", 0.86): [0.40, 0.41, 0.42]})
-    assert learned_beats_bigbird(ablations_only, _learned([(0.9, [0.8, 0.8, 0.8])])).verdict == NOT_TESTED
+    assert learned_beats_bigbird(ablations_only, _learned([(0.8, [0.8] * 3), (0.9, [0.8] * 3)])).verdict == NOT_TESTED
+
+
+def test_irregular_is_judged_against_the_regular_frontier_at_equal_sparsity():
+    regular = _learned([(0.70, [0.80, 0.81, 0.80]), (0.90, [0.70, 0.71, 0.70])])  # frontier at 0.8: 0.75, 0.76, 0.75
+    better = pd.concat([regular, _learned([(0.80, [0.78, 0.785, 0.79])], variant="irregular")])
+    worse = pd.concat([regular, _learned([(0.80, [0.70, 0.705, 0.71])], variant="irregular")])
+    unclear = pd.concat([regular, _learned([(0.80, [0.74, 0.77, 0.755])], variant="irregular")])
+    assert irregular_beats_regular(better).verdict == SUPPORTED
+    assert irregular_beats_regular(worse).verdict == NOT_SUPPORTED
+    assert irregular_beats_regular(unclear).verdict == CANNOT_TELL
+    assert irregular_beats_regular(regular).verdict == NOT_TESTED
+    assert [v.finding for v in all_verdicts(_runs({}), better)][-1].startswith("Irregular")
 
 
 def test_one_seed_runs_never_give_a_definitive_verdict():

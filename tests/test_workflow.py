@@ -38,7 +38,7 @@ def tiny_config(model_dir: Path, csv: Path) -> dict:
                         "sweep": {"tasks": ["tiny"], "patterns": ["neighbour"], "placements": ["layer0"]},
                         "bigbird": {"tasks": ["tiny"], "patterns": ["bb"], "placements": ["all"]}},
         "learned_sparsity": {"tasks": ["tiny"], "variants": ["regular", "irregular"], "targets": [0.3, 0.9],
-                             "initial_radius": 2.0, "radius_learning_rate": 1.0, "multiplier_learning_rate": 1.0},
+                             "initial_radius": 2.0, "radius_learning_rate": 1.0},
         "cost": {"retained_examples": 5, "timing_lengths": [128], "timing_patterns": ["neighbour"],
                  "timing_repeats": 1},
         "seeds": [0],

@@ -115,7 +115,7 @@ LEARNED_COLUMNS = [
     "score",
     "sparsity_mean",
     "sparsity_std",
-    "lagrange_multiplier",
+    "budget_sparsity",
     "train_samples_per_second",
     "learned_windows",
 ]

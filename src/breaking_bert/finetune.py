@@ -38,7 +38,15 @@ from .attention import (
     to_backend_mask,
 )
 from .identity import differences, engine_code_digest, file_digest, fingerprint, flatten
-from .learned import DensityObjective, LearnedBatch, LearnedConfig, LearnedNeighbourDegrees, expected_density, per_example_sparsity
+from .learned import (
+    DensityBudget,
+    DensityObjective,
+    LearnedBatch,
+    LearnedConfig,
+    LearnedNeighbourDegrees,
+    expected_density,
+    per_example_sparsity,
+)
 from .masks import MaskSet
 from .models import explain_load_failure, resolve_model_path
 
@@ -80,16 +88,18 @@ class SplitData:
     token_type_ids: list[np.ndarray]
     labels: np.ndarray
     masks: MaskSet | None
+    separators: list[np.ndarray]  # [SEP] positions (special tokens after [CLS]): learned windows skip them
 
     @classmethod
     def load(cls, tokens_path, masks_path=None) -> "SplitData":
-        frame = pd.read_parquet(tokens_path, columns=["input_ids", "token_type_ids", "label"])
+        frame = pd.read_parquet(tokens_path, columns=["input_ids", "token_type_ids", "word_ids", "label"])
         masks = MaskSet.load(masks_path) if masks_path else None
         data = cls(
             input_ids=[np.asarray(x, dtype=np.int64) for x in frame["input_ids"]],
             token_type_ids=[np.asarray(x, dtype=np.int64) for x in frame["token_type_ids"]],
             labels=frame["label"].to_numpy(dtype=np.int64),
             masks=masks,
+            separators=[np.flatnonzero(np.asarray(w)[1:] < 0) + 1 for w in frame["word_ids"]],
         )
         if masks is not None:
             lengths = np.array([len(x) for x in data.input_ids])
@@ -138,7 +148,11 @@ def collate(data: SplitData, indices, pad_id: int, backend: str, layers: frozens
             to_backend_mask(allowed, inputs["attention_mask"], backend, dtype), layers
         )
     if learned is not None:
-        inputs["learned_attention"] = LearnedBatch.build(learned, inputs["attention_mask"])
+        separators = np.zeros((batch, length), dtype=bool)
+        for row, i in enumerate(indices):
+            separators[row, data.separators[i]] = True
+        separators = torch.from_numpy(separators).to(device)
+        inputs["learned_attention"] = LearnedBatch.build(learned, inputs["attention_mask"], separators)
     labels = torch.from_numpy(data.labels[np.asarray(indices)]).to(device)
     return inputs, labels
 
@@ -391,12 +405,18 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     model = load_classifier(job.model_cfg, job.num_labels, cfg.backend, device, learned=job.learned is not None)
     pad_id = AutoTokenizer.from_pretrained(resolve_model_path(job.model_cfg["name_or_path"])).pad_token_id or 0
     layers = resolve_placement(job.placement, model.config.num_hidden_layers)
-    learned, objective = None, None
+    learned, objective, budget = None, None, None
     groups = []
     if job.learned is not None:
         learned = LearnedNeighbourDegrees(model.config.num_hidden_layers, model.config.num_attention_heads, job.learned)
         model.learned_degrees = learned.to(device)  # a submodule: checkpointed with the model
-        objective = DensityObjective(job.learned)
+        if job.learned.objective == "penalty":
+            objective = DensityObjective(job.learned)
+        else:
+            sample = np.random.default_rng(cfg.seed).permutation(len(train))[: job.learned.budget_sample]
+            budget = DensityBudget(train.lengths()[sample], job.learned.num_classes, job.learned.target_sparsity,
+                                   [train.separators[i] for i in sample])
+            budget.hold(learned, int(max(train.lengths())))
         groups.append({"params": [learned.radius], "weight_decay": 0.0, "lr": job.learned.radius_learning_rate})
     named = [(n, p) for n, p in model.named_parameters() if not n.startswith("learned_degrees.")]
     decay = [p for n, p in named if p.ndim >= 2]
@@ -417,8 +437,13 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
             return (step + 1) / max(1, warmup)
         return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0, "multiplier": 0.0}
+    # the radii keep a constant rate: decayed to zero with the model's, they could not follow the
+    # constraint at the end of training
+    factors = [lr_factor, lr_factor] + [lambda step: 1.0] * len(groups)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
+    model_parameters = [p for _, p in named]
+    longest = int(max(train.lengths())) if len(train) else 1
+    progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0}
     identity = run_identity(job, cfg, model)
     checkpoint_dir = Path(job.checkpoint_dir)
     resumed_from = latest_checkpoint(checkpoint_dir)
@@ -430,8 +455,6 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     if resumed_from is not None:
         saved = load_checkpoint(resumed_from, model, optimizer, scheduler, device)
         progress = {k: saved.get(k, progress[k]) for k in progress}
-        if objective is not None:
-            objective.multiplier = progress["multiplier"]
         print(f"resumed from {resumed_from} (epoch {progress['epoch']}, batch {progress['batch']})", file=sys.stderr)
 
     stop_requested = {"flag": False}
@@ -456,14 +479,18 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels)
                 if objective is not None:
                     loss = loss + objective(expected_density(inputs["learned_attention"]))
-                    progress["multiplier"] = objective.multiplier
                 loss = loss / cfg.gradient_accumulation
                 loss.backward()
                 progress["batch"] += 1
                 progress["train_samples"] += len(indices)
                 if progress["batch"] % cfg.gradient_accumulation == 0 or progress["batch"] == len(batches):
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                    # the model's gradients only: the radii's are not the model's business
+                    torch.nn.utils.clip_grad_norm_(model_parameters, cfg.max_grad_norm)
                     optimizer.step()
+                    if budget is not None:
+                        budget.hold(learned, longest)
+                    elif learned is not None:
+                        learned.project(longest)
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
                     progress["global_step"] += 1
@@ -504,7 +531,8 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
             "learned": asdict(job.learned),
             "learned_windows": learned.windows().cpu().tolist(),  # [layer][head][class], hardened
             "learned_radius": learned.radius.detach().cpu().tolist(),
-            "lagrange_multiplier": progress["multiplier"],
+            "radius_learning_rate_last": float(optimizer.param_groups[-1]["lr"]),
+            "budget_sparsity": 1 - budget.density(learned.windows()) if budget is not None else None,
         }
     return {
         "metric": job.primary_metric,
