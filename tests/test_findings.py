@@ -19,6 +19,7 @@ from breaking_bert.findings import (
     all_verdicts,
     frontier_at,
     irregular_beats_regular,
+    learning_beats_its_frozen_control,
     retained_mass_vs_damage,
 )
 
@@ -138,7 +139,23 @@ def test_irregular_is_judged_against_the_regular_frontier_at_equal_sparsity():
     assert irregular_beats_regular(worse).verdict == NOT_SUPPORTED
     assert irregular_beats_regular(unclear).verdict == CANNOT_TELL
     assert irregular_beats_regular(regular).verdict == NOT_TESTED
-    assert [v.finding for v in all_verdicts(_runs({}), better)][-1].startswith("Irregular")
+    assert any(v.finding.startswith("Irregular") for v in all_verdicts(_runs({}), better))
+
+
+def test_the_frozen_window_control_says_whether_learning_the_windows_adds_to_them():
+    learned = _learned([(0.78, [0.76, 0.77, 0.78])])
+    def control(scores):
+        return pd.concat([learned, _learned([(0.78, scores)], variant="regular_frozen")])
+    assert learning_beats_its_frozen_control(control([0.70, 0.715, 0.72])).verdict == SUPPORTED
+    assert learning_beats_its_frozen_control(control([0.80, 0.81, 0.83])).verdict == NOT_SUPPORTED
+    assert learning_beats_its_frozen_control(control([0.75, 0.78, 0.765])).verdict == CANNOT_TELL
+    assert learning_beats_its_frozen_control(learned).verdict == NOT_TESTED
+    # in finding 4 a control's rows are context, never part of the verdict
+    runs = _runs({("bb", "bigbird", "all", "g=1 w=1 r=1", 0.78): [0.70, 0.71, 0.72]})
+    frontier = [(0.70, [0.8] * 3), (0.85, [0.8] * 3)]
+    mixed = pd.concat([_learned(frontier), _learned([(0.70, [0.5] * 3), (0.85, [0.5] * 3)], variant="regular_frozen")])
+    verdict = learned_beats_bigbird(runs, mixed)
+    assert verdict.verdict == SUPPORTED and "control" in verdict.evidence["verdict"].iloc[1]
 
 
 def test_one_seed_runs_never_give_a_definitive_verdict():

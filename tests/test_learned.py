@@ -214,3 +214,18 @@ def test_a_larger_penalty_gives_higher_sparsity(tiny_model_dir, prepared, tmp_pa
     assert penalised["eval_sparsity_mean"] > free["eval_sparsity_mean"] + 0.1
     assert np.mean(penalised["learned_windows"]) < np.mean(free["learned_windows"])
     assert len(penalised["learned_windows"]) == 4 and len(penalised["learned_windows"][0]) == 4
+
+
+def test_the_frozen_control_trains_with_the_given_windows_unchanged(tiny_model_dir, prepared, tmp_path):
+    windows = [[[w]] * 4 for w in (0, 1, 2, 3)]  # [layer][head][class]
+    learned = LearnedConfig(objective="target", target_sparsity=0.5, frozen_windows=windows)
+    metrics = run_finetune(FinetuneJob(
+        model_cfg={"name_or_path": str(tiny_model_dir)}, train_tokens=prepared["train"][0], eval_tokens=prepared["eval"][0],
+        num_labels=2, placement="all", checkpoint_dir=str(tmp_path / "run"), lock_dir=str(tmp_path / "locks"),
+        training=TrainingConfig.from_dict({"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "device": "cpu"}, seed=0),
+        learned=learned,
+    ))
+    assert metrics["learned_windows"] == windows, "not learned, not shifted onto a budget"
+    assert metrics["radius_learning_rate_last"] == 0.0 and metrics["budget_sparsity"] is None
+    with pytest.raises(ValueError, match="frozen windows of shape"):
+        LearnedNeighbourDegrees(3, 4, learned)

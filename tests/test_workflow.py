@@ -37,7 +37,7 @@ def tiny_config(model_dir: Path, csv: Path) -> dict:
                                      "placements": ["late"]},
                         "sweep": {"tasks": ["tiny"], "patterns": ["neighbour"], "placements": ["layer0"]},
                         "bigbird": {"tasks": ["tiny"], "patterns": ["bb"], "placements": ["all"]}},
-        "learned_sparsity": {"tasks": ["tiny"], "variants": ["regular", "irregular"], "targets": [0.3, 0.9],
+        "learned_sparsity": {"tasks": ["tiny"], "variants": ["regular", "irregular"], "targets": [0.3, 0.9], "controls": True,
                              "initial_radius": 2.0, "radius_learning_rate": 1.0},
         "cost": {"retained_examples": 5, "timing_lengths": [128], "timing_patterns": ["neighbour"],
                  "timing_repeats": 1},
@@ -122,14 +122,18 @@ def test_whole_dag_produces_tables_figures_and_runs(finished_run):
 
 def test_learned_sparsity_runs_hold_their_targets_and_feed_the_findings(finished_run):
     learned = pd.read_csv(finished_run / "results/tables/learned_summary.csv").set_index(["variant", "setting"])
-    assert len(learned) == 4
+    assert len(learned) == 8, "2 variants x 2 targets, each with its frozen-window control"
     assert learned.loc[("regular", "target0.9"), "sparsity_mean"] > learned.loc[("regular", "target0.3"), "sparsity_mean"]
     metrics = json.loads((finished_run / "results/learned/tiny/irregular/target0.9/seed0/metrics.json").read_text())
     assert len(metrics["learned_windows"]) == 4 and len(metrics["learned_windows"][0][0]) == 3  # layers, heads, classes
+    control = json.loads((finished_run / "results/learned/tiny/irregular_frozen/target0.9/seed0/metrics.json").read_text())
+    assert control["learned_windows"] == metrics["learned_windows"], "the control trains with the learned windows"
+    assert control["eval_sparsity_mean"] == pytest.approx(metrics["eval_sparsity_mean"])
     findings = (finished_run / "results/findings.md").read_text()
     for number in "1234":
         assert f"| {number}. " in findings
     assert "Where the learned degrees put their connections" in findings
+    assert "| Learning the windows during finetuning beats training with them fixed |" in findings
     assert "Pearson" in findings, "retained mass correlated with the measured drops"
     retained = pd.read_csv(finished_run / "results/tables/retained_mass.csv")
     assert retained["retained_mass"].between(0, 1 + 1e-6).all() and set(retained["layer"]) == {0, 1, 2, 3}
@@ -158,7 +162,7 @@ def test_mlflow_store_has_one_run_per_finetune_job(finished_run):
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished_run}/results/mlflow/mlflow.db")
     experiment = client.get_experiment_by_name("breaking-bert")
     found = client.search_runs([experiment.experiment_id])
-    assert len(found) == 12 + 4  # finetunes and learned-sparsity runs
+    assert len(found) == 12 + 4 + 4  # finetunes, learned-sparsity runs and their frozen-window controls
     keys = {run.data.tags["run_key"] for run in found}
     assert "tiny/syntax/late/seed0" in keys and "tiny/dense/none/seed0" in keys
     one = next(run for run in found if run.data.tags["run_key"] == "tiny/neighbour/all/seed0")

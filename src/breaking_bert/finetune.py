@@ -410,14 +410,17 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     if job.learned is not None:
         learned = LearnedNeighbourDegrees(model.config.num_hidden_layers, model.config.num_attention_heads, job.learned)
         model.learned_degrees = learned.to(device)  # a submodule: checkpointed with the model
-        if job.learned.objective == "penalty":
+        if learned.frozen:
+            pass  # a control: fixed windows, no objective
+        elif job.learned.objective == "penalty":
             objective = DensityObjective(job.learned)
         else:
             sample = np.random.default_rng(cfg.seed).permutation(len(train))[: job.learned.budget_sample]
             budget = DensityBudget(train.lengths()[sample], job.learned.num_classes, job.learned.target_sparsity,
                                    [train.separators[i] for i in sample])
             budget.hold(learned, int(max(train.lengths())))
-        groups.append({"params": [learned.radius], "weight_decay": 0.0, "lr": job.learned.radius_learning_rate})
+        if not learned.frozen:
+            groups.append({"params": [learned.radius], "weight_decay": 0.0, "lr": job.learned.radius_learning_rate})
     named = [(n, p) for n, p in model.named_parameters() if not n.startswith("learned_degrees.")]
     decay = [p for n, p in named if p.ndim >= 2]
     no_decay = [p for n, p in named if p.ndim < 2]  # biases and LayerNorm
@@ -489,7 +492,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                     optimizer.step()
                     if budget is not None:
                         budget.hold(learned, longest)
-                    elif learned is not None:
+                    elif learned is not None and not learned.frozen:
                         learned.project(longest)
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
@@ -531,7 +534,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
             "learned": asdict(job.learned),
             "learned_windows": learned.windows().cpu().tolist(),  # [layer][head][class], hardened
             "learned_radius": learned.radius.detach().cpu().tolist(),
-            "radius_learning_rate_last": float(optimizer.param_groups[-1]["lr"]),
+            "radius_learning_rate_last": float(optimizer.param_groups[-1]["lr"]) if groups else 0.0,
             "budget_sparsity": 1 - budget.density(learned.windows()) if budget is not None else None,
         }
     return {

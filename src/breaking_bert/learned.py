@@ -69,6 +69,7 @@ class LearnedConfig:
     initial_radius: float = 8.0
     radius_learning_rate: float = 0.2  # radii move in token units; their own AdamW group
     classes: int = 3  # irregular: position classes (equal parts of the input)
+    frozen_windows: list | None = None  # a control: these windows [layer][head][class], fixed from step 0
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -143,6 +144,17 @@ class LearnedNeighbourDegrees(nn.Module):
         self.config = config
         self.radius = nn.Parameter(torch.full((num_layers, num_heads, config.num_classes), float(config.initial_radius)))
         self.hard = False  # evaluation: integer windows
+        if config.frozen_windows is not None:  # the middle of each window's range of radii, not learned
+            windows = torch.tensor(config.frozen_windows, dtype=torch.float32)
+            if windows.shape != self.radius.shape:
+                raise ValueError(f"frozen windows of shape {tuple(windows.shape)}; this model needs {tuple(self.radius.shape)}")
+            with torch.no_grad():
+                self.radius.copy_(windows + 0.5 - config.ramp / 2)
+            self.radius.requires_grad_(False)
+
+    @property
+    def frozen(self) -> bool:
+        return self.config.frozen_windows is not None
 
     def windows(self) -> torch.Tensor:
         """Hardened integer windows w = floor(z + R/2), (layers, heads, classes)."""
@@ -292,13 +304,15 @@ class DensityBudget:
         return self.density(degrees.windows())
 
 
-def learned_config_for_setting(section: dict, variant: str, setting: str) -> LearnedConfig:
+def learned_config_for_setting(section: dict, variant: str, setting: str, frozen_windows=None) -> LearnedConfig:
     """The config of one sweep point: section = config['learned_sparsity'], setting = 'penalty0.3'
-    or 'target0.8' (the run directory's name)."""
+    or 'target0.8' (the run directory's name); variant '<variant>_frozen' is the control, with the
+    learned run's ``frozen_windows``."""
+    variant = variant.removesuffix("_frozen")
     objective = section.get("objective", "target")
     if not setting.startswith(objective):
         raise ValueError(f"setting {setting!r} does not match learned_sparsity.objective={objective!r}")
     value = float(setting[len(objective) :])
     known = {k: section[k] for k in ("ramp", "initial_radius", "radius_learning_rate", "budget_sample", "classes") if k in section}
     sweep = {"penalty": value} if objective == "penalty" else {"target_sparsity": value}
-    return LearnedConfig(variant=variant, objective=objective, **known, **sweep)
+    return LearnedConfig(variant=variant, objective=objective, **known, **sweep, frozen_windows=frozen_windows)

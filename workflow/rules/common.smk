@@ -55,7 +55,7 @@ wildcard_constraints:
     seed=r"\d+",
     draw=r"fixed|seed\d+",
     split="train|eval",
-    variant="regular|irregular",
+    variant="(regular|irregular)(_frozen)?",
     setting=r"(penalty|target)[0-9.e+-]+",
 
 
@@ -85,6 +85,7 @@ TRAINING_KEYS_NOT_READ = ("save_model",)  # an output (the model folder), not a 
 LEARNED_SWEEP_KEYS = (
     "tasks",
     "variants",
+    "controls",
     "targets",
     "penalties",
 )  # the grid; a job is one point
@@ -282,16 +283,23 @@ def get_gallery_masks(wildcards):
 
 
 def get_learned_runs():
-    """(task, variant, setting, seed) of every experiment-3 job; setting = penalty<x> or target<x>."""
+    """(task, variant, setting, seed) of every experiment-3 job; setting = penalty<x> or target<x>.
+    With learned_sparsity.controls, each learned run has a control `<variant>_frozen`: its final
+    windows, fixed, trained again from the pretrained model."""
     learned = config.get("learned_sparsity")
     if not learned:
         return []
     objective = learned["objective"]
     values = learned["penalties"] if objective == "penalty" else learned["targets"]
+    variants = learned["variants"] + (
+        [f"{variant}_frozen" for variant in learned["variants"]]
+        if learned["controls"]
+        else []
+    )
     return [
         (task, variant, f"{objective}{value:g}", seed)
         for task in learned["tasks"]
-        for variant in learned["variants"]
+        for variant in variants
         for value in values
         for seed in config["seeds"]
     ]
@@ -395,6 +403,16 @@ def get_learned_inputs(wildcards):
             "finetune", "attention", "learned", "devices", "tracking", "models"
         ),
     }
+    if wildcards.variant.endswith(
+        "_frozen"
+    ):  # the control: the learned run's final windows
+        learned_run = learned_dir(
+            wildcards.task,
+            wildcards.variant.removesuffix("_frozen"),
+            wildcards.setting,
+            wildcards.seed,
+        )
+        inputs["learned_run"] = f"{learned_run}/metrics.json"
     if config["tracking"]["enabled"]:
         inputs["tracking"] = tracking_input()
     return inputs

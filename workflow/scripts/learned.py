@@ -12,7 +12,10 @@ from breaking_bert.tracking import log_run_or_leave_pending
 
 wildcards = snakemake.wildcards
 task = snakemake.params.task
-learned = learned_config_for_setting(snakemake.params.learned, wildcards.variant, wildcards.setting)
+frozen_windows = None
+if "learned_run" in snakemake.input.keys():  # a control: the learned run's windows, fixed
+    frozen_windows = json.loads(Path(snakemake.input.learned_run).read_text())["learned_windows"]
+learned = learned_config_for_setting(snakemake.params.learned, wildcards.variant, wildcards.setting, frozen_windows)
 job = FinetuneJob(
     model_cfg=snakemake.params.model,
     train_tokens=snakemake.input.train_tokens,
