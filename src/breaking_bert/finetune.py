@@ -407,20 +407,19 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     layers = resolve_placement(job.placement, model.config.num_hidden_layers)
     learned, objective, budget = None, None, None
     groups = []
+    longest = int(train.lengths().max()) if len(train) else 1
     if job.learned is not None:
         learned = LearnedNeighbourDegrees(model.config.num_hidden_layers, model.config.num_attention_heads, job.learned)
         model.learned_degrees = learned.to(device)  # a submodule: checkpointed with the model
-        if learned.frozen:
-            pass  # a control: fixed windows, no objective
-        elif job.learned.objective == "penalty":
-            objective = DensityObjective(job.learned)
-        else:
-            sample = np.random.default_rng(cfg.seed).permutation(len(train))[: job.learned.budget_sample]
-            budget = DensityBudget(train.lengths()[sample], job.learned.num_classes, job.learned.target_sparsity,
-                                   [train.separators[i] for i in sample])
-            budget.hold(learned, int(max(train.lengths())))
-        if not learned.frozen:
+        if not learned.frozen:  # a control's windows are fixed: no objective, no budget, no steps
             groups.append({"params": [learned.radius], "weight_decay": 0.0, "lr": job.learned.radius_learning_rate})
+            if job.learned.objective == "penalty":
+                objective = DensityObjective(job.learned)
+            else:
+                sample = np.random.default_rng(cfg.seed).permutation(len(train))[: job.learned.budget_sample]
+                budget = DensityBudget(train.lengths()[sample], job.learned.num_classes,
+                                       job.learned.target_sparsity, [train.separators[i] for i in sample])
+                budget.hold(learned, longest)
     named = [(n, p) for n, p in model.named_parameters() if not n.startswith("learned_degrees.")]
     decay = [p for n, p in named if p.ndim >= 2]
     no_decay = [p for n, p in named if p.ndim < 2]  # biases and LayerNorm
@@ -445,7 +444,6 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     factors = [lr_factor, lr_factor] + [lambda step: 1.0] * len(groups)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
     model_parameters = [p for _, p in named]
-    longest = int(max(train.lengths())) if len(train) else 1
     progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0}
     identity = run_identity(job, cfg, model)
     checkpoint_dir = Path(job.checkpoint_dir)
@@ -487,7 +485,8 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                 progress["batch"] += 1
                 progress["train_samples"] += len(indices)
                 if progress["batch"] % cfg.gradient_accumulation == 0 or progress["batch"] == len(batches):
-                    # the model's gradients only: the radii's are not the model's business
+                    # the model's gradients only: the radii take their own steps, and a density
+                    # penalty's gradient clipped with the model's would shrink the task's
                     torch.nn.utils.clip_grad_norm_(model_parameters, cfg.max_grad_norm)
                     optimizer.step()
                     if budget is not None:

@@ -42,8 +42,8 @@ w = floor(z + R/2), i.e. exactly the links whose soft weight is >= 1/2. The hard
 measured per example over its real tokens, averaged over layers and heads, like a fixed pattern's.
 
 The radii have their own AdamW group with a constant learning rate (the model's decays to zero;
-radii that could no longer move would leave the constraint unenforced at the end) and are not
-clipped with the model's gradients (a large multiplier would otherwise shrink the task gradients).
+radii that could no longer move could not follow the task at the end) and are not clipped with the
+model's gradients (a density penalty's gradient on the radii would otherwise shrink the task's).
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ class DensityObjective:
 
 class DensityBudget:
     """Objective 'target': the exact hardened density of any windows on a sample of examples, and
-    the common shift of the radii that puts it closest to the target.
+    the placement of the radii that puts it closest to the target.
 
     ``pairs[s, c, w]`` counts example s's real pairs (i, j) with query i in position class c that
     windows of w keep (|i - j| <= w, or the [CLS] row or column, or the diagonal; never another
