@@ -311,6 +311,20 @@ def run_identity(job: FinetuneJob, cfg: TrainingConfig, model) -> dict:
     })
 
 
+_IMPORTED_AT = time.time()
+
+
+def process_started_at() -> float:
+    """When this process started, in epoch seconds (Linux: /proc, to 1/100 s), so a job's start-up
+    includes the interpreter and its imports; elsewhere, when this module was imported."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start time in ticks since boot
+    except (OSError, StopIteration, IndexError, ValueError):
+        return _IMPORTED_AT
+
+
 def _peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -466,6 +480,18 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     previous_handler = signal.signal(signal.SIGTERM, request_stop)
     lengths = train.lengths()
     model.train()
+    # where this process's wall time goes (issue: experiments per hour); a resumed run counts this
+    # process only
+    seconds = {"evaluation": 0.0, "checkpoint": 0.0, "model_save": 0.0}
+    trained_before = progress["train_seconds"]
+    loop_started = time.time()
+
+    def timed(part, function, *args):
+        started_part = time.perf_counter()
+        result = function(*args)
+        seconds[part] += time.perf_counter() - started_part
+        return result
+
     try:
         bar = tqdm(total=total_steps, initial=progress["global_step"], desc="finetune", mininterval=5)
         while progress["epoch"] < cfg.epochs:
@@ -502,19 +528,19 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                     periodic = cfg.checkpoint_every_steps and progress["global_step"] % cfg.checkpoint_every_steps == 0
                     if at_boundary and (periodic or stop_requested["flag"]):
                         progress["train_seconds"] += time.perf_counter() - started
+                        timed("checkpoint", save_checkpoint, checkpoint_dir, model, optimizer, scheduler, progress, identity)
                         started = time.perf_counter()
-                        save_checkpoint(checkpoint_dir, model, optimizer, scheduler, progress, identity)
                         if stop_requested["flag"]:
                             raise Preempted(143)
             progress["train_seconds"] += time.perf_counter() - started
-            metrics = evaluate(model, evaluation, cfg, pad_id, layers, device, job.num_labels, learned)
+            metrics = timed("evaluation", evaluate, model, evaluation, cfg, pad_id, layers, device, job.num_labels, learned)
             progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
             print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
             progress["epoch"] += 1
             progress["batch"] = 0
             if progress["epoch"] == cfg.epochs:
                 break  # the results are in memory and written next; a checkpoint would be deleted unread
-            save_checkpoint(checkpoint_dir, model, optimizer, scheduler, progress, identity)
+            timed("checkpoint", save_checkpoint, checkpoint_dir, model, optimizer, scheduler, progress, identity)
             if stop_requested["flag"]:
                 raise Preempted(143)
         bar.close()
@@ -525,7 +551,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     import transformers
 
     if job.model_output is not None:
-        model.save_pretrained(job.model_output)
+        timed("model_save", model.save_pretrained, job.model_output)
 
     learned_results = {}
     if learned is not None:
@@ -563,7 +589,18 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
             "numpy": np.__version__,
         },
         **learned_results,
+        "timing": _timing(process_started_at(), loop_started, progress["train_seconds"] - trained_before, seconds),
     }
+
+
+def _timing(process_started: float, loop_started: float, training: float, seconds: dict) -> dict:
+    """This process's wall time split into start-up (interpreter, imports, model, data and masks,
+    up to the first step), training steps, evaluation, checkpoint writes and the model save; what
+    is left (``unaccounted``) is the bookkeeping between them. Writing metrics.json, deleting the
+    checkpoints and logging to MLflow come after and are not in ``total``."""
+    total = time.time() - process_started
+    parts = {"startup": loop_started - process_started, "training": training, **seconds}
+    return {**parts, "total": total, "unaccounted": total - sum(parts.values())}
 
 
 def write_results(metrics: dict, metrics_path: str | Path, checkpoint_dir: str | Path) -> None:
