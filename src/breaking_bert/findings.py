@@ -37,12 +37,22 @@ class Verdict:
     evidence: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _scores(runs: pd.DataFrame, **cell) -> dict[int, float]:
-    """seed -> score of the runs matching every column value in ``cell``."""
+def _select(runs: pd.DataFrame, **cell) -> pd.DataFrame:
+    """The runs matching every column value in ``cell``."""
     selected = runs
     for column, value in cell.items():
         selected = selected[selected[column] == value]
-    return dict(zip(selected["seed"].astype(int), selected["score"].astype(float)))
+    return selected
+
+
+def _by_seed(runs: pd.DataFrame, column: str, **cell) -> dict[int, float]:
+    selected = _select(runs, **cell)
+    return dict(zip(selected["seed"].astype(int), selected[column].astype(float)))
+
+
+def _scores(runs: pd.DataFrame, **cell) -> dict[int, float]:
+    """seed -> score of the runs matching every column value in ``cell``."""
+    return _by_seed(runs, "score", **cell)
 
 
 def _tally(outcomes: list[str]) -> str:
@@ -214,7 +224,7 @@ def frontier_at(learned_runs: pd.DataFrame, task: str, variant: str, sparsity_by
     import numpy as np
 
     scores = {}
-    selected = learned_runs[(learned_runs["task"] == task) & (learned_runs["variant"] == variant)]
+    selected = _select(learned_runs, task=task, variant=variant)
     for seed, sparsity in sparsity_by_seed.items():
         frontier = selected[selected["seed"] == seed].sort_values("sparsity_mean")
         if len(frontier) and frontier["sparsity_mean"].min() <= sparsity <= frontier["sparsity_mean"].max():
@@ -222,19 +232,12 @@ def frontier_at(learned_runs: pd.DataFrame, task: str, variant: str, sparsity_by
     return scores
 
 
-def _sparsity_by_seed(runs: pd.DataFrame, **cell) -> dict[int, float]:
-    selected = runs
-    for column, value in cell.items():
-        selected = selected[selected[column] == value]
-    return dict(zip(selected["seed"].astype(int), selected["sparsity_mean"].astype(float)))
-
-
 def _against_frontier(learned_runs, task, variant, sparsity, scores, point_above=False) -> tuple[Outcome, str]:
     """The claim 'the frontier scores above these scores at their sparsity' (with point_above,
     'these scores are above the frontier'), paired by seed."""
     frontier = frontier_at(learned_runs, task, variant, sparsity)
     if not frontier:
-        span = learned_runs[(learned_runs["task"] == task) & (learned_runs["variant"] == variant)]["sparsity_mean"]
+        span = _select(learned_runs, task=task, variant=variant)["sparsity_mean"]
         where = f"{span.min():.3f}-{span.max():.3f}" if len(span) else "none"
         at = sum(sparsity.values()) / max(len(sparsity), 1)
         return Outcome(CANNOT_TELL, f"sparsity {at:.3f} is outside the {variant} frontier ({where}); "
@@ -265,7 +268,7 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
     rows, outcomes = [], []
     for _, point in bigbird.sort_values("sparsity_mean").iterrows() if len(bigbird) else ():
         cell = {"task": point["task"], "pattern": point["pattern"], "placement": point["placement"]}
-        bigbird_scores, sparsity = _scores(runs, **cell), _sparsity_by_seed(runs, **cell)
+        bigbird_scores, sparsity = _scores(runs, **cell), _by_seed(runs, "sparsity_mean", **cell)
         for variant in sorted(learned_runs.loc[learned_runs["task"] == point["task"], "variant"].unique()):
             outcome, compared = _against_frontier(learned_runs, point["task"], variant, sparsity, bigbird_scores)
             control = variant.endswith("_frozen")
@@ -308,7 +311,7 @@ def irregular_beats_regular(learned_runs: pd.DataFrame | None) -> Verdict:
     irregular = learned_runs[learned_runs["variant"] == "irregular"]
     rows, outcomes = [], []
     for (task, setting), cells in irregular.groupby(["task", "setting"]):
-        scores, sparsity = _scores(cells), _sparsity_by_seed(cells)
+        scores, sparsity = _scores(cells), _by_seed(cells, "sparsity_mean")
         outcome, compared = _against_frontier(learned_runs, task, "regular", sparsity, scores, point_above=True)
         outcomes.append(outcome.verdict)
         rows.append({"task": task, "irregular": setting, "sparsity": cells["sparsity_mean"].mean(),
@@ -333,8 +336,7 @@ def learning_beats_its_frozen_control(learned_runs: pd.DataFrame | None) -> Verd
     for (task, variant, setting), cells in learned_runs.groupby(["task", "variant", "setting"]):
         if variant.endswith("_frozen"):
             continue
-        control = learned_runs[(learned_runs["task"] == task) & (learned_runs["variant"] == f"{variant}_frozen")
-                               & (learned_runs["setting"] == setting)]
+        control = _select(learned_runs, task=task, variant=f"{variant}_frozen", setting=setting)
         if control.empty:
             continue
         diff = difference(_scores(cells), _scores(control))
@@ -345,8 +347,7 @@ def learning_beats_its_frozen_control(learned_runs: pd.DataFrame | None) -> Verd
                      "learned - control": str(diff), "verdict": outcome.verdict, "why": outcome.why})
     evidence = pd.DataFrame(rows)
     reason = (f"per learned run ({_tally(outcomes)}): it scores above its frozen-window control, paired by seed (95% "
-              f"interval above 0); the control's sparsity can differ a little (its windows meet the target on the "
-              f"training sample of the learned run, evaluated on the same eval split)")
+              f"interval above 0); the control has the learned run's final windows, so the same sparsity")
     return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
 
 
