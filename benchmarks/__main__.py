@@ -42,6 +42,14 @@ def report(name, **values):
     print(json.dumps({"benchmark": name, **values}), flush=True)
 
 
+def bench_device() -> str:
+    """Where the engine and Trainer benchmarks train: a GPU when one is visible (gpu_checks.sh),
+    else the CPU. On a GPU they use 4x the training examples so that a run outlasts its warm-up."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def bench_parse_masks():
     """Parse (our stage: nlp.pipe + heads) + syntax mask build vs bare parser-only nlp.pipe."""
     from breaking_bert.parse import load_parser, parse_frame
@@ -84,10 +92,12 @@ def bench_engine():
     """samples/s of a sparse job (neighbour masks at all layers, masks loaded per batch) vs dense."""
     from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune
 
+    device = bench_device()
     with tempfile.TemporaryDirectory() as tmp:
-        paths, _, _ = _prepare_run_inputs(Path(tmp), 800)
+        paths, _, _ = _prepare_run_inputs(Path(tmp), 800 if device == "cpu" else 3200)
         results = {"dense": [], "sparse": []}
-        for repeat in range(2):  # ABAB: machine drift hits both sides alike
+        # on a GPU the first run pays CUDA's and cuBLAS's start (7x slower): one untimed warm-up
+        for repeat in range(2) if device == "cpu" else (-1, 0, 1):  # ABAB: drift hits both sides alike
             for name, masks, placement in (("dense", False, "none"), ("sparse", True, "all")):
                 job = FinetuneJob(
                     model_cfg=MODEL, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0],
@@ -95,50 +105,56 @@ def bench_engine():
                     eval_masks=paths["eval"][1] if masks else None,
                     num_labels=2, placement=placement, checkpoint_dir=f"{tmp}/{name}{repeat}",
                     lock_dir=f"{tmp}/locks", threads=2,
-                    training=TrainingConfig.from_dict({"epochs": 1, "device": "cpu", "checkpoint_every_steps": 0}, 0),
+                    training=TrainingConfig.from_dict({"epochs": 1, "device": device, "checkpoint_every_steps": 0}, 0),
                 )
-                results[name].append(run_finetune(job)["train_samples_per_second"])
+                speed = run_finetune(job)["train_samples_per_second"]
+                if repeat >= 0:
+                    results[name].append(speed)
         dense, sparse = np.mean(results["dense"]), np.mean(results["sparse"])
-        report("engine_sparse_vs_dense", dense_samples_per_s=dense, sparse_samples_per_s=sparse,
+        report("engine_sparse_vs_dense", device=device, dense_samples_per_s=dense, sparse_samples_per_s=sparse,
                runs=results, ratio=sparse / dense, goal=">= 0.95")
 
 
 def bench_trainer():
-    """Our engine vs the Hugging Face Trainer: same model, data, batch size, epochs, dense."""
+    """Our engine vs the Hugging Face Trainer: same model, data, batch size, epochs, dense, same
+    precision on both sides (fp32; on a GPU also bf16 autocast, the engine's default there)."""
     import torch
-    from datasets import Dataset
     from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
                               TrainingArguments)
 
     from breaking_bert.finetune import FinetuneJob, TrainingConfig, classification_metrics, run_finetune
     from breaking_bert.models import resolve_model_path
 
+    device = bench_device()
     epochs, batch = 2, 32
     with tempfile.TemporaryDirectory() as tmp:
-        paths, _, _ = _prepare_run_inputs(Path(tmp), 800)
-        job = FinetuneJob(
-            model_cfg=MODEL, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0], num_labels=2,
-            placement="none", checkpoint_dir=f"{tmp}/ours", lock_dir=f"{tmp}/locks", threads=2,
-            training=TrainingConfig.from_dict({"epochs": epochs, "batch_size": batch, "device": "cpu",
-                                               "checkpoint_every_steps": 0}, 0),
-        )
+        paths, _, _ = _prepare_run_inputs(Path(tmp), 800 if device == "cpu" else 3200)
         torch.set_num_threads(2)
 
-        def load(split):
+        def load(split):  # plain dicts: the Trainer batches them like a datasets.Dataset's rows
             frame = pd.read_parquet(paths[split][0])
-            return Dataset.from_dict({"input_ids": [list(x) for x in frame["input_ids"]],
-                                      "token_type_ids": [list(x) for x in frame["token_type_ids"]],
-                                      "labels": frame["label"].tolist()})
+            return [{"input_ids": ids.tolist(), "token_type_ids": types.tolist(), "labels": int(label)}
+                    for ids, types, label in zip(frame["input_ids"], frame["token_type_ids"], frame["label"])]
 
-        def run_trainer(repeat):
+        def run_ours(repeat, bf16):
+            job = FinetuneJob(
+                model_cfg=MODEL, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0], num_labels=2,
+                placement="none", checkpoint_dir=f"{tmp}/ours{repeat}{bf16}", lock_dir=f"{tmp}/locks", threads=2,
+                training=TrainingConfig.from_dict({"epochs": epochs, "batch_size": batch, "device": device,
+                                                   "bf16": bf16, "checkpoint_every_steps": 0}, 0),
+            )
+            return run_finetune(job)
+
+        def run_trainer(repeat, bf16, warmup_steps):
             torch.manual_seed(0)
             model = AutoModelForSequenceClassification.from_pretrained(
                 resolve_model_path(MODEL["name_or_path"]), num_labels=2, attn_implementation="sdpa")
-            args = TrainingArguments(output_dir=f"{tmp}/trainer{repeat}", per_device_train_batch_size=batch,
+            args = TrainingArguments(output_dir=f"{tmp}/trainer{repeat}{bf16}", per_device_train_batch_size=batch,
                                      per_device_eval_batch_size=128, num_train_epochs=epochs, learning_rate=5e-5,
-                                     weight_decay=0.01, warmup_steps=int(0.1 * ours[0]["history"][-1]["step"]),
+                                     weight_decay=0.01, warmup_steps=warmup_steps,
                                      train_sampling_strategy="group_by_length", save_strategy="no", report_to=[],
-                                     use_cpu=True, seed=0, logging_strategy="no", disable_tqdm=True)
+                                     use_cpu=device == "cpu", bf16=bf16, seed=0, logging_strategy="no",
+                                     disable_tqdm=True)
             trainer = Trainer(model=model, args=args, train_dataset=load("train"), eval_dataset=load("eval"),
                               data_collator=DataCollatorWithPadding(tokenizer))
             output = trainer.train()
@@ -147,17 +163,18 @@ def bench_trainer():
             return output.metrics["train_samples_per_second"], accuracy
 
         tokenizer = load_tokenizer(MODEL)
-        ours, theirs = [], []
-        for repeat in range(2):  # ABAB: machine drift hits both sides alike
-            job.checkpoint_dir = f"{tmp}/ours{repeat}"
-            ours.append(run_finetune(job))
-            theirs.append(run_trainer(repeat))
-        ours_speed = float(np.mean([m["train_samples_per_second"] for m in ours]))
-        trainer_speed = float(np.mean([speed for speed, _ in theirs]))
-        report("engine_vs_hf_trainer", ours_samples_per_s=ours_speed, trainer_samples_per_s=trainer_speed,
-               ratio=ours_speed / trainer_speed, goal=">= 1.2", ours_accuracy=ours[-1]["eval_accuracy"],
-               trainer_accuracy=theirs[-1][1],
-               runs={"ours": [m["train_samples_per_second"] for m in ours], "trainer": [t[0] for t in theirs]})
+        for bf16 in (False,) if device == "cpu" else (False, True):
+            ours, theirs = [], []
+            for repeat in range(2):  # ABAB: machine drift hits both sides alike
+                ours.append(run_ours(repeat, bf16))
+                theirs.append(run_trainer(repeat, bf16, int(0.1 * ours[0]["history"][-1]["step"])))
+            ours_speed = float(np.mean([m["train_samples_per_second"] for m in ours]))
+            trainer_speed = float(np.mean([speed for speed, _ in theirs]))
+            report("engine_vs_hf_trainer", device=device, precision="bf16 autocast" if bf16 else "fp32",
+                   ours_samples_per_s=ours_speed, trainer_samples_per_s=trainer_speed,
+                   ratio=ours_speed / trainer_speed, goal=">= 1.2", ours_accuracy=ours[-1]["eval_accuracy"],
+                   trainer_accuracy=theirs[-1][1],
+                   runs={"ours": [m["train_samples_per_second"] for m in ours], "trainer": [t[0] for t in theirs]})
 
 
 TRIVIAL_SNAKEFILE = """
@@ -218,10 +235,12 @@ def bench_block_sparse():
     runs = [("flex", 128, False), ("flex", 512, False), ("band", 128, False), ("band", 128, True)]
     if device == "cuda":
         runs += [("flex", 128, True), ("flex", 512, True)]
-    for kernel, block, backward in runs:
-        row = time_block_sparse_vs_dense(mask, block=block, repeats=5, backward=backward, device=device,
-                                         kernel=kernel)
-        report("block_sparse_neighbour_vs_dense_sdpa", **row, ratio=row["speedup"], goal=">= 3 (ideal ~4.5)")
+    # on a GPU also in bf16, the precision training uses there (fp32 SDPA and flex take slower paths)
+    for dtype in (torch.float32,) if device == "cpu" else (torch.float32, torch.bfloat16):
+        for kernel, block, backward in runs:
+            row = time_block_sparse_vs_dense(mask, block=block, repeats=5, backward=backward, device=device,
+                                             kernel=kernel, dtype=dtype)
+            report("block_sparse_neighbour_vs_dense_sdpa", **row, ratio=row["speedup"], goal=">= 3 (ideal ~4.5)")
 
 
 BENCHMARKS = {"parse_masks": bench_parse_masks, "engine": bench_engine, "trainer": bench_trainer,

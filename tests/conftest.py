@@ -33,12 +33,12 @@ SENTENCES = [
 ]
 
 
-def tiny_bert_config(num_layers: int = 4, vocab_size: int = 30522):
+def tiny_bert_config(num_layers: int = 4, vocab_size: int = 30522, hidden_size: int = 32):
     from transformers import BertConfig
 
     return BertConfig(
         vocab_size=vocab_size,
-        hidden_size=32,
+        hidden_size=hidden_size,
         num_hidden_layers=num_layers,
         num_attention_heads=4,
         intermediate_size=64,

@@ -18,13 +18,13 @@ from conftest import tiny_bert_config
 register_sparse_attention()
 
 
-def _models(backends=("eager", "sdpa")):
+def _models(backends=("eager", "sdpa"), **config_changes):
     torch.manual_seed(0)
-    reference = BertForSequenceClassification(tiny_bert_config()).eval()
+    reference = BertForSequenceClassification(tiny_bert_config(**config_changes)).eval()
     reference.config._attn_implementation = "eager"
     models = {}
     for backend in backends:
-        config = tiny_bert_config()
+        config = tiny_bert_config(**config_changes)
         config._attn_implementation = implementation_name(backend)
         model = BertForSequenceClassification(config).eval()
         model.load_state_dict(reference.state_dict())
@@ -155,7 +155,7 @@ def test_flex_agrees_with_eager_on_logits_under_sparse_masks(length):
     """FlexAttention's forward with the mask's BlockMask (torch 2.13 has no flex backward on CPU;
     on a GPU the gradients are compared too). Layer 1 stays dense: the model's own flex mask."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    _, models = _models(("eager", "flex"))
+    _, models = _models(("eager", "flex"), hidden_size=64)  # heads of 16: flex's GPU kernel's minimum
     ids, padding, allowed = _batch(seed=1, length=length)
     ids, padding, allowed = ids.to(device), padding.to(device), allowed.to(device)
     outputs = {}
@@ -202,3 +202,11 @@ def test_flex_block_mask_skips_empty_blocks():
 
     finer = to_block_mask(band[:, None], block_size=64)
     assert finer.kv_num_blocks.sum().item() + finer.full_kv_num_blocks.sum().item() == 4 + 3 + 3
+
+
+def test_flex_names_heads_too_small_for_its_gpu_kernel():
+    from breaking_bert.finetune import check_flex_head_dim
+
+    with pytest.raises(ValueError, match="at least 16 dimensions; this model has 8 "):
+        check_flex_head_dim(tiny_bert_config())  # 32 / 4 heads
+    check_flex_head_dim(tiny_bert_config(hidden_size=64))  # 16: accepted

@@ -188,14 +188,15 @@ def _best_of(function, repeats: int) -> float:
 
 def time_block_sparse_vs_dense(mask: torch.Tensor, heads: int = 12, head_dim: int = 64, block: int = 128,
                                repeats: int = 3, backward: bool = False, device: str = "cpu",
-                               kernel: str = "flex") -> dict:
+                               kernel: str = "flex", dtype: torch.dtype = torch.float32) -> dict:
     """Seconds of dense SDPA and of a block-sparse kernel on the same inputs, forward (and backward).
 
     kernel "flex": FlexAttention with the mask's block mask (no backward on CPU in torch 2.13).
     kernel "band": ``banded_attention`` (neighbour masks only; has a backward everywhere).
     """
     length = mask.shape[0]
-    q, k, v = (torch.randn(1, heads, length, head_dim, device=device, requires_grad=backward) for _ in range(3))
+    q, k, v = (torch.randn(1, heads, length, head_dim, device=device, dtype=dtype, requires_grad=backward)
+               for _ in range(3))
     if kernel == "flex":
         from torch.nn.attention.flex_attention import flex_attention
 
@@ -248,6 +249,7 @@ def time_block_sparse_vs_dense(mask: torch.Tensor, heads: int = 12, head_dim: in
         "speedup": dense_seconds / sparse_seconds,
         "pass": "forward+backward" if backward else "forward",
         "device": device,
+        "dtype": str(dtype).removeprefix("torch."),
     }
 
 

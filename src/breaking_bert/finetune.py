@@ -394,7 +394,20 @@ def load_classifier(model_cfg: dict, num_labels: int, backend: str, device, lear
         raise explain_load_failure(name, error) from None
     model.to(device)
     check_model_is_maskable(model, "eager" if learned else backend)
+    if backend == "flex" and not learned:
+        check_flex_head_dim(model.config)
     return model
+
+
+def check_flex_head_dim(config) -> None:
+    """FlexAttention's GPU kernel needs heads of at least 16 dimensions (tl.dot's minimum); below
+    that torch fails deep inside compilation, so say it here, in the config's terms."""
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    if head_dim < 16:
+        raise ValueError(
+            f"training.backend=flex needs attention heads of at least 16 dimensions; this model has "
+            f"{head_dim} (hidden_size {config.hidden_size} / {config.num_attention_heads} heads). Use backend sdpa."
+        )
 
 
 def run_finetune(job: FinetuneJob) -> dict:
