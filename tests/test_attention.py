@@ -10,9 +10,9 @@ from breaking_bert.attention import (
     check_model_is_maskable,
     implementation_name,
     register_sparse_attention,
-    resolve_placement,
     to_backend_mask,
 )
+from breaking_bert.vocabulary import placement_layers
 from conftest import tiny_bert_config
 
 register_sparse_attention()
@@ -91,7 +91,7 @@ def test_mask_at_layer_i_changes_only_layers_from_i(backend, first_masked):
     ids, padding, allowed = _batch(seed=3)
     dense = model(input_ids=ids, attention_mask=padding, output_hidden_states=True).hidden_states
     sparse = SparseAttention(to_backend_mask(allowed, padding, backend, torch.float32),
-                             resolve_placement(f"from{first_masked}", 4))
+                             placement_layers(f"from{first_masked}", 4))
     masked = model(input_ids=ids, attention_mask=padding, sparse_attention=sparse, output_hidden_states=True).hidden_states
     real = padding.bool()
     for layer in range(1, 5):  # hidden_states[l] is the output of layer l-1
@@ -111,19 +111,6 @@ def test_eager_gets_an_additive_mask_and_sdpa_a_boolean_one():
     assert sdpa.shape == (3, 1, 12, 12)
     assert not sdpa[1, 0, :8, 8:].any(), "padding keys are never attended"
     assert sdpa.any(dim=-1).all(), "no empty row (sdpa would give NaN)"
-
-
-def test_placements():
-    assert resolve_placement("all", 6) == frozenset(range(6))
-    assert resolve_placement("early", 6) == frozenset({0, 1, 2})
-    assert resolve_placement("late", 6) == frozenset({3, 4, 5})
-    assert resolve_placement("layer4", 6) == frozenset({4})
-    assert resolve_placement("from2", 6) == frozenset({2, 3, 4, 5})
-    assert resolve_placement("none", 6) == frozenset()
-    with pytest.raises(ValueError, match="beyond the model's 6 layers"):
-        resolve_placement("layer6", 6)
-    with pytest.raises(ValueError, match="allowed: all, none, early"):
-        resolve_placement("middle", 6)
 
 
 def test_architecture_that_cannot_be_masked_is_refused():

@@ -142,20 +142,34 @@ def test_conda_envs_pin_what_requirements_pin_and_every_rule_names_one():
         assert text.count("conda:") == len(rules), f"{rule_file.name}: every rule names a conda env"
 
 
-def test_workflow_knows_which_patterns_draw_masks_per_seed_as_the_library_does():
-    """common.smk's SEEDED_KINDS mirrors the registry's seeded kinds (plus matched_random)."""
-    from breaking_bert.masks import SEEDED_KINDS
-
-    source = (REPO / "workflow/rules/common.smk").read_text()
-    workflow_kinds = eval(re.search(r"^SEEDED_KINDS = (\(.*?\))", source, flags=re.MULTILINE).group(1))
-    assert set(workflow_kinds) == set(SEEDED_KINDS) == {"random", "bigbird", "matched_random"}
-
-
-def test_workflow_knows_what_each_pattern_needs_as_the_library_does():
-    """common.smk's pattern_needs mirrors the mask registry (the scheduler does not import it)."""
+def test_the_vocabulary_is_the_schemas_and_the_mask_registrys():
+    """One definition of the pattern kinds: the schema's enums and the mask builders agree with
+    breaking_bert.vocabulary (a kind added there and nowhere else fails here)."""
     from breaking_bert.masks import PATTERNS
+    from breaking_bert.vocabulary import GRID_KINDS, KINDS, OBJECTIVES, PLACEMENT_REGEX, VARIANTS
 
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    pattern = schema["definitions"]["pattern"]["properties"]
+    grid = schema["definitions"]["pattern_grid"]["properties"]
+    learned = schema["properties"]["learned_sparsity"]["properties"]
+    assert set(pattern["kind"]["enum"]) == set(KINDS)
+    assert set(grid["kind"]["enum"]) == set(GRID_KINDS)
+    placement = schema["definitions"]["experiment"]["properties"]["placements"]["items"]["pattern"]
+    for name in ("all", "early", "late", "none", "layer3", "from12", "middle", "layer", "from-1"):
+        in_vocabulary = re.fullmatch(PLACEMENT_REGEX, name) is not None and name != "none"  # none: dense only
+        assert (re.fullmatch(placement, name) is not None) == in_vocabulary, name
+    assert set(learned["variants"]["items"]["enum"]) == set(VARIANTS)
+    assert set(learned["objective"]["enum"]) == set(OBJECTIVES)
+    # every kind has a builder except the reference-drawn control, and no builder lacks a kind
+    assert set(PATTERNS) == {name for name, kind in KINDS.items() if "reference" not in kind.needs}
+    for name, spec in PATTERNS.items():
+        assert (spec.degree_params, spec.needs, spec.seeded) == (KINDS[name].degrees, KINDS[name].needs, KINDS[name].seeded)
+
+
+def test_the_workflow_takes_its_terms_from_the_vocabulary():
+    """common.smk loads the library's vocabulary by path (no mirror to keep in step): a pattern's
+    needs, its mask draw, and the learned settings' names come from it."""
     source = (REPO / "workflow/rules/common.smk").read_text()
-    mapping = eval(re.search(r"return (\{\"syntax\".*?\})\.get", source).group(1))
-    for kind, spec in PATTERNS.items():
-        assert set(mapping.get(kind, set())) == set(spec.needs), kind
+    assert 'LIBRARY / "vocabulary.py"' in source
+    for mirror in ("SEEDED_KINDS =", '{"syntax": {"parse"}', '"_frozen"', 'placement=r"'):
+        assert mirror not in source, f"common.smk still spells out {mirror!r}"

@@ -13,7 +13,6 @@ from breaking_bert.findings import (
     late_vs_all_layers,
     learned_beats_bigbird,
     least_damaging_patterns,
-    parse_degrees,
     removing_neighbour_hurts_most,
     render_report,
     all_verdicts,
@@ -97,7 +96,6 @@ def test_finding_3_compares_the_three_one_component_removals():
     assert against.verdict == NOT_SUPPORTED and against.evidence["largest drop"].tolist() == ["g"]
     missing = {k: v for k, v in _bigbird(0.8, 0.7, 0.7, 0.7).items() if k[3] != "g=1 w=2 r=0"}
     assert removing_neighbour_hurts_most(_runs(missing)).verdict == NOT_TESTED
-    assert parse_degrees("g=1 w=12 r=0") == {"g": 1, "w": 12, "r": 0}
 
 
 def _learned(points, task="t", variant="regular"):

@@ -218,15 +218,12 @@ def test_every_pattern_links_sep_only_as_the_policy_says(example, kind, degree, 
 
 
 def test_each_run_seed_draws_its_own_random_masks():
-    from breaking_bert.masks import draw_seed, parse_draw
+    from breaking_bert.masks import draw_seed
 
     example = MaskInputs(word_ids=np.arange(40), example_index=3)
     draws = [build_mask(example, "random", {"k": 5}, MaskOptions(), draw_seed(0, run)) for run in range(3)]
     assert not (draws[0] == draws[1]).all() and not (draws[1] == draws[2]).all()
     assert draw_seed(0, 1) == draw_seed(0, 1) and draw_seed(0, 1) != draw_seed(1, 0)
-    assert parse_draw("fixed") is None and parse_draw("seed12") == 12
-    with pytest.raises(ValueError, match="expected 'fixed' or 'seed<k>'"):
-        parse_draw("seedx")
 
 
 def test_lexical_masks_from_the_real_model_embeddings():

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .vocabulary import format_degrees
+
 RUN_COLUMNS = [
     "task",
     "pattern",
@@ -31,16 +33,6 @@ RUN_COLUMNS = [
     "peak_memory_mb",
     "device",
 ]
-
-
-def format_degrees(degrees) -> str:
-    """{'g': 1, 'w': 3} -> 'g=1 w=3'; '' for dense; 'per example' when each example has its own."""
-    if degrees is None:
-        return ""
-    if isinstance(degrees, dict):
-        ordered = sorted(degrees, key=lambda key: ("gwrk".find(key) % 9, key))  # BigBird's g, w, r first
-        return " ".join(f"{key}={degrees[key]}" for key in ordered)
-    return "per example"
 
 
 def load_runs(metrics_paths) -> pd.DataFrame:

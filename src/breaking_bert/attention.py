@@ -164,32 +164,6 @@ def to_block_mask(combined: torch.Tensor, block_size: int = FLEX_BLOCK_SIZE):
     return create_block_mask(allowed_pair, batch, None, padded, padded, device=combined.device, BLOCK_SIZE=block_size)
 
 
-def resolve_placement(placement: str, num_layers: int) -> frozenset[int]:
-    """Layer indices (0-based) that get the mask.
-
-    all | none | early (first half) | late (second half) | layer<i> (one layer) | from<i> (i..top).
-    """
-    half = num_layers // 2
-    if placement == "all":
-        layers = range(num_layers)
-    elif placement == "none":
-        layers = range(0)
-    elif placement == "early":
-        layers = range(half)
-    elif placement == "late":
-        layers = range(half, num_layers)
-    elif placement.startswith("layer") and placement[5:].isdigit():
-        layers = [int(placement[5:])]
-    elif placement.startswith("from") and placement[4:].isdigit():
-        layers = range(int(placement[4:]), num_layers)
-    else:
-        raise ValueError(f"placement {placement!r}; allowed: all, none, early, late, layer<i>, from<i>")
-    layers = frozenset(layers)
-    if any(i >= num_layers for i in layers):
-        raise ValueError(f"placement {placement!r} names a layer beyond the model's {num_layers} layers")
-    return layers
-
-
 class UnsupportedArchitecture(ValueError):
     pass
 

@@ -9,12 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-PLACEMENT_ORDER = ["all", "early", "late"]
+from .vocabulary import NAMED_PLACEMENTS, SWEEPS, sweep_of
 
 
 def _placement_sort_key(placement: str):
-    if placement in PLACEMENT_ORDER:
-        return (0, PLACEMENT_ORDER.index(placement), 0)
+    if placement in NAMED_PLACEMENTS:
+        return (0, NAMED_PLACEMENTS.index(placement), 0)
     digits = "".join(ch for ch in placement if ch.isdigit())
     return (1, placement.rstrip("0123456789"), int(digits) if digits else 0)
 
@@ -23,7 +23,7 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
     """Per task: grouped bars of the score (mean +- std over seeds) by pattern and placement,
     with the dense baseline as a horizontal band. Experiment 1's placements (all, early, late) and
     patterns only: the per-layer sweep has its heatmap, BigBird its score-vs-sparsity plot."""
-    in_figure = summary["placement"].isin(PLACEMENT_ORDER + ["none"]) & ~summary["kind"].isin(["bigbird", "global"])
+    in_figure = summary["placement"].isin([*NAMED_PLACEMENTS, "none"]) & ~summary["kind"].isin(["bigbird", "global"])
     if in_figure.any():
         summary = summary[in_figure]
     tasks = sorted(summary["task"].unique())
@@ -93,22 +93,15 @@ def plot_mask_gallery(pieces: list[str], masks: dict, path, title: str = "") -> 
     plt.close(fig)
 
 
-def _layer_of(placement: str) -> tuple[str, int] | None:
-    for prefix in ("layer", "from"):
-        if placement.startswith(prefix) and placement[len(prefix) :].isdigit():
-            return prefix, int(placement[len(prefix) :])
-    return None
-
-
 def layer_sweep_table(summary: pd.DataFrame, task: str, prefix: str) -> pd.DataFrame:
     """Delta vs dense, patterns x layer index, for one sweep ('layer': that layer only; 'from':
     that layer and every later one)."""
     rows = summary[(summary["task"] == task) & (summary["kind"] != "dense")].copy()
-    parsed = rows["placement"].map(_layer_of)
+    parsed = rows["placement"].map(sweep_of)
     rows = rows[parsed.map(lambda p: p is not None and p[0] == prefix)]
     if rows.empty:
         return pd.DataFrame()
-    rows["layer"] = rows["placement"].map(lambda p: _layer_of(p)[1])
+    rows["layer"] = rows["placement"].map(lambda p: sweep_of(p)[1])
     return rows.pivot_table(index="pattern", columns="layer", values="delta_vs_dense", aggfunc="mean")
 
 
@@ -116,7 +109,7 @@ def plot_layer_sweep(summary: pd.DataFrame, path) -> None:
     """Per task, heatmaps of the score change vs dense when only layer i is masked and when layers
     i..top are masked; one row per pattern."""
     tasks = sorted(summary["task"].unique())
-    sweeps = [(task, prefix) for task in tasks for prefix in ("layer", "from") if not layer_sweep_table(summary, task, prefix).empty]
+    sweeps = [(task, prefix) for task in tasks for prefix in SWEEPS if not layer_sweep_table(summary, task, prefix).empty]
     if not sweeps:
         sweeps = [(tasks[0] if tasks else "", "layer")]
     fig, axes = plt.subplots(len(sweeps), 1, figsize=(8, max(3.0, 2.4 * len(sweeps))), squeeze=False)

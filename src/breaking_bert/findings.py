@@ -17,13 +17,13 @@ it, not supported (or partly, when others support it) when a cell refutes it, el
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from .aggregate import summarize
 from .decision import CANNOT_TELL, NOT_SUPPORTED, PARTLY, RULE_TEXT, SUPPORTED, Outcome, all_of, combine, decide, difference
+from .vocabulary import control_of, is_control, parse_degrees, placement_layers
 
 PAPER_KINDS = ("syntax", "lexical", "neighbour", "random")
 NOT_TESTED = "not tested"
@@ -161,14 +161,6 @@ def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity
     return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
 
 
-_DEGREE = re.compile(r"(\w+)=(\d+)")
-
-
-def parse_degrees(text) -> dict[str, int]:
-    """'g=1 w=3 r=0' -> {'g': 1, 'w': 3, 'r': 0} (the aggregate table's degrees column)."""
-    return {key: int(value) for key, value in _DEGREE.findall(str(text))} if isinstance(text, str) else {}
-
-
 def _is_full_bigbird(degrees: dict) -> bool:
     return set(degrees) == {"g", "w", "r"} and min(degrees.values()) > 0
 
@@ -271,7 +263,7 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
         bigbird_scores, sparsity = _scores(runs, **cell), _by_seed(runs, "sparsity_mean", **cell)
         for variant in sorted(learned_runs.loc[learned_runs["task"] == point["task"], "variant"].unique()):
             outcome, compared = _against_frontier(learned_runs, point["task"], variant, sparsity, bigbird_scores)
-            control = variant.endswith("_frozen")
+            control = is_control(variant)
             counted = point["sparsity_mean"] >= high_sparsity and not control
             if counted:
                 outcomes.append(outcome.verdict)
@@ -330,13 +322,13 @@ def learning_beats_its_frozen_control(learned_runs: pd.DataFrame | None) -> Verd
     (paired difference). Supported: the gain needs the windows to be learned alongside the model;
     not supported: the windows alone do better; cannot tell: the difference is within noise."""
     name = "Learning the windows during finetuning beats training with them fixed"
-    if learned_runs is None or not learned_runs["variant"].str.endswith("_frozen").any():
+    if learned_runs is None or not learned_runs["variant"].map(is_control).any():
         return Verdict(name, NOT_TESTED, "no frozen-window control was run (learned_sparsity.controls)")
     rows, outcomes = [], []
     for (task, variant, setting), cells in learned_runs.groupby(["task", "variant", "setting"]):
-        if variant.endswith("_frozen"):
+        if is_control(variant):
             continue
-        control = _select(learned_runs, task=task, variant=f"{variant}_frozen", setting=setting)
+        control = _select(learned_runs, task=task, variant=control_of(variant), setting=setting)
         if control.empty:
             continue
         diff = difference(_scores(cells), _scores(control))
@@ -376,7 +368,6 @@ def learned_degree_placement(learned: pd.DataFrame) -> str:
 def retained_mass_vs_damage(summary: pd.DataFrame, retained: pd.DataFrame) -> pd.DataFrame:
     """Per sparse cell: the mean retained dense attention mass over the layers it masks (a
     prediction made before finetuning) beside its measured delta vs dense."""
-    from .attention import resolve_placement  # torch and transformers: only when this section is built
 
     rows = []
     for _, cell in summary[summary["kind"] != "dense"].iterrows():
@@ -384,7 +375,7 @@ def retained_mass_vs_damage(summary: pd.DataFrame, retained: pd.DataFrame) -> pd
         if mass.empty:
             continue
         per_layer = mass.groupby("layer")["retained_mass"].mean()
-        layers = sorted(resolve_placement(cell["placement"], len(per_layer)))
+        layers = sorted(placement_layers(cell["placement"], len(per_layer)))
         rows.append(
             {
                 "task": cell["task"],

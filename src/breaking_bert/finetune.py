@@ -34,7 +34,6 @@ from .attention import (
     check_model_is_maskable,
     implementation_name,
     register_sparse_attention,
-    resolve_placement,
     to_backend_mask,
 )
 from .identity import differences, engine_code_digest, file_digest, fingerprint, flatten
@@ -49,6 +48,7 @@ from .learned import (
 )
 from .masks import MaskSet
 from .models import explain_load_failure, resolve_model_path
+from .vocabulary import placement_layers
 
 
 @dataclass
@@ -431,7 +431,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     evaluation = SplitData.load(job.eval_tokens, job.eval_masks)
     model = load_classifier(job.model_cfg, job.num_labels, cfg.backend, device, learned=job.learned is not None)
     pad_id = AutoTokenizer.from_pretrained(resolve_model_path(job.model_cfg["name_or_path"])).pad_token_id or 0
-    layers = resolve_placement(job.placement, model.config.num_hidden_layers)
+    layers = placement_layers(job.placement, model.config.num_hidden_layers)
     learned, objective, budget = None, None, None
     groups = []
     longest = int(train.lengths().max()) if len(train) else 1

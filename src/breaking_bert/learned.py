@@ -53,6 +53,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .vocabulary import learned_variant, parse_setting
+
 VARIANTS = ("regular", "irregular")
 RADIUS_MARGIN = 0.01  # keeps the projected radii strictly inside the range where they get gradient
 OBJECTIVES = ("penalty", "target")
@@ -308,11 +310,10 @@ def learned_config_for_setting(section: dict, variant: str, setting: str, frozen
     """The config of one sweep point: section = config['learned_sparsity'], setting = 'penalty0.3'
     or 'target0.8' (the run directory's name); variant '<variant>_frozen' is the control, with the
     learned run's ``frozen_windows``."""
-    variant = variant.removesuffix("_frozen")
-    objective = section.get("objective", "target")
-    if not setting.startswith(objective):
-        raise ValueError(f"setting {setting!r} does not match learned_sparsity.objective={objective!r}")
-    value = float(setting[len(objective) :])
+    variant = learned_variant(variant)
+    objective, value = parse_setting(setting)
+    if objective != section.get("objective", "target"):
+        raise ValueError(f"setting {setting!r} does not match learned_sparsity.objective={section.get('objective', 'target')!r}")
     known = {k: section[k] for k in ("ramp", "initial_radius", "radius_learning_rate", "budget_sample", "classes") if k in section}
     sweep = {"penalty": value} if objective == "penalty" else {"target_sparsity": value}
     return LearnedConfig(variant=variant, objective=objective, **known, **sweep, frozen_windows=frozen_windows)

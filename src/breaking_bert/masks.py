@@ -14,7 +14,8 @@ Conventions (see ../shared/PAPER.md and docs/MASKS.md):
 - Per-example randomness is seeded by ``(seed, example_index)`` so a mask never depends on which
   other examples were built alongside it.
 
-A new pattern is one builder function plus one ``register_pattern`` call (and a config entry).
+A new pattern kind is its terms in ``vocabulary.KINDS`` plus one builder function and one
+``register_pattern`` call here (docs/DESIGN.md has a worked example).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .vocabulary import get_kind
 
 SPECIAL_TOKEN_POLICIES = ("cls_global", "global", "like_words")
 CROSS_SEGMENT_POLICIES = ("pattern", "block")
@@ -202,31 +205,35 @@ def dense_links(inputs: MaskInputs) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PatternSpec:
+    """A kind's builder with its terms from the vocabulary (degrees, needs, seeded, symmetric)."""
+
     kind: str
     build_links: Callable[..., np.ndarray]
     degree_params: tuple[str, ...]  # integer parameters; the first one is solved for a target sparsity
     symmetric: bool
-    needs: frozenset[str] = field(default_factory=frozenset)  # "parse", "embeddings"
+    needs: frozenset[str] = frozenset()  # "parse", "embeddings"
     seeded: bool = False
 
 
 PATTERNS: dict[str, PatternSpec] = {}
 
 
-def register_pattern(spec: PatternSpec) -> PatternSpec:
-    PATTERNS[spec.kind] = spec
+def register_pattern(kind: str, build_links: Callable[..., np.ndarray]) -> PatternSpec:
+    """The builder of a kind the vocabulary defines (breaking_bert.vocabulary.KINDS)."""
+    terms = get_kind(kind)
+    spec = PatternSpec(kind, build_links, terms.degrees, terms.symmetric, terms.needs, terms.seeded)
+    PATTERNS[kind] = spec
     return spec
 
 
-register_pattern(PatternSpec("dense", dense_links, (), symmetric=True))
-register_pattern(PatternSpec("neighbour", neighbour_links, ("w",), symmetric=True))
-register_pattern(PatternSpec("global", global_links, ("g",), symmetric=True))
-register_pattern(PatternSpec("random", random_links, ("k",), symmetric=False, seeded=True))
-register_pattern(PatternSpec("syntax", syntax_links, ("k",), symmetric=True, needs=frozenset({"parse"})))
-register_pattern(
-    PatternSpec("lexical", lexical_links, ("k",), symmetric=True, needs=frozenset({"embeddings"}))
-)
-register_pattern(PatternSpec("bigbird", bigbird_links, ("g", "w", "r"), symmetric=False, seeded=True))
+register_pattern("dense", dense_links)
+register_pattern("neighbour", neighbour_links)
+register_pattern("global", global_links)
+register_pattern("random", random_links)
+register_pattern("syntax", syntax_links)
+register_pattern("lexical", lexical_links)
+register_pattern("bigbird", bigbird_links)
+# matched_random has no builder of its own: build_matched_random_mask draws it from a reference
 
 
 def get_pattern(kind: str) -> PatternSpec:
@@ -282,22 +289,10 @@ def build_matched_random_mask(
     return allowed
 
 
-SEEDED_KINDS = tuple(kind for kind, spec in PATTERNS.items() if spec.seeded) + ("matched_random",)
-
-
 def draw_seed(pattern_seed: int, run_seed: int) -> int:
     """The seed of one run's mask draw: the pattern's seed and the run's together, so that the
     spread over run seeds includes the draw of a random pattern's links."""
     return int(np.random.SeedSequence([int(pattern_seed), int(run_seed)]).generate_state(1)[0])
-
-
-def parse_draw(draw: str) -> int | None:
-    """``fixed`` (no random draw) -> None; ``seed<k>`` -> k, the run seed the draw belongs to."""
-    if draw == "fixed":
-        return None
-    if draw.startswith("seed") and draw[4:].isdigit():
-        return int(draw[4:])
-    raise ValueError(f"mask draw {draw!r}: expected 'fixed' or 'seed<k>'")
 
 
 def sparsity(mask: np.ndarray) -> float:

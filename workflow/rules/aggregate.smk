@@ -3,7 +3,7 @@ rule aggregate:
     input:
         metrics=get_metrics_files(),
         mask_summaries=get_mask_summaries(),
-        code=library("aggregate"),
+        code=library("aggregate", "vocabulary"),
     output:
         runs="results/tables/runs.csv",
         summary="results/tables/summary.csv",

@@ -2,6 +2,7 @@
 
 import importlib.util
 import itertools
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -10,6 +11,23 @@ validate(config, schema="../../config/schema.yaml", set_default=True)
 
 LIBRARY = Path(workflow.basedir) / "src" / "breaking_bert"
 ENVS = "../../envs"
+
+
+def load_vocabulary():
+    """The experiment's terms (pattern kinds, placements, draws, names), from the library's own
+    module, loaded by path: it needs the standard library only, so the scheduling process needs
+    none of the library's dependencies (under --sdm conda they live in the rules' envs).
+    """
+    spec = importlib.util.spec_from_file_location(
+        "breaking_bert_vocabulary", LIBRARY / "vocabulary.py"
+    )
+    terms = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = terms  # its dataclasses look their module up there
+    spec.loader.exec_module(terms)
+    return terms
+
+
+vocabulary = load_vocabulary()
 
 
 GRID_OF = {}  # generated pattern name -> its grid
@@ -21,12 +39,11 @@ def expand_pattern_grids():
     lists the grid's name to run all of its points."""
     for grid_name, grid in config.get("pattern_grids", {}).items():
         # BigBird's order (g, w, r) first, so names do not depend on the YAML's key order
-        keys = sorted(grid["degrees"], key=lambda key: ("gwrk".find(key) % 9, key))
+        keys = vocabulary.degree_order(grid["degrees"])
         names = []
         for values in itertools.product(*(grid["degrees"][key] for key in keys)):
             degrees = dict(zip(keys, values))
-            suffix = "_".join(f"{key}{value}" for key, value in degrees.items())
-            name = f"{grid_name}_{suffix}"
+            name = vocabulary.grid_point_name(grid_name, degrees)
             # the schema's pattern defaults, which validate() filled in for the named patterns
             config["patterns"][name] = {
                 "kind": grid["kind"],
@@ -51,12 +68,12 @@ expand_pattern_grids()
 wildcard_constraints:
     task="|".join(config["tasks"]),
     pattern="|".join(config["patterns"]),
-    placement=r"all|early|late|none|layer\d+|from\d+",
+    placement=vocabulary.PLACEMENT_REGEX,
     seed=r"\d+",
-    draw=r"fixed|seed\d+",
+    draw=vocabulary.DRAW_REGEX,
     split="train|eval",
-    variant="(regular|irregular)(_frozen)?",
-    setting=r"(penalty|target)[0-9.e+-]+",
+    variant=vocabulary.VARIANT_REGEX,
+    setting=vocabulary.SETTING_REGEX,
 
 
 def canonical(value):
@@ -184,7 +201,7 @@ def check_config_references():
                     )
     for name, pattern in config["patterns"].items():
         if (
-            pattern["kind"] == "matched_random"
+            "reference" in vocabulary.get_kind(pattern["kind"]).needs
             and pattern.get("reference") not in config["patterns"]
         ):
             raise ValueError(f"patterns.{name}.reference must name another pattern")
@@ -194,28 +211,15 @@ check_config_references()
 
 
 def pattern_needs(pattern):
-    """What a pattern's masks are built from: 'parse' and/or 'embeddings'.
-
-    Mirrors PatternSpec.needs in src/breaking_bert/masks.py (tests check they agree): the
-    scheduling process does not import the library, which under --sdm conda lives only in the
-    rules' envs."""
-    kind = config["patterns"][pattern]["kind"]
-    if kind == "matched_random":
-        return set()
-    return {"syntax": {"parse"}, "lexical": {"embeddings"}}.get(kind, set())
-
-
-# pattern kinds with a random draw; mirrors PatternSpec.seeded in src/breaking_bert/masks.py plus
-# matched_random (tests check they agree)
-SEEDED_KINDS = ("random", "bigbird", "matched_random")
+    """What a pattern's masks are built from beyond the tokens: 'parse', 'embeddings', 'reference'."""
+    return vocabulary.get_kind(config["patterns"][pattern]["kind"]).needs
 
 
 def mask_draw(pattern, seed):
     """Which masks a run of this pattern uses: a random pattern draws its masks anew for every run
     seed (`seed<k>`), so the spread over seeds covers the draw; the others have one set (`fixed`).
     """
-    seeded = config["patterns"][pattern]["kind"] in SEEDED_KINDS
-    return f"seed{seed}" if seeded else "fixed"
+    return vocabulary.mask_draw(config["patterns"][pattern]["kind"], seed)
 
 
 def mask_dir(task, pattern, seed):
@@ -292,12 +296,12 @@ def get_learned_runs():
     objective = learned["objective"]
     values = learned["penalties"] if objective == "penalty" else learned["targets"]
     variants = learned["variants"] + (
-        [f"{variant}_frozen" for variant in learned["variants"]]
+        [vocabulary.control_of(variant) for variant in learned["variants"]]
         if learned["controls"]
         else []
     )
     return [
-        (task, variant, f"{objective}{value:g}", seed)
+        (task, variant, vocabulary.setting_name(objective, value), seed)
         for task in learned["tasks"]
         for variant in variants
         for value in values
@@ -354,14 +358,14 @@ def get_mask_inputs(wildcards):
     inputs = {
         "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
         "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
-        "code": library("masks", "parse"),
+        "code": library("masks", "parse", "vocabulary"),
     }
     if "parse" in needs:
         inputs["train_parses"] = f"results/parses/{wildcards.task}/train.parquet"
         inputs["eval_parses"] = f"results/parses/{wildcards.task}/eval.parquet"
-    reference = config["patterns"][wildcards.pattern].get("reference")
-    if config["patterns"][wildcards.pattern]["kind"] == "matched_random":
-        seed = wildcards.draw.removeprefix("seed")
+    if "reference" in needs:
+        reference = config["patterns"][wildcards.pattern]["reference"]
+        seed = vocabulary.parse_draw(wildcards.draw)
         reference_dir = mask_dir(wildcards.task, reference, seed)
         inputs["reference_train"] = f"{reference_dir}/train.npz"
         inputs["reference_eval"] = f"{reference_dir}/eval.npz"
@@ -380,7 +384,9 @@ def get_finetune_inputs(wildcards):
         "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
         "labels": f"results/data/{wildcards.task}/labels.json",
         # not learned.py: it only runs in learn_degrees jobs, so editing it reruns only those
-        "code": library("finetune", "attention", "devices", "tracking", "models"),
+        "code": library(
+            "finetune", "attention", "devices", "tracking", "models", "vocabulary"
+        ),
     }
     if not is_dense(wildcards.pattern):
         masks = mask_dir(wildcards.task, wildcards.pattern, wildcards.seed)
@@ -400,15 +406,19 @@ def get_learned_inputs(wildcards):
         "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
         "labels": f"results/data/{wildcards.task}/labels.json",
         "code": library(
-            "finetune", "attention", "learned", "devices", "tracking", "models"
+            "finetune",
+            "attention",
+            "learned",
+            "devices",
+            "tracking",
+            "models",
+            "vocabulary",
         ),
     }
-    if wildcards.variant.endswith(
-        "_frozen"
-    ):  # the control: the learned run's final windows
+    if vocabulary.is_control(wildcards.variant):  # the learned run's final windows
         learned_run = learned_dir(
             wildcards.task,
-            wildcards.variant.removesuffix("_frozen"),
+            vocabulary.learned_variant(wildcards.variant),
             wildcards.setting,
             wildcards.seed,
         )
@@ -419,7 +429,10 @@ def get_learned_inputs(wildcards):
 
 
 def get_score_vs_sparsity_inputs(wildcards):
-    inputs = {"summary": "results/tables/summary.csv", "code": library("figures")}
+    inputs = {
+        "summary": "results/tables/summary.csv",
+        "code": library("figures", "vocabulary"),
+    }
     if get_learned_runs():
         inputs["learned"] = "results/tables/learned_summary.csv"
     return inputs
@@ -429,7 +442,7 @@ def get_findings_inputs(wildcards):
     inputs = {
         "runs": "results/tables/runs.csv",
         "summary": "results/tables/summary.csv",
-        "code": library("findings", "decision", "aggregate"),
+        "code": library("findings", "decision", "aggregate", "vocabulary"),
     }
     if get_learned_runs():
         inputs["learned_runs"] = "results/tables/learned_runs.csv"

@@ -46,7 +46,7 @@ rule aggregate_cost:
     input:
         costs=get_cost_files("cost.json"),
         retained=get_cost_files("retained_mass.csv"),
-        code=library("aggregate"),
+        code=library("aggregate", "vocabulary"),
     output:
         cost="results/tables/cost.csv",
         retained="results/tables/retained_mass.csv",
@@ -62,7 +62,7 @@ rule figure_retained_mass:
     """Retained dense attention mass per layer, per pattern."""
     input:
         retained="results/tables/retained_mass.csv",
-        code=library("figures"),
+        code=library("figures", "vocabulary"),
     output:
         report(
             "results/figures/retained_mass.png",
@@ -81,7 +81,7 @@ rule figure_kernel_timing:
     """Attention time against sequence length, dense SDPA vs block-sparse per pattern."""
     input:
         timing="results/cost/kernel_timing.csv",
-        code=library("figures"),
+        code=library("figures", "vocabulary"),
     output:
         report(
             "results/figures/kernel_timing.png",

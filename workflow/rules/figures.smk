@@ -2,7 +2,7 @@ rule figure_score_by_pattern_and_placement:
     """Score by pattern and placement per task, dense baseline as a band."""
     input:
         summary="results/tables/summary.csv",
-        code=library("figures"),
+        code=library("figures", "vocabulary"),
     output:
         report(
             "results/figures/score_by_pattern_and_placement.png",
@@ -22,7 +22,7 @@ rule figure_mask_gallery:
     input:
         tokens="results/tokens/{task}/eval.parquet",
         masks=get_gallery_masks,
-        code=library("figures"),
+        code=library("figures", "vocabulary"),
     output:
         report(
             "results/figures/masks_{task}.png",
@@ -45,7 +45,7 @@ rule figure_layer_sweep:
     """Score change vs dense when one layer, or layers i..top, are masked (experiment 1)."""
     input:
         summary="results/tables/summary.csv",
-        code=library("figures"),
+        code=library("figures", "vocabulary"),
     output:
         report(
             "results/figures/layer_sweep.png",

@@ -33,7 +33,7 @@ rule aggregate_learned:
     """One row per learned run and a summary per task x variant x setting (mean, spread)."""
     input:
         metrics=get_learned_metrics_files(),
-        code=library("aggregate"),
+        code=library("aggregate", "vocabulary"),
     output:
         runs="results/tables/learned_runs.csv",
         summary="results/tables/learned_summary.csv",
@@ -50,7 +50,7 @@ rule figure_learned_degrees:
     """The hardened window of every layer and head, per variant and setting (mean over seeds)."""
     input:
         runs="results/tables/learned_runs.csv",
-        code=library("figures"),
+        code=library("figures", "vocabulary"),
     output:
         report(
             "results/figures/learned_degrees_{task}.png",

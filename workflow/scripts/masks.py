@@ -11,12 +11,11 @@ from breaking_bert.masks import (
     build_split_masks,
     check_achieved_sparsity,
     draw_seed,
-    get_pattern,
     mask_inputs_for_split,
-    parse_draw,
     resolve_dataset_degrees,
 )
 from breaking_bert.models import load_input_embeddings
+from breaking_bert.vocabulary import get_kind, parse_draw
 
 pattern = snakemake.params.pattern
 run_seed = parse_draw(snakemake.wildcards.draw)
@@ -28,7 +27,7 @@ options = MaskOptions(
     special_tokens=pattern.get("special_tokens", snakemake.params.options["special_tokens"]),
     cross_segment=snakemake.params.options["cross_segment"],
 )
-needs = get_pattern(pattern["kind"]).needs if pattern["kind"] != "matched_random" else frozenset()
+needs = get_kind(pattern["kind"]).needs - {"reference"}  # the reference masks come as inputs
 embeddings = load_input_embeddings(snakemake.params.model) if "embeddings" in needs else None
 
 examples = {}
