@@ -200,7 +200,7 @@ def test_changing_one_pattern_parameter_reruns_only_that_pattern(finished_run):
 
 
 def test_editing_the_mask_library_reruns_masks_and_sparse_finetunes_only(finished_run):
-    restore = _edit(finished_run / "src/breaking_bert/masks.py")
+    restore = _edit(finished_run / "src/breaking_bert/masks/patterns.py")
     try:
         jobs = scheduled_jobs(finished_run)
     finally:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 # The library modules whose code decides a finetune's result (not tracking, devices or reporting).
-ENGINE_MODULES = ("finetune", "attention", "learned", "masks", "models")
+ENGINE_MODULES = ("finetune", "attention", "learned", "masks", "models", "vocabulary")
 _CHUNK = 1 << 20
 
 
@@ -31,8 +31,10 @@ def file_digest(path: str | Path | None) -> str | None:
 def engine_code_digest() -> str:
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for module in ENGINE_MODULES:
-        digest.update(module.encode() + b"\0" + (here / f"{module}.py").read_bytes() + b"\0")
+    for module in ENGINE_MODULES:  # a module's file, or every file of a package (masks/)
+        files = sorted((here / module).glob("*.py")) if (here / module).is_dir() else [here / f"{module}.py"]
+        for path in files:
+            digest.update(str(path.relative_to(here)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

@@ -69,3 +69,26 @@ def tree_hops(heads: np.ndarray) -> np.ndarray:
     hops = depth[:, None] + depth[None, :] - 2 * (common - 1)
     hops[common == 0] = -1
     return hops.astype(np.int32)
+
+
+# The masks stage reads this stage's files through these (their column layout is this module's)
+
+UNREACHABLE_HOPS = 1 << 20  # words in different sentences or segments are never within k hops
+
+
+def word_hops_from_parse(tokens_row, parse_row) -> np.ndarray:
+    """(m, m) hops between the model's words, through the spaCy token each word starts in."""
+    word_starts = np.asarray(tokens_row["word_starts"])
+    word_segments = np.asarray(tokens_row["word_segments"])
+    m = len(word_starts)
+    hops = np.full((m, m), UNREACHABLE_HOPS, dtype=np.int64)
+    for segment, prefix in ((0, "a"), (1, "b")):
+        words = np.flatnonzero(word_segments == segment)
+        if len(words) == 0:
+            continue
+        starts = np.asarray(parse_row[f"{prefix}_starts"])
+        spacy_token = np.clip(np.searchsorted(starts, word_starts[words], side="right") - 1, 0, None)
+        segment_hops = tree_hops(parse_row[f"{prefix}_heads"]).astype(np.int64)
+        segment_hops[segment_hops < 0] = UNREACHABLE_HOPS
+        hops[np.ix_(words, words)] = segment_hops[np.ix_(spacy_token, spacy_token)]
+    return hops

@@ -179,7 +179,14 @@ def library(*modules):
     """Library files a rule's result depends on. Snakemake does not track what a script imports,
     so they are declared as inputs: editing one reruns exactly the rules that list it.
     """
-    return [str(LIBRARY / f"{module}.py") for module in modules]
+    files = []
+    for module in modules:  # a module's file, or every file of a package (masks/)
+        package = LIBRARY / module
+        if package.is_dir():
+            files += sorted(str(path) for path in package.glob("*.py"))
+        else:
+            files.append(str(LIBRARY / f"{module}.py"))
+    return files
 
 
 def check_config_references():

@@ -1,0 +1,69 @@
+"""Attention masks: every pattern of the paper, lifted from words to wordpieces, stored bit-packed.
+
+Conventions (see ../shared/PAPER.md and docs/MASKS.md):
+- ``allowed[i, j] = True`` means token i may attend to token j; masks cover the n real tokens of one
+  example (padding is never part of a mask, so sparsity excludes it by construction).
+- Every mask is ``forced links | pattern links``. Forced links are the diagonal, the pieces of one
+  word among themselves, and the special-token policy; they are part of every pattern so that no
+  row is empty and a word is never split by its tokenizer.
+- Pattern links join words only (and [CLS] under ``like_words``): a [SEP] token's links come from
+  the special-token policy alone, the same for every pattern. Positional patterns used to link
+  [SEP] and word-level ones could not, which confounded the comparison of kinds.
+- Word-level relations (syntax, lexical) are lifted to tokens through ``word_ids`` (-1 marks a
+  special token such as [CLS] / [SEP]).
+- Per-example randomness is seeded by ``(seed, example_index)`` so a mask never depends on which
+  other examples were built alongside it.
+
+Rooms by concern: ``inputs`` (what a pattern may look at, assembled from a split's tokens, parses
+and embeddings), ``patterns`` (forced links, the builders and their registry), ``solving`` (degrees
+for a target sparsity, one search, and the masks stage's checks), ``storage`` (bit-packed sets). A
+new pattern kind is its terms in ``vocabulary.KINDS`` plus one builder and one ``register_pattern``
+call in ``patterns`` (docs/DESIGN.md has a worked example).
+"""
+from .inputs import (
+    CROSS_SEGMENT_POLICIES,
+    SPECIAL_TOKEN_POLICIES,
+    MaskInputs,
+    MaskOptions,
+    mask_inputs_for_split,
+    word_vectors_from_embeddings,
+)
+from .patterns import (
+    PATTERNS,
+    PatternSpec,
+    bigbird_links,
+    build_mask,
+    build_matched_random_mask,
+    dense_links,
+    draw_seed,
+    forced_links,
+    get_pattern,
+    global_links,
+    lexical_links,
+    lift_word_relation,
+    neighbour_links,
+    pattern_tokens,
+    random_links,
+    register_pattern,
+    syntax_links,
+)
+from .solving import (
+    UnreachableSparsity,
+    build_split_masks,
+    check_achieved_sparsity,
+    mean_sparsity_at,
+    resolve_dataset_degrees,
+    solve_degree_for_dataset,
+    solve_degree_for_example,
+)
+from .storage import MaskSet, sparsity
+
+__all__ = [
+    "CROSS_SEGMENT_POLICIES", "PATTERNS", "SPECIAL_TOKEN_POLICIES", "MaskInputs", "MaskOptions", "MaskSet",
+    "PatternSpec", "UnreachableSparsity", "bigbird_links", "build_mask", "build_matched_random_mask",
+    "build_split_masks", "check_achieved_sparsity", "dense_links", "draw_seed", "forced_links", "get_pattern",
+    "global_links", "lexical_links", "lift_word_relation", "mask_inputs_for_split", "mean_sparsity_at",
+    "neighbour_links", "pattern_tokens", "random_links", "register_pattern", "resolve_dataset_degrees",
+    "solve_degree_for_dataset", "solve_degree_for_example", "sparsity", "syntax_links",
+    "word_vectors_from_embeddings",
+]
