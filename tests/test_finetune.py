@@ -165,18 +165,18 @@ def test_classification_metrics_against_hand_computed_values():
 
 
 def test_metrics_are_written_atomically(tmp_path, monkeypatch):
-    from breaking_bert import finetune
+    from breaking_bert.finetune import checkpoints
 
     target = tmp_path / "metrics.json"
-    finetune.write_json_atomically({"score": 0.5}, target)
+    checkpoints.write_json_atomically({"score": 0.5}, target)
     assert json.loads(target.read_text()) == {"score": 0.5}
 
     def crash(*args):
         raise OSError("disk gone")
 
-    monkeypatch.setattr(finetune.os, "replace", crash)
+    monkeypatch.setattr(checkpoints.os, "replace", crash)
     with pytest.raises(OSError):
-        finetune.write_json_atomically({"score": 0.9}, target)
+        checkpoints.write_json_atomically({"score": 0.9}, target)
     assert json.loads(target.read_text()) == {"score": 0.5}, "the old file is intact, never half-written"
     assert list(tmp_path.iterdir()) == [target], "no temp file left behind"
 

@@ -1,0 +1,138 @@
+"""What a finetune job is: its training config, its inputs, the identity that says which run made
+a result, and the classifier it loads (with the backend's checks)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from ..attention import LEARNED_IMPLEMENTATION, check_model_is_maskable, implementation_name, register_sparse_attention
+from ..identity import engine_code_digest, file_digest, flatten
+from ..learned import LearnedConfig
+from ..models import explain_load_failure, resolve_model_path
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int = 3
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    gradient_accumulation: int = 1
+    max_grad_norm: float = 1.0
+    backend: str = "sdpa"  # eager | sdpa | flex (GPU training only)
+    device: str = "auto"  # auto | cpu | cuda
+    bf16: bool = True  # autocast on GPU; ignored on CPU (fp32 there)
+    length_group_megabatch: int = 50  # batches per megabatch sorted by length (HF's LengthGroupedSampler)
+    checkpoint_every_steps: int = 200  # also at each epoch end but the last, and on SIGTERM
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict, seed: int) -> "TrainingConfig":
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "seed": seed})
+
+
+class Preempted(SystemExit):
+    """Raised after a SIGTERM once the checkpoint is on disk; the job exits non-zero and resumes later."""
+
+
+@dataclass
+class FinetuneJob:
+    model_cfg: dict
+    train_tokens: str
+    eval_tokens: str
+    num_labels: int
+    placement: str
+    training: TrainingConfig
+    train_masks: str | None = None
+    eval_masks: str | None = None
+    primary_metric: str = "accuracy"
+    checkpoint_dir: str = "checkpoints"
+    lock_dir: str = "results/.gpu_slots"
+    threads: int = 1
+    learned: LearnedConfig | None = None  # experiment 3: learn neighbour degrees instead of a fixed mask
+    model_output: str | None = None  # a folder for the final weights (training.save_model), else none kept
+    extra: dict = field(default_factory=dict)
+
+
+def state_dict_digest(model) -> str:
+    """SHA-256 of a model's weights as loaded (pretrained encoder + seeded new head), by content."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode() + b"\0" + str(tensor.dtype).encode())
+        digest.update(tensor.detach().reshape(-1).contiguous().view(torch.uint8).cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def run_identity(job: FinetuneJob, cfg: TrainingConfig, model) -> dict:
+    """Everything that determines this run's result, flat (identity.py): the resolved training
+    config and seed, the learned-sparsity settings, the placement, the initial weights, the tokens
+    and masks by content, the engine's code and the library versions. Not in it: when checkpoints
+    are written, threads, paths."""
+    import transformers
+
+    training = {k: v for k, v in asdict(cfg).items() if k != "checkpoint_every_steps"}
+    inputs = {"train_tokens": job.train_tokens, "eval_tokens": job.eval_tokens,
+              "train_masks": job.train_masks, "eval_masks": job.eval_masks}
+    return flatten({
+        "training": training,
+        "learned": asdict(job.learned) if job.learned is not None else {"enabled": False},
+        "placement": job.placement,
+        "num_labels": job.num_labels,
+        "primary_metric": job.primary_metric,
+        "initial_weights": state_dict_digest(model),
+        "inputs": {name: file_digest(path) for name, path in inputs.items()},
+        "engine_code": engine_code_digest(),
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+    })
+
+
+def load_classifier(model_cfg: dict, num_labels: int, backend: str, device, learned: bool = False):
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    register_sparse_attention()
+    name = resolve_model_path(model_cfg["name_or_path"])
+    hf_logging.set_verbosity_error()  # the "classifier newly initialised" report is expected here
+    if backend == "flex" and not learned:
+        if torch.device(device).type == "cpu":
+            raise ValueError(
+                "training.backend=flex trains on a GPU only: torch 2.13's FlexAttention has no backward "
+                "pass on CPU. Use backend sdpa (or eager) on CPU."
+            )
+        # FlexAttention has no attention dropout; flex runs train without it (compare them with flex runs)
+        extra = {"attention_probs_dropout_prob": 0.0}
+    else:
+        extra = {}
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            name,
+            num_labels=num_labels,
+            **extra,
+            attn_implementation=LEARNED_IMPLEMENTATION if learned else implementation_name(backend),
+            trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        )
+    except Exception as error:
+        raise explain_load_failure(name, error) from None
+    model.to(device)
+    check_model_is_maskable(model, "eager" if learned else backend)
+    if backend == "flex" and not learned:
+        check_flex_head_dim(model.config)
+    return model
+
+
+def check_flex_head_dim(config) -> None:
+    """FlexAttention's GPU kernel needs heads of at least 16 dimensions (tl.dot's minimum); below
+    that torch fails deep inside compilation, so say it here, in the config's terms."""
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    if head_dim < 16:
+        raise ValueError(
+            f"training.backend=flex needs attention heads of at least 16 dimensions; this model has "
+            f"{head_dim} (hidden_size {config.hidden_size} / {config.num_attention_heads} heads). Use backend sdpa."
+        )
