@@ -1,0 +1,29 @@
+"""The generated findings report: does this run support each of the paper's four findings?
+
+Each check reads the per-seed runs table (``results/tables/runs.csv``; learned runs from
+``learned_runs.csv``) and judges every comparison with the one decision rule of ``decision.py``: a
+95% t interval of the score difference, paired by seed, and three outcomes per cell, supported /
+not supported / cannot tell. A finding over several cells is supported when every cell supports
+it, not supported (or partly, when others support it) when a cell refutes it, else cannot tell;
+``not tested`` when the cells it needs were not run. The thresholds are config values
+(``findings`` in config/schema.yaml):
+
+- ``negligible_drop``: a drop vs dense whose whole interval is smaller than this "costs little"
+  (default 0.01, one point);
+- ``high_sparsity``: cells at or above this achieved sparsity are "highly sparse" (default 0.75);
+- ``sparsity_tolerance``: two patterns compared in finding 2 whose achieved sparsities differ by
+  more than this are not comparable when the less sparse one wins (default 0.01).
+"""
+
+from ..decision import CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED
+from .cells import NOT_TESTED, PAPER_KINDS, Verdict
+from .fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
+from .learned import frontier_at, irregular_beats_regular, learned_beats_bigbird, learned_degree_placement, learning_beats_its_frozen_control
+from .report import all_verdicts, dense_stability, render_report, retained_mass_section, retained_mass_vs_damage
+
+__all__ = [
+    "CANNOT_TELL", "NOT_SUPPORTED", "NOT_TESTED", "PAPER_KINDS", "PARTLY", "SUPPORTED", "Verdict", "all_verdicts",
+    "dense_stability", "frontier_at", "irregular_beats_regular", "late_vs_all_layers", "learned_beats_bigbird",
+    "learned_degree_placement", "learning_beats_its_frozen_control", "least_damaging_patterns", "removing_neighbour_hurts_most",
+    "render_report", "retained_mass_section", "retained_mass_vs_damage",
+]
