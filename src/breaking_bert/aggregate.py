@@ -35,14 +35,18 @@ RUN_COLUMNS = [
 ]
 
 
-def load_runs(metrics_paths) -> pd.DataFrame:
+def _load(metrics_paths, columns, **derived) -> pd.DataFrame:
+    """One row per metrics.json: its values of ``columns``, those in ``derived`` computed from it."""
     rows = []
     for path in metrics_paths:
         metrics = json.loads(Path(path).read_text())
-        row = {column: metrics.get(column) for column in RUN_COLUMNS}
-        row["degrees"] = format_degrees(metrics.get("mask_degrees"))
-        rows.append(row)
-    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+        rows.append({**{column: metrics.get(column) for column in columns},
+                     **{column: compute(metrics) for column, compute in derived.items()}})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def load_runs(metrics_paths) -> pd.DataFrame:
+    return _load(metrics_paths, RUN_COLUMNS, degrees=lambda metrics: format_degrees(metrics.get("mask_degrees")))
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
@@ -115,13 +119,7 @@ LEARNED_COLUMNS = [
 
 def load_learned_runs(metrics_paths) -> pd.DataFrame:
     """One row per experiment-3 run; learned_windows is the JSON of its [layer][head][class] windows."""
-    rows = []
-    for path in metrics_paths:
-        metrics = json.loads(Path(path).read_text())
-        row = {column: metrics.get(column) for column in LEARNED_COLUMNS}
-        row["learned_windows"] = json.dumps(metrics["learned_windows"])
-        rows.append(row)
-    return pd.DataFrame(rows, columns=LEARNED_COLUMNS)
+    return _load(metrics_paths, LEARNED_COLUMNS, learned_windows=lambda metrics: json.dumps(metrics["learned_windows"]))
 
 
 def summarize_learned(runs: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED
+from ..decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, combine
 
 PAPER_KINDS = ("syntax", "lexical", "neighbour", "random")
 NOT_TESTED = "not tested"
@@ -47,3 +47,13 @@ def _one_seed_caveat(evidence: pd.DataFrame) -> str:
     if "seeds" in evidence and (evidence["seeds"] < 2).any():
         return "; one seed gives no spread, so no verdict can be definitive: run at least 2 seeds (3 or more to measure the spread)"
     return ""
+
+
+def conclude(name: str, rows: list[dict], outcomes: list[str], reason: str, untested: str | None = None) -> Verdict:
+    """A finding's verdict from its cells: their outcomes combined, the evidence table, the reason
+    with the one-seed caveat where a cell had one seed; ``not tested`` (why: ``untested``) when no
+    cell could be judged."""
+    evidence = pd.DataFrame(rows)
+    if untested is not None and evidence.empty:
+        return Verdict(name, NOT_TESTED, untested)
+    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)

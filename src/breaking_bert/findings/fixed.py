@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 
 from ..aggregate import summarize
-from ..decision import CANNOT_TELL, Outcome, all_of, combine, decide, difference
+from ..decision import CANNOT_TELL, Outcome, all_of, decide, difference
 from ..vocabulary import parse_degrees
-from .cells import NOT_TESTED, PAPER_KINDS, Verdict, _one_seed_caveat, _scores, _tally
+from .cells import PAPER_KINDS, Verdict, _scores, _tally, conclude
 
 
 def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_sparsity: float = 0.75) -> Verdict:
@@ -47,13 +47,10 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
                 "why": cell.why,
             }
         )
-    evidence = pd.DataFrame(rows)
-    if evidence.empty:
-        return Verdict(name, NOT_TESTED, f"no pattern at sparsity >= {high_sparsity} was run at both 'late' and 'all'")
     reason = (f"per task x pattern ({_tally(outcomes)}): late costs little when late - dense has its whole 95% "
               f"interval above -{negligible_drop}; all costs more when all - late has its whole interval below "
               f"-{negligible_drop}")
-    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
+    return conclude(name, rows, outcomes, reason, untested=f"no pattern at sparsity >= {high_sparsity} was run at both 'late' and 'all'")
 
 
 def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity_tolerance: float = 0.01) -> Verdict:
@@ -97,13 +94,10 @@ def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity
                 "verdict": cell.verdict,
             }
         )
-    evidence = pd.DataFrame(rows)
-    if evidence.empty:
-        return Verdict(name, NOT_TESTED, f"the four kinds were not all run at placement '{placement}' on one task")
     reason = (f"per task ({_tally(outcomes)}), at placement '{placement}': neighbour and random each score above "
               f"syntax and lexical (paired differences, 95% intervals above 0); a winner less sparse than its loser "
               f"by more than {sparsity_tolerance} cannot tell")
-    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
+    return conclude(name, rows, outcomes, reason, untested=f"the four kinds were not all run at placement '{placement}' on one task")
 
 
 def _is_full_bigbird(degrees: dict) -> bool:
@@ -146,9 +140,6 @@ def removing_neighbour_hurts_most(runs: pd.DataFrame) -> Verdict:
                     "why": cell.why,
                 }
             )
-    evidence = pd.DataFrame(rows)
-    if evidence.empty:
-        return Verdict(name, NOT_TESTED, "no full BigBird point (g, w, r > 0) was run together with all three of its one-component-removed variants")
     reason = (f"per task, placement and BigBird point ({_tally(outcomes)}): without w scores below without g and "
               f"below without r (paired differences, 95% intervals below 0)")
-    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
+    return conclude(name, rows, outcomes, reason, untested="no full BigBird point (g, w, r > 0) was run together with all three of its one-component-removed variants")

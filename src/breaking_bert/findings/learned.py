@@ -9,7 +9,7 @@ import pandas as pd
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Outcome, combine, decide, difference
 from ..vocabulary import control_of, is_control, parse_degrees
-from .cells import NOT_TESTED, Verdict, _by_seed, _one_seed_caveat, _scores, _select, _tally
+from .cells import NOT_TESTED, Verdict, _by_seed, _one_seed_caveat, _scores, _select, _tally, conclude
 from .fixed import _is_full_bigbird
 
 
@@ -113,10 +113,9 @@ def irregular_beats_regular(learned_runs: pd.DataFrame | None) -> Verdict:
         rows.append({"task": task, "irregular": setting, "sparsity": cells["sparsity_mean"].mean(),
                      "seeds": len(scores), "regular frontier there": compared, "verdict": outcome.verdict,
                      "why": outcome.why})
-    evidence = pd.DataFrame(rows)
     reason = (f"per irregular point ({_tally(outcomes)}): it scores above the regular frontier interpolated at its "
               f"sparsity (95% interval above 0)")
-    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
+    return conclude(name, rows, outcomes, reason)
 
 
 def learning_beats_its_frozen_control(learned_runs: pd.DataFrame | None) -> Verdict:
@@ -141,10 +140,9 @@ def learning_beats_its_frozen_control(learned_runs: pd.DataFrame | None) -> Verd
         rows.append({"task": task, "variant": variant, "setting": setting, "sparsity": cells["sparsity_mean"].mean(),
                      "control sparsity": control["sparsity_mean"].mean(), "seeds": diff.n,
                      "learned - control": str(diff), "verdict": outcome.verdict, "why": outcome.why})
-    evidence = pd.DataFrame(rows)
     reason = (f"per learned run ({_tally(outcomes)}): it scores above its frozen-window control, paired by seed (95% "
               f"interval above 0); the control has the learned run's final windows, so the same sparsity")
-    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
+    return conclude(name, rows, outcomes, reason)
 
 
 def learned_degree_placement(learned: pd.DataFrame) -> str:
