@@ -173,3 +173,20 @@ def test_the_workflow_takes_its_terms_from_the_vocabulary():
     assert 'LIBRARY / "vocabulary.py"' in source
     for mirror in ("SEEDED_KINDS =", '{"syntax": {"parse"}', '"_frozen"', 'placement=r"'):
         assert mirror not in source, f"common.smk still spells out {mirror!r}"
+
+
+def test_installing_the_library_adds_nothing_an_env_does_not_pin():
+    """Each env installs the library (-e ../) on top of its own pins; the library's own dependencies
+    are what every env pins, so no env gets torch (or anything else) it did not ask for."""
+    import tomllib
+
+    needs = {re.split(r"[<>=\[ ]", dependency)[0].lower() for dependency in
+             tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
+    for env in sorted((REPO / "envs").glob("*.yaml")):
+        spec = yaml.safe_load(env.read_text())
+        pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+        assert "-e ../" in " ".join(pip), f"{env.name} installs the library"
+        assert needs <= set(_pins(pip)), f"{env.name} lacks pins for {needs - set(_pins(pip))}"
+    torch_free = [env.name for env in (REPO / "envs").glob("*.yaml") if "torch==" not in env.read_text()]
+    assert sorted(torch_free) == ["data.yaml", "parse.yaml", "report.yaml"]
+

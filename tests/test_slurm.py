@@ -49,8 +49,9 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tiny_model_dir, 
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     # derive the test profile: this cluster's partition and account, squeue polling (no slurmdbd)
     profile["default-resources"].update(slurm_partition="debug", slurm_account="root", runtime=10, mem_mb=1000)
-    profile["set-resources"]["finetune"]["cpus_per_gpu"] = 1
-    profile["set-threads"]["finetune"] = 1
+    for rule in profile["set-resources"]:
+        profile["set-resources"][rule] = {**profile["set-resources"][rule], "cpus_per_gpu": 1}
+        profile["set-threads"][rule] = 1
     profile.update({"slurm-status-command": "squeue", "slurm-init-seconds-before-status-checks": 1,
                     "seconds-between-status-checks": 2, "jobs": 4, "latency-wait": 5, "retries": 0})
     (cluster / "profiles/test_slurm").mkdir()
@@ -77,3 +78,19 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tiny_model_dir, 
         relative = metrics.relative_to(local)
         ours, theirs = json.loads(metrics.read_text()), json.loads((cluster / relative).read_text())
         assert ours["history"] == theirs["history"], relative
+
+
+def test_the_slurm_profile_gives_every_gpu_rule_its_gpu():
+    """Every rule that declares gpu=1 gets a GPU (and its cores) on the cluster, not only finetune."""
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    gpu_rules = set()
+    for rule_file in (REPO / "workflow/rules").glob("*.smk"):
+        for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", rule_file.read_text(), flags=re.MULTILINE | re.DOTALL):
+            if re.search(r"^\s+gpu=1,", body, flags=re.MULTILINE):
+                gpu_rules.add(name)
+    assert gpu_rules >= {"finetune", "learn_degrees", "kernel_timing"}
+    assert set(profile["set-resources"]) == gpu_rules == set(profile["set-threads"])
+    for rule in gpu_rules:
+        assert profile["set-resources"][rule]["gpu"] == 1
+        assert profile["set-threads"][rule] == profile["set-resources"][rule]["cpus_per_gpu"]
+

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+GPU_SLOTS = "results/.gpu_slots"  # the lock files of a local run's GPU jobs (finetune, learned, timing)
+
 
 @dataclass
 class DeviceClaim:

@@ -6,11 +6,11 @@ import pandas as pd
 import torch
 
 from breaking_bert.cost import kernel_timing_rows
-from breaking_bert.devices import claim_device
+from breaking_bert.devices import GPU_SLOTS, claim_device
 
 settings = snakemake.params.settings
 torch.set_num_threads(max(1, snakemake.threads))
-claim = claim_device("auto", "results/.gpu_slots")  # its own GPU, like a finetune job
+claim = claim_device("auto", GPU_SLOTS)  # its own GPU, like a finetune job
 rows = kernel_timing_rows(settings["timing_patterns"], settings["timing_lengths"], settings["timing_sparsity"],
                           settings["block_size"], settings["timing_repeats"], claim.device)
 claim.release()

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from ..attention import LEARNED_IMPLEMENTATION, check_model_is_maskable, implementation_name, register_sparse_attention
+from ..devices import GPU_SLOTS
 from ..identity import engine_code_digest, file_digest, flatten
 from ..learned import LearnedConfig
 from ..models import explain_load_failure, resolve_model_path
@@ -52,7 +53,7 @@ class FinetuneJob:
     eval_masks: str | None = None
     primary_metric: str = "accuracy"
     checkpoint_dir: str = "checkpoints"
-    lock_dir: str = "results/.gpu_slots"
+    lock_dir: str = GPU_SLOTS
     threads: int = 1
     learned: LearnedConfig | None = None  # experiment 3: learn neighbour degrees instead of a fixed mask
     model_output: str | None = None  # a folder for the final weights (training.save_model), else none kept
