@@ -28,20 +28,23 @@ def test_concurrent_jobs_get_distinct_gpus(tmp_path):
 
 def _claim_device_name(lock_dir, count):
     claim = claim_gpu_slot(count, lock_dir, timeout_s=30, poll_s=0.05)
+    claimed_at = time.time()
     claim.release()
-    return claim.device
+    return claim.device, claimed_at
 
 
 def test_a_fifth_job_waits_for_a_free_slot(tmp_path):
     held = [claim_gpu_slot(2, tmp_path) for _ in range(2)]
     assert {c.device for c in held} == {"cuda:0", "cuda:1"}
-    start = time.monotonic()
     with multiprocessing.Pool(1) as pool:
         waiting = pool.apply_async(_claim_device_name, (str(tmp_path), 2))
         time.sleep(0.5)
+        assert not waiting.ready(), "no slot was free, yet the job got one"
+        released_at = time.time()
         held[1].release()
-        device = waiting.get(timeout=30)
-    assert device == "cuda:1" and time.monotonic() - start >= 0.5
+        device, claimed_at = waiting.get(timeout=30)
+    assert device == "cuda:1", "it takes the slot that was freed"
+    assert claimed_at >= released_at, "it got its slot only after the release"
     held[0].release()
 
 

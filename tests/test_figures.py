@@ -1,0 +1,74 @@
+"""Each figure draws its table's numbers: bar heights, points and heatmap cells read back from the
+matplotlib figure (captured instead of closed) and compared with the table they were drawn from."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.container import BarContainer, ErrorbarContainer
+
+from breaking_bert import figures
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures a plot function makes, kept open for reading instead of closed."""
+    kept, close = [], figures.plt.close
+    monkeypatch.setattr(figures.plt, "close", kept.append)
+    yield kept
+    for figure in kept:
+        close(figure)
+
+
+def _summary():
+    rows = [("dense", "dense", "none", "", 0.0, 0.80, 0.01)]
+    for pattern, kind, sparsity in (("neighbour", "neighbour", 0.77), ("syntax", "syntax", 0.78)):
+        for placement, score in (("all", 0.70), ("early", 0.74), ("late", 0.79)):
+            rows.append((pattern, kind, placement, "", sparsity, score + (0.01 if kind == "syntax" else 0), 0.005))
+    for degrees, sparsity, score in (("g=1 w=1 r=1", 0.75, 0.76), ("g=1 w=1 r=0", 0.78, 0.75)):
+        rows.append((f"bb_{degrees.replace('=', '').replace(' ', '_')}", "bigbird", "all", degrees, sparsity, score, 0.004))
+    frame = pd.DataFrame(rows, columns=["pattern", "kind", "placement", "degrees", "sparsity_mean", "score_mean", "score_std"])
+    return frame.assign(task="rt", metric="accuracy", seeds=3)
+
+
+def test_bars_are_the_mean_scores_by_pattern_and_placement(drawn, tmp_path):
+    summary = _summary()
+    figures.plot_score_by_pattern_and_placement(summary, tmp_path / "bars.png")
+    (axis,) = drawn[0].axes
+    bars = {container.get_label(): [bar.get_height() for bar in container]
+            for container in axis.containers if isinstance(container, BarContainer)}
+    cells = summary.set_index(["placement", "pattern"])["score_mean"]
+    # one bar series per placement, in order all, early, late; a bar per pattern (neighbour, syntax)
+    assert list(bars) == ["all", "early", "late"], "experiment 1's placements; BigBird and dense drawn elsewhere"
+    for placement, heights in bars.items():
+        assert heights == pytest.approx([cells[(placement, "neighbour")], cells[(placement, "syntax")]])
+    assert [line.get_ydata()[0] for line in axis.get_lines() if line.get_label() == "dense"] == [0.80]
+    assert [t.get_text() for t in axis.get_xticklabels()] == ["neighbour\n(sparsity 0.77)", "syntax\n(sparsity 0.78)"]
+
+
+def test_score_vs_sparsity_puts_each_cell_at_its_sparsity_and_the_frontier_in_order(drawn, tmp_path):
+    summary = _summary()
+    learned = pd.DataFrame({"task": "rt", "variant": "regular", "setting": ["target0.85", "target0.6"],
+                            "sparsity_mean": [0.85, 0.60], "score_mean": [0.74, 0.79], "score_std": [0.01, 0.01]})
+    figures.plot_score_vs_sparsity(summary, tmp_path / "frontier.png", learned)
+    (axis,) = drawn[0].axes
+    series = {container.get_label(): container.lines[0] for container in axis.containers if isinstance(container, ErrorbarContainer)}
+    frontier = series.pop("learned (regular)")
+    assert list(frontier.get_xdata()) == [0.60, 0.85] and list(frontier.get_ydata()) == [0.79, 0.74], "sorted by sparsity"
+    all_layers = summary[(summary["placement"] == "all") & (summary["kind"] != "dense")]
+    assert set(series) == set(all_layers["kind"])
+    for kind, line in series.items():
+        cells = all_layers[all_layers["kind"] == kind]
+        assert list(line.get_xdata()) == list(cells["sparsity_mean"]) and list(line.get_ydata()) == list(cells["score_mean"])
+    assert {t.get_text() for t in axis.texts} == {"g=1,w=1,r=1", "g=1,w=1,r=0"}, "BigBird points named by degrees"
+    assert [line.get_ydata()[0] for line in axis.get_lines() if line.get_label() == "dense"] == [0.80]
+
+
+def test_learned_windows_heatmap_is_the_mean_over_seeds_and_classes(drawn, tmp_path):
+    windows = [np.arange(2 * 3 * 2).reshape(2, 3, 2) + seed for seed in range(3)]  # layer x head x class
+    runs = pd.DataFrame({"task": "rt", "variant": "regular", "setting": "target0.7",
+                         "learned_windows": [json.dumps(w.tolist()) for w in windows]})
+    figures.plot_learned_degrees(runs, "rt", tmp_path / "windows.png")
+    image = drawn[0].axes[0].get_images()[0].get_array()
+    assert np.allclose(image, np.mean(windows, axis=0).mean(-1))
