@@ -77,9 +77,12 @@ def test_symmetric_patterns_are_symmetric(example, kind, degree, policy):
 @settings(max_examples=40, deadline=None)
 @given(examples(), st.sampled_from(WITH_DEGREES), st.integers(0, 5), st.integers(0, 100))
 def test_same_seed_same_mask_and_degree_monotone(example, kind, degree, seed):
+    """Nested in the first degree, the one solved for a target (the others held)."""
     first = _mask(example, kind, degree, "like_words", seed)
     assert (first == _mask(example, kind, degree, "like_words", seed)).all()
-    larger = _mask(example, kind, degree + 1, "like_words", seed)
+    names = get_pattern(kind).degree_params
+    larger = build_mask(example, kind, {**{name: degree for name in names}, names[0]: degree + 1},
+                        MaskOptions(special_tokens="like_words"), seed)
     assert (larger | ~first).all(), "a larger degree never removes a link"
 
 
@@ -89,6 +92,16 @@ def test_random_seed_changes_links_and_draws_k_partners():
     b = build_mask(example, "random", {"k": 5}, MaskOptions(special_tokens="like_words"), seed=1)
     assert (a.sum(axis=1) == 6).all()  # k partners + the diagonal
     assert not (a == b).all()
+
+
+def test_dilated_window_links_every_dth_position_up_to_w_steps():
+    example = MaskInputs(word_ids=np.arange(9))
+    options = MaskOptions(special_tokens="like_words")
+    mask = build_mask(example, "dilated", {"w": 2, "d": 3}, options)
+    assert np.flatnonzero(mask[4]).tolist() == [1, 4, 7] and np.flatnonzero(mask[0]).tolist() == [0, 3, 6]
+    same_as_neighbour = build_mask(example, "dilated", {"w": 2, "d": 1}, options)
+    assert (same_as_neighbour == build_mask(example, "neighbour", {"w": 2}, options)).all()
+    assert solve_degree_for_example(example, "dilated", 0.8, options, fixed_degrees={"d": 2}) == 1  # 25 of 81 pairs
 
 
 def test_neighbour_and_global_exact():

@@ -53,8 +53,8 @@ def test_settings_and_draws_read_back_as_written():
     assert parse_draw("fixed") is None and parse_draw(mask_draw("bigbird", 12)) == 12
     with pytest.raises(ValueError, match="expected 'fixed' or 'seed<k>'"):
         parse_draw("seedx")
-    with pytest.raises(ValueError, match="unknown pattern kind 'dilated'"):
-        mask_draw("dilated", 0)
+    with pytest.raises(ValueError, match="unknown pattern kind 'ring'"):
+        mask_draw("ring", 0)
 
 
 def test_the_report_layer_and_the_vocabulary_import_no_torch():

@@ -36,6 +36,7 @@ KINDS: dict[str, Kind] = {
         Kind("syntax", ("k",), needs=frozenset({"parse"})),
         Kind("lexical", ("k",), needs=frozenset({"embeddings"})),
         Kind("bigbird", ("g", "w", "r"), seeded=True, symmetric=False),
+        Kind("dilated", ("w", "d")),  # every d-th position up to w steps away (Longformer's dilated window)
         # a random control with the per-row degrees of another pattern (patterns.<name>.reference)
         Kind("matched_random", needs=frozenset({"reference"}), seeded=True, symmetric=False),
     )

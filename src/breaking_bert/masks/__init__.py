@@ -35,6 +35,7 @@ from .patterns import (
     build_mask,
     build_matched_random_mask,
     dense_links,
+    dilated_links,
     draw_seed,
     forced_links,
     get_pattern,
@@ -61,7 +62,7 @@ from .storage import MaskSet, sparsity
 __all__ = [
     "CROSS_SEGMENT_POLICIES", "PATTERNS", "SPECIAL_TOKEN_POLICIES", "MaskInputs", "MaskOptions", "MaskSet",
     "PatternSpec", "UnreachableSparsity", "bigbird_links", "build_mask", "build_matched_random_mask",
-    "build_split_masks", "check_achieved_sparsity", "dense_links", "draw_seed", "forced_links", "get_pattern",
+    "build_split_masks", "check_achieved_sparsity", "dense_links", "dilated_links", "draw_seed", "forced_links", "get_pattern",
     "global_links", "lexical_links", "lift_word_relation", "mask_inputs_for_split", "mean_sparsity_at",
     "neighbour_links", "pattern_tokens", "random_links", "register_pattern", "resolve_dataset_degrees",
     "solve_degree_for_dataset", "solve_degree_for_example", "sparsity", "syntax_links",

@@ -69,6 +69,14 @@ def neighbour_links(inputs: MaskInputs, w: int) -> np.ndarray:
     return np.abs(pos[:, None] - pos[None, :]) <= w
 
 
+def dilated_links(inputs: MaskInputs, w: int, d: int) -> np.ndarray:
+    """|i - j| = k d for k = 0..w: w neighbours on each side, d positions apart (d = 1: the
+    neighbour window; d = 0 counts as 1)."""
+    pos = np.arange(inputs.n)
+    gap, step = np.abs(pos[:, None] - pos[None, :]), max(d, 1)
+    return (gap <= w * step) & (gap % step == 0)
+
+
 def global_links(inputs: MaskInputs, g: int) -> np.ndarray:
     """The g leading tokens attend to, and are attended by, every token."""
     allowed = np.zeros((inputs.n, inputs.n), dtype=bool)
@@ -169,6 +177,7 @@ register_pattern("random", random_links)
 register_pattern("syntax", syntax_links)
 register_pattern("lexical", lexical_links)
 register_pattern("bigbird", bigbird_links)
+register_pattern("dilated", dilated_links)
 # matched_random has no builder of its own: build_matched_random_mask draws it from a reference
 
 
