@@ -84,3 +84,16 @@ def test_band_kernel_refuses_masks_that_are_not_a_band():
     with pytest.raises(ValueError, match="neighbour masks"):
         time_block_sparse_vs_dense(synthetic_mask("random", 64, 0.5), heads=1, head_dim=8, block=16, repeats=1,
                                    kernel="band")
+
+
+def test_cost_summary_weighs_examples_by_their_pairs_and_retained_rows_name_their_cell():
+    from breaking_bert.cost import cost_summary, retained_mass_frame
+    from breaking_bert.masks import MaskSet
+
+    masks = MaskSet.from_masks([np.eye(4, dtype=bool), np.ones((2, 2), dtype=bool)])
+    summary = cost_summary(masks, head_dim=8, block_sizes=[2])
+    assert summary["examples"] == 2
+    assert summary["flops_fraction"] == pytest.approx((4 + 4) / (16 + 4))  # pairs kept over pairs, all examples
+    assert summary["blocks_non_empty_fraction_b2"] == pytest.approx((2 / 4 + 1) / 2)  # eye(4): the 2 diagonal blocks
+    frame = retained_mass_frame(np.array([[0.5, 0.25], [1.0, 0.75]]), task="t", pattern="p")
+    assert frame.to_dict("records")[1] == {"task": "t", "pattern": "p", "layer": 0, "head": 1, "retained_mass": 0.25}

@@ -23,6 +23,7 @@ import math
 import time
 
 import numpy as np
+import pandas as pd
 import torch
 
 
@@ -83,6 +84,24 @@ def dense_attention_probabilities(model, input_ids: torch.Tensor, token_type_ids
     with torch.no_grad():
         outputs = model(input_ids=input_ids[None], token_type_ids=token_type_ids[None], output_attentions=True)
     return torch.stack([a[0] for a in outputs.attentions]).float()
+
+
+def cost_summary(masks, head_dim: int, block_sizes) -> dict:
+    """A mask set's cost against dense: FLOPs and score-memory fractions over all its examples, and
+    the mean fraction of non-empty kernel blocks at each block size."""
+    costs = pd.DataFrame([mask_cost(masks.mask(i), head_dim, block_sizes) for i in range(len(masks))])
+    return {
+        "examples": len(costs),
+        "flops_fraction": float(costs["flops_sparse"].sum() / costs["flops_dense"].sum()),
+        "score_memory_fraction": float(costs["score_memory_sparse"].sum() / costs["score_memory_dense"].sum()),
+        **{c: float(costs[c].mean()) for c in costs.columns if c.startswith("blocks_non_empty_fraction")},
+    }
+
+
+def retained_mass_frame(table: np.ndarray, **cell) -> pd.DataFrame:
+    """A (layers, heads) table as rows of layer, head and retained mass, with the cell's names."""
+    layers, heads = np.indices(table.shape)
+    return pd.DataFrame({**cell, "layer": layers.ravel(), "head": heads.ravel(), "retained_mass": table.ravel()})
 
 
 def retained_mass_table(model, tokens, masks, max_examples: int = 200) -> np.ndarray:
