@@ -27,13 +27,14 @@ options = MaskOptions(
     special_tokens=pattern.get("special_tokens", snakemake.params.options["special_tokens"]),
     cross_segment=snakemake.params.options["cross_segment"],
 )
-needs = get_kind(pattern["kind"]).needs - {"reference"}  # the reference masks come as inputs
+needs = get_kind(pattern["kind"]).needs
 embeddings = load_input_embeddings(snakemake.params.model) if "embeddings" in needs else None
 
 examples = {}
 for split in ("train", "eval"):
     parses = pd.read_parquet(snakemake.input[f"{split}_parses"]) if "parse" in needs else None
-    examples[split] = mask_inputs_for_split(pd.read_parquet(snakemake.input[f"{split}_tokens"]), parses, embeddings, needs)
+    examples[split] = mask_inputs_for_split(pd.read_parquet(snakemake.input[f"{split}_tokens"]), parses, embeddings,
+                                            needs - {"reference"})  # the reference masks are inputs of their own
 
 degrees = resolve_dataset_degrees(
     examples["train"],
@@ -52,7 +53,7 @@ summary = {
     "degrees": degrees,
 }
 for split in ("train", "eval"):
-    reference = MaskSet.load(snakemake.input[f"reference_{split}"]) if pattern["kind"] == "matched_random" else None
+    reference = MaskSet.load(snakemake.input[f"reference_{split}"]) if "reference" in needs else None
     mask_set = build_split_masks(examples[split], pattern, options, degrees, reference, progress_desc=f"masks {split}")
     if split == "train":
         check_achieved_sparsity(mask_set, pattern, snakemake.params.options["tolerance"], snakemake.wildcards.pattern)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .inputs import MaskInputs, MaskOptions
+from ..vocabulary import get_kind
 from .patterns import build_mask, build_matched_random_mask, get_pattern
 from .storage import MaskSet, sparsity
 
@@ -91,7 +92,7 @@ def build_split_masks(
     seed = int(pattern.get("seed", 0))
     masks, degrees = [], []
     for example in tqdm(examples, desc=progress_desc or kind, mininterval=5, disable=progress_desc is None):
-        if kind == "matched_random":
+        if reference is not None:  # a control drawn from its reference's per-row degrees
             mask = build_matched_random_mask(reference.mask(example.example_index), example, options, seed)
             degree = int(mask.sum(axis=1).mean())
         elif dataset_degrees is None and "target_sparsity" in pattern:
@@ -127,7 +128,7 @@ def resolve_dataset_degrees(
     both splits, so train and eval share one degree.
     """
     kind = pattern["kind"]
-    if kind in ("matched_random", "dense"):
+    if not get_kind(kind).degrees:  # dense, or a control drawn from its reference's per-row degrees
         return {}
     if "target_sparsity" not in pattern:
         return {k: int(v) for k, v in pattern.get("degrees", {}).items()}
