@@ -18,13 +18,14 @@ import torch
 from tqdm import tqdm
 
 from ..identity import differences, fingerprint
-from ..learned import DensityBudget, DensityObjective, LearnedNeighbourDegrees, expected_density, per_example_sparsity
+from ..learned import per_example_sparsity
 from ..models import resolve_model_path
 from ..vocabulary import placement_layers
 from .checkpoints import checkpoint_identity, latest_checkpoint, load_checkpoint, remove_checkpoints, save_checkpoint
 from .data import SplitData, collate, length_grouped_batches
 from .job import FinetuneJob, Preempted, TrainingConfig, load_classifier, run_identity
 from .metrics import classification_metrics, peak_memory_mb, process_started_at, timing_split
+from .regularisers import regulariser_for
 
 
 def evaluate(model, data: SplitData, cfg: TrainingConfig, pad_id, layers, device, num_labels, learned=None) -> dict:
@@ -83,21 +84,9 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     model = load_classifier(job.model_cfg, job.num_labels, cfg.backend, device, learned=job.learned is not None)
     pad_id = AutoTokenizer.from_pretrained(resolve_model_path(job.model_cfg["name_or_path"])).pad_token_id or 0
     layers = placement_layers(job.placement, model.config.num_hidden_layers)
-    learned, objective, budget = None, None, None
-    groups = []
-    longest = int(train.lengths().max()) if len(train) else 1
-    if job.learned is not None:
-        learned = LearnedNeighbourDegrees(model.config.num_hidden_layers, model.config.num_attention_heads, job.learned)
-        model.learned_degrees = learned.to(device)  # a submodule: checkpointed with the model
-        if not learned.frozen:  # a control's windows are fixed: no objective, no budget, no steps
-            groups.append({"params": [learned.radius], "weight_decay": 0.0, "lr": job.learned.radius_learning_rate})
-            if job.learned.objective == "penalty":
-                objective = DensityObjective(job.learned)
-            else:
-                sample = np.random.default_rng(cfg.seed).permutation(len(train))[: job.learned.budget_sample]
-                budget = DensityBudget(train.lengths()[sample], job.learned.num_classes,
-                                       job.learned.target_sparsity, [train.separators[i] for i in sample])
-                budget.hold(learned, longest)
+    regulariser = regulariser_for(job, model, train, device, cfg.seed)
+    learned = regulariser.module  # collation builds the learned windows' batch from it (None: fixed)
+    groups = regulariser.param_groups()
     named = [(n, p) for n, p in model.named_parameters() if not n.startswith("learned_degrees.")]
     decay = [p for n, p in named if p.ndim >= 2]
     no_decay = [p for n, p in named if p.ndim < 2]  # biases and LayerNorm
@@ -168,9 +157,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                 with autocast(device, cfg):
                     logits = model(**inputs).logits
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-                if objective is not None:
-                    loss = loss + objective(expected_density(inputs["learned_attention"]))
-                loss = loss / cfg.gradient_accumulation
+                loss = (loss + regulariser.loss(inputs)) / cfg.gradient_accumulation
                 loss.backward()
                 progress["batch"] += 1
                 progress["train_samples"] += len(indices)
@@ -179,10 +166,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                     # penalty's gradient clipped with the model's would shrink the task's
                     torch.nn.utils.clip_grad_norm_(model_parameters, cfg.max_grad_norm)
                     optimizer.step()
-                    if budget is not None:
-                        budget.hold(learned, longest)
-                    elif learned is not None and not learned.frozen:
-                        learned.project(longest)
+                    regulariser.after_step()
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
                     progress["global_step"] += 1
@@ -217,15 +201,6 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     if job.model_output is not None:
         timed("model_save", model.save_pretrained, job.model_output)
 
-    learned_results = {}
-    if learned is not None:
-        learned_results = {
-            "learned": asdict(job.learned),
-            "learned_windows": learned.windows().cpu().tolist(),  # [layer][head][class], hardened
-            "learned_radius": learned.radius.detach().cpu().tolist(),
-            "radius_learning_rate_last": float(optimizer.param_groups[-1]["lr"]) if groups else 0.0,
-            "budget_sparsity": 1 - budget.density(learned.windows()) if budget is not None else None,
-        }
     return {
         "metric": job.primary_metric,
         "score": final[job.primary_metric],
@@ -252,6 +227,6 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
             "transformers": transformers.__version__,
             "numpy": np.__version__,
         },
-        **learned_results,
+        **regulariser.results(optimizer),
         "timing": timing_split(process_started_at(), loop_started, progress["train_seconds"] - trained_before, seconds),
     }
