@@ -200,3 +200,17 @@ def test_flex_names_heads_too_small_for_its_gpu_kernel():
     with pytest.raises(ValueError, match="at least 16 dimensions; this model has 8 "):
         check_flex_head_dim(tiny_bert_config())  # 32 / 4 heads
     check_flex_head_dim(tiny_bert_config(hidden_size=64))  # 16: accepted
+
+
+def test_a_backend_is_chosen_once_with_its_implementation_mask_format_and_config_changes():
+    from breaking_bert.attention import LEARNED_IMPLEMENTATION, backend_for
+
+    sdpa, flex, learned = backend_for("sdpa"), backend_for("flex"), backend_for("flex", learned=True)
+    assert (sdpa.implementation, sdpa.mask_format, sdpa.config_changes) == ("sparse_sdpa", "sdpa", ())
+    assert flex.implementation == "sparse_flex" and dict(flex.config_changes) == {"attention_probs_dropout_prob": 0.0}
+    assert (learned.implementation, learned.mask_format) == (LEARNED_IMPLEMENTATION, "eager"), "its own, whatever training.backend"
+    _, padding, allowed = _batch(length=12)
+    assert torch.equal(sdpa.to_mask(allowed, padding, torch.float32), to_backend_mask(allowed, padding, "sdpa", torch.float32))
+    with pytest.raises(ValueError, match="allowed: eager, sdpa, flex"):
+        backend_for("xformers")
+

@@ -123,12 +123,13 @@ def test_killed_run_with_a_changed_learning_rate_does_not_resume_from_the_old_ch
 
 
 def test_the_identity_names_what_differs_and_ignores_the_checkpoint_period(tiny_model_dir, prepared, tmp_path):
+    from breaking_bert.attention import backend_for
     from breaking_bert.finetune import load_classifier, run_identity
     from breaking_bert.identity import differences, fingerprint
 
     def identity(**training):
         job = make_job(tiny_model_dir, prepared, tmp_path / "c", **training)
-        model = load_classifier(job.model_cfg, 2, "sdpa", "cpu")
+        model = load_classifier(job.model_cfg, 2, backend_for("sdpa"), "cpu")
         return run_identity(job, job.training, model)
 
     base = identity()
@@ -136,7 +137,7 @@ def test_the_identity_names_what_differs_and_ignores_the_checkpoint_period(tiny_
     assert differences(base, identity(learning_rate=3e-5)) == ["training.learning_rate: 0.001 -> 3e-05"]
     other_masks = make_job(tiny_model_dir, prepared, tmp_path / "c")
     other_masks.train_masks = prepared["eval"][1]
-    changed = run_identity(other_masks, other_masks.training, load_classifier(other_masks.model_cfg, 2, "sdpa", "cpu"))
+    changed = run_identity(other_masks, other_masks.training, load_classifier(other_masks.model_cfg, 2, backend_for("sdpa"), "cpu"))
     assert [d.split(":")[0] for d in differences(base, changed)] == ["inputs.train_masks"], "masks by content"
 
 

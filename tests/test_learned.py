@@ -17,10 +17,11 @@ from breaking_bert.learned import (
 
 
 def _model(tiny_model_dir):
+    from breaking_bert.attention import backend_for
     from breaking_bert.finetune import load_classifier
 
     torch.manual_seed(0)
-    return load_classifier({"name_or_path": str(tiny_model_dir)}, 2, "sdpa", torch.device("cpu"), learned=True)
+    return load_classifier({"name_or_path": str(tiny_model_dir)}, 2, backend_for("sdpa", learned=True), torch.device("cpu"))
 
 
 def _batch(lengths, length=None):

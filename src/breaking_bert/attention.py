@@ -118,6 +118,31 @@ def register_sparse_attention() -> None:
     AttentionMaskInterface.register(LEARNED_IMPLEMENTATION, eager_mask)  # additive padding mask
 
 
+@dataclass(frozen=True)
+class Backend:
+    """One job's attention backend, chosen once (``backend_for``): the implementation the model is
+    loaded with, the format collation converts masks to, and what the model's config must change,
+    so that loading and collation cannot disagree."""
+
+    name: str  # training.backend, or "learned" for the learned windows (their own implementation)
+    implementation: str  # the name registered with transformers' AttentionInterface
+    mask_format: str  # eager | sdpa | flex: what to_mask returns, and how the load probe checks
+    config_changes: tuple[tuple[str, float], ...] = ()
+
+    def to_mask(self, allowed: torch.Tensor, padding: torch.Tensor, dtype: torch.dtype):
+        return to_backend_mask(allowed, padding, self.mask_format, dtype)
+
+
+def backend_for(name: str, learned: bool = False) -> Backend:
+    """training.backend's object; learned runs use the learned windows' own implementation (no
+    fixed masks reach it; its padding mask is eager's)."""
+    if learned:
+        return Backend("learned", LEARNED_IMPLEMENTATION, "eager")
+    # FlexAttention has no attention dropout: flex runs train without it (compare them with flex runs)
+    changes = (("attention_probs_dropout_prob", 0.0),) if name == "flex" else ()
+    return Backend(name, implementation_name(name), name, changes)
+
+
 def to_backend_mask(allowed: torch.Tensor, padding: torch.Tensor, backend: str, dtype: torch.dtype) -> torch.Tensor:
     """(B, L, L) bool allowed + (B, L) padding (1 = real) -> (B, 1, L, L) mask in the backend's format.
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..attention import SparseAttention, to_backend_mask
+from ..attention import Backend, SparseAttention
 from ..learned import LearnedBatch
 from ..masks import MaskSet
 
@@ -58,7 +58,7 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, megabatch: int,
     return batches
 
 
-def collate(data: SplitData, indices, pad_id: int, backend: str, layers: frozenset, device, dtype, learned=None):
+def collate(data: SplitData, indices, pad_id: int, backend: Backend, layers: frozenset, device, dtype, learned=None):
     length = max(len(data.input_ids[i]) for i in indices)
     batch = len(indices)
     input_ids = np.full((batch, length), pad_id, dtype=np.int64)
@@ -77,7 +77,7 @@ def collate(data: SplitData, indices, pad_id: int, backend: str, layers: frozens
     if data.masks is not None and layers:
         allowed = torch.from_numpy(data.masks.padded_batch(indices, length)).to(device)
         inputs["sparse_attention"] = SparseAttention(
-            to_backend_mask(allowed, inputs["attention_mask"], backend, dtype), layers
+            backend.to_mask(allowed, inputs["attention_mask"], dtype), layers
         )
     if learned is not None:
         separators = np.zeros((batch, length), dtype=bool)

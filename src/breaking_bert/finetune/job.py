@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ..attention import LEARNED_IMPLEMENTATION, check_model_is_maskable, implementation_name, register_sparse_attention
+from ..attention import Backend, check_model_is_maskable, register_sparse_attention
 from ..devices import GPU_SLOTS
 from ..identity import engine_code_digest, file_digest, flatten
 from ..learned import LearnedConfig
@@ -94,36 +94,31 @@ def run_identity(job: FinetuneJob, cfg: TrainingConfig, model) -> dict:
     })
 
 
-def load_classifier(model_cfg: dict, num_labels: int, backend: str, device, learned: bool = False):
+def load_classifier(model_cfg: dict, num_labels: int, backend: Backend, device):
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     register_sparse_attention()
     name = resolve_model_path(model_cfg["name_or_path"])
     hf_logging.set_verbosity_error()  # the "classifier newly initialised" report is expected here
-    if backend == "flex" and not learned:
-        if torch.device(device).type == "cpu":
-            raise ValueError(
-                "training.backend=flex trains on a GPU only: torch 2.13's FlexAttention has no backward "
-                "pass on CPU. Use backend sdpa (or eager) on CPU."
-            )
-        # FlexAttention has no attention dropout; flex runs train without it (compare them with flex runs)
-        extra = {"attention_probs_dropout_prob": 0.0}
-    else:
-        extra = {}
+    if backend.name == "flex" and torch.device(device).type == "cpu":
+        raise ValueError(
+            "training.backend=flex trains on a GPU only: torch 2.13's FlexAttention has no backward "
+            "pass on CPU. Use backend sdpa (or eager) on CPU."
+        )
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
             name,
             num_labels=num_labels,
-            **extra,
-            attn_implementation=LEARNED_IMPLEMENTATION if learned else implementation_name(backend),
+            **dict(backend.config_changes),
+            attn_implementation=backend.implementation,
             trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
         )
     except Exception as error:
         raise explain_load_failure(name, error) from None
     model.to(device)
-    check_model_is_maskable(model, "eager" if learned else backend)
-    if backend == "flex" and not learned:
+    check_model_is_maskable(model, backend.mask_format)
+    if backend.name == "flex":
         check_flex_head_dim(model.config)
     return model
 

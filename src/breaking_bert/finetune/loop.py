@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..attention import backend_for
 from ..identity import differences, fingerprint
 from ..learned import per_example_sparsity
 from ..models import resolve_model_path
@@ -28,7 +29,7 @@ from .metrics import classification_metrics, peak_memory_mb, process_started_at,
 from .regularisers import regulariser_for
 
 
-def evaluate(model, data: SplitData, cfg: TrainingConfig, pad_id, layers, device, num_labels, learned=None) -> dict:
+def evaluate(model, data: SplitData, cfg: TrainingConfig, backend, pad_id, layers, device, num_labels, learned=None) -> dict:
     """The task metrics; with learned degrees, evaluated with the hardened (integer-window) masks,
     whose per-example sparsity is reported too."""
     model.eval()
@@ -39,7 +40,7 @@ def evaluate(model, data: SplitData, cfg: TrainingConfig, pad_id, layers, device
     with torch.no_grad(), autocast(device, cfg):
         for start in range(0, len(order), cfg.eval_batch_size):
             indices = order[start : start + cfg.eval_batch_size]
-            inputs, labels = collate(data, indices, pad_id, cfg.backend, layers, device, torch.float32, learned)
+            inputs, labels = collate(data, indices, pad_id, backend, layers, device, torch.float32, learned)
             logits = model(**inputs).logits.float()
             loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum").item()
             predictions.append(logits.argmax(-1).cpu().numpy())
@@ -81,7 +82,8 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     torch.manual_seed(cfg.seed)
     train = SplitData.load(job.train_tokens, job.train_masks)
     evaluation = SplitData.load(job.eval_tokens, job.eval_masks)
-    model = load_classifier(job.model_cfg, job.num_labels, cfg.backend, device, learned=job.learned is not None)
+    backend = backend_for(cfg.backend, learned=job.learned is not None)  # loading and collation share it
+    model = load_classifier(job.model_cfg, job.num_labels, backend, device)
     pad_id = AutoTokenizer.from_pretrained(resolve_model_path(job.model_cfg["name_or_path"])).pad_token_id or 0
     layers = placement_layers(job.placement, model.config.num_hidden_layers)
     regulariser = regulariser_for(job, model, train, device, cfg.seed)
@@ -153,7 +155,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
             started = time.perf_counter()
             while progress["batch"] < len(batches):
                 indices = batches[progress["batch"]]
-                inputs, labels = collate(train, indices, pad_id, cfg.backend, layers, device, torch.float32, learned)
+                inputs, labels = collate(train, indices, pad_id, backend, layers, device, torch.float32, learned)
                 with autocast(device, cfg):
                     logits = model(**inputs).logits
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels)
@@ -181,7 +183,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                         if stop_requested["flag"]:
                             raise Preempted(143)
             progress["train_seconds"] += time.perf_counter() - started
-            metrics = timed("evaluation", evaluate, model, evaluation, cfg, pad_id, layers, device, job.num_labels, learned)
+            metrics = timed("evaluation", evaluate, model, evaluation, cfg, backend, pad_id, layers, device, job.num_labels, learned)
             progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
             print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
             progress["epoch"] += 1
