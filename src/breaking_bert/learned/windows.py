@@ -1,50 +1,5 @@
-"""Learned neighbour degrees (experiment 3): a differentiable window radius per layer and head.
-
-As in Adaptive Attention Span (Sukhbaatar et al. 2019), head h of layer l keeps key j for query i
-with the soft weight
-
-    m(i, j) = clamp((R + z - |i - j|) / R, 0, 1)
-
-where z is a learned radius (in tokens) and R the width of the soft edge (the ramp). The
-attention probabilities are multiplied by the keep-weights and renormalised.
-
-What trains is what is evaluated (a straight-through estimate): the forward pass keeps exactly
-the hardened links ``|i - j| <= floor(z + R/2)`` (those whose soft weight is >= 1/2), and the
-gradient is the soft ramp's. So the density the constraint holds at its target is the hardened
-masks' density, the one evaluation reports. After every step the radii are projected into
-``[1 - R + margin, longest - 1 - margin]``: there the ramp always covers at least one real
-distance, so no radius ends without gradient (a radius below -R/2 used to get none and never
-recover), and at the lower end a head keeps only its diagonal.
-
-[CLS] follows the project's default ``cls_global`` policy (it attends to and is attended by every
-token), the diagonal is always kept, and a [SEP] token is linked to itself and [CLS] only, never
-by a window: the fixed patterns' rule (docs/MASKS.md).
-
-The *irregular* variant (after irregular LDPC codes, whose nodes have different degrees) learns one
-radius per layer, head and *position class* of the query: the input is cut into ``classes`` equal
-parts by relative position (first, middle, last third by default), so a head can, e.g., look
-further at the start of a sentence than at its end. The regular variant is one class.
-
-Objective (``objective``):
-- ``target`` (default): the hardened masks are held at the target sparsity by construction. After
-  every optimizer step all radii are shifted by one common offset, chosen so that the hardened
-  density on a fixed sample of training examples is the one closest to ``1 - target`` that
-  integer windows allow (``DensityBudget``, exact, computed from per-length pair counts), the radii
-  nearest to their next window then moving into it one at a time while that gets closer. The
-  gradient decides how the budget is shared among layers, heads and position classes; the
-  placement keeps the total. (Until 2026-11-29 a Lagrange multiplier on the soft density did this; it
-  missed targets by up to 0.09 and oscillated on short inputs.)
-- ``penalty``: task loss + penalty x expected density, where the expected density is the mean
-  keep-weight over real query/key pairs, layers and heads (1 - the hardened sparsity).
-
-Training and evaluation use the hardened integer windows: head h keeps |i - j| <= w with
-w = floor(z + R/2), i.e. exactly the links whose soft weight is >= 1/2. The hardened sparsity is
-measured per example over its real tokens, averaged over layers and heads, like a fixed pattern's.
-
-The radii have their own AdamW group with a constant learning rate (the model's decays to zero;
-radii that could no longer move could not follow the task at the end) and are not clipped with the
-model's gradients (a density penalty's gradient on the radii would otherwise shrink the task's).
-"""
+"""The learned windows: their config, the radii per layer, head and position class, the batch of
+keep-weights they give, and a sweep point's config from its setting name."""
 
 from __future__ import annotations
 
@@ -53,11 +8,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .vocabulary import learned_variant, parse_setting
+from ..vocabulary import OBJECTIVES, VARIANTS, learned_variant, parse_setting
 
-VARIANTS = ("regular", "irregular")
 RADIUS_MARGIN = 0.01  # keeps the projected radii strictly inside the range where they get gradient
-OBJECTIVES = ("penalty", "target")
 
 
 @dataclass
@@ -209,101 +162,6 @@ def expected_density(batch: LearnedBatch) -> torch.Tensor:
 def per_example_sparsity(batch: LearnedBatch) -> torch.Tensor:
     """(B,) 1 - kept pairs / n^2, averaged over layers and heads (exact when the masks are hard)."""
     return 1 - torch.stack(batch.densities).mean(0)
-
-
-class DensityObjective:
-    """Objective 'penalty': the penalty on the expected density added to the task loss."""
-
-    def __init__(self, config: LearnedConfig):
-        self.config = config
-
-    def __call__(self, density: torch.Tensor) -> torch.Tensor:
-        return self.config.penalty * density
-
-
-class DensityBudget:
-    """Objective 'target': the exact hardened density of any windows on a sample of examples, and
-    the placement of the radii that puts it closest to the target.
-
-    ``pairs[s, c, w]`` counts example s's real pairs (i, j) with query i in position class c that
-    windows of w keep (|i - j| <= w, or the [CLS] row or column, or the diagonal; never another
-    pair of a [SEP] row or column), so the density of windows
-    W[layer, head, class] is the mean over s, layers and heads of ``sum_c pairs[s, c, W] / n_s^2``,
-    the same quantity ``per_example_sparsity`` measures on hardened masks.
-    """
-
-    def __init__(self, lengths, num_classes: int, target_sparsity: float, separators=None):
-        """``separators``: per example, the [SEP] positions (None: no [SEP] set apart)."""
-        separators = list(separators) if separators is not None else [()] * len(lengths)
-        examples = [(int(n), [int(p) for p in positions]) for n, positions in zip(lengths, separators) if n > 0]
-        lengths = [n for n, _ in examples]
-        self.max_window = max(lengths) - 1
-        never = self.max_window + 1  # a window no radius reaches
-        pairs = torch.zeros(len(lengths), num_classes, never + 1, dtype=torch.float64)
-        for s, (n, positions) in enumerate(examples):
-            index = torch.arange(n)
-            needed = (index[:, None] - index[None, :]).abs()  # the smallest window keeping (i, j)
-            needed[positions, :] = never
-            needed[:, positions] = never
-            needed[0, :] = needed[:, 0] = 0
-            needed.fill_diagonal_(0)
-            classes = (index * num_classes // n).clamp(max=num_classes - 1)
-            for c in range(num_classes):
-                pairs[s, c] = torch.bincount(needed[classes == c].flatten(), minlength=never + 1).cumsum(0)
-        pairs = pairs[:, :, : self.max_window + 1]
-        self.pairs = pairs / torch.tensor(lengths, dtype=torch.float64)[:, None, None] ** 2
-        self.target_density = 1.0 - target_sparsity
-
-    def density(self, windows: torch.Tensor) -> float:
-        """Hardened density of integer windows (layers, heads, classes) on the sample."""
-        flat = windows.reshape(-1, windows.shape[-1]).clamp(0, self.max_window).cpu()  # (LH, C)
-        per_class = [self.pairs[:, c, flat[:, c]] for c in range(flat.shape[1])]  # each (S, LH)
-        return float(torch.stack(per_class).sum(0).mean())
-
-    def place(self, radius: torch.Tensor, ramp: float) -> torch.Tensor:
-        """Radii whose windows floor(z + R/2) come closest to the target density: all shifted by one
-        common offset to the densest configuration below the target, then the radii nearest to
-        their next window moved into it one at a time while that gets closer. (One at a time
-        matters when radii are tied, e.g. heads that got the same updates: a common shift would
-        move them all at once.) The relative positions of the radii are kept otherwise."""
-        z = radius.detach().double().cpu().flatten() + ramp / 2
-
-        def density_of(values: torch.Tensor) -> float:
-            return self.density(torch.floor(values).long().view(radius.shape))
-
-        low, high = -float(z.max()) - 1, self.max_window + 1 - float(z.min())  # all 0 / all max
-        for _ in range(60):  # the largest common offset still below the target density
-            middle = (low + high) / 2
-            if density_of(z + middle) >= self.target_density:
-                high = middle
-            else:
-                low = middle
-        # the middle of the offsets that give this configuration, not its edge, where float32
-        # rounding of the radii could flip a window
-        start = float((torch.floor(z + low) - z).max())
-        base = z + (start + high) / 2
-        gaps = torch.floor(base) + 1 - base  # how far each radius is from its next window
-        order = torch.argsort(gaps, stable=True)
-        windows = torch.floor(base)
-        best, best_error = 0, abs(density_of(windows) - self.target_density)
-        for moved, k in enumerate(order.tolist(), start=1):
-            windows[k] += 1
-            density = density_of(windows)
-            if abs(density - self.target_density) < best_error:
-                best, best_error = moved, abs(density - self.target_density)
-            if density > self.target_density:
-                break  # each further step only goes further above
-        lifted = order[:best]
-        base[lifted] += gaps[lifted] + 0.5  # the middle of the next window, so one small step keeps it
-        return (base - ramp / 2).view(radius.shape).to(radius.dtype)
-
-    def hold(self, degrees: "LearnedNeighbourDegrees", longest: int | None = None) -> float:
-        """Put the radii on the budget (and back into their gradient range); returns the sample's
-        hardened density."""
-        with torch.no_grad():
-            degrees.radius.copy_(self.place(degrees.radius, degrees.config.ramp).to(degrees.radius.device))
-        degrees.project(longest if longest is not None else self.max_window + 1)
-        return self.density(degrees.windows())
 
 
 def learned_config_for_setting(section: dict, variant: str, setting: str, frozen_windows=None) -> LearnedConfig:
