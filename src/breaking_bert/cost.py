@@ -121,41 +121,45 @@ def retained_mass_table(model, tokens, masks, max_examples: int = 200) -> np.nda
 # Kernel timing on synthetic lengths
 
 
+def positional_mask(kind: str, length: int, degrees: dict, seed: int = 0) -> torch.Tensor:
+    """The (L, L) mask of a kind the masks package builds from positions alone, on an input of L
+    one-token words without special tokens: the same builders, registry and forced links (here the
+    diagonal) as every experiment's masks."""
+    from .masks import MaskInputs, MaskOptions, build_mask, get_pattern
+
+    if get_pattern(kind).needs:
+        raise ValueError(f"timing pattern {kind!r} needs {', '.join(sorted(get_pattern(kind).needs))}: only "
+                         f"position-defined kinds can be timed on synthetic lengths")
+    inputs = MaskInputs(word_ids=np.arange(length))
+    return torch.from_numpy(build_mask(inputs, kind, degrees, MaskOptions(special_tokens="like_words"), seed))
+
+
 def band_mask(length: int, window: int) -> torch.Tensor:
     """The (L, L) neighbour mask |i - j| <= window."""
-    index = torch.arange(length)
-    return (index[:, None] - index[None, :]).abs() <= window
+    return positional_mask("neighbour", length, {"w": window})
+
+
+def _window_for_density(length: int, density: float) -> int:
+    # pairs with |i - j| <= w: L(2w + 1) - w(w + 1) = density L^2
+    return int(round(((2 * length - 1) - math.sqrt((2 * length - 1) ** 2 - 4 * (density * length**2 - length))) / 2))
 
 
 def synthetic_mask(kind: str, length: int, sparsity: float, seed: int = 0) -> torch.Tensor:
-    """An (L, L) mask of a position-defined pattern at (about) the target sparsity: neighbour w,
-    random k per row (plus the diagonal), or BigBird (1 global token, the rest split between a
-    window and random links)."""
-    index = torch.arange(length)
-    distance = (index[:, None] - index[None, :]).abs()
+    """An (L, L) mask of a position-defined pattern at (about) the target sparsity, from the masks
+    package's builders: neighbour w and random k (partners per row besides the diagonal) from the
+    density; BigBird with one global token and the rest split between its window and its random
+    links; dense."""
     density = 1 - sparsity
-    if kind == "dense":
-        return torch.ones(length, length, dtype=torch.bool)
-    if kind == "neighbour":
-        # pairs with |i - j| <= w: L(2w + 1) - w(w + 1) = density L^2
-        w = int(round(((2 * length - 1) - math.sqrt((2 * length - 1) ** 2 - 4 * (density * length**2 - length))) / 2))
-        return band_mask(length, w)
-    generator = torch.Generator().manual_seed(seed)
-    if kind == "random":
-        k = max(0, int(round(density * length)) - 1)
-        scores = torch.rand(length, length, generator=generator)
-        chosen = scores.topk(k, dim=-1).indices if k else torch.empty(length, 0, dtype=torch.long)
-        mask = torch.zeros(length, length, dtype=torch.bool)
-        mask.scatter_(1, chosen, True)
-        return mask | (distance == 0)
-    if kind == "bigbird":
-        window = synthetic_mask("neighbour", length, 1 - density / 2)
-        rest = synthetic_mask("random", length, 1 - density / 2 + 2 / length, seed)
-        mask = window | rest
-        mask[0, :] = True
-        mask[:, 0] = True
-        return mask
-    raise ValueError(f"timing pattern {kind!r}; allowed: dense, neighbour, random, bigbird")
+    degrees = {
+        "dense": {},
+        "neighbour": {"w": _window_for_density(length, density)},
+        "random": {"k": max(0, int(round(density * length)) - 1)},
+        "bigbird": {"g": 1, "w": _window_for_density(length, density / 2),
+                    "r": max(0, int(round((density / 2 - 2 / length) * length)) - 1)},
+    }
+    if kind not in degrees:
+        raise ValueError(f"timing pattern {kind!r}; allowed: {', '.join(degrees)}")
+    return positional_mask(kind, length, degrees[kind], seed)
 
 
 def neighbour_window(mask: torch.Tensor) -> int:
