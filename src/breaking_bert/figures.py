@@ -15,8 +15,8 @@ from .vocabulary import NAMED_PLACEMENTS, SWEEPS, sweep_of
 def _placement_sort_key(placement: str):
     if placement in NAMED_PLACEMENTS:
         return (0, NAMED_PLACEMENTS.index(placement), 0)
-    digits = "".join(ch for ch in placement if ch.isdigit())
-    return (1, placement.rstrip("0123456789"), int(digits) if digits else 0)
+    sweep = sweep_of(placement)  # ('layer', 3): by prefix, then by layer index
+    return (1, *sweep) if sweep else (1, placement, 0)
 
 
 def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:

@@ -33,8 +33,7 @@ embeddings = load_input_embeddings(snakemake.params.model) if "embeddings" in ne
 examples = {}
 for split in ("train", "eval"):
     parses = pd.read_parquet(snakemake.input[f"{split}_parses"]) if "parse" in needs else None
-    examples[split] = mask_inputs_for_split(pd.read_parquet(snakemake.input[f"{split}_tokens"]), parses, embeddings,
-                                            needs - {"reference"})  # the reference masks are inputs of their own
+    examples[split] = mask_inputs_for_split(pd.read_parquet(snakemake.input[f"{split}_tokens"]), parses, embeddings, needs)
 
 degrees = resolve_dataset_degrees(
     examples["train"],
