@@ -218,3 +218,44 @@ def test_the_timing_split_adds_up_to_the_process_wall_time(tiny_model_dir, prepa
     assert timing["checkpoint"] > 0, "a checkpoint every step: their writes are counted"
     assert abs(timing["unaccounted"]) < 0.05 * timing["total"], timing
     assert outside - 2.5 < timing["total"] <= outside, (timing, outside)
+
+
+def test_a_compiled_run_agrees_with_the_uncompiled_one(tiny_model_dir, prepared, tmp_path):
+    """training.compile: the same model, data and seed, compiled with dynamic shapes (one graph
+    for every batch length). Compiled kernels reorder float sums, so the losses agree to 1e-4 (a
+    relative tolerance far below a seed's spread), not bit for bit; the predictions agree exactly."""
+    eager = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "eager", epochs=1, checkpoint_every_steps=0))
+    compiled = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "compiled", epochs=1,
+                                     checkpoint_every_steps=0, compile=True))
+    assert compiled["training"]["compile"] and not eager["training"]["compile"]
+    assert compiled["fingerprint"] != eager["fingerprint"], "compile is part of a run's identity"
+    assert compiled["eval_loss"] == pytest.approx(eager["eval_loss"], rel=1e-4)
+    for key in ("eval_accuracy", "eval_f1", "eval_matthews"):
+        assert compiled[key] == eager[key], key
+
+
+def test_evaluating_after_the_last_epoch_only_gives_the_same_final_metrics(tiny_model_dir, prepared, tmp_path):
+    """evaluate_each_epoch=false skips the intermediate evaluations: evaluation draws no random
+    numbers and changes no weights, so the final metrics are those of the run that evaluates
+    every epoch, bit for bit, and only the history is shorter."""
+    every = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "every", epochs=3))
+    last = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "last", epochs=3, evaluate_each_epoch=False))
+    assert [h["epoch"] for h in every["history"]] == [1, 2, 3]
+    assert [h["epoch"] for h in last["history"]] == [3]
+    assert last["history"][0] == every["history"][-1]
+    for key in ("score", "eval_loss", "eval_accuracy", "eval_f1", "eval_matthews"):
+        assert last[key] == every[key], key
+
+
+def test_bf16_on_cpu_is_opt_in():
+    """bf16 autocast: on by default on a GPU, on a CPU only with cpu_bf16 (where it is fast only
+    with bf16 instructions, and its accuracy must be read beside fp32's: docs/BENCHMARKS.md)."""
+    import torch
+
+    from breaking_bert.finetune.loop import autocast
+
+    cpu, x = torch.device("cpu"), torch.randn(4, 8)
+    for settings, expected in (({}, torch.float32), ({"cpu_bf16": True}, torch.bfloat16),
+                               ({"cpu_bf16": True, "bf16": False}, torch.float32)):
+        with autocast(cpu, TrainingConfig(**settings)):
+            assert (x @ x.T).dtype == expected, settings

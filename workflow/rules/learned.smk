@@ -14,7 +14,9 @@ rule learn_degrees:
         "results/learned/{task}/{variant}/{setting}/seed{seed}/benchmark.tsv"
     conda:
         f"{ENVS}/torch.yaml"
-    threads: 2
+    # one thread per job, as many jobs as cores: on CPU two 1-thread jobs train 1.24x the
+    # samples/s of one 2-thread job (docs/BENCHMARKS.md); GPU profiles set more
+    threads: 1
     resources:
         gpu=1,
         mem_mb=8000,

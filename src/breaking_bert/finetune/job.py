@@ -26,7 +26,10 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     backend: str = "sdpa"  # eager | sdpa | flex (GPU training only)
     device: str = "auto"  # auto | cpu | cuda
-    bf16: bool = True  # autocast on GPU; ignored on CPU (fp32 there)
+    bf16: bool = True  # autocast on GPU; on CPU only with cpu_bf16
+    cpu_bf16: bool = False  # bf16 autocast on CPU too (opt-in: fast only where the CPU has bf16 instructions)
+    compile: bool = False  # torch.compile the model (dynamic shapes: one compilation for all lengths)
+    evaluate_each_epoch: bool = True  # False: evaluate after the last epoch only (the same final metrics)
     length_group_megabatch: int = 50  # batches per megabatch sorted by length (HF's LengthGroupedSampler)
     checkpoint_every_steps: int = 200  # also at each epoch end but the last, and on SIGTERM
     seed: int = 0

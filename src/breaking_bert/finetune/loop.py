@@ -1,7 +1,7 @@
 """The training loop: a plain, readable loop (nanoGPT-style) rather than the HF Trainer. AdamW with
 linear warm-up and decay, dynamic padding, length-grouped batches, gradient accumulation, bf16
-autocast on GPU, an evaluation per epoch, and checkpoints that make a killed job resume to the same
-final metrics."""
+autocast (GPU; CPU opt-in), optional compilation, an evaluation per epoch (or after the last only),
+and checkpoints that make a killed job resume to the same final metrics."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ from .metrics import classification_metrics, peak_memory_mb, process_started_at,
 from .regularisers import regulariser_for
 
 
-def evaluate(model, data: SplitData, cfg: TrainingConfig, backend, pad_id, layers, device, num_labels, learned=None) -> dict:
+def evaluate(model, data: SplitData, cfg: TrainingConfig, backend, pad_id, layers, device, num_labels, learned=None,
+             forward=None) -> dict:
     """The task metrics; with learned degrees, evaluated with the hardened (integer-window) masks,
-    whose per-example sparsity is reported too."""
+    whose per-example sparsity is reported too. ``forward``: the compiled model, if any."""
+    forward = model if forward is None else forward
     model.eval()
     predictions, sparsities, loss_sum = [], [], 0.0
     order = np.argsort(-data.lengths(), kind="stable")  # length-sorted: least padding
@@ -41,7 +43,7 @@ def evaluate(model, data: SplitData, cfg: TrainingConfig, backend, pad_id, layer
         for start in range(0, len(order), cfg.eval_batch_size):
             indices = order[start : start + cfg.eval_batch_size]
             inputs, labels = collate(data, indices, pad_id, backend, layers, device, torch.float32, learned)
-            logits = model(**inputs).logits.float()
+            logits = forward(**inputs).logits.float()
             loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum").item()
             predictions.append(logits.argmax(-1).cpu().numpy())
             if learned is not None:
@@ -59,8 +61,21 @@ def evaluate(model, data: SplitData, cfg: TrainingConfig, backend, pad_id, layer
 
 
 def autocast(device: torch.device, cfg: TrainingConfig):
-    enabled = device.type == "cuda" and cfg.bf16
+    enabled = cfg.bf16 and (device.type == "cuda" or cfg.cpu_bf16)
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def compiled(model, cfg: TrainingConfig):
+    """The callable the loop runs: the model, or its compilation. dynamic=True compiles once for
+    every batch length and size, where the default would recompile as lengths change. Random ops
+    (dropout) fall back to eager's generator: the same masks as an uncompiled run of the same seed,
+    so the two differ only by the compiled kernels' float rounding."""
+    if not cfg.compile:
+        return model
+    import torch._inductor.config
+
+    torch._inductor.config.fallback_random = True
+    return torch.compile(model, dynamic=True)
 
 
 def run_finetune(job: FinetuneJob) -> dict:
@@ -87,6 +102,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     pad_id = AutoTokenizer.from_pretrained(resolve_model_path(job.model_cfg["name_or_path"])).pad_token_id or 0
     layers = placement_layers(job.placement, model.config.num_hidden_layers)
     regulariser = regulariser_for(job, model, train, device, cfg.seed)
+    forward = compiled(model, cfg)  # checkpoints and the regulariser keep the uncompiled module
     learned = regulariser.module  # collation builds the learned windows' batch from it (None: fixed)
     groups = regulariser.param_groups()
     named = [(n, p) for n, p in model.named_parameters() if not n.startswith("learned_degrees.")]
@@ -157,7 +173,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                 indices = batches[progress["batch"]]
                 inputs, labels = collate(train, indices, pad_id, backend, layers, device, torch.float32, learned)
                 with autocast(device, cfg):
-                    logits = model(**inputs).logits
+                    logits = forward(**inputs).logits
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels)
                 loss = (loss + regulariser.loss(inputs)) / cfg.gradient_accumulation
                 loss.backward()
@@ -183,9 +199,11 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                         if stop_requested["flag"]:
                             raise Preempted(143)
             progress["train_seconds"] += time.perf_counter() - started
-            metrics = timed("evaluation", evaluate, model, evaluation, cfg, backend, pad_id, layers, device, job.num_labels, learned)
-            progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
-            print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
+            if cfg.evaluate_each_epoch or epoch + 1 == cfg.epochs:
+                metrics = timed("evaluation", evaluate, model, evaluation, cfg, backend, pad_id, layers, device,
+                                job.num_labels, learned, forward)
+                progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
+                print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
             progress["epoch"] += 1
             progress["batch"] = 0
             if progress["epoch"] == cfg.epochs:
