@@ -1,8 +1,9 @@
-"""python -m benchmarks [parse_masks] [engine] [trainer] [dryrun] [block_sparse]  (default: all),
-from the repository root.
+"""python -m benchmarks [parse_masks] [engine] [trainer] [threads] [compile] [dryrun] [block_sparse]
+(default: all), from the repository root.
 
-Each benchmark measures its two sides in the same process, one after the other, on the same data,
-and prints one JSON line with the ratio and the goal. Sizes are small enough for a 2-core CPU.
+Each benchmark measures its two sides in one run, one after the other (or alternating), on the same
+data, and prints one JSON line with the ratio and the goal. Sizes are small enough for a 2-core CPU.
+threads and compile run each job in its own process, as the workflow does.
 """
 
 import json
@@ -16,7 +17,6 @@ import pandas as pd
 
 from breaking_bert.masks import (
     MaskOptions,
-    MaskSet,
     build_split_masks,
     mask_inputs_for_split,
     resolve_dataset_degrees,
@@ -40,6 +40,13 @@ TASK = {
 
 def report(name, **values):
     print(json.dumps({"benchmark": name, **values}), flush=True)
+
+
+def cpu_has_bf16() -> bool:
+    """bf16 instructions (AVX512-BF16 or AMX): without them bf16 autocast on CPU is emulated and slow."""
+    import torch
+
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
 
 
 def bench_device() -> str:
@@ -117,7 +124,8 @@ def bench_engine():
 
 def bench_trainer():
     """Our engine vs the Hugging Face Trainer: same model, data, batch size, epochs, dense, same
-    precision on both sides (fp32; on a GPU also bf16 autocast, the engine's default there)."""
+    precision on both sides (fp32; also bf16 autocast on a GPU, the engine's default there, and on
+    a CPU with bf16 instructions, where the engine needs training.cpu_bf16)."""
     import torch
     from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
                               TrainingArguments)
@@ -141,7 +149,7 @@ def bench_trainer():
                 model_cfg=MODEL, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0], num_labels=2,
                 placement="none", checkpoint_dir=f"{tmp}/ours{repeat}{bf16}", lock_dir=f"{tmp}/locks", threads=2,
                 training=TrainingConfig.from_dict({"epochs": epochs, "batch_size": batch, "device": device,
-                                                   "bf16": bf16, "checkpoint_every_steps": 0}, 0),
+                                                   "bf16": bf16, "cpu_bf16": bf16, "checkpoint_every_steps": 0}, 0),
             )
             return run_finetune(job)
 
@@ -163,7 +171,8 @@ def bench_trainer():
             return output.metrics["train_samples_per_second"], accuracy
 
         tokenizer = load_tokenizer(MODEL)
-        for bf16 in (False,) if device == "cpu" else (False, True):
+        # bf16 autocast on both sides where the hardware has it (a GPU, or a CPU with bf16 instructions)
+        for bf16 in (False, True) if device == "cuda" or cpu_has_bf16() else (False,):
             ours, theirs = [], []
             for repeat in range(2):  # ABAB: machine drift hits both sides alike
                 ours.append(run_ours(repeat, bf16))
@@ -175,6 +184,78 @@ def bench_trainer():
                    ratio=ours_speed / trainer_speed, goal=">= 1.2", ours_accuracy=ours[-1]["eval_accuracy"],
                    trainer_accuracy=theirs[-1][1],
                    runs={"ours": [m["train_samples_per_second"] for m in ours], "trainer": [t[0] for t in theirs]})
+
+
+JOB_RUNNER = """
+import json, sys
+from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune
+paths, directory, threads, training = json.loads(sys.argv[1])
+job = FinetuneJob(model_cfg={model!r}, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0], num_labels=2,
+                  train_masks=paths["train"][1], eval_masks=paths["eval"][1], placement="all",
+                  checkpoint_dir=directory, lock_dir=directory + "/locks", threads=threads,
+                  training=TrainingConfig.from_dict(training, 0))
+metrics = run_finetune(job)
+print(json.dumps({{k: metrics[k] for k in ("train_samples_per_second", "eval_accuracy", "eval_loss", "timing")}}))
+"""
+
+
+def _finetune_processes(paths, tmp, threads, training, count, concurrent):
+    """``count`` sparse finetune jobs as the workflow runs them, one process each, with ``threads``
+    threads, all at once or one after the other; their wall time and results."""
+    import subprocess
+
+    runner = JOB_RUNNER.format(model=MODEL)
+    commands = [[sys.executable, "-c", runner, json.dumps([paths, f"{tmp}/job{time.time_ns()}_{i}", threads, training])]
+                for i in range(count)]
+    start = time.perf_counter()
+    if concurrent:
+        processes = [subprocess.Popen(c, stdout=subprocess.PIPE, text=True) for c in commands]
+        outputs = [process.communicate()[0] for process in processes]
+    else:
+        outputs = [subprocess.run(c, stdout=subprocess.PIPE, text=True, check=True).stdout for c in commands]
+    wall = time.perf_counter() - start
+    return wall, [json.loads(output.strip().splitlines()[-1]) for output in outputs]
+
+
+def bench_threads():
+    """The finetune rules' one thread per job: on this machine's cores, as many 1-thread jobs at once
+    as there are cores, against the same jobs one after the other with every core each (what
+    threads: <cores> gives). Sparse MiniLM jobs, 800 sentences, 1 epoch; ABAB."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    training = {"epochs": 1, "device": "cpu", "checkpoint_every_steps": 0}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, _, _ = _prepare_run_inputs(Path(tmp), 800)
+        walls, accuracies = {"one_job_per_core": [], "one_job_at_a_time": []}, set()
+        for _ in range(2):
+            for name, threads, concurrent in (("one_job_at_a_time", cores, False), ("one_job_per_core", 1, True)):
+                wall, results = _finetune_processes(paths, tmp, threads, training, cores, concurrent)
+                walls[name].append(wall)
+                accuracies |= {r["eval_accuracy"] for r in results}  # one value: the jobs are identical
+        serial, parallel = np.mean(walls["one_job_at_a_time"]), np.mean(walls["one_job_per_core"])
+        report("jobs_one_thread_each_vs_one_at_a_time", cores=cores, jobs=cores, serial_seconds=serial,
+               concurrent_seconds=parallel, runs=walls, ratio=serial / parallel, accuracies=sorted(accuracies), goal="> 1")
+
+
+def bench_compile():
+    """training.compile: one sparse MiniLM job (800 sentences, 2 epochs) compiled and not, each in its
+    own process (a fresh compilation, as a workflow job pays it). Training's samples/s include the
+    compilation, as a job's wall time does."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, _, _ = _prepare_run_inputs(Path(tmp), 800)
+        rows = {}
+        for compile_model in (False, True):
+            training = {"epochs": 2, "device": "cpu", "checkpoint_every_steps": 0, "compile": compile_model}
+            wall, (result,) = _finetune_processes(paths, tmp, 2, training, 1, False)
+            rows[compile_model] = {"wall_seconds": wall, **result}
+        report("engine_compiled_vs_eager", device="cpu", eager_wall_seconds=rows[False]["wall_seconds"],
+               compiled_wall_seconds=rows[True]["wall_seconds"],
+               eager_samples_per_s=rows[False]["train_samples_per_second"],
+               compiled_samples_per_s=rows[True]["train_samples_per_second"],
+               eager_accuracy=rows[False]["eval_accuracy"], compiled_accuracy=rows[True]["eval_accuracy"],
+               eager_loss=rows[False]["eval_loss"], compiled_loss=rows[True]["eval_loss"],
+               ratio=rows[False]["wall_seconds"] / rows[True]["wall_seconds"], goal="> 1 to turn it on")
 
 
 TRIVIAL_SNAKEFILE = """
@@ -244,7 +325,8 @@ def bench_block_sparse():
 
 
 BENCHMARKS = {"parse_masks": bench_parse_masks, "engine": bench_engine, "trainer": bench_trainer,
-              "dryrun": bench_dryrun, "block_sparse": bench_block_sparse}
+              "threads": bench_threads, "compile": bench_compile, "dryrun": bench_dryrun,
+              "block_sparse": bench_block_sparse}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or list(BENCHMARKS):
