@@ -5,6 +5,7 @@ import copy
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -31,7 +32,6 @@ def test_shipped_configs_validate_and_get_defaults(name):
 @pytest.mark.parametrize(
     "path, value, message",
     [
-        (("patterns", "neighbour", "kind"), "zigzag", "zigzag"),
         (("patterns", "neighbour", "target_sparsity"), 1.5, "1.5"),
         (("experiments", "pattern_ablation", "placements"), ["middle"], "middle"),
         (("training", "epochs"), "three", "three"),
@@ -89,10 +89,7 @@ def test_every_shipped_config_plans_its_grid_offline(tmp_path, name, finetunes, 
     assert jobs["findings"] == 1 and jobs["kernel_timing"] == 1
 
 
-@pytest.mark.parametrize("key, name", [("patterns", "sintax"), ("tasks", "imbd")])
-def test_unknown_name_in_an_experiment_names_the_key(tmp_path, key, name):
-    config = _load("embedded.yaml")
-    config["experiments"]["pattern_ablation"][key].append(name)
+def _dry_run_output(tmp_path, config) -> tuple[int, str]:
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config))
     result = subprocess.run(
@@ -100,8 +97,29 @@ def test_unknown_name_in_an_experiment_names_the_key(tmp_path, key, name):
          "--directory", str(tmp_path), "--configfile", str(path)],
         capture_output=True, text=True, timeout=300, cwd=REPO,
     )
-    assert result.returncode != 0
-    assert f"experiments.pattern_ablation.{key}: unknown name {name!r}" in result.stdout + result.stderr
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("key, name", [("patterns", "sintax"), ("tasks", "imbd")])
+def test_unknown_name_in_an_experiment_names_the_key(tmp_path, key, name):
+    config = _load("embedded.yaml")
+    config["experiments"]["pattern_ablation"][key].append(name)
+    returncode, output = _dry_run_output(tmp_path, config)
+    assert returncode != 0
+    assert f"experiments.pattern_ablation.{key}: unknown name {name!r}" in output
+
+
+@pytest.mark.parametrize("section, name, kind", [("patterns", "neighbour", "zigzag"),
+                                                 ("pattern_grids", "bigbird", "dense")])
+def test_an_unknown_kind_is_named_with_the_known_ones(tmp_path, section, name, kind):
+    """The schema leaves kinds open; the workflow checks them against the vocabulary (a grid
+    needs a kind with degrees)."""
+    config = _load("config.yaml")
+    config[section][name]["kind"] = kind
+    returncode, output = _dry_run_output(tmp_path, config)
+    assert returncode != 0
+    assert f"{section}.{name}.kind: unknown pattern kind {kind!r}; known: " in output
+    assert "neighbour" in output.split("known: ")[-1]
 
 
 def test_snakemake_lint_is_clean():
@@ -143,17 +161,16 @@ def test_conda_envs_pin_what_requirements_pin_and_every_rule_names_one():
 
 
 def test_the_vocabulary_is_the_schemas_and_the_mask_registrys():
-    """One definition of the pattern kinds: the schema's enums and the mask builders agree with
-    breaking_bert.vocabulary (a kind added there and nowhere else fails here)."""
+    """One definition of the pattern kinds: the schema leaves kinds to the vocabulary, its other
+    enums agree with it, and the mask registry is the vocabulary's builders."""
     from breaking_bert.masks import PATTERNS
-    from breaking_bert.vocabulary import GRID_KINDS, KINDS, OBJECTIVES, PLACEMENT_REGEX, VARIANTS
+    from breaking_bert.vocabulary import KINDS, OBJECTIVES, PLACEMENT_REGEX, VARIANTS
 
     schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
     pattern = schema["definitions"]["pattern"]["properties"]
     grid = schema["definitions"]["pattern_grid"]["properties"]
     learned = schema["properties"]["learned_sparsity"]["properties"]
-    assert set(pattern["kind"]["enum"]) == set(KINDS)
-    assert set(grid["kind"]["enum"]) == set(GRID_KINDS)
+    assert "enum" not in pattern["kind"] and "enum" not in grid["kind"], "a second list of kinds"
     placement = schema["definitions"]["experiment"]["properties"]["placements"]["items"]["pattern"]
     for name in ("all", "early", "late", "none", "layer3", "from12", "middle", "layer", "from-1"):
         in_vocabulary = re.fullmatch(PLACEMENT_REGEX, name) is not None and name != "none"  # none: dense only
@@ -163,14 +180,34 @@ def test_the_vocabulary_is_the_schemas_and_the_mask_registrys():
     # every kind has a builder except the reference-drawn control, and no builder lacks a kind
     assert set(PATTERNS) == {name for name, kind in KINDS.items() if "reference" not in kind.needs}
     for name, spec in PATTERNS.items():
-        assert (spec.degree_params, spec.needs, spec.seeded) == (KINDS[name].degrees, KINDS[name].needs, KINDS[name].seeded)
+        assert (spec.build_links, spec.degree_params, spec.needs, spec.seeded) == (
+            KINDS[name].links, KINDS[name].degrees, KINDS[name].needs, KINDS[name].seeded)
+
+
+BLOCK_NUMERIC_IMPORTS = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"numpy", "pandas", "torch"}:
+            raise ImportError(f"blocked: {name}")
+sys.meta_path.insert(0, Block())
+"""
 
 
 def test_the_workflow_takes_its_terms_from_the_vocabulary():
-    """common.smk loads the library's vocabulary by path (no mirror to keep in step): a pattern's
-    needs, its mask draw, and the learned settings' names come from it."""
+    """common.smk imports the checkout's vocabulary (no mirror to keep in step): a pattern's needs,
+    its mask draw and the learned settings' names come from it. Its loader runs here in a Python
+    that cannot import numpy, pandas or torch, as a scheduler under --sdm conda may be."""
     source = (REPO / "workflow/rules/common.smk").read_text()
-    assert 'LIBRARY / "vocabulary.py"' in source
+    loader = re.search(r"^def load_vocabulary\(\):.*?(?=^\S)", source, flags=re.MULTILINE | re.DOTALL).group(0)
+    program = (BLOCK_NUMERIC_IMPORTS + "import importlib, importlib.util\nfrom pathlib import Path\n"
+               f"LIBRARY = Path({str(REPO / 'src/breaking_bert')!r})\n" + loader +
+               "vocabulary = load_vocabulary()\n"
+               "assert vocabulary.__file__ == str(LIBRARY / 'vocabulary.py'), vocabulary.__file__\n"
+               "print(sorted(vocabulary.KINDS), vocabulary.get_kind('syntax').needs, vocabulary.mask_draw('random', 2))\n")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd="/")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "'dilated'" in result.stdout and "frozenset({'parse'}) seed2" in result.stdout, result.stdout
     for mirror in ("SEEDED_KINDS =", '{"syntax": {"parse"}', '"_frozen"', 'placement=r"'):
         assert mirror not in source, f"common.smk still spells out {mirror!r}"
 
@@ -190,3 +227,97 @@ def test_installing_the_library_adds_nothing_an_env_does_not_pin():
     torch_free = [env.name for env in (REPO / "envs").glob("*.yaml") if "torch==" not in env.read_text()]
     assert sorted(torch_free) == ["data.yaml", "parse.yaml", "report.yaml"]
 
+
+def _library_imports(path: Path, library: Path, seen: set) -> set:
+    """The library's files that importing ``path`` runs (function-level imports too: a script's
+    result depends on them as much), followed transitively; a package counts with its __init__."""
+    import ast
+
+    def module_files(dotted: str) -> list[Path]:
+        parts = dotted.split(".")[1:]  # below breaking_bert
+        files = [library / Path(*parts[:i]) / "__init__.py" for i in range(1, len(parts))]
+        target = library / Path(*parts) if parts else library
+        files.append(target / "__init__.py" if target.is_dir() else target.with_suffix(".py"))
+        return [f for f in files if f.exists()]
+
+    package = ".".join(("breaking_bert", *path.parent.relative_to(library).parts)) if path.is_relative_to(library) else ""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]  # a name may be a submodule
+        for name in names:
+            if name == "breaking_bert" or name.startswith("breaking_bert."):
+                found.update(module_files(name))
+    for file in found - seen:
+        seen.add(file)
+        found |= _library_imports(file, library, seen)
+    return found
+
+
+# Imported by a rule's script (a package's __init__ pulls its siblings in) but never run in its
+# jobs: left out of its inputs, so that editing them does not rerun it for nothing.
+MASK_BUILDING = {"kinds.py", "parse.py", "masks/inputs.py", "masks/patterns.py", "masks/solving.py"}  # masks stage
+LEARNED = {"learned/__init__.py", "learned/objectives.py", "learned/windows.py"}  # learn_degrees jobs
+# kinds.py (through the vocabulary) everywhere else: only the masks stage and kernel timing read
+# the kinds or run their builders; the report layer uses the vocabulary's names.
+IMPORTED_NOT_RUN = {
+    "finetune": MASK_BUILDING | LEARNED,  # a fixed run loads mask files (masks/storage)
+    "learn_degrees": MASK_BUILDING,
+    "figure_mask_gallery": MASK_BUILDING,  # draws the stored masks
+    # loads stored masks; its synthetic masks and block masks run in kernel_timing
+    "cost": MASK_BUILDING | {"attention.py", "vocabulary.py"},
+    "kernel_timing": {"parse.py"},  # synthetic masks need no parse
+}
+
+
+def _only_imports(path: Path) -> bool:
+    """A package's __init__ that only re-exports (docstring, imports, __all__, __version__)."""
+    import ast
+
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+            continue
+        if isinstance(node, ast.Assign) and all(getattr(t, "id", "") in ("__all__", "__version__") for t in node.targets):
+            continue
+        return False
+    return True
+
+
+def test_every_library_file_a_script_imports_is_a_declared_input(tmp_path):
+    """Snakemake reruns a rule when a declared input changes, not when code its script imports does
+    (the trap in the brief). For every rule with a script, the library files the script imports,
+    transitively, must be among its inputs (common.smk's library()), or an edit to them leaves a
+    stale result standing in for a new one."""
+    library = REPO / "src/breaking_bert"
+    scripts = {}
+    for rule_file in (REPO / "workflow/rules").glob("*.smk"):
+        for name, script in re.findall(r'^rule (\w+):.*?script:\s*"\.\./scripts/(\w+\.py)"', rule_file.read_text(),
+                                       flags=re.MULTILINE | re.DOTALL):
+            scripts[name] = REPO / "workflow/scripts" / script
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(REPO / "Snakefile"), "--directory",
+         str(tmp_path), "--configfile", str(REPO / "config/embedded_gpu.yaml")],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    declared = {}
+    for rule, inputs in re.findall(r"^rule (\w+):\n    input: ([^\n]*)", result.stdout, flags=re.MULTILINE):
+        declared.setdefault(rule, set()).update(Path(f) for f in inputs.split(", ") if f.endswith(".py"))
+    assert set(scripts) - {"init_tracking"} <= set(declared), set(scripts) - set(declared)
+    undeclared = {}
+    for rule, files in declared.items():
+        if rule not in scripts:
+            continue  # no script: nothing imported
+        imported = _library_imports(scripts[rule], library, set())
+        exempt = {library / name for name in IMPORTED_NOT_RUN.get(rule, {"kinds.py"})} | {
+            f for f in imported if f.name == "__init__.py" and _only_imports(f)}
+        needed = imported - exempt
+        if needed - files:
+            undeclared[rule] = sorted(str(f.relative_to(library)) for f in needed - files)
+    assert not undeclared, f"library files a rule's script imports but its inputs do not list: {undeclared}"

@@ -199,14 +199,17 @@ def test_changing_one_pattern_parameter_reruns_only_that_pattern(finished_run):
     assert scheduled_jobs(finished_run) == {}
 
 
-def test_editing_the_mask_library_reruns_masks_and_sparse_finetunes_only(finished_run):
-    restore = _edit(finished_run / "src/breaking_bert/masks/patterns.py")
+@pytest.mark.parametrize("module", ["masks/patterns.py", "kinds.py"])
+def test_editing_the_mask_library_reruns_masks_and_sparse_finetunes_only(finished_run, module):
+    restore = _edit(finished_run / "src/breaking_bert" / module)
     try:
         jobs = scheduled_jobs(finished_run)
     finally:
         restore()
-    # every sparse pattern's masks, finetunes and cost; no data, tokens, parse, learned or timing job
-    assert jobs == {"masks": 7, "finetune": 11, "cost": 7, **EVERYTHING_AFTER_MASKS}
+    # every sparse pattern's masks, finetunes and cost, and the kernel timing (its synthetic masks
+    # come from the same builders); no data, tokens, parse, dense finetune or learned job
+    assert jobs == {"masks": 7, "finetune": 11, "cost": 7, "kernel_timing": 1, "figure_kernel_timing": 1,
+                    **EVERYTHING_AFTER_MASKS}
 
 
 def test_editing_the_aggregation_code_reruns_only_aggregation_and_figures(finished_run):
@@ -280,3 +283,4 @@ def test_each_config_key_reruns_the_rules_the_design_doc_names(finished_run):
     finally:
         config_path.write_text(original)
     assert scheduled_jobs(finished_run) == {}
+

@@ -1,56 +1,19 @@
-"""The experiment's vocabulary, defined once: pattern kinds and their degrees, placements, mask
-draws, the names of generated patterns and learned settings, and degrees written as text.
+"""The experiment's vocabulary, defined once: pattern kinds (from ``kinds``, where each is defined
+with the builder of its links), placements, mask draws, the names of generated patterns and
+learned settings, and degrees written as text.
 
-Standard library only (no numpy, no torch): the workflow's scheduling process loads this file by
-path (workflow/rules/common.smk), because under ``--sdm conda`` the library and its dependencies
-live only in the rules' environments; the report layer (aggregate, findings, figures) uses it
-without pulling torch in. The builders that draw each kind's links live in ``masks.patterns``,
-registered under the same names (a test checks that they agree, and the schema's enums with them).
+Standard library only (no numpy, no torch), as ``kinds`` is at import: the workflow's scheduling
+process imports it from the checkout (workflow/rules/common.smk), because under ``--sdm conda`` the
+library and its dependencies live only in the rules' environments; the report layer (aggregate,
+findings, figures) uses it without pulling torch in.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-# ---------------------------------------------------------------------------------------------
-# Pattern kinds
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    degrees: tuple[str, ...] = ()  # integer degrees; the first is the one solved for a target sparsity
-    needs: frozenset[str] = frozenset()  # inputs beyond the tokens: "parse", "embeddings", "reference"
-    seeded: bool = False  # a random draw: its masks are drawn anew for every run seed
-    symmetric: bool = True  # its links go both ways (random partners and BigBird's do not)
-
-
-KINDS: dict[str, Kind] = {
-    kind.name: kind
-    for kind in (
-        Kind("dense"),
-        Kind("neighbour", ("w",)),
-        Kind("global", ("g",)),
-        Kind("random", ("k",), seeded=True, symmetric=False),
-        Kind("syntax", ("k",), needs=frozenset({"parse"})),
-        Kind("lexical", ("k",), needs=frozenset({"embeddings"})),
-        Kind("bigbird", ("g", "w", "r"), seeded=True, symmetric=False),
-        Kind("dilated", ("w", "d")),  # every d-th position up to w steps away (Longformer's dilated window)
-        # a random control with the per-row degrees of another pattern (patterns.<name>.reference)
-        Kind("matched_random", needs=frozenset({"reference"}), seeded=True, symmetric=False),
-    )
-}
-SEEDED_KINDS = tuple(name for name, kind in KINDS.items() if kind.seeded)
-GRID_KINDS = tuple(name for name, kind in KINDS.items() if kind.degrees)  # what a pattern grid may sweep
-
-
-def get_kind(name: str) -> Kind:
-    try:
-        return KINDS[name]
-    except KeyError:
-        raise ValueError(f"unknown pattern kind {name!r}; known: {', '.join(KINDS)}") from None
-
+# the kinds' terms, re-exported: the workflow and the report layer read every term from here
+from .kinds import GRID_KINDS, KINDS, SEEDED_KINDS, Kind, get_kind  # noqa: F401
 
 # ---------------------------------------------------------------------------------------------
 # Degrees as text: 'g=1 w=3 r=0' in tables, '<grid>_g1_w3_r0' as the name of a grid's point
@@ -59,6 +22,31 @@ def get_kind(name: str) -> Kind:
 def degree_order(names) -> list[str]:
     """BigBird's g, w, r first, then the rest alphabetically: the same order whatever the YAML's."""
     return sorted(names, key=lambda name: ("gwrk".find(name) % 9, name))
+
+
+DEGREE_NAMES = tuple(degree_order({name for kind in KINDS.values() for name in kind.degrees}))
+
+
+def degree_columns(degrees) -> dict[str, int | None]:
+    """{'g': 1, 'w': 3} -> {'degree_g': 1, 'degree_w': 3, 'degree_r': None, ...}: one typed column
+    per degree name of any kind, None where a pattern has no such degree or its examples have
+    their own (per-example solving: a list)."""
+    given = degrees if isinstance(degrees, dict) else {}
+    return {f"degree_{name}": (int(given[name]) if name in given else None) for name in DEGREE_NAMES}
+
+
+def degrees_from_columns(row) -> dict[str, int]:
+    """The inverse of degree_columns, from a table's row (a dict or a pandas Series)."""
+    values = {name: row.get(f"degree_{name}") for name in DEGREE_NAMES}
+    return {name: int(value) for name, value in values.items() if _present(value)}
+
+
+def _present(value) -> bool:
+    """Not None, NaN (a CSV's empty cell) or pandas' NA (an Int64 column's), without pandas."""
+    try:
+        return value is not None and bool(value == value)  # NaN != NaN
+    except TypeError:  # NA == NA is NA, whose truth is ambiguous
+        return False
 
 
 def format_degrees(degrees) -> str:

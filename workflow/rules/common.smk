@@ -14,20 +14,35 @@ ENVS = "../../envs"
 
 
 def load_vocabulary():
-    """The experiment's terms (pattern kinds, placements, draws, names), from the library's own
-    module, loaded by path: it needs the standard library only, so the scheduling process needs
-    none of the library's dependencies (under --sdm conda they live in the rules' envs).
+    """The experiment's terms (pattern kinds, placements, draws, names): the library's own module,
+    imported from this checkout. It and the package's __init__ and kinds need the standard library
+    only, so the scheduling process needs none of the library's dependencies (under --sdm conda
+    they live in the rules' envs).
     """
     spec = importlib.util.spec_from_file_location(
-        "breaking_bert_vocabulary", LIBRARY / "vocabulary.py"
+        "breaking_bert", LIBRARY / "__init__.py", submodule_search_locations=[str(LIBRARY)]
     )
-    terms = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = terms  # its dataclasses look their module up there
-    spec.loader.exec_module(terms)
-    return terms
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["breaking_bert"] = package  # this checkout's, whatever copy is installed
+    spec.loader.exec_module(package)
+    return importlib.import_module("breaking_bert.vocabulary")
 
 
 vocabulary = load_vocabulary()
+
+
+def check_kinds():
+    """Pattern kinds are the vocabulary's (the schema leaves them open, so that a new kind is one
+    builder in vocabulary.py): name the key, the unknown kind and the known ones."""
+    for section, known in (("patterns", vocabulary.KINDS), ("pattern_grids", vocabulary.GRID_KINDS)):
+        for name, pattern in config.get(section, {}).items():
+            if pattern["kind"] not in known:
+                raise ValueError(
+                    f"{section}.{name}.kind: unknown pattern kind {pattern['kind']!r}; known: {', '.join(known)}"
+                )
+
+
+check_kinds()
 
 
 GRID_OF = {}  # generated pattern name -> its grid
@@ -177,10 +192,11 @@ def get_task_files(wildcards):
 
 def library(*modules):
     """Library files a rule's result depends on. Snakemake does not track what a script imports,
-    so they are declared as inputs: editing one reruns exactly the rules that list it.
+    so they are declared as inputs: editing one reruns exactly the rules that list it. A file
+    the script imports but never runs may be left out (tests/test_config.py lists those).
     """
     files = []
-    for module in modules:  # a module's file, or every file of a package (masks/)
+    for module in modules:  # a module (masks/storage), or every file of a package (masks)
         package = LIBRARY / module
         if package.is_dir():
             files += sorted(str(path) for path in package.glob("*.py"))
@@ -365,7 +381,7 @@ def get_mask_inputs(wildcards):
     inputs = {
         "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
         "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
-        "code": library("masks", "parse", "vocabulary"),
+        "code": library("masks", "parse", "vocabulary", "kinds", "models"),
     }
     if "parse" in needs:
         inputs["train_parses"] = f"results/parses/{wildcards.task}/train.parquet"
@@ -390,9 +406,18 @@ def get_finetune_inputs(wildcards):
         "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
         "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
         "labels": f"results/data/{wildcards.task}/labels.json",
-        # not learned.py: it only runs in learn_degrees jobs, so editing it reruns only those
+        # what runs in the job (tests/test_config.py checks the list against the script's imports):
+        # not learned/ (it runs in learn_degrees jobs only) nor the mask builders (the mask files
+        # carry their changes), so editing them reruns only what they change
         "code": library(
-            "finetune", "attention", "devices", "tracking", "models", "vocabulary"
+            "finetune",
+            "attention",
+            "devices",
+            "tracking",
+            "models",
+            "vocabulary",
+            "identity",
+            "masks/storage",
         ),
     }
     if not is_dense(wildcards.pattern):
@@ -420,6 +445,8 @@ def get_learned_inputs(wildcards):
             "tracking",
             "models",
             "vocabulary",
+            "identity",
+            "masks/storage",
         ),
     }
     if vocabulary.is_control(wildcards.variant):  # the learned run's final windows

@@ -5,7 +5,7 @@ rule cost:
     input:
         tokens="results/tokens/{task}/eval.parquet",
         masks=lambda w: f"{mask_dir(w.task, w.pattern, first_seed())}/eval.npz",
-        code=library("cost", "models"),
+        code=library("cost", "models", "masks/storage"),
     output:
         cost="results/cost/{task}/{pattern}/cost.json",
         retained="results/cost/{task}/{pattern}/retained_mass.csv",
@@ -25,7 +25,8 @@ rule kernel_timing:
     """Block-sparse kernels (FlexAttention; the band kernel for neighbour) against dense SDPA at
     synthetic sequence lengths, per pattern."""
     input:
-        code=library("cost"),
+        # its synthetic masks come from the mask builders, its block masks from attention
+        code=library("cost", "masks", "kinds", "vocabulary", "attention", "devices"),
     output:
         "results/cost/kernel_timing.csv",
     log:

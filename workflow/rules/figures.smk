@@ -22,7 +22,7 @@ rule figure_mask_gallery:
     input:
         tokens="results/tokens/{task}/eval.parquet",
         masks=get_gallery_masks,
-        code=library("figures", "vocabulary"),
+        code=library("figures", "vocabulary", "masks/storage", "models"),
     output:
         report(
             "results/figures/masks_{task}.png",

@@ -15,10 +15,9 @@ Conventions (see ../shared/PAPER.md and docs/MASKS.md):
   other examples were built alongside it.
 
 Rooms by concern: ``inputs`` (what a pattern may look at, assembled from a split's tokens, parses
-and embeddings), ``patterns`` (forced links, the builders and their registry), ``solving`` (degrees
+and embeddings), ``patterns`` (forced links, and a kind's links made a mask), ``solving`` (degrees
 for a target sparsity, one search, and the masks stage's checks), ``storage`` (bit-packed sets). A
-new pattern kind is its terms in ``vocabulary.KINDS`` plus one builder and one ``register_pattern``
-call in ``patterns`` (docs/DESIGN.md has a worked example).
+new pattern kind is one decorated builder in ``breaking_bert.kinds`` (docs/DESIGN.md has a worked example).
 """
 from .inputs import (
     CROSS_SEGMENT_POLICIES,
@@ -31,22 +30,12 @@ from .inputs import (
 from .patterns import (
     PATTERNS,
     PatternSpec,
-    bigbird_links,
     build_mask,
     build_matched_random_mask,
-    dense_links,
-    dilated_links,
     draw_seed,
     forced_links,
     get_pattern,
-    global_links,
-    lexical_links,
-    lift_word_relation,
-    neighbour_links,
     pattern_tokens,
-    random_links,
-    register_pattern,
-    syntax_links,
 )
 from .solving import (
     UnreachableSparsity,
@@ -61,10 +50,8 @@ from .storage import MaskSet, sparsity
 
 __all__ = [
     "CROSS_SEGMENT_POLICIES", "PATTERNS", "SPECIAL_TOKEN_POLICIES", "MaskInputs", "MaskOptions", "MaskSet",
-    "PatternSpec", "UnreachableSparsity", "bigbird_links", "build_mask", "build_matched_random_mask",
-    "build_split_masks", "check_achieved_sparsity", "dense_links", "dilated_links", "draw_seed", "forced_links", "get_pattern",
-    "global_links", "lexical_links", "lift_word_relation", "mask_inputs_for_split", "mean_sparsity_at",
-    "neighbour_links", "pattern_tokens", "random_links", "register_pattern", "resolve_dataset_degrees",
-    "solve_degree_for_dataset", "solve_degree_for_example", "sparsity", "syntax_links",
-    "word_vectors_from_embeddings",
+    "PatternSpec", "UnreachableSparsity", "build_mask", "build_matched_random_mask", "build_split_masks",
+    "check_achieved_sparsity", "draw_seed", "forced_links", "get_pattern", "mask_inputs_for_split",
+    "mean_sparsity_at", "pattern_tokens", "resolve_dataset_degrees", "solve_degree_for_dataset",
+    "solve_degree_for_example", "sparsity", "word_vectors_from_embeddings",
 ]

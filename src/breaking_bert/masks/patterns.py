@@ -1,5 +1,7 @@
-"""Pattern links and the registry of their builders: every mask is forced links | pattern links
-(the conventions are in the package's docstring and docs/MASKS.md)."""
+"""Masks from pattern links: every mask is forced links | pattern links (the conventions are in the
+package's docstring and docs/MASKS.md). The kinds and their link builders are defined in
+``kinds`` (KINDS); here they are looked up, restricted to the tokens a pattern may link, and
+joined with the forced links."""
 
 from __future__ import annotations
 
@@ -8,21 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..vocabulary import get_kind
+from ..kinds import KINDS, per_row_partner_order
 from .inputs import MaskInputs, MaskOptions
 
 # ---------------------------------------------------------------------------------------------
 # Forced links shared by every pattern
-
-
-def lift_word_relation(word_relation: np.ndarray, word_ids: np.ndarray) -> np.ndarray:
-    """Token i, j are linked when their words are; special tokens (word id -1) get no links."""
-    word_ids = np.asarray(word_ids)
-    is_word = word_ids >= 0
-    allowed = np.zeros((len(word_ids), len(word_ids)), dtype=bool)
-    idx = np.flatnonzero(is_word)
-    allowed[np.ix_(idx, idx)] = word_relation[np.ix_(word_ids[idx], word_ids[idx])]
-    return allowed
 
 
 def forced_links(inputs: MaskInputs, options: MaskOptions) -> np.ndarray:
@@ -60,96 +52,12 @@ def _block_cross_segment(allowed: np.ndarray, inputs: MaskInputs) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Pattern links (without the forced ones)
-
-
-def neighbour_links(inputs: MaskInputs, w: int) -> np.ndarray:
-    """|i - j| <= w on token positions."""
-    pos = np.arange(inputs.n)
-    return np.abs(pos[:, None] - pos[None, :]) <= w
-
-
-def dilated_links(inputs: MaskInputs, w: int, d: int) -> np.ndarray:
-    """|i - j| = k d for k = 0..w: w neighbours on each side, d positions apart (d = 1: the
-    neighbour window; d = 0 counts as 1)."""
-    pos = np.arange(inputs.n)
-    gap, step = np.abs(pos[:, None] - pos[None, :]), max(d, 1)
-    return (gap <= w * step) & (gap % step == 0)
-
-
-def global_links(inputs: MaskInputs, g: int) -> np.ndarray:
-    """The g leading tokens attend to, and are attended by, every token."""
-    allowed = np.zeros((inputs.n, inputs.n), dtype=bool)
-    allowed[:g, :] = True
-    allowed[:, :g] = True
-    return allowed
-
-
-def _per_row_partner_order(n: int, seed: int, example_index: int) -> np.ndarray:
-    """(n, n-1) array: row i lists every other token in a random order seeded per example.
-
-    Taking the first k entries of a row draws k partners uniformly without replacement, and the
-    draws are nested in k, so a larger degree never removes a link (degree solving relies on it).
-    """
-    rng = np.random.default_rng([seed, example_index])
-    keys = rng.random((n, n))
-    np.fill_diagonal(keys, np.inf)  # the diagonal sorts last and is dropped
-    return np.argsort(keys, axis=1, kind="stable")[:, : n - 1]
-
-
-def random_links(inputs: MaskInputs, k: int, seed: int = 0) -> np.ndarray:
-    """k uniformly drawn partners per token (not symmetrized), seeded per example."""
-    n = inputs.n
-    allowed = np.zeros((n, n), dtype=bool)
-    k = min(k, n - 1)
-    if k > 0:
-        order = _per_row_partner_order(n, seed, inputs.example_index)[:, :k]
-        np.put_along_axis(allowed, order, True, axis=1)
-    return allowed
-
-
-def syntax_links(inputs: MaskInputs, k: int) -> np.ndarray:
-    """Words within k hops in the undirected dependency tree, lifted to tokens."""
-    if inputs.word_hops is None:
-        raise ValueError("syntax pattern needs dependency parses (word_hops)")
-    return lift_word_relation(inputs.word_hops <= k, inputs.word_ids)
-
-
-def lexical_links(inputs: MaskInputs, k: int) -> np.ndarray:
-    """Each word linked to its k most similar words in the input (cosine of input embeddings), symmetrized."""
-    if inputs.word_vectors is None:
-        raise ValueError("lexical pattern needs word vectors (model input embeddings)")
-    vectors = np.asarray(inputs.word_vectors, dtype=np.float64)
-    m = len(vectors)
-    relation = np.eye(m, dtype=bool)
-    k = min(k, m - 1)
-    if k > 0:
-        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        similarity = unit @ unit.T
-        np.fill_diagonal(similarity, -np.inf)
-        # stable sort on (-similarity) breaks ties by word position, so masks are reproducible
-        top = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
-        np.put_along_axis(relation, top, True, axis=1)
-        relation |= relation.T
-    return lift_word_relation(relation, inputs.word_ids)
-
-
-def bigbird_links(inputs: MaskInputs, g: int, w: int, r: int, seed: int = 0) -> np.ndarray:
-    """BigBird (Zaheer et al. 2020): the union of global(g), neighbour(w) and random(r)."""
-    return global_links(inputs, g) | neighbour_links(inputs, w) | random_links(inputs, r, seed)
-
-
-def dense_links(inputs: MaskInputs) -> np.ndarray:
-    return np.ones((inputs.n, inputs.n), dtype=bool)
-
-
-# ---------------------------------------------------------------------------------------------
 # Registry
 
 
 @dataclass(frozen=True)
 class PatternSpec:
-    """A kind's builder with its terms from the vocabulary (degrees, needs, seeded, symmetric)."""
+    """A kind's builder with its terms, as ``kinds.KINDS`` defines them."""
 
     kind: str
     build_links: Callable[..., np.ndarray]
@@ -159,26 +67,12 @@ class PatternSpec:
     seeded: bool = False
 
 
-PATTERNS: dict[str, PatternSpec] = {}
-
-
-def register_pattern(kind: str, build_links: Callable[..., np.ndarray]) -> PatternSpec:
-    """The builder of a kind the vocabulary defines (breaking_bert.vocabulary.KINDS)."""
-    terms = get_kind(kind)
-    spec = PatternSpec(kind, build_links, terms.degrees, terms.symmetric, terms.needs, terms.seeded)
-    PATTERNS[kind] = spec
-    return spec
-
-
-register_pattern("dense", dense_links)
-register_pattern("neighbour", neighbour_links)
-register_pattern("global", global_links)
-register_pattern("random", random_links)
-register_pattern("syntax", syntax_links)
-register_pattern("lexical", lexical_links)
-register_pattern("bigbird", bigbird_links)
-register_pattern("dilated", dilated_links)
 # matched_random has no builder of its own: build_matched_random_mask draws it from a reference
+PATTERNS: dict[str, PatternSpec] = {
+    name: PatternSpec(name, kind.links, kind.degrees, kind.symmetric, kind.needs, kind.seeded)
+    for name, kind in KINDS.items()
+    if kind.links is not None
+}
 
 
 def get_pattern(kind: str) -> PatternSpec:
@@ -227,7 +121,7 @@ def build_matched_random_mask(
     budget = reference.sum(axis=1) - allowed.sum(axis=1)
     if np.any(budget < 0):
         raise ValueError("reference mask lacks forced links; build it with the same MaskOptions")
-    order = _per_row_partner_order(inputs.n, seed, inputs.example_index)
+    order = per_row_partner_order(inputs.n, seed, inputs.example_index)
     for row in np.flatnonzero(budget):
         candidates = order[row][~allowed[row, order[row]] & tokens[order[row]]]
         allowed[row, candidates[: budget[row]]] = True
