@@ -61,3 +61,40 @@ def test_load_runs_reads_metrics_files(tmp_path):
 def test_markdown_table():
     text = to_markdown(pd.DataFrame({"a": ["x"], "b": [0.5]}))
     assert text.splitlines() == ["| a | b |", "| --- | --- |", "| x | 0.5000 |"]
+
+
+def test_degrees_become_typed_columns_beside_their_text(tmp_path):
+    """mask_degrees -> 'g=1 w=3 r=0' for people and one integer column per degree name for code;
+    no degree (dense) or one per example (a list) leave the typed columns empty."""
+    from breaking_bert.vocabulary import degrees_from_columns
+
+    cases = {"bb": {"g": 1, "w": 3, "r": 0}, "per_example": [{"k": 2}, {"k": 3}], "dense": None}
+    paths = []
+    for pattern, degrees in cases.items():
+        paths.append(tmp_path / f"{pattern}.json")
+        paths[-1].write_text(json.dumps({"task": "t", "pattern": pattern, "seed": 0, "score": 0.5, "mask_degrees": degrees}))
+    runs = load_runs(paths).set_index("pattern")
+    assert runs.loc["bb", "degrees"] == "g=1 w=3 r=0"
+    assert (runs.loc["bb", "degree_g"], runs.loc["bb", "degree_w"], runs.loc["bb", "degree_r"]) == (1, 3, 0)
+    assert str(runs["degree_w"].dtype) == "Int64" and pd.isna(runs.loc["bb", "degree_k"])
+    assert runs.loc[["per_example", "dense"], [c for c in runs if c.startswith("degree_")]].isna().all().all()
+    assert degrees_from_columns(runs.loc["bb"]) == cases["bb"] and degrees_from_columns(runs.loc["dense"]) == {}
+    written = tmp_path / "runs.csv"
+    runs.reset_index().to_csv(written, index=False)
+    assert degrees_from_columns(pd.read_csv(written).set_index("pattern").loc["bb"]) == cases["bb"], "read back from CSV"
+
+
+def test_learned_summary_splits_the_layers_into_early_and_late_halves(tmp_path):
+    from breaking_bert.aggregate import load_learned_runs, load_learned_windows, summarize_learned
+
+    paths = []
+    for seed in range(2):
+        windows = [[[layer + seed] * 2] * 3 for layer in range(4)]  # 4 layers x 3 heads x 2 classes
+        paths.append(tmp_path / f"{seed}.json")
+        paths[-1].write_text(json.dumps({"task": "t", "variant": "regular", "setting": "target0.7", "seed": seed,
+                                         "metric": "accuracy", "score": 0.8, "sparsity_mean": 0.7,
+                                         "learned_windows": windows}))
+    summary = summarize_learned(load_learned_runs(paths), load_learned_windows(paths)).iloc[0]
+    assert summary["seeds"] == 2
+    assert summary["early_window"] == pytest.approx(1.0)  # layers 0, 1; seeds add 0 and 1
+    assert summary["late_window"] == pytest.approx(3.0)  # layers 2, 3

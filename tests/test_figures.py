@@ -66,9 +66,17 @@ def test_score_vs_sparsity_puts_each_cell_at_its_sparsity_and_the_frontier_in_or
 
 
 def test_learned_windows_heatmap_is_the_mean_over_seeds_and_classes(drawn, tmp_path):
+    """Drawn from the typed windows table that aggregation writes from the runs' metrics."""
+    from breaking_bert.aggregate import load_learned_windows
+
     windows = [np.arange(2 * 3 * 2).reshape(2, 3, 2) + seed for seed in range(3)]  # layer x head x class
-    runs = pd.DataFrame({"task": "rt", "variant": "regular", "setting": "target0.7",
-                         "learned_windows": [json.dumps(w.tolist()) for w in windows]})
-    figures.plot_learned_degrees(runs, "rt", tmp_path / "windows.png")
+    paths = []
+    for seed, w in enumerate(windows):
+        paths.append(tmp_path / f"metrics{seed}.json")
+        paths[-1].write_text(json.dumps({"task": "rt", "variant": "regular", "setting": "target0.7", "seed": seed,
+                                         "learned_windows": w.tolist()}))
+    table = load_learned_windows(paths)
+    assert len(table) == 3 * 2 * 3 * 2 and table["window"].dtype == float
+    figures.plot_learned_degrees(table, "rt", tmp_path / "windows.png")
     image = drawn[0].axes[0].get_images()[0].get_array()
     assert np.allclose(image, np.mean(windows, axis=0).mean(-1))

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from breaking_bert.aggregate import summarize
+from breaking_bert.vocabulary import degree_columns, parse_degrees
 from breaking_bert.findings import (
     CANNOT_TELL,
     NOT_SUPPORTED,
@@ -28,13 +29,14 @@ DENSE = [0.80, 0.81, 0.82]
 def _runs(cells, task="t", dense=DENSE):
     """cells: {(pattern, kind, placement, degrees, sparsity): [score per seed]} plus the dense
     baseline, as the per-seed runs table."""
-    rows = [{"task": task, "pattern": "dense", "kind": "dense", "placement": "none", "degrees": "", "seed": s,
-             "metric": "accuracy", "score": v, "sparsity_mean": 0.0, "train_samples_per_second": 1.0}
-            for s, v in enumerate(dense)]
+    rows = [{"task": task, "pattern": "dense", "kind": "dense", "placement": "none", "degrees": "",
+             **degree_columns(None), "seed": s, "metric": "accuracy", "score": v, "sparsity_mean": 0.0,
+             "train_samples_per_second": 1.0} for s, v in enumerate(dense)]
     for (pattern, kind, placement, degrees, sparsity), scores in cells.items():
+        # as aggregation writes them: the text and the typed columns
         rows += [{"task": task, "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
-                  "seed": s, "metric": "accuracy", "score": v, "sparsity_mean": sparsity,
-                  "train_samples_per_second": 1.0} for s, v in enumerate(scores)]
+                  **degree_columns(parse_degrees(degrees)), "seed": s, "metric": "accuracy", "score": v,
+                  "sparsity_mean": sparsity, "train_samples_per_second": 1.0} for s, v in enumerate(scores)]
     return pd.DataFrame(rows)
 
 

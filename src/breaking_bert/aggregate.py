@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .vocabulary import format_degrees
+from .vocabulary import DEGREE_NAMES, degree_columns, format_degrees
 
 RUN_COLUMNS = [
     "task",
     "pattern",
     "kind",
     "placement",
-    "degrees",
+    "degrees",  # as text, 'g=1 w=3 r=0', for people and as a grouping key; typed: the degree_* columns
+    *(f"degree_{name}" for name in DEGREE_NAMES),
     "seed",
     "metric",
     "score",
@@ -35,18 +36,19 @@ RUN_COLUMNS = [
 ]
 
 
-def _load(metrics_paths, columns, **derived) -> pd.DataFrame:
-    """One row per metrics.json: its values of ``columns``, those in ``derived`` computed from it."""
+def _load(metrics_paths, columns, derive=lambda metrics: {}) -> pd.DataFrame:
+    """One row per metrics.json: its values of ``columns``, those ``derive`` returns computed from it."""
     rows = []
     for path in metrics_paths:
         metrics = json.loads(Path(path).read_text())
-        rows.append({**{column: metrics.get(column) for column in columns},
-                     **{column: compute(metrics) for column, compute in derived.items()}})
+        rows.append({**{column: metrics.get(column) for column in columns}, **derive(metrics)})
     return pd.DataFrame(rows, columns=columns)
 
 
 def load_runs(metrics_paths) -> pd.DataFrame:
-    return _load(metrics_paths, RUN_COLUMNS, degrees=lambda metrics: format_degrees(metrics.get("mask_degrees")))
+    runs = _load(metrics_paths, RUN_COLUMNS, lambda metrics: {
+        "degrees": format_degrees(metrics.get("mask_degrees")), **degree_columns(metrics.get("mask_degrees"))})
+    return runs.astype({f"degree_{name}": "Int64" for name in DEGREE_NAMES})
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
@@ -60,7 +62,9 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     if "degrees" not in runs:
         runs = runs.assign(degrees="")
     grouped = runs.groupby(["task", "pattern", "kind", "placement", "degrees"], sort=True, dropna=False)
+    typed = {column: (column, "first") for column in runs if column.startswith("degree_")}
     summary = grouped.agg(
+        **typed,
         seeds=("seed", "nunique"),
         metric=("metric", "first"),
         score_mean=("score", "mean"),
@@ -113,26 +117,37 @@ LEARNED_COLUMNS = [
     "sparsity_std",
     "budget_sparsity",
     "train_samples_per_second",
-    "learned_windows",
 ]
+RUN_KEY = ["task", "variant", "setting", "seed"]
+WINDOW_COLUMNS = [*RUN_KEY, "layer", "head", "position_class", "window"]
 
 
 def load_learned_runs(metrics_paths) -> pd.DataFrame:
-    """One row per experiment-3 run; learned_windows is the JSON of its [layer][head][class] windows."""
-    return _load(metrics_paths, LEARNED_COLUMNS, learned_windows=lambda metrics: json.dumps(metrics["learned_windows"]))
+    """One row per experiment-3 run (its windows: load_learned_windows)."""
+    return _load(metrics_paths, LEARNED_COLUMNS)
 
 
-def summarize_learned(runs: pd.DataFrame) -> pd.DataFrame:
+def load_learned_windows(metrics_paths) -> pd.DataFrame:
+    """The hardened window of every run, layer, head and position class, one typed row each."""
+    rows = []
+    for path in metrics_paths:
+        metrics = json.loads(Path(path).read_text())
+        key = [metrics[column] for column in RUN_KEY]
+        for layer, heads in enumerate(metrics["learned_windows"]):
+            for head, classes in enumerate(heads):
+                rows += [(*key, layer, head, position_class, float(window)) for position_class, window in enumerate(classes)]
+    return pd.DataFrame(rows, columns=WINDOW_COLUMNS)
+
+
+def summarize_learned(runs: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
     """Per task x variant x setting: seeds, mean and sample std of score and hardened sparsity, and
     the mean window of the early and late halves of the layers (where the connections went)."""
     if runs.empty:
         return pd.DataFrame()
-    windows = runs["learned_windows"].map(lambda text: np.asarray(json.loads(text), dtype=float))
-    half = windows.map(lambda w: w.shape[0] // 2)
-    runs = runs.assign(
-        early_window=[w[:h].mean() for w, h in zip(windows, half)],
-        late_window=[w[h:].mean() for w, h in zip(windows, half)],
-    )
+    early = windows["layer"] < (windows.groupby(RUN_KEY)["layer"].transform("max") + 1) // 2
+    halves = windows.assign(half=np.where(early, "early_window", "late_window"))
+    halves = halves.pivot_table(index=RUN_KEY, columns="half", values="window", aggfunc="mean").reset_index()
+    runs = runs.merge(halves, on=RUN_KEY, how="left", validate="one_to_one")
     grouped = runs.groupby(["task", "variant", "setting"], sort=True)
     return grouped.agg(
         seeds=("seed", "nunique"),

@@ -167,18 +167,15 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
     plt.close(fig)
 
 
-def plot_learned_degrees(runs: pd.DataFrame, task: str, path) -> None:
-    """Hardened windows, layer x head (mean over seeds and position classes), one panel per
-    variant and setting, on one colour scale."""
-    import json
-
-    rows = runs[runs["task"] == task]
+def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
+    """Hardened windows (aggregate.load_learned_windows' table), layer x head (mean over seeds and
+    position classes), one panel per variant and setting, on one colour scale."""
+    rows = windows[windows["task"] == task]
     panels = sorted({(v, s) for v, s in zip(rows["variant"], rows["setting"])}, key=lambda p: (p[0], _setting_value(p[1])))
     grids = {}
     for variant, setting in panels:
         cells = rows[(rows["variant"] == variant) & (rows["setting"] == setting)]
-        stacked = np.stack([np.asarray(json.loads(text), dtype=float).mean(-1) for text in cells["learned_windows"]])
-        grids[(variant, setting)] = stacked.mean(0)
+        grids[(variant, setting)] = cells.pivot_table(index="layer", columns="head", values="window", aggfunc="mean").to_numpy()
     columns = max(1, min(4, len(panels)))
     lines = int(np.ceil(len(panels) / columns)) if panels else 1
     fig, axes = plt.subplots(lines, columns, figsize=(3.6 * columns, 3.0 * lines), squeeze=False)

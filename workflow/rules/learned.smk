@@ -32,12 +32,14 @@ rule learn_degrees:
 
 
 rule aggregate_learned:
-    """One row per learned run and a summary per task x variant x setting (mean, spread)."""
+    """One row per learned run, one per run x layer x head x position class for the hardened
+    windows, and a summary per task x variant x setting (mean, spread)."""
     input:
         metrics=get_learned_metrics_files(),
         code=library("aggregate", "vocabulary"),
     output:
         runs="results/tables/learned_runs.csv",
+        windows="results/tables/learned_windows.csv",
         summary="results/tables/learned_summary.csv",
         summary_md="results/tables/learned_summary.md",
     log:
@@ -51,7 +53,7 @@ rule aggregate_learned:
 rule figure_learned_degrees:
     """The hardened window of every layer and head, per variant and setting (mean over seeds)."""
     input:
-        runs="results/tables/learned_runs.csv",
+        windows="results/tables/learned_windows.csv",
         code=library("figures", "vocabulary"),
     output:
         report(

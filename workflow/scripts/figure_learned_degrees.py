@@ -6,4 +6,4 @@ import pandas as pd
 
 from breaking_bert.figures import plot_learned_degrees
 
-plot_learned_degrees(pd.read_csv(snakemake.input.runs), snakemake.wildcards.task, snakemake.output[0])
+plot_learned_degrees(pd.read_csv(snakemake.input.windows), snakemake.wildcards.task, snakemake.output[0])

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Outcome, all_of, decide, difference
-from ..vocabulary import parse_degrees
+from ..vocabulary import degrees_from_columns
 from .cells import PAPER_KINDS, Verdict, _scores, _tally, conclude
 
 
@@ -113,7 +113,8 @@ def removing_neighbour_hurts_most(runs: pd.DataFrame) -> Verdict:
     bigbird = runs[runs["kind"] == "bigbird"]
     rows, outcomes = [], []
     for (task, placement), cells in bigbird.groupby(["task", "placement"]):
-        by_degrees = {tuple(sorted(parse_degrees(d).items())): d for d in cells["degrees"].unique()}
+        points = cells.drop_duplicates("degrees")  # the typed degree columns, and their text as the label
+        by_degrees = {tuple(sorted(degrees_from_columns(row).items())): row["degrees"] for _, row in points.iterrows()}
         for key, label in by_degrees.items():
             degrees = dict(key)
             if not _is_full_bigbird(degrees):

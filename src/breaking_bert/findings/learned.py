@@ -4,11 +4,12 @@ control, and where the learned windows put their connections."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Outcome, combine, decide, difference
-from ..vocabulary import control_of, is_control, parse_degrees
+from ..vocabulary import control_of, degrees_from_columns, is_control
 from .cells import NOT_TESTED, Verdict, _by_seed, _one_seed_caveat, _scores, _select, _tally, conclude
 from .fixed import _is_full_bigbird
 
@@ -60,7 +61,8 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
         return Verdict(name, NOT_TESTED, "no learned-sparsity run (experiment 3) in this config")
     summary = summarize(runs)
     bigbird = summary[summary["kind"] == "bigbird"]
-    bigbird = bigbird[bigbird["degrees"].map(lambda d: _is_full_bigbird(parse_degrees(d))).astype(bool)]
+    full = [_is_full_bigbird(degrees_from_columns(row)) for _, row in bigbird.iterrows()]
+    bigbird = bigbird.loc[np.asarray(full, dtype=bool)]
     rows, outcomes = [], []
     for _, point in bigbird.sort_values("sparsity_mean").iterrows() if len(bigbird) else ():
         cell = {"task": point["task"], "pattern": point["pattern"], "placement": point["placement"]}
