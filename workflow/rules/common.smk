@@ -20,10 +20,13 @@ def load_vocabulary():
     they live in the rules' envs).
     """
     spec = importlib.util.spec_from_file_location(
-        "breaking_bert", LIBRARY / "__init__.py", submodule_search_locations=[str(LIBRARY)]
+        "breaking_bert",
+        LIBRARY / "__init__.py",
+        submodule_search_locations=[str(LIBRARY)],
     )
     package = importlib.util.module_from_spec(spec)
-    sys.modules["breaking_bert"] = package  # this checkout's, whatever copy is installed
+    # this checkout's, whatever copy is installed
+    sys.modules["breaking_bert"] = package
     spec.loader.exec_module(package)
     return importlib.import_module("breaking_bert.vocabulary")
 
@@ -33,8 +36,11 @@ vocabulary = load_vocabulary()
 
 def check_kinds():
     """Pattern kinds are the vocabulary's (the schema leaves them open, so that a new kind is one
-    builder in vocabulary.py): name the key, the unknown kind and the known ones."""
-    for section, known in (("patterns", vocabulary.KINDS), ("pattern_grids", vocabulary.GRID_KINDS)):
+    builder in kinds.py): name the key, the unknown kind and the known ones."""
+    for section, known in (
+        ("patterns", vocabulary.KINDS),
+        ("pattern_grids", vocabulary.GRID_KINDS),
+    ):
         for name, pattern in config.get(section, {}).items():
             if pattern["kind"] not in known:
                 raise ValueError(
@@ -196,12 +202,13 @@ def library(*modules):
     the script imports but never runs may be left out (tests/test_config.py lists those).
     """
     files = []
-    for module in modules:  # a module (masks/storage), or every file of a package (masks)
-        package = LIBRARY / module
+    # a module (masks/storage), or every file of a package (masks)
+    for name in modules:
+        package = LIBRARY / name
         if package.is_dir():
             files += sorted(str(path) for path in package.glob("*.py"))
         else:
-            files.append(str(LIBRARY / f"{module}.py"))
+            files.append(str(LIBRARY / f"{name}.py"))
     return files
 
 
