@@ -2,7 +2,7 @@
 whether its links are symmetric) and the builder of its links, together. A new kind is one
 ``@pattern_kind`` builder here (docs/DESIGN.md has a worked example); the schema leaves kinds open
 and the workflow (common.smk), the masks stage (``masks.patterns`` adds the forced links and the
-special-token policy), solving, findings and figures read them from KINDS.
+special-token policy), solving and the cost stage read them from KINDS.
 
 Standard library at import: the workflow's scheduling process reads KINDS (through
 ``vocabulary``) without numpy, which the builders import where they run, in the masks stage's
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
 
 @dataclass(frozen=True)
 class Kind:

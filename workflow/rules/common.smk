@@ -487,6 +487,7 @@ def get_findings_inputs(wildcards):
     }
     if get_learned_runs():
         inputs["learned_runs"] = "results/tables/learned_runs.csv"
+        inputs["learned_summary"] = "results/tables/learned_summary.csv"
     if config["cost"]["enabled"]:
         inputs["retained"] = "results/tables/retained_mass.csv"
         inputs["cost"] = "results/tables/cost.csv"

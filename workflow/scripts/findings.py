@@ -4,7 +4,6 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 import pandas as pd
 
-from breaking_bert.aggregate import summarize_learned
 from breaking_bert.findings import all_verdicts, learned_degree_placement, render_report, retained_mass_section
 
 runs = pd.read_csv(snakemake.input.runs, keep_default_na=False, na_values=[""])
@@ -13,7 +12,7 @@ learned_runs = pd.read_csv(snakemake.input.learned_runs) if "learned_runs" in sn
 thresholds = snakemake.params.thresholds
 verdicts = all_verdicts(runs, learned_runs, thresholds["negligible_drop"], thresholds["high_sparsity"],
                         thresholds["sparsity_tolerance"])
-sections = [learned_degree_placement(summarize_learned(learned_runs))] if learned_runs is not None else []
+sections = [learned_degree_placement(pd.read_csv(snakemake.input.learned_summary))] if learned_runs is not None else []
 if "retained" in snakemake.input.keys():
     retained = pd.read_csv(snakemake.input.retained)
     cost = pd.read_csv(snakemake.input.cost)
