@@ -79,9 +79,13 @@ def test_degrees_become_typed_columns_beside_their_text(tmp_path):
     assert str(runs["degree_w"].dtype) == "Int64" and pd.isna(runs.loc["bb", "degree_k"])
     assert runs.loc[["per_example", "dense"], [c for c in runs if c.startswith("degree_")]].isna().all().all()
     assert degrees_from_columns(runs.loc["bb"]) == cases["bb"] and degrees_from_columns(runs.loc["dense"]) == {}
-    written = tmp_path / "runs.csv"
-    runs.reset_index().to_csv(written, index=False)
+    from breaking_bert.aggregate import write_table
+
+    written, markdown = tmp_path / "runs.csv", tmp_path / "runs.md"
+    write_table(runs.reset_index(), written, markdown)
     assert degrees_from_columns(pd.read_csv(written).set_index("pattern").loc["bb"]) == cases["bb"], "read back from CSV"
+    header = markdown.read_text().splitlines()[0]
+    assert "| degrees |" in header and "degree_g" not in header, "people read the text, code the typed columns"
 
 
 def test_learned_summary_splits_the_layers_into_early_and_late_halves(tmp_path):

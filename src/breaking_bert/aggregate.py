@@ -62,7 +62,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     if "degrees" not in runs:
         runs = runs.assign(degrees="")
     grouped = runs.groupby(["task", "pattern", "kind", "placement", "degrees"], sort=True, dropna=False)
-    typed = {column: (column, "first") for column in runs if column.startswith("degree_")}
+    typed = {column: (column, "first") for column in (f"degree_{name}" for name in DEGREE_NAMES) if column in runs}
     summary = grouped.agg(
         **typed,
         seeds=("seed", "nunique"),
@@ -173,7 +173,9 @@ def load_retained_mass(paths) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, csv_path, markdown_path=None) -> None:
-    """A table as CSV (for code) and, when asked, as Markdown (for people)."""
+    """A table as CSV (for code) and, when asked, as Markdown (for people, without the typed degree
+    columns, which repeat the degrees' text)."""
     frame.to_csv(csv_path, index=False)
     if markdown_path is not None:
-        Path(markdown_path).write_text(to_markdown(frame))
+        typed = [f"degree_{name}" for name in DEGREE_NAMES]
+        Path(markdown_path).write_text(to_markdown(frame.drop(columns=typed, errors="ignore")))
