@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .vocabulary import DEGREE_NAMES, degree_columns, format_degrees
+from .vocabulary import DEGREE_COLUMNS, degree_columns, format_degrees
 
 RUN_COLUMNS = [
     "task",
@@ -20,7 +20,7 @@ RUN_COLUMNS = [
     "kind",
     "placement",
     "degrees",  # as text, 'g=1 w=3 r=0', for people and as a grouping key; typed: the degree_* columns
-    *(f"degree_{name}" for name in DEGREE_NAMES),
+    *DEGREE_COLUMNS,
     "seed",
     "metric",
     "score",
@@ -48,7 +48,7 @@ def _load(metrics_paths, columns, derive=lambda metrics: {}) -> pd.DataFrame:
 def load_runs(metrics_paths) -> pd.DataFrame:
     runs = _load(metrics_paths, RUN_COLUMNS, lambda metrics: {
         "degrees": format_degrees(metrics.get("mask_degrees")), **degree_columns(metrics.get("mask_degrees"))})
-    return runs.astype({f"degree_{name}": "Int64" for name in DEGREE_NAMES})
+    return runs.astype(dict.fromkeys(DEGREE_COLUMNS, "Int64"))
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
@@ -62,7 +62,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     if "degrees" not in runs:
         runs = runs.assign(degrees="")
     grouped = runs.groupby(["task", "pattern", "kind", "placement", "degrees"], sort=True, dropna=False)
-    typed = {column: (column, "first") for column in (f"degree_{name}" for name in DEGREE_NAMES) if column in runs}
+    typed = {column: (column, "first") for column in DEGREE_COLUMNS if column in runs}
     summary = grouped.agg(
         **typed,
         seeds=("seed", "nunique"),
@@ -177,5 +177,4 @@ def write_table(frame: pd.DataFrame, csv_path, markdown_path=None) -> None:
     columns, which repeat the degrees' text)."""
     frame.to_csv(csv_path, index=False)
     if markdown_path is not None:
-        typed = [f"degree_{name}" for name in DEGREE_NAMES]
-        Path(markdown_path).write_text(to_markdown(frame.drop(columns=typed, errors="ignore")))
+        Path(markdown_path).write_text(to_markdown(frame.drop(columns=list(DEGREE_COLUMNS), errors="ignore")))

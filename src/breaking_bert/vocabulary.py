@@ -25,6 +25,7 @@ def degree_order(names) -> list[str]:
 
 
 DEGREE_NAMES = tuple(degree_order({name for kind in KINDS.values() for name in kind.degrees}))
+DEGREE_COLUMNS = tuple(f"degree_{name}" for name in DEGREE_NAMES)  # the typed columns of runs.csv
 
 
 def degree_columns(degrees) -> dict[str, int | None]:

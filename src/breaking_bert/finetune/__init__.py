@@ -2,7 +2,8 @@
 
 A plain, readable loop (nanoGPT-style) rather than the HF Trainer: AdamW with linear warm-up and
 decay, dynamic padding, length-grouped batches, gradient accumulation, bf16 autocast (GPU; CPU
-opt-in), optional compilation, an evaluation per epoch (or after the last only), and checkpoints that make a killed job resume to the same final metrics.
+opt-in), optional compilation, an evaluation per epoch (or after the last only), and checkpoints
+that make a killed job resume to the same final metrics.
 
 Rooms by concern: ``job`` (the config, inputs, identity and the classifier), ``data`` (splits,
 batches, collation), ``loop`` (training and evaluation), ``checkpoints`` (and the results written
