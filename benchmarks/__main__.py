@@ -1,4 +1,4 @@
-"""python -m benchmarks [parse_masks] [engine] [trainer] [threads] [compile] [dryrun] [block_sparse]
+"""python -m benchmarks [parse_masks] [engine] [trainer] [cls_only] [threads] [compile] [dryrun] [block_sparse]
 (default: all), from the repository root.
 
 Each benchmark measures its two sides in one run, one after the other (or alternating), on the same
@@ -125,7 +125,9 @@ def bench_engine():
 def bench_trainer():
     """Our engine vs the Hugging Face Trainer: same model, data, batch size, epochs, dense, same
     precision on both sides (fp32; also bf16 autocast on a GPU, the engine's default there, and on
-    a CPU with bf16 instructions, where the engine needs training.cpu_bf16)."""
+    a CPU with bf16 instructions, where the engine needs training.cpu_bf16). The engine runs as
+    configured by default (the last layer for [CLS] only) and with the full last layer, as the
+    Trainer computes it; the three alternate (ABCABC)."""
     import torch
     from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
                               TrainingArguments)
@@ -144,12 +146,13 @@ def bench_trainer():
             return [{"input_ids": ids.tolist(), "token_type_ids": types.tolist(), "labels": int(label)}
                     for ids, types, label in zip(frame["input_ids"], frame["token_type_ids"], frame["label"])]
 
-        def run_ours(repeat, bf16):
+        def run_ours(repeat, bf16, cls_only):
             job = FinetuneJob(
                 model_cfg=MODEL, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0], num_labels=2,
-                placement="none", checkpoint_dir=f"{tmp}/ours{repeat}{bf16}", lock_dir=f"{tmp}/locks", threads=2,
-                training=TrainingConfig.from_dict({"epochs": epochs, "batch_size": batch, "device": device,
-                                                   "bf16": bf16, "cpu_bf16": bf16, "checkpoint_every_steps": 0}, 0),
+                placement="none", checkpoint_dir=f"{tmp}/ours{repeat}{bf16}{cls_only}", lock_dir=f"{tmp}/locks",
+                threads=2, training=TrainingConfig.from_dict(
+                    {"epochs": epochs, "batch_size": batch, "device": device, "bf16": bf16, "cpu_bf16": bf16,
+                     "checkpoint_every_steps": 0, "cls_only_last_layer": cls_only}, 0),
             )
             return run_finetune(job)
 
@@ -173,17 +176,59 @@ def bench_trainer():
         tokenizer = load_tokenizer(MODEL)
         # bf16 autocast on both sides where the hardware has it (a GPU, or a CPU with bf16 instructions)
         for bf16 in (False, True) if device == "cuda" or cpu_has_bf16() else (False,):
-            ours, theirs = [], []
-            for repeat in range(2):  # ABAB: machine drift hits both sides alike
-                ours.append(run_ours(repeat, bf16))
+            ours, full, theirs = [], [], []
+            for repeat in range(2):  # ABCABC: machine drift hits every side alike
+                ours.append(run_ours(repeat, bf16, cls_only=True))
+                full.append(run_ours(repeat, bf16, cls_only=False))
                 theirs.append(run_trainer(repeat, bf16, int(0.1 * ours[0]["history"][-1]["step"])))
             ours_speed = float(np.mean([m["train_samples_per_second"] for m in ours]))
+            full_speed = float(np.mean([m["train_samples_per_second"] for m in full]))
             trainer_speed = float(np.mean([speed for speed, _ in theirs]))
             report("engine_vs_hf_trainer", device=device, precision="bf16 autocast" if bf16 else "fp32",
                    ours_samples_per_s=ours_speed, trainer_samples_per_s=trainer_speed,
                    ratio=ours_speed / trainer_speed, goal=">= 1.2", ours_accuracy=ours[-1]["eval_accuracy"],
-                   trainer_accuracy=theirs[-1][1],
-                   runs={"ours": [m["train_samples_per_second"] for m in ours], "trainer": [t[0] for t in theirs]})
+                   trainer_accuracy=theirs[-1][1], ours_full_last_layer_samples_per_s=full_speed,
+                   ratio_full_last_layer=full_speed / trainer_speed, ours_full_last_layer_accuracy=full[-1]["eval_accuracy"],
+                   runs={"ours": [m["train_samples_per_second"] for m in ours],
+                         "ours_full_last_layer": [m["train_samples_per_second"] for m in full],
+                         "trainer": [t[0] for t in theirs]})
+
+
+def bench_cls_only(seeds: int = 8):
+    """training.cls_only_last_layer across seeds: the same dense MiniLM job (800 sentences, 2
+    epochs, fp32) with the last layer for [CLS] only and in full, each seed both ways (alternating),
+    compared by the findings' decision rule, paired by seed: is the accuracy (and the eval loss)
+    the same within the findings' negligible difference (0.01)? Also each side's samples/s."""
+    from breaking_bert.decision import decide, difference
+    from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, _, _ = _prepare_run_inputs(Path(tmp), 800)
+        runs = {True: {}, False: {}}
+        for seed in range(seeds):
+            for cls_only in (True, False) if seed % 2 == 0 else (False, True):
+                job = FinetuneJob(
+                    model_cfg=MODEL, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0], num_labels=2,
+                    placement="none", checkpoint_dir=f"{tmp}/{seed}{cls_only}", lock_dir=f"{tmp}/locks", threads=2,
+                    training=TrainingConfig.from_dict({"epochs": 2, "device": "cpu", "checkpoint_every_steps": 0,
+                                                       "cls_only_last_layer": cls_only}, seed),
+                )
+                runs[cls_only][seed] = run_finetune(job)
+        values = {metric: {side: {seed: m[metric] for seed, m in runs[side].items()} for side in runs}
+                  for metric in ("eval_accuracy", "eval_loss", "train_samples_per_second")}
+        row = {}
+        for metric, negligible in (("eval_accuracy", 0.01), ("eval_loss", 0.01)):
+            diff = difference(values[metric][True], values[metric][False])  # cls only minus full
+            row[metric] = {"cls_only_mean": float(np.mean(list(values[metric][True].values()))),
+                           "full_mean": float(np.mean(list(values[metric][False].values()))),
+                           "difference": str(diff),
+                           "above_minus_negligible": decide(diff, above=-negligible).verdict,
+                           "below_plus_negligible": decide(diff, below=negligible).verdict}
+        speed = {side: float(np.mean(list(values["train_samples_per_second"][side].values()))) for side in runs}
+        report("cls_only_vs_full_last_layer", seeds=seeds, **row, cls_only_samples_per_s=speed[True],
+               full_samples_per_s=speed[False], ratio=speed[True] / speed[False],
+               goal="accuracy and loss equal within 0.01 (both claims supported)",
+               runs={metric: {str(side): values[metric][side] for side in runs} for metric in values})
 
 
 JOB_RUNNER = """
@@ -324,7 +369,7 @@ def bench_block_sparse():
             report("block_sparse_neighbour_vs_dense_sdpa", **row, ratio=row["speedup"], goal=">= 3 (ideal ~4.5)")
 
 
-BENCHMARKS = {"parse_masks": bench_parse_masks, "engine": bench_engine, "trainer": bench_trainer,
+BENCHMARKS = {"parse_masks": bench_parse_masks, "engine": bench_engine, "trainer": bench_trainer, "cls_only": bench_cls_only,
               "threads": bench_threads, "compile": bench_compile, "dryrun": bench_dryrun,
               "block_sparse": bench_block_sparse}
 

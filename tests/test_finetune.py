@@ -1,7 +1,6 @@
 """The finetune loop: reproducible, resumable after SIGTERM, metrics computed right."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -9,7 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from breaking_bert.finetune import (
@@ -232,6 +230,33 @@ def test_a_compiled_run_agrees_with_the_uncompiled_one(tiny_model_dir, prepared,
     assert compiled["eval_loss"] == pytest.approx(eager["eval_loss"], rel=1e-4)
     for key in ("eval_accuracy", "eval_f1", "eval_matthews"):
         assert compiled[key] == eager[key], key
+
+
+def test_the_last_layer_runs_for_cls_only_unless_turned_off(tiny_model_dir, prepared, tmp_path):
+    """cls_only_last_layer (default on) is the same model (tests/test_cls_only.py) with fewer
+    dropout draws, so it is part of a run's identity and its runs are not the full layer's, bit for
+    bit; both are reported. With dropout off the two runs agree to float rounding."""
+    on = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "on", epochs=1, checkpoint_every_steps=0))
+    off = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "off", epochs=1, checkpoint_every_steps=0,
+                                cls_only_last_layer=False))
+    assert on["last_layer"] == "cls only"
+    assert off["last_layer"] == "all positions: training.cls_only_last_layer is false"
+    assert on["fingerprint"] != off["fingerprint"]
+    without_dropout = tmp_path / "without-dropout"
+    _copy_without_dropout(tiny_model_dir, without_dropout)
+    runs = [run_finetune(make_job(without_dropout, prepared, tmp_path / f"nodrop{flag}", epochs=1, checkpoint_every_steps=0,
+                                  cls_only_last_layer=flag)) for flag in (True, False)]
+    assert runs[0]["eval_loss"] == pytest.approx(runs[1]["eval_loss"], rel=1e-4)
+    assert runs[0]["eval_accuracy"] == runs[1]["eval_accuracy"]
+
+
+def _copy_without_dropout(model_dir, destination):
+    import shutil
+
+    shutil.copytree(model_dir, destination)
+    config = json.loads((destination / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout=0.0)
+    (destination / "config.json").write_text(json.dumps(config))
 
 
 def test_evaluating_after_the_last_epoch_only_gives_the_same_final_metrics(tiny_model_dir, prepared, tmp_path):

@@ -30,7 +30,9 @@ for kind, degrees, policy in (("neighbour", {"w": 2}, "cls_global"), ("random", 
     control = build_matched_random_mask(mask, example, MaskOptions(special_tokens=policy), seed=3)
     out["masks"][kind] = hashlib.sha256(np.packbits(mask).tobytes() + np.packbits(control).tobytes()).hexdigest()
 out["masks"]["solved"] = solve_degree_for_example(example, "neighbour", 0.6)
-training = TrainingConfig.from_dict({"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "checkpoint_every_steps": 2, "device": "cpu"}, 0)
+# cls_only_last_layer off: it draws fewer dropout numbers than the computation the baseline recorded
+training = TrainingConfig.from_dict({"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "checkpoint_every_steps": 2, "device": "cpu",
+                                    "cls_only_last_layer": False}, 0)
 common = dict(model_cfg={"name_or_path": model_dir}, train_tokens=train, eval_tokens=evaluation, num_labels=2, training=training,
               lock_dir=scratch + "/locks")
 sparse = run_finetune(FinetuneJob(**common, train_masks=train_masks, eval_masks=eval_masks, placement="late", checkpoint_dir=scratch + "/a"))

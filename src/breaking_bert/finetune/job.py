@@ -30,6 +30,7 @@ class TrainingConfig:
     cpu_bf16: bool = False  # bf16 autocast on CPU too (opt-in: fast only where the CPU has bf16 instructions)
     compile: bool = False  # torch.compile the model (dynamic shapes: one compilation for all lengths)
     evaluate_each_epoch: bool = True  # False: evaluate after the last epoch only (the same final metrics)
+    cls_only_last_layer: bool = True  # the last layer for [CLS] only (cls_only.py): the same model, fewer dropout draws
     length_group_megabatch: int = 50  # batches per megabatch sorted by length (HF's LengthGroupedSampler)
     checkpoint_every_steps: int = 200  # also at each epoch end but the last, and on SIGTERM
     seed: int = 0

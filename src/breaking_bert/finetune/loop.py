@@ -23,6 +23,7 @@ from ..learned import per_example_sparsity
 from ..models import resolve_model_path
 from ..vocabulary import placement_layers
 from .checkpoints import checkpoint_identity, latest_checkpoint, load_checkpoint, remove_checkpoints, save_checkpoint
+from .cls_only import compute_last_layer_for_cls_only, why_not_cls_only
 from .data import SplitData, collate, length_grouped_batches
 from .job import FinetuneJob, Preempted, TrainingConfig, load_classifier, run_identity
 from .metrics import classification_metrics, peak_memory_mb, process_started_at, timing_split
@@ -102,6 +103,11 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     pad_id = AutoTokenizer.from_pretrained(resolve_model_path(job.model_cfg["name_or_path"])).pad_token_id or 0
     layers = placement_layers(job.placement, model.config.num_hidden_layers)
     regulariser = regulariser_for(job, model, train, device, cfg.seed)
+    last_layer = why_not_cls_only(model, backend.mask_format, learned=job.learned is not None)
+    if not cfg.cls_only_last_layer:
+        last_layer = "training.cls_only_last_layer is false"
+    if last_layer is None:
+        compute_last_layer_for_cls_only(model)
     forward = compiled(model, cfg)  # checkpoints and the regulariser keep the uncompiled module
     learned = regulariser.module  # collation builds the learned windows' batch from it (None: fixed)
     groups = regulariser.param_groups()
@@ -228,6 +234,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
         "history": progress["history"],
         "placement": job.placement,
         "masked_layers": sorted(layers),
+        "last_layer": "cls only" if last_layer is None else f"all positions: {last_layer}",
         "num_layers": model.config.num_hidden_layers,
         "train_examples": len(train),
         "eval_examples": len(evaluation),
