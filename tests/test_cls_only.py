@@ -8,8 +8,10 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification
 
-from breaking_bert.attention import SparseAttention, implementation_name, register_sparse_attention, to_backend_mask
+from breaking_bert.attention import (LEARNED_IMPLEMENTATION, SparseAttention, implementation_name, register_sparse_attention,
+                                    to_backend_mask)
 from breaking_bert.finetune.cls_only import compute_last_layer_for_cls_only, why_not_cls_only
+from breaking_bert.learned import LearnedBatch, LearnedConfig, LearnedNeighbourDegrees, expected_density
 from conftest import tiny_bert_config
 
 register_sparse_attention()
@@ -60,7 +62,7 @@ def _bert_config(backend):
 def test_cls_only_gives_the_full_layers_logits_and_gradients(model_class, make_config, backend, masked):
     config = make_config(backend)
     full, cls_only = _full_and_cls_only(model_class, config)
-    assert why_not_cls_only(full, backend, learned=False) is None
+    assert why_not_cls_only(full, backend) is None
     ids, padding, allowed = _batch()
     layers = {"none": frozenset(), "all": frozenset(range(config.num_hidden_layers)),
               "last": frozenset({config.num_hidden_layers - 1})}[masked]
@@ -85,10 +87,42 @@ def test_cls_only_computes_one_position_in_the_last_layer():
     assert type(cls_only.bert.encoder.layer[-1]).__mro__.count(type(full.bert.encoder.layer[-1])) == 1
 
 
+@pytest.mark.parametrize("hard", [False, True])
+def test_learned_windows_give_the_same_logits_gradients_and_density_with_cls_only(hard):
+    """The learned windows' keep-weights depend on positions only: with the last layer for [CLS]
+    only, the logits, every gradient (the radii's included, through the ramp and the density) and
+    the density (a mean over every row of every layer) are the full layer's."""
+    config = tiny_bert_config()
+    config._attn_implementation = LEARNED_IMPLEMENTATION
+    full, cls_only = _full_and_cls_only(BertForSequenceClassification, config)
+    assert why_not_cls_only(full, "eager") is None  # learned runs take eager's padding mask
+    ids, padding, _ = _batch()
+    results = []
+    for model in (full, cls_only):
+        degrees = LearnedNeighbourDegrees(4, 4, LearnedConfig(initial_radius=2.0))
+        degrees.hard = hard
+        model.zero_grad()
+        batch = LearnedBatch.build(degrees, padding)
+        logits = model(input_ids=ids, attention_mask=padding, learned_attention=batch).logits
+        density = expected_density(batch)
+        ((logits * torch.arange(1, 3)).sum() + 10 * density).backward()
+        gradients = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        radius = degrees.radius.grad if degrees.radius.grad is not None else torch.zeros_like(degrees.radius)
+        results.append((logits.detach(), density.detach(), gradients, radius))
+    (logits, density, gradients, radius), (cls_logits, cls_density, cls_gradients, cls_radius) = results
+    torch.testing.assert_close(cls_logits, logits, atol=1e-5, rtol=0)
+    torch.testing.assert_close(cls_density, density, atol=0, rtol=0)
+    torch.testing.assert_close(cls_radius, radius, atol=1e-5, rtol=1e-4)
+    if not hard:  # hardened windows (evaluation) have no ramp, so no gradient
+        assert (radius[-1].abs() > 0).any(), "the last layer's radii get gradient"
+    assert cls_gradients.keys() == gradients.keys()
+    for name, gradient in gradients.items():
+        torch.testing.assert_close(cls_gradients[name], gradient, atol=1e-5, rtol=1e-4, msg=name)
+
+
 def test_where_cls_only_does_not_apply_it_says_why():
     model = BertForSequenceClassification(_bert_config("sdpa"))
-    assert "learned windows" in why_not_cls_only(model, "eager", learned=True)
-    assert "flex" in why_not_cls_only(model, "flex", learned=False)
+    assert "flex" in why_not_cls_only(model, "flex")
     from transformers import BertForTokenClassification
 
-    assert "first token" in why_not_cls_only(BertForTokenClassification(_bert_config("sdpa")), "sdpa", learned=False)
+    assert "first token" in why_not_cls_only(BertForTokenClassification(_bert_config("sdpa")), "sdpa")

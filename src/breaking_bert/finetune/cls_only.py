@@ -9,14 +9,15 @@ token (the first token still attends to all of them, through the same attention 
 same masks, cut to the first row) and everything else for the first token only. The logits are the
 same function of the weights and inputs (equal within float rounding, tested); what changes is the
 dropout draws, since fewer positions draw, so a run is equal to the full computation within seed
-noise, not bit for bit.
+noise, not bit for bit. The learned windows' keep-weights depend on positions only, so their
+density still counts every row of the last layer's windows (learned/windows.py) and their
+gradients are the full layer's too.
 
 transformers has no option to compute an encoder layer for a subset of queries, so the last layer's
 class gains ``ClsOnlyLayer.forward`` in front of its own: the module, its parameters and its
 state-dict names stay the model's (checkpoints and saved models are unchanged), and the attention
-still goes through the registered attention interface. Not applied (the full layer runs) with the
-learned windows, whose density is a mean over every row of every layer's mask, and with flex,
-whose block masks cannot be cut to one row.
+still goes through the registered attention interface. Not applied (the full layer runs) with
+flex, whose block masks cannot be cut to one row.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ FIRST_TOKEN_CLASSIFIERS = frozenset({
     "CamembertForSequenceClassification",
     "ElectraForSequenceClassification",
 })
-MASK_FORMATS = ("eager", "sdpa")  # masks of shape (B, 1, L, L) that can be cut to the first row
+MASK_FORMATS = ("eager", "sdpa")  # masks of shape (B, 1, L, L) that can be cut to the first row (learned: eager)
 
 
 class ClsOnlyLayer:
@@ -63,12 +64,10 @@ class ClsOnlyLayer:
         return self.feed_forward_chunk(output)
 
 
-def why_not_cls_only(model, mask_format: str, learned: bool) -> str | None:
+def why_not_cls_only(model, mask_format: str) -> str | None:
     """None where the last layer can run for [CLS] only; else the reason it runs in full."""
     if type(model).__name__ not in FIRST_TOKEN_CLASSIFIERS:
         return f"{type(model).__name__}'s head is not known to read the first token only"
-    if learned:
-        return "the learned windows' density needs every row of the last layer's mask"
     if mask_format not in MASK_FORMATS:
         return f"{mask_format} masks cannot be cut to the first row"
     if model.config.is_decoder or getattr(model.config, "add_cross_attention", False):

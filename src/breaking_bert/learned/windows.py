@@ -142,8 +142,9 @@ class LearnedNeighbourDegrees(nn.Module):
         if additive_padding is not None:
             scores = scores + additive_padding[:, :, :, : key.shape[-2]]
         probabilities = torch.softmax(scores, dim=-1, dtype=torch.float32)
-        kept = self.weights(module.layer_idx, batch)
-        probabilities = probabilities * kept
+        kept = self.weights(module.layer_idx, batch)  # (B, H, L, L): the density below counts every row
+        # the rows of the queries computed: all, or [CLS]'s alone in a last layer run for it (cls_only.py)
+        probabilities = probabilities * kept[..., : query.shape[-2], :]
         probabilities = probabilities / probabilities.sum(-1, keepdim=True).clamp(min=1e-9)
         real = batch.real_pairs.to(kept.dtype)
         n_squared = real.sum((-1, -2)).clamp(min=1)  # (B, 1)
