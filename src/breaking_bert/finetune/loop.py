@@ -103,9 +103,8 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
     pad_id = AutoTokenizer.from_pretrained(resolve_model_path(job.model_cfg["name_or_path"])).pad_token_id or 0
     layers = placement_layers(job.placement, model.config.num_hidden_layers)
     regulariser = regulariser_for(job, model, train, device, cfg.seed)
-    last_layer = why_not_cls_only(model, backend.mask_format)
-    if not cfg.cls_only_last_layer:
-        last_layer = "training.cls_only_last_layer is false"
+    last_layer = (why_not_cls_only(model, backend.mask_format) if cfg.cls_only_last_layer
+                  else "training.cls_only_last_layer is false")  # None: it runs for [CLS] only
     if last_layer is None:
         compute_last_layer_for_cls_only(model)
     forward = compiled(model, cfg)  # checkpoints and the regulariser keep the uncompiled module
