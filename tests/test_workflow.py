@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -58,9 +59,9 @@ def finetune_grid_only(config: dict) -> dict:
     return config
 
 
-def snakemake(directory: Path, *args, check=True) -> subprocess.CompletedProcess:
+def snakemake(directory: Path, *args, check=True, configfile="test_config.yaml") -> subprocess.CompletedProcess:
     command = [*SNAKEMAKE, "--snakefile", str(directory / "Snakefile"), "--directory", str(directory),
-               "--configfile", str(directory / "test_config.yaml"), "--cores", "2",
+               "--configfile", str(directory / configfile), "--cores", "2",
                "--set-threads", "finetune=1", *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if check:
@@ -250,11 +251,11 @@ def _rerun_table() -> dict[str, set[str]]:
     return rows
 
 
-def _jobs_and_reasons(directory: Path) -> list[tuple[str, str]]:
+def _jobs_and_reasons(directory: Path, configfile: str) -> list[tuple[str, str]]:
     """(rule, reason) of every job a dry run schedules. Snakemake prints one reason per job, the
     first that applies: a job downstream of a rerun says "Input files updated by another job" even
-    when its own params changed too."""
-    output = snakemake(directory, "--dry-run")
+    when its own params changed too. --nolock: dry runs of the same folder run side by side."""
+    output = snakemake(directory, "--dry-run", "--nolock", configfile=configfile)
     return re.findall(r"^rule (\w+):\n(?:    (?!reason:).*\n)*    reason: (.*)$", output.stdout + output.stderr,
                       flags=re.MULTILINE)
 
@@ -262,25 +263,30 @@ def _jobs_and_reasons(directory: Path) -> list[tuple[str, str]]:
 def test_each_config_key_reruns_the_rules_the_design_doc_names(finished_run):
     table = _rerun_table()
     assert set(table) == set(RERUN_TABLE_CHANGES), "every row of the table is tested, and only those"
-    config_path = finished_run / "test_config.yaml"
-    original = config_path.read_text()
+    original = (finished_run / "test_config.yaml").read_text()
+    changed = {}  # row -> the config with that one key changed, a file of its own
+    for index, (row, (dotted, value)) in enumerate(RERUN_TABLE_CHANGES.items()):
+        config = yaml.safe_load(original)
+        *parents, leaf = dotted.split(".")
+        section = config
+        for name in parents:
+            section = section.setdefault(name, {})
+        assert section.get(leaf) != value, dotted
+        section[leaf] = value
+        changed[row] = f"rerun_row{index}.yaml"
+        (finished_run / changed[row]).write_text(yaml.safe_dump(config))
     try:
-        for row, (dotted, value) in RERUN_TABLE_CHANGES.items():
-            config = yaml.safe_load(original)
-            *parents, leaf = dotted.split(".")
-            section = config
-            for name in parents:
-                section = section.setdefault(name, {})
-            assert section.get(leaf) != value, dotted
-            section[leaf] = value
-            config_path.write_text(yaml.safe_dump(config))
-            jobs = _jobs_and_reasons(finished_run)
-            params_changed = {rule for rule, reason in jobs if reason.startswith("Params have changed")}
-            assert params_changed and params_changed <= table[row], (row, jobs)
-            assert table[row] <= {rule for rule, _ in jobs}, (row, "a rule the table names does not rerun")
-            others = {(rule, reason.split(":")[0]) for rule, reason in jobs if rule not in params_changed}
-            assert all(reason == "Input files updated by another job" for _, reason in others), (row, others)
+        # a dry run is one single-threaded process: two at a time on two cores
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            planned = dict(zip(changed, pool.map(lambda name: _jobs_and_reasons(finished_run, name), changed.values())))
     finally:
-        config_path.write_text(original)
+        for name in changed.values():
+            (finished_run / name).unlink()
+    for row, jobs in planned.items():
+        params_changed = {rule for rule, reason in jobs if reason.startswith("Params have changed")}
+        assert params_changed and params_changed <= table[row], (row, jobs)
+        assert table[row] <= {rule for rule, _ in jobs}, (row, "a rule the table names does not rerun")
+        others = {(rule, reason.split(":")[0]) for rule, reason in jobs if rule not in params_changed}
+        assert all(reason == "Input files updated by another job" for _, reason in others), (row, others)
     assert scheduled_jobs(finished_run) == {}
 
