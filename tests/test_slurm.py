@@ -17,18 +17,43 @@ pytestmark = pytest.mark.slow
 CLUSTER = Path(__file__).parent / "slurm" / "cluster.sh"
 
 
+SYSTEM_FOLDERS = (Path("/etc/slurm"), Path("/etc/munge"))
+
+
+def system_folders_state() -> dict:
+    """Every file under /etc/slurm and /etc/munge with its bytes: what the suite must leave as it found."""
+    return {str(file): file.read_bytes() for folder in SYSTEM_FOLDERS if folder.exists()
+            for file in sorted(folder.rglob("*")) if file.is_file()} | {
+        str(folder): folder.exists() for folder in SYSTEM_FOLDERS}
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
+    """The cluster's config, munge key and socket live in a temporary folder; the packages it
+    installed are purged afterwards, and /etc/slurm and /etc/munge must be as before."""
     if os.geteuid() != 0:
         pytest.fail("the SLURM test starts daemons and needs root (CI runs as root)")
-    subprocess.run(["bash", str(CLUSTER), "install"], check=True, timeout=900)
+    before = system_folders_state()
     directory = tmp_path_factory.mktemp("slurm")
-    started = subprocess.run(["bash", str(CLUSTER), "start", str(directory)], capture_output=True, text=True, timeout=120)
     try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        yield directory
+        subprocess.run(["bash", str(CLUSTER), "install", str(directory)], check=True, timeout=900)
+        started = subprocess.run(["bash", str(CLUSTER), "start", str(directory)], capture_output=True, text=True,
+                                 timeout=120)
+        try:
+            assert started.returncode == 0, started.stdout + started.stderr
+            yield directory
+        finally:
+            subprocess.run(["bash", str(CLUSTER), "stop", str(directory)], timeout=60)
     finally:
-        subprocess.run(["bash", str(CLUSTER), "stop", str(directory)], timeout=60)
+        subprocess.run(["bash", str(CLUSTER), "uninstall", str(directory)], timeout=300)
+        assert system_folders_state() == before, "the SLURM test left files under /etc/slurm or /etc/munge"
+
+
+def slurm_environment(directory: Path) -> dict:
+    """Clients read the test cluster's config; its srun wrapper comes first on PATH, for the plugin's
+    inner srun, which drops SLURM_CONF."""
+    return {**os.environ, "SLURM_CONF": str(directory / "slurm.conf"),
+            "PATH": f"{directory / 'bin'}{os.pathsep}{os.environ['PATH']}"}
 
 
 def _workflow_dir(tmp_path, name, model_dir, csv):
@@ -56,7 +81,7 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tiny_model_dir, 
                     "seconds-between-status-checks": 2, "jobs": 4, "latency-wait": 5, "retries": 0})
     (cluster / "profiles/test_slurm").mkdir()
     (cluster / "profiles/test_slurm/config.yaml").write_text(yaml.safe_dump(profile))
-    env = {**os.environ, "SLURM_CONF": str(slurm_cluster / "slurm.conf")}
+    env = slurm_environment(slurm_cluster)
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(cluster / "Snakefile"), "--directory",
                str(cluster), "--configfile", str(cluster / "test_config.yaml"), "--profile",
                str(cluster / "profiles/test_slurm")]
