@@ -3,6 +3,7 @@ for one configured pattern, and the masks stage's check that a target was met.""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,6 +12,10 @@ from .inputs import MaskInputs, MaskOptions
 from ..vocabulary import get_kind
 from .patterns import build_mask, build_matched_random_mask, get_pattern
 from .storage import MaskSet, sparsity
+
+
+class UnreachableSparsity(ValueError):
+    """No degree of the pattern gets within tolerance of the target on this data."""
 
 
 def closest_degree(sparsity_at, target: float, highest: int) -> int:
@@ -58,6 +63,82 @@ def solve_degree_for_example(
     return closest_degree(lambda value: _sparsity_at(inputs, kind, degrees, name, value, options, seed), target, max(inputs.n, 1))
 
 
+def solve_degrees_for_mean(
+    examples: Sequence[MaskInputs],
+    kind: str,
+    target: float,
+    options: MaskOptions = MaskOptions(),
+    seed: int = 0,
+    fixed_degrees: dict[str, int] | None = None,
+    tolerance: float = 0.01,
+    name: str = "?",
+) -> list[int]:
+    """One degree per example such that the split's mean sparsity lands on the target.
+
+    Each example starts at its closest degree; where short examples cannot get as sparse as the
+    target (or long ones as dense) that leaves the mean off by a few hundredths. The examples whose
+    next degree towards the target changes their sparsity least then move, one step at a time,
+    until the mean crosses the target (the nearer of the last two means is kept). A target outside
+    what any choice of degrees reaches names the range that can be met.
+    """
+    param = get_pattern(kind).degree_params[0]
+    fixed = dict(fixed_degrees or {})
+    cached = [{} for _ in examples]
+
+    def sparsity_of(i: int, degree: int) -> float:
+        if degree not in cached[i]:
+            cached[i][degree] = _sparsity_at(examples[i], kind, fixed, param, degree, options, seed)
+        return cached[i][degree]
+
+    if not examples:
+        return []
+    count = len(examples)
+    highest = [max(x.n, 1) for x in examples]  # degree n saturates every pattern
+    degrees = [closest_degree(lambda value, i=i: sparsity_of(i, value), target, highest[i]) for i in range(count)]
+    total = sum(sparsity_of(i, degree) for i, degree in enumerate(degrees))
+    sparser = total / count < target  # lower degrees are sparser
+    step = -1 if sparser else 1
+
+    def next_move(i: int):
+        """(sparsity change, example, degree) of the example's nearest degree that changes its sparsity."""
+        here, degree = sparsity_of(i, degrees[i]), degrees[i]
+        while 0 <= degree + step <= highest[i]:
+            degree += step
+            change = abs(sparsity_of(i, degree) - here)
+            if change > 0:
+                return change, i, degree
+        return None
+
+    def short_of_target(total_now: float) -> bool:
+        return total_now / count < target if sparser else total_now / count > target
+
+    moves = [move for i in range(count) if (move := next_move(i))]
+    heapq.heapify(moves)
+    while moves and short_of_target(total):
+        _, i, degree = heapq.heappop(moves)
+        before, previous = total, degrees[i]
+        total += sparsity_of(i, degree) - sparsity_of(i, previous)
+        degrees[i] = degree
+        if not short_of_target(total):  # crossed: keep the nearer side
+            if abs(before / count - target) < abs(total / count - target):
+                degrees[i], total = previous, before
+            break
+        if move := next_move(i):
+            heapq.heappush(moves, move)
+    achieved = total / count
+    if abs(achieved - target) > tolerance:
+        densest = sum(sparsity_of(i, highest[i]) for i in range(count)) / count
+        sparsest = sum(sparsity_of(i, 0) for i in range(count)) / count
+        raise UnreachableSparsity(
+            f"patterns.{name}.target_sparsity={target}: {kind} solved per example gets this split's mean sparsity "
+            f"no closer than {achieved:.3f} (tolerance {tolerance}; its {count} examples range "
+            f"{min(sparsity_of(i, d) for i, d in enumerate(degrees)):.3f} to {max(sparsity_of(i, d) for i, d in enumerate(degrees)):.3f}). "
+            f"Targets from {max(densest - tolerance, 0):.3f} to {min(sparsest + tolerance, 1):.3f} can be met on this data; "
+            "choose one of them or change masks.special_tokens"
+        )
+    return degrees
+
+
 def solve_degree_for_dataset(
     examples: Sequence[MaskInputs],
     kind: str,
@@ -80,27 +161,33 @@ def build_split_masks(
     dataset_degrees: dict[str, int] | None,
     reference: MaskSet | None = None,
     progress_desc: str | None = None,
+    tolerance: float = 0.01,
+    name: str = "?",
 ) -> MaskSet:
     """Masks of one split for a pattern config (see config/README.md, ``patterns``).
 
     ``dataset_degrees`` are the degrees used for every example (given, or solved per dataset);
-    with ``None`` and a ``target_sparsity`` the degree is solved per example.
+    with ``None`` and a ``target_sparsity`` the degrees are solved per example so that the split's
+    mean sparsity lands within ``tolerance`` of the target (solve_degrees_for_mean).
     """
     from tqdm import tqdm
 
     kind = pattern["kind"]
     seed = int(pattern.get("seed", 0))
+    solved = None
+    if reference is None and dataset_degrees is None and "target_sparsity" in pattern:
+        solved = solve_degrees_for_mean(examples, kind, pattern["target_sparsity"], options, seed,
+                                        pattern.get("degrees"), tolerance, name)
     masks, degrees = [], []
-    for example in tqdm(examples, desc=progress_desc or kind, mininterval=5, disable=progress_desc is None):
+    for index, example in enumerate(tqdm(examples, desc=progress_desc or kind, mininterval=5,
+                                         disable=progress_desc is None)):
         if reference is not None:  # a control drawn from its reference's per-row degrees
             mask = build_matched_random_mask(reference.mask(example.example_index), example, options, seed)
             degree = int(mask.sum(axis=1).mean())
-        elif dataset_degrees is None and "target_sparsity" in pattern:
-            degree = solve_degree_for_example(
-                example, kind, pattern["target_sparsity"], options, seed, pattern.get("degrees")
-            )
-            name = get_pattern(kind).degree_params[0]
-            mask = build_mask(example, kind, {**pattern.get("degrees", {}), name: degree}, options, seed)
+        elif solved is not None:
+            degree = solved[index]
+            param = get_pattern(kind).degree_params[0]
+            mask = build_mask(example, kind, {**pattern.get("degrees", {}), param: degree}, options, seed)
         else:
             mask = build_mask(example, kind, dataset_degrees or {}, options, seed)
             params = get_pattern(kind).degree_params
@@ -108,10 +195,6 @@ def build_split_masks(
         masks.append(mask)
         degrees.append(degree)
     return MaskSet.from_masks(masks, degrees, meta={"pattern": pattern, "options": options.__dict__})
-
-
-class UnreachableSparsity(ValueError):
-    """No degree of the pattern gets within tolerance of the target on this data."""
 
 
 def resolve_dataset_degrees(
