@@ -1,11 +1,26 @@
-"""MLflow tracking against a real embedded store: runs, params, metrics, artifacts, and a down server."""
+"""MLflow tracking against a real embedded store: live runs, params, metrics, artifacts, a store
+that cannot be opened, a moved project, and a down server."""
 
 import json
+import re
+import shutil
 import socket
+import time
 
 import mlflow
+import pytest
 
-from breaking_bert.tracking import PENDING, init_tracking, log_run, log_run_or_leave_pending, sync_pending
+from conftest import REPO
+from breaking_bert.tracking import (
+    PENDING,
+    TrackedRun,
+    TrackingError,
+    code_version,
+    init_tracking,
+    log_run,
+    log_run_or_leave_pending,
+    sync_pending,
+)
 
 METRICS = {"score": 0.8, "eval_accuracy": 0.8, "history": [{"epoch": 1, "step": 5, "accuracy": 0.7},
                                                           {"epoch": 2, "step": 10, "accuracy": 0.8}]}
@@ -32,8 +47,72 @@ def test_init_then_log_one_run_with_params_metrics_and_artifacts(tmp_path):
     run = runs[0]
     assert run.data.params["training.epochs"] == "2" and run.data.params["placement"] == "late"
     assert run.data.metrics["score"] == 0.8
-    assert [m.value for m in client.get_metric_history(run_id, "epoch_accuracy")] == [0.7, 0.8]
+    history = client.get_metric_history(run_id, "eval_accuracy")
+    assert [(m.step, m.value) for m in history] == [(5, 0.7), (10, 0.8)]
     assert {a.path for a in client.list_artifacts(run_id)} == {"config.json", "metrics.json"}
+
+
+def test_a_live_run_opens_at_the_start_logs_as_it_goes_and_closes_at_the_end(tmp_path):
+    """What a job's run holds, read back through MlflowClient: its real duration, step metrics with
+    their own timestamps and steps, every config value as a param, the settings not as metrics."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    tracking = init_tracking(uri, "exp", str(tmp_path / "artifacts"), log_every_steps=2)
+    run_dir = _run_dir(tmp_path)
+    started = time.time() * 1000
+    run = TrackedRun(tracking, run_dir, "t/nb/late/seed0", PARAMS)
+    for step in (2, 4):
+        time.sleep(0.05)
+        run.log_metrics(step, {"train_loss": 1.0 / step})
+    time.sleep(0.05)
+    assert run.finish({**METRICS, "seed": 0, "num_layers": 4, "fingerprint": "abc"}) is True
+    ended = time.time() * 1000
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    logged = client.get_run(run.run_id)
+    assert logged.info.status == "FINISHED" and logged.info.end_time - logged.info.start_time >= 150
+    losses = client.get_metric_history(run.run_id, "train_loss")
+    assert [m.step for m in losses] == [2, 4] and losses[0].timestamp < losses[1].timestamp
+    assert all(started <= m.timestamp <= ended for m in losses)
+    assert logged.data.params["seed"] == "0" and logged.data.params["result.num_layers"] == "4"
+    assert "seed" not in logged.data.metrics and "num_layers" not in logged.data.metrics
+    assert logged.data.tags["fingerprint"] == "abc" and "git_commit" in logged.data.tags
+
+
+def test_a_failed_or_preempted_job_closes_its_run_so(tmp_path):
+    tracking = init_tracking(f"sqlite:///{tmp_path}/mlflow.db", "exp")
+    run = TrackedRun(tracking, _run_dir(tmp_path), "t/nb/late/seed0", PARAMS)
+    run.stop("KILLED")
+    assert mlflow.MlflowClient(tracking_uri=tracking["uri"]).get_run(run.run_id).info.status == "KILLED"
+
+
+def test_the_code_version_is_this_checkouts_commit():
+    version = code_version()
+    assert re.fullmatch(r"[0-9a-f]{40}", version["git_commit"]), version
+    assert version["git_dirty"] in ("true", "false")
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_folder"])
+def test_a_store_that_cannot_be_opened_fails_at_once_naming_the_key_and_path(tmp_path, where):
+    (tmp_path / "plain").write_text("")
+    (tmp_path / "mlflow.db").mkdir()
+    uri = f"sqlite:///{tmp_path}/plain/store/mlflow.db" if where == "under_a_file" else f"sqlite:///{tmp_path}/mlflow.db"
+    started = time.monotonic()
+    with pytest.raises(TrackingError, match=r"tracking.uri='sqlite:///.*': the store .*mlflow.db cannot be opened"):
+        init_tracking(uri, "exp")
+    assert time.monotonic() - started < 10
+
+
+def test_a_copied_store_and_a_moved_project_still_find_their_artifacts(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    tracking = init_tracking("sqlite:///results/mlflow/mlflow.db", "exp", "results/mlflow/artifacts")
+    run_id = log_run(tracking, _run_dir(project), "t/nb/late/seed0", PARAMS, METRICS)
+    moved = tmp_path / "elsewhere"
+    shutil.move(project, moved)
+    monkeypatch.chdir(moved)
+    client = mlflow.MlflowClient(tracking_uri="sqlite:///results/mlflow/mlflow.db")
+    downloaded = client.download_artifacts(run_id, "metrics.json", str(tmp_path))
+    assert json.loads(open(downloaded).read()) == METRICS
 
 
 def _closed_port() -> int:

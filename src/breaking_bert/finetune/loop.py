@@ -79,7 +79,10 @@ def compiled(model, cfg: TrainingConfig):
     return torch.compile(model, dynamic=True)
 
 
-def run_finetune(job: FinetuneJob) -> dict:
+def run_finetune(job: FinetuneJob, tracked=None) -> dict:
+    """Train and evaluate one job. ``tracked``: its MLflow run (tracking.TrackedRun), which gets the
+    mean training loss and the learning rate every ``log_every_steps`` optimizer steps and the eval
+    metrics after each evaluation, as they happen."""
     from ..devices import claim_device
 
     cfg = job.training
@@ -87,12 +90,12 @@ def run_finetune(job: FinetuneJob) -> dict:
     claim = claim_device(cfg.device, job.lock_dir)
     device = torch.device(claim.device)
     try:
-        return _train(job, cfg, device, claim)
+        return _train(job, cfg, device, claim, tracked)
     finally:
         claim.release()
 
 
-def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -> dict:
+def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, tracked) -> dict:
     from transformers import AutoTokenizer
 
     torch.manual_seed(cfg.seed)
@@ -168,6 +171,15 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
         seconds[part] += time.perf_counter() - started_part
         return result
 
+    step_losses = []  # since the last step metrics went to the MLflow run
+
+    def log_step(loss_value: float) -> None:
+        step_losses.append(loss_value)
+        if tracked is not None and progress["global_step"] % tracked.log_every_steps == 0:
+            tracked.log_metrics(progress["global_step"], {"train_loss": float(np.mean(step_losses)),
+                                                          "learning_rate": scheduler.get_last_lr()[0]})
+            step_losses.clear()
+
     try:
         bar = tqdm(total=total_steps, initial=progress["global_step"], desc="finetune", mininterval=5)
         while progress["epoch"] < cfg.epochs:
@@ -194,7 +206,9 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                     optimizer.zero_grad(set_to_none=True)
                     progress["global_step"] += 1
                     bar.update(1)
-                    bar.set_postfix(loss=f"{loss.item() * cfg.gradient_accumulation:.3f}", refresh=False)
+                    step_loss = loss.item() * cfg.gradient_accumulation
+                    bar.set_postfix(loss=f"{step_loss:.3f}", refresh=False)
+                    log_step(step_loss)
                     at_boundary = progress["batch"] % cfg.gradient_accumulation == 0
                     periodic = cfg.checkpoint_every_steps and progress["global_step"] % cfg.checkpoint_every_steps == 0
                     if at_boundary and (periodic or stop_requested["flag"]):
@@ -209,6 +223,9 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim) -
                                 job.num_labels, learned, forward)
                 progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
                 print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
+                if tracked is not None:
+                    tracked.log_metrics(progress["global_step"], {**{f"eval_{k}": v for k, v in metrics.items()},
+                                                                  "epoch": epoch + 1})
             progress["epoch"] += 1
             progress["batch"] = 0
             if progress["epoch"] == cfg.epochs:

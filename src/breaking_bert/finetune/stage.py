@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .checkpoints import write_json_atomically, write_results
-from .job import FinetuneJob, TrainingConfig
+from .job import FinetuneJob, Preempted, TrainingConfig
 from .loop import run_finetune
 
 
@@ -32,15 +32,23 @@ def stage_job(inputs, params, seed: int, threads: int, model_output: str | None,
 
 def run_stage_job(job: FinetuneJob, resolved: dict, config_path, metrics_path, describe: Callable[[dict], dict],
                   tracking_path=None, run_name: str = "") -> dict:
-    """Write the resolved config, train, add ``describe(metrics)`` (the cell's names and its
-    sparsity), write metrics.json (its checkpoints go), then log to MLflow or leave the run pending."""
+    """Write the resolved config, open the MLflow run, train (step and epoch metrics go to the run as
+    they come), add ``describe(metrics)`` (the cell's names and its sparsity), write metrics.json
+    (its checkpoints go), then close the run (or leave it pending)."""
     write_json_atomically(resolved, config_path)
-    metrics = run_finetune(job)
+    tracked = None
+    if tracking_path is not None:
+        from ..tracking import TrackedRun
+
+        tracked = TrackedRun(json.loads(Path(tracking_path).read_text()), Path(metrics_path).parent, run_name, resolved)
+    try:
+        metrics = run_finetune(job, tracked)
+    except BaseException as stopped:
+        if tracked is not None:
+            tracked.stop("KILLED" if isinstance(stopped, Preempted | KeyboardInterrupt) else "FAILED")
+        raise
     metrics.update(describe(metrics))
     write_results(metrics, metrics_path, job.checkpoint_dir)
-    if tracking_path is not None:
-        from ..tracking import log_run_or_leave_pending
-
-        tracking = json.loads(Path(tracking_path).read_text())
-        log_run_or_leave_pending(tracking, Path(metrics_path).parent, run_name, resolved, metrics)
+    if tracked is not None:
+        tracked.finish(metrics)
     return metrics
