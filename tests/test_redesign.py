@@ -4,7 +4,9 @@ commit cb1aa1b (the last before the vocabulary, masks and engine were split), ma
 running ``_run`` on that commit's src/ (git worktree add /tmp/b cb1aa1b); on the machine that made
 it today's library gives it byte for byte. Masks, degrees, windows and accuracies must match
 exactly everywhere; losses within 1e-5, since another CPU's kernels may round differently. A later
-change that means to change these results regenerates the file and says so."""
+change that means to change these results regenerates the file and says so. Regenerated on
+2026-11-30 (issue 26) the same way, with cb1aa1b's library: the held-out split became stratified,
+so the fixture's train and eval rows changed; the masks' digests did not."""
 
 import json
 import subprocess

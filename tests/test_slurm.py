@@ -73,12 +73,13 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tiny_model_dir, 
     cluster = _workflow_dir(tmp_path, "cluster", tiny_model_dir, tiny_csv)
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     # derive the test profile: this cluster's partition and account, squeue polling (no slurmdbd)
+    # this cluster's partitions: debug for the CPU rules, gpu for the GPU rules
     profile["default-resources"].update(slurm_partition="debug", slurm_account="root", runtime=10, mem_mb=1000)
     for rule in profile["set-resources"]:
-        profile["set-resources"][rule] = {**profile["set-resources"][rule], "cpus_per_gpu": 1}
+        profile["set-resources"][rule] = {**profile["set-resources"][rule], "cpus_per_gpu": 1, "slurm_partition": "gpu"}
         profile["set-threads"][rule] = 1
     profile.update({"slurm-status-command": "squeue", "slurm-init-seconds-before-status-checks": 1,
-                    "seconds-between-status-checks": 2, "jobs": 4, "latency-wait": 5, "retries": 0})
+                    "seconds-between-status-checks": 2, "jobs": 4, "latency-wait": 5, "preemptible-retries": 0})
     (cluster / "profiles/test_slurm").mkdir()
     (cluster / "profiles/test_slurm/config.yaml").write_text(yaml.safe_dump(profile))
     env = slurm_environment(slurm_cluster)
@@ -95,14 +96,40 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tiny_model_dir, 
     assert len(finetune) == len(local_runs), jobs
     for line in finetune:
         assert re.search(r"gres/gpu[:=]1\b|gpu:1\b", line), line
-        assert "JobState=COMPLETED" in line, line
+        assert "JobState=COMPLETED" in line and "Partition=gpu " in line, line
     other = [line for line in jobs.splitlines() if "rule_" in line and "rule_finetune" not in line]
     assert other and not any(re.search(r"gres/gpu", line) for line in other), "only finetune jobs ask for a GPU"
+    assert all("Partition=debug " in line for line in other), "CPU rules go to the CPU partition"
 
     for metrics in local_runs:
         relative = metrics.relative_to(local)
         ours, theirs = json.loads(metrics.read_text()), json.loads((cluster / relative).read_text())
         assert ours["history"] == theirs["history"], relative
+
+
+def test_the_slurm_profile_resubmits_only_the_jobs_that_resume(tmp_path):
+    """retries: 0 for every rule, preemptible-retries for the rules that resume from a checkpoint: a
+    real Snakemake run of two failing rules (named as the profile's) counts each one's attempts."""
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    assert profile["retries"] == 0 and set(profile["preemptible-rules"]) == {"finetune", "learn_degrees"}
+    (tmp_path / "Snakefile").write_text(
+        'rule all:\n    input: "finetune.done", "masks.done"\n'
+        + "".join(f'rule {name}:\n    output: "{name}.done"\n    shell: "echo x >> {name}.attempts; exit 1"\n'
+                  for name in ("finetune", "masks")))
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--keep-going", "--retries",
+                    str(profile["retries"]), "--preemptible-rules", *profile["preemptible-rules"],
+                    "--preemptible-retries", str(profile["preemptible-retries"])],
+                   cwd=tmp_path, capture_output=True, timeout=120)
+    assert len((tmp_path / "finetune.attempts").read_text().split()) == 1 + profile["preemptible-retries"]
+    assert len((tmp_path / "masks.attempts").read_text().split()) == 1
+
+
+def test_the_slurm_profile_sends_cpu_and_gpu_rules_to_their_own_partitions():
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    cpu = profile["default-resources"]["slurm_partition"]
+    gpu = {settings["slurm_partition"] for settings in profile["set-resources"].values()}
+    assert gpu == {"gpu"} and cpu == "cpu"
+    assert profile["show-failed-logs"] is True
 
 
 def test_the_slurm_profile_gives_every_gpu_rule_its_gpu():

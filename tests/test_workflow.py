@@ -44,7 +44,7 @@ def tiny_config(model_dir: Path, csv: Path) -> dict:
                  "timing_repeats": 1},
         "seeds": [0],
         "training": {"epochs": 1, "batch_size": 16, "learning_rate": 1e-3, "device": "cpu"},
-        "tracking": {"uri": "sqlite:///results/mlflow/mlflow.db"},
+        "tracking": {"uri": "sqlite:///results/mlflow/mlflow.db", "log_every_steps": 1},
     }
 
 
@@ -61,8 +61,8 @@ def finetune_grid_only(config: dict) -> dict:
 
 def snakemake(directory: Path, *args, check=True, configfile="test_config.yaml") -> subprocess.CompletedProcess:
     command = [*SNAKEMAKE, "--snakefile", str(directory / "Snakefile"), "--directory", str(directory),
-               "--configfile", str(directory / configfile), "--cores", "2",
-               "--set-threads", "finetune=1", *args]
+               "--configfile", str(directory / configfile), "--cores", "2", *args,
+               "--set-threads", "finetune=1"]  # last: its list of values would swallow a target
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
@@ -169,6 +169,18 @@ def test_mlflow_store_has_one_run_per_finetune_job(finished_run):
     one = next(run for run in found if run.data.tags["run_key"] == "tiny/neighbour/all/seed0")
     assert one.data.params["placement"] == "all" and "score" in one.data.metrics
     assert not list(finished_run.glob("results/runs/**/tracking_pending.json"))
+    # opened when the job started, closed when it ended, metrics stamped as they came
+    run_dir = finished_run / "results/runs/tiny/neighbour/all/seed0"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    info = one.info
+    assert info.status == "FINISHED" and info.end_time - info.start_time >= metrics["train_seconds"] * 1000
+    assert (run_dir / "config.json").stat().st_mtime * 1000 <= info.start_time + 1000  # written as the job began
+    losses = client.get_metric_history(info.run_id, "train_loss")
+    assert [m.step for m in losses] == list(range(1, len(losses) + 1)) and losses, "every step (log_every_steps: 1)"
+    for name in ("train_loss", "eval_accuracy", "score"):
+        assert all(info.start_time <= m.timestamp <= info.end_time for m in client.get_metric_history(info.run_id, name))
+    assert one.data.params["seed"] == "0" and "seed" not in one.data.metrics
+    assert one.data.tags["fingerprint"] == metrics["fingerprint"] and "git_commit" in one.data.tags
 
 
 def _edit(path: Path):
@@ -290,3 +302,21 @@ def test_each_config_key_reruns_the_rules_the_design_doc_names(finished_run):
         assert all(reason == "Input files updated by another job" for _, reason in others), (row, others)
     assert scheduled_jobs(finished_run) == {}
 
+
+
+def test_two_checkouts_sharing_one_virtualenv_each_run_their_own_library(tiny_model_dir, tiny_csv, tmp_path):
+    """The virtualenv's editable install points at this repository; each copy here is a second
+    checkout. A job imports its own checkout's src/ (common.smk's PYTHONPATH), so an edit in the
+    second checkout shows in the second's job and not in the first's."""
+    from conftest import copy_workflow
+
+    config = yaml.safe_dump(finetune_grid_only(tiny_config(tiny_model_dir, tiny_csv)))
+    first, second = copy_workflow(tmp_path / "first"), copy_workflow(tmp_path / "second")
+    library = second / "src/breaking_bert/prepare_data.py"
+    library.write_text(library.read_text().replace('summary = split_summary(train, evaluation, labels)',
+                                                   'summary = {**split_summary(train, evaluation, labels), "edited": True}'))
+    for checkout in (first, second):
+        (checkout / "test_config.yaml").write_text(config)
+        snakemake(checkout, "results/data/tiny/summary.json")
+    assert "edited" not in json.loads((first / "results/data/tiny/summary.json").read_text())
+    assert json.loads((second / "results/data/tiny/summary.json").read_text())["edited"] is True

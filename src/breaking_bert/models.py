@@ -29,7 +29,7 @@ def resolve_model_path(name_or_path: str) -> str:
         return str(getter() if getter else Path(module.__file__).parent)
     path = Path(name_or_path)
     if path.exists() and not (path / "config.json").exists():
-        raise ModelError(f"model path {path} exists but holds no config.json: not a Hugging Face model folder")
+        raise ModelError(f"model.name_or_path: {path}: no config.json in it: not a Hugging Face model folder")
     return name_or_path
 
 

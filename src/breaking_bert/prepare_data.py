@@ -2,69 +2,45 @@
 
 Every task ends as two parquet files (train, eval) with columns ``text_a``, optional ``text_b``
 (sentence pairs), ``label`` (int, 0..C-1) and ``row`` (the row in the source, for error messages),
-plus ``labels.json`` naming the classes in label order.
+plus ``labels.json`` naming the classes in label order and ``summary.json`` with the examples per
+class in each split. The held-out eval split and the subsamples are stratified by class and
+seeded. The checks are ``data_checks``'s, the ones the workflow's plan makes on the whole files.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-LOCAL_FORMATS = {"csv", "json", "jsonl", "parquet"}
+from .data_checks import (
+    DataError,
+    check_labels,
+    check_texts,
+    class_counts,
+    file_format,
+    label_key,
+    label_keys,
+    read_label_folders,
+    resolve_data_path,
+    sorted_labels,
+)
+
 SOURCES = {"hub", "file", "folders"}
 
 
-class DataError(ValueError):
-    """A problem with a task's data, naming the file (and row) it comes from."""
-
-
-def resolve_path(path: str) -> Path:
-    """``package:module/relative/path`` names a file shipped inside an installed Python package."""
-    if path.startswith("package:"):
-        module_name, _, relative = path[len("package:") :].partition("/")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
-            raise DataError(f"{path}: package {module_name!r} is not installed ({error})") from None
-        return Path(module.__file__).parent / relative
-    return Path(path)
-
-
-def _read_local_file(path: Path, fmt: str | None, encoding: str) -> pd.DataFrame:
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
-    fmt = fmt or path.suffix.lstrip(".").lower()
+def _read_local_file(path: Path, fmt: str | None, encoding: str, key: str) -> pd.DataFrame:
+    fmt = file_format(path, fmt, key)  # the content's format; a name or format it contradicts stops here
     try:
-        if fmt == "csv":
-            return pd.read_csv(path, encoding=encoding)
+        if fmt in ("csv", "tsv"):
+            return pd.read_csv(path, encoding=encoding, sep="\t" if fmt == "tsv" else ",")
         if fmt in ("json", "jsonl"):
-            return pd.read_json(path, lines=fmt == "jsonl" or path.suffix == ".jsonl", encoding=encoding)
-        if fmt == "parquet":
-            return pd.read_parquet(path)
+            return pd.read_json(path, lines=fmt == "jsonl", encoding=encoding)
+        return pd.read_parquet(path)
     except UnicodeDecodeError as error:
-        raise DataError(f"{path}: cannot decode as {encoding} ({error}); set the task's encoding") from None
-    raise DataError(f"{path}: unknown format {fmt!r}; use one of {sorted(LOCAL_FORMATS)}")
-
-
-def _read_label_folders(path: Path, encoding: str) -> pd.DataFrame:
-    """One folder per class, one text file per example (e.g. the BBC news corpus)."""
-    if not path.is_dir():
-        raise DataError(f"{path}: folder not found")
-    rows = []
-    for label_dir in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("_")):
-        for file in sorted(label_dir.glob("*.txt")):
-            try:
-                text = file.read_text(encoding=encoding)
-            except UnicodeDecodeError as error:
-                raise DataError(f"{file}: cannot decode as {encoding} ({error})") from None
-            rows.append({"text": " ".join(text.split()), "label": label_dir.name, "file": str(file)})
-    if not rows:
-        raise DataError(f"{path}: no <label>/*.txt files found")
-    return pd.DataFrame(rows)
+        raise DataError(f"{key}: {path}: cannot decode as {encoding} ({error}); set the task's encoding") from None
 
 
 def _load_hub_split(task: dict, split: str) -> pd.DataFrame:
@@ -83,46 +59,79 @@ def _load_hub_split(task: dict, split: str) -> pd.DataFrame:
     return ds.to_pandas()
 
 
-def load_raw_splits(task: dict) -> tuple[dict[str, pd.DataFrame], str]:
+def load_raw_splits(task: dict, name: str = "<task>") -> tuple[dict[str, pd.DataFrame], str]:
     """The task's raw train/eval frames and a name for error messages."""
     source = task.get("source", "file")
     if source == "hub":
         splits = task.get("splits", {"train": "train", "eval": "validation"})
-        return {name: _load_hub_split(task, split) for name, split in splits.items()}, task["dataset"]
+        return {split_name: _load_hub_split(task, split) for split_name, split in splits.items()}, task["dataset"]
+    if source not in SOURCES:
+        raise DataError(f"tasks.{name}.source: {source!r}; allowed: {sorted(SOURCES)}")
     encoding = task.get("encoding", "utf-8")
-    path = resolve_path(task["path"])
+    key = f"tasks.{name}.path"
+    path = resolve_data_path(task["path"], key)
     if source == "folders":
-        frame = _read_label_folders(path, encoding)
-    elif source == "file":
-        frame = _read_local_file(path, task.get("format"), encoding)
+        frame = pd.DataFrame(read_label_folders(path, encoding, key))
     else:
-        raise DataError(f"task source {source!r}; allowed: {sorted(SOURCES)}")
+        frame = _read_local_file(path, task.get("format"), encoding, key)
     frame = frame.reset_index(drop=True)
     frame["row"] = np.arange(len(frame))
     for column, value in (task.get("filter") or {}).items():
         if column not in frame.columns:
-            raise DataError(f"{path}: filter column {column!r} not in columns {list(frame.columns)}")
-        frame = frame[frame[column] == value]
+            raise DataError(f"tasks.{name}.filter: column {column!r} not in {path}'s columns {list(frame.columns)}")
+        frame = frame[[label_key(cell) == label_key(value) for cell in frame[column]]]
     eval_path = task.get("eval_path")
     if eval_path:
-        eval_frame = _read_local_file(resolve_path(eval_path), task.get("format"), encoding)
+        key = f"tasks.{name}.eval_path"
+        eval_frame = _read_local_file(resolve_data_path(eval_path, key), task.get("format"), encoding, key)
         eval_frame["row"] = np.arange(len(eval_frame))
         return {"train": frame, "eval": eval_frame}, str(path)
-    # No eval split shipped: hold out a seeded fraction.
-    rng = np.random.default_rng(task.get("split_seed", 0))
-    order = rng.permutation(len(frame))
-    n_eval = int(round(len(frame) * task.get("eval_fraction", 0.2)))
-    return {"train": frame.iloc[order[n_eval:]], "eval": frame.iloc[order[:n_eval]]}, str(path)
+    # No eval split shipped: hold out a seeded fraction of every class.
+    if task["label_column"] not in frame.columns:
+        raise DataError(f"{path}: missing label column {task['label_column']!r}; columns are {list(frame.columns)}")
+    # every class keeps a training example
+    held_out = stratified_sample(frame[task["label_column"]], task.get("eval_fraction", 0.2), task.get("split_seed", 0),
+                                 leave=1)
+    return {"train": frame[~held_out], "eval": frame[held_out]}, str(path)
 
 
-def _subsample(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
+def stratified_sample(labels: pd.Series, share: float, seed: int, at_least: int = 0, leave: int = 0) -> np.ndarray:
+    """A seeded boolean selection of ``share`` of the rows, the same share of every class (largest
+    remainders decide the rounding, so the total is round(share * rows)), taking at least
+    ``at_least`` and leaving at least ``leave`` rows of every class where it has them; the classes
+    with the most rows give or take what those bounds move."""
+    keys = np.array([str(label_key(value)) for value in labels], dtype=object)
+    classes, inverse = np.unique(keys, return_inverse=True)
+    sizes = np.bincount(inverse, minlength=len(classes))
+    exact = sizes * share
+    taken = np.floor(exact).astype(int)
+    target = int(round(len(keys) * share))
+    taken[np.argsort(-(exact - taken), kind="stable")[: max(target - taken.sum(), 0)]] += 1
+    low, high = np.minimum(at_least, sizes), np.maximum(sizes - leave, 0)
+    taken = np.clip(taken, low, np.maximum(high, low))
+    for _ in range(abs(int(taken.sum()) - target)):  # back to the target total where the bounds allow
+        room = (taken > low) if taken.sum() > target else (taken < high)
+        if not room.any():
+            break
+        largest = np.flatnonzero(room)[np.argmax(taken[room])]
+        taken[largest] += -1 if taken.sum() > target else 1
+    rng = np.random.default_rng(seed)
+    selected = np.zeros(len(keys), dtype=bool)
+    for index, count in enumerate(taken):
+        members = np.flatnonzero(inverse == index)
+        selected[rng.permutation(members)[:count]] = True
+    return selected
+
+
+def _subsample(frame: pd.DataFrame, limit: int | None, seed: int, label_column: str) -> pd.DataFrame:
+    """At most ``limit`` rows, every class in its share and kept (seeded)."""
     if limit is None or len(frame) <= limit:
         return frame
-    return frame.sample(n=limit, random_state=seed)
+    return frame[stratified_sample(frame[label_column], limit / len(frame), seed, at_least=1)]
 
 
-def tidy_split(frame: pd.DataFrame, task: dict, labels: list, where: str) -> pd.DataFrame:
-    """Rename text columns to text_a/text_b, map labels to ints, check both."""
+def tidy_split(frame: pd.DataFrame, task: dict, labels: list, where: str, training: bool) -> pd.DataFrame:
+    """Rename text columns to text_a/text_b, map labels to ints; the checks of data_checks."""
     text_columns = task["text_columns"]
     label_column = task["label_column"]
     missing = [c for c in [*text_columns, label_column] if c not in frame.columns]
@@ -130,47 +139,57 @@ def tidy_split(frame: pd.DataFrame, task: dict, labels: list, where: str) -> pd.
         raise DataError(f"{where}: missing column(s) {missing}; columns are {list(frame.columns)}")
     if "row" not in frame.columns:
         frame = frame.assign(row=np.arange(len(frame)))
+    rows = frame["row"].tolist()
     out = pd.DataFrame({"row": frame["row"].to_numpy()})
     for name, column in zip(("text_a", "text_b"), text_columns):
-        texts = frame[column]
-        empty = texts.isna() | (texts.astype(str).str.strip() == "")
-        if empty.any():
-            rows = frame.loc[empty, "row"].tolist()[:5]
-            raise DataError(f"{where}: empty text in column {column!r} at row(s) {rows}")
-        out[name] = texts.astype(str).to_numpy()
-    index = {value: i for i, value in enumerate(labels)}
-    mapped = frame[label_column].map(lambda value: index.get(value, index.get(str(value), -1)))
-    unknown = mapped < 0
-    if unknown.any():
-        bad = frame.loc[unknown, [label_column, "row"]].head(5).to_dict("records")
-        raise DataError(f"{where}: label(s) outside the declared set {labels}: {bad}")
-    out["label"] = mapped.astype(np.int64).to_numpy()
+        check_texts(frame[column].tolist(), rows, column, where)
+        out[name] = frame[column].astype(str).to_numpy()
+    keys = label_keys(frame[label_column].tolist(), rows, label_column, where)
+    check_labels(keys, rows, labels, label_column, where, training)
+    index = {label_key(value): i for i, value in enumerate(labels)}
+    out["label"] = np.array([index[key] for key in keys], dtype=np.int64)
     return out
 
 
-def prepare_task(task: dict, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+def prepare_task(task: dict, seed: int = 0, name: str = "<task>") -> tuple[pd.DataFrame, pd.DataFrame, list]:
     """Load, subsample, check and tidy a task: (train, eval, label names)."""
     if len(task.get("text_columns", [])) not in (1, 2):
-        raise DataError(f"text_columns must name 1 (single) or 2 (pair) columns, got {task.get('text_columns')}")
-    raw, where = load_raw_splits(task)
+        raise DataError(f"tasks.{name}.text_columns must name 1 (single) or 2 (pair) columns, got {task.get('text_columns')}")
+    raw, where = load_raw_splits(task, name)
+    column = task["label_column"]
+    for name, frame in raw.items():
+        if column not in frame.columns:
+            raise DataError(f"{where} ({name}): missing label column {column!r}; columns are {list(frame.columns)}")
     labels = task.get("labels")
-    if labels is None:
-        column = task["label_column"]
-        for frame in raw.values():
-            if column not in frame.columns:
-                raise DataError(f"{where}: missing label column {column!r}; columns are {list(frame.columns)}")
-        # not declared: every value seen in either split, sorted
-        labels = sorted(set().union(*(frame[column].unique().tolist() for frame in raw.values())), key=str)
-    train = _subsample(raw["train"], task.get("max_train_examples"), seed)
-    evaluation = _subsample(raw["eval"], task.get("max_eval_examples"), seed + 1)
+    if labels is None:  # not declared: every value seen in either split, integers numerically
+        labels = sorted_labels(
+            key for frame in raw.values()
+            for key in label_keys(frame[column].tolist(), frame.get("row", pd.Series(range(len(frame)))).tolist(), column, where)
+        )
+    train = _subsample(raw["train"], task.get("max_train_examples"), seed, column)
+    evaluation = _subsample(raw["eval"], task.get("max_eval_examples"), seed + 1, column)
     return (
-        tidy_split(train, task, labels, f"{where} (train)"),
-        tidy_split(evaluation, task, labels, f"{where} (eval)"),
+        tidy_split(train, task, labels, f"{where} (train)", training=True),
+        tidy_split(evaluation, task, labels, f"{where} (eval)", training=False),
         [v.item() if hasattr(v, "item") else v for v in labels],
     )
 
 
-def write_task(train: pd.DataFrame, evaluation: pd.DataFrame, labels: list, out_train, out_eval, out_labels):
+def split_summary(train: pd.DataFrame, evaluation: pd.DataFrame, labels: list) -> dict:
+    """Examples per class in each split (label names in label order)."""
+    def counts(frame):
+        return class_counts([labels[i] for i in frame["label"]], labels)
+
+    return {"labels": labels, "train": {"examples": len(train), "per_class": counts(train)},
+            "eval": {"examples": len(evaluation), "per_class": counts(evaluation)}}
+
+
+def write_task(train: pd.DataFrame, evaluation: pd.DataFrame, labels: list, out_train, out_eval, out_labels,
+               out_summary=None) -> dict:
     train.to_parquet(out_train, index=False)
     evaluation.to_parquet(out_eval, index=False)
     Path(out_labels).write_text(json.dumps({"labels": labels}, indent=2))
+    summary = split_summary(train, evaluation, labels)
+    if out_summary is not None:
+        Path(out_summary).write_text(json.dumps(summary, indent=2))
+    return summary

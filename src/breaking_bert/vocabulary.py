@@ -100,6 +100,8 @@ def placement_layers(placement: str, num_layers: int) -> frozenset[int]:
     layers = frozenset(layers)
     if any(layer >= num_layers for layer in layers):
         raise ValueError(f"placement {placement!r} names a layer beyond the model's {num_layers} layers")
+    if not layers and placement != "none":  # e.g. from6 of 6 layers: a dense run under a sparse label
+        raise ValueError(f"placement {placement!r} masks no layer of the model's {num_layers} layers")
     return layers
 
 

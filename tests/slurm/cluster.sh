@@ -80,6 +80,7 @@ MinJobAge=86400
 ReturnToService=2
 NodeName=$host CPUs=$cpus RealMemory=$mem Gres=gpu:4 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=$host MaxTime=INFINITE State=UP
 CONF
     # slurmd finds gres.conf beside the slurm.conf it was started with
     cat >"$dir/gres.conf" <<CONF

@@ -2,6 +2,7 @@
 
 import importlib.util
 import itertools
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,17 @@ validate(config, schema="../../config/schema.yaml", set_default=True)
 
 LIBRARY = Path(workflow.basedir) / "src" / "breaking_bert"
 ENVS = "../../envs"
+
+# Every job imports this checkout's library, whatever environment runs it: a virtualenv whose
+# editable install points at another clone, or a rule's conda env (which installs dependencies
+# only). Jobs inherit the variable: local ones from this process, cluster ones parse this file too.
+# (Set, not read: the envvars directive, which the linter asks for, asserts a variable the user
+# must supply.)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [str(LIBRARY.parent), os.getenv("PYTHONPATH")])
+    )
+)
 
 
 def load_vocabulary():
@@ -135,7 +147,7 @@ KERNEL_TIMING_KEYS = (
     "block_size",
     "timing_repeats",
 )
-TRACKING_KEYS = ("uri", "experiment", "artifact_location")
+TRACKING_KEYS = ("uri", "experiment", "artifact_location", "log_every_steps")
 
 
 def get_task_params(wildcards):
@@ -161,24 +173,6 @@ def get_model_output(run_directory):
     return {}
 
 
-def resolve_data_path(path):
-    """A task's path as prepare_data resolves it: package:<module>/<relative> is a file inside an
-    installed package, found without importing it; None when the package is not installed (the
-    data job then fails with its own message)."""
-    if not path.startswith("package:"):
-        return Path(path)
-    package, _, relative = path[len("package:") :].partition("/")
-    spec = importlib.util.find_spec(package)
-    if spec is None:
-        return None
-    folder = (
-        Path(spec.submodule_search_locations[0])
-        if spec.submodule_search_locations
-        else Path(spec.origin).parent
-    )
-    return folder / relative
-
-
 def get_task_files(wildcards):
     """Every local file a task reads (its path, its eval_path; every text of a folders task), so
     that editing one reruns the data stage and what depends on it. A hub task reads none.
@@ -188,7 +182,7 @@ def get_task_files(wildcards):
         return []
     paths = [task["path"]] + ([task["eval_path"]] if task.get("eval_path") else [])
     files = []
-    for path in filter(None, map(resolve_data_path, paths)):
+    for path in (preflight.resolve_data_path(path, wildcards.task) for path in paths):
         if task["source"] == "folders":
             files += sorted(str(file) for file in path.glob("*/*.txt"))
         else:
@@ -282,6 +276,20 @@ def get_runs():
     tasks = {task for task, _, _ in cells} | set(learned_tasks)
     cells.update((task, dense[0], "none") for task in tasks)
     return [(t, p, pl, s) for (t, p, pl) in sorted(cells) for s in config["seeds"]]
+
+
+preflight = importlib.import_module("breaking_bert.preflight")
+
+
+def check_plan():
+    """Everything the config, the model's config.json, the data files and the tracking store tell
+    before the first job (breaking_bert.preflight); a problem stops the plan, on screen.
+    """
+    tasks = sorted({task for task, _, _, _ in get_runs()})
+    preflight.check_plan(config, tasks, is_dense)
+
+
+check_plan()
 
 
 def run_dir(task, pattern, placement, seed):

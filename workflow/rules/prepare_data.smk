@@ -2,11 +2,12 @@ rule prepare_data:
     """Load a task (hub id, local file, or packaged data) into tidy train/eval parquet files."""
     input:
         data=get_task_files,
-        code=library("prepare_data"),
+        code=library("prepare_data", "data_checks"),
     output:
         train="results/data/{task}/train.parquet",
         eval="results/data/{task}/eval.parquet",
         labels="results/data/{task}/labels.json",
+        summary="results/data/{task}/summary.json",
     log:
         "results/logs/prepare_data/{task}.log",
     conda:

@@ -1,6 +1,6 @@
-import sys
+from breaking_bert.joblog import log_to
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
+log_to(snakemake.log[0])
 
 import pandas as pd
 

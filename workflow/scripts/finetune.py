@@ -1,8 +1,9 @@
 import json
-import sys
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "a", buffering=1)  # append: a resumed job keeps its history
+from breaking_bert.joblog import log_to
+
+log_to(snakemake.log[0], "a")  # append: a resumed job keeps its history
 
 from breaking_bert.finetune.stage import run_stage_job, stage_job
 

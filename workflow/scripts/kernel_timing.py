@@ -1,6 +1,8 @@
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from breaking_bert.joblog import log_to
+
+log_to(snakemake.log[0])
 
 import pandas as pd
 import torch

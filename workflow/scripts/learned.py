@@ -1,9 +1,10 @@
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
-sys.stderr = open(snakemake.log[0], "a", buffering=1)  # append: a resumed job keeps its history
+from breaking_bert.joblog import log_to
+
+log_to(snakemake.log[0], "a")  # append: a resumed job keeps its history
 
 from breaking_bert.finetune.stage import run_stage_job, stage_job
 from breaking_bert.learned import learned_config_for_setting

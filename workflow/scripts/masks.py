@@ -1,7 +1,9 @@
 import json
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from breaking_bert.joblog import log_to
+
+log_to(snakemake.log[0])
 
 import pandas as pd
 
@@ -53,7 +55,8 @@ summary = {
 }
 for split in ("train", "eval"):
     reference = MaskSet.load(snakemake.input[f"reference_{split}"]) if "reference" in needs else None
-    mask_set = build_split_masks(examples[split], pattern, options, degrees, reference, progress_desc=f"masks {split}")
+    mask_set = build_split_masks(examples[split], pattern, options, degrees, reference, progress_desc=f"masks {split}",
+                                 tolerance=snakemake.params.options["tolerance"], name=snakemake.wildcards.pattern)
     if split == "train":
         check_achieved_sparsity(mask_set, pattern, snakemake.params.options["tolerance"], snakemake.wildcards.pattern)
     mask_set.save(snakemake.output[split])

@@ -1,9 +1,13 @@
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from breaking_bert.joblog import log_to
+
+log_to(snakemake.log[0])
 
 from breaking_bert.prepare_data import prepare_task, write_task
 
-train, evaluation, labels = prepare_task(snakemake.params.task)
-print(f"{snakemake.wildcards.task}: {len(train)} train, {len(evaluation)} eval, labels {labels}", file=sys.stderr)
-write_task(train, evaluation, labels, snakemake.output.train, snakemake.output.eval, snakemake.output.labels)
+task = snakemake.wildcards.task
+train, evaluation, labels = prepare_task(snakemake.params.task, name=task)
+output = snakemake.output
+summary = write_task(train, evaluation, labels, output.train, output.eval, output.labels, output.summary)
+print(f"{task}: {summary}", file=sys.stderr)

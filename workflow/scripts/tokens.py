@@ -1,7 +1,9 @@
 import json
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from breaking_bert.joblog import log_to
+
+log_to(snakemake.log[0])
 
 import pandas as pd
 

@@ -1,0 +1,183 @@
+"""What a task's data must satisfy, written once and checked twice: before the first job, by the
+workflow's plan (``preflight``, from the files themselves), and in the data job after the split and
+the subsample (``prepare_data``). Standard library only: the scheduling process runs it.
+
+Rows are numbered from 0, the header excluded, as in every data message of the pipeline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+FORMATS = ("csv", "tsv", "json", "jsonl", "parquet")
+SAMPLE_BYTES = 65536
+
+
+class DataError(ValueError):
+    """A problem with a task's data, naming the file (and row) it comes from and what to change."""
+
+
+def sniff_format(path: Path) -> str:
+    """The format a file's content shows: parquet (its magic bytes), json or jsonl (one object on
+    its first line), tsv or csv (the header's separator); 'binary' for anything else undecodable."""
+    with open(path, "rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if b"\x00" in head:
+        return "binary"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if text.startswith("["):
+        return "json"
+    if text.startswith("{"):
+        try:
+            json.loads(text.splitlines()[0])
+            return "jsonl"
+        except ValueError:
+            return "json"
+    header = text.splitlines()[0] if text else ""
+    return "tsv" if "\t" in header and "," not in header else "csv"
+
+
+def file_format(path: Path, declared: str | None, key: str) -> str:
+    """The format to read a file with: the one the task declares, else its suffix, else its content;
+    a declared or suffix format that the content contradicts is an error naming both."""
+    if not path.is_file():
+        raise DataError(f"{key}: {path}: file not found")
+    sniffed = sniff_format(path)
+    if sniffed == "binary":
+        raise DataError(f"{key}: {path}: not a text table nor parquet; use one of {', '.join(FORMATS)}")
+    claimed = declared or path.suffix.lstrip(".").lower()
+    source = "the task's format" if declared else "its name"
+    if claimed not in FORMATS:
+        return sniffed
+    family = {"json": "json", "jsonl": "json", "csv": "text", "tsv": "text", "parquet": "parquet"}
+    if family[claimed] != family[sniffed] or (claimed in ("csv", "tsv") and claimed != sniffed):
+        raise DataError(
+            f"{key}: {path}: {source} says {claimed} but its content is {sniffed}; "
+            f"set the task's format: {sniffed} (or give the file its real suffix)"
+        )
+    return sniffed if family[sniffed] == "json" else claimed  # JSON lines or not: as the content shows
+
+
+def resolve_data_path(path: str, key: str) -> Path:
+    """``package:<module>/<relative>``: a file inside an installed package, found without importing it."""
+    if not path.startswith("package:"):
+        return Path(path)
+
+    package, _, relative = path[len("package:") :].partition("/")
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        raise DataError(f"{key}: package {package!r} is not installed (pip install {package.replace('_', '-')})")
+    folder = Path(spec.submodule_search_locations[0]) if spec.submodule_search_locations else Path(spec.origin).parent
+    return folder / relative
+
+
+def read_label_folders(path: Path, encoding: str, key: str) -> list[dict]:
+    if not path.is_dir():
+        raise DataError(f"{key}: {path}: folder not found")
+    records = []
+    for folder in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        for file in sorted(folder.glob("*.txt")):
+            try:  # whitespace runs as one space: a news file's line breaks are layout
+                records.append({"text": " ".join(file.read_text(encoding=encoding).split()), "label": folder.name,
+                                "file": str(file)})
+            except UnicodeDecodeError as error:
+                raise DataError(f"{key}: {file}: not {encoding} text ({error}); set the task's encoding") from None
+    if not records:
+        raise DataError(f"{key}: {path}: no <label>/*.txt files found")
+    return records
+
+
+def label_key(value):
+    """A label as compared: integers (1, '1', 1.0) as int, anything else as its stripped text, so a
+    CSV's text, a parquet's integers and a YAML list's values meet."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    text = str(value).strip()
+    return int(text) if re.fullmatch(r"[+-]?\d+", text) else text
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
+
+
+def _rows(rows, mask) -> list:
+    return [row for row, bad in zip(rows, mask) if bad][:5]
+
+
+def check_texts(values: list, rows: list, column: str, where: str) -> None:
+    empty = [_is_missing(value) for value in values]
+    if any(empty):
+        raise DataError(
+            f"{where}: empty text in column {column!r} at row(s) {_rows(rows, empty)} ({sum(empty)} in all); "
+            "drop those rows or fill them"
+        )
+
+
+def label_keys(values: list, rows: list, column: str, where: str) -> list:
+    """The column's labels as label_key()s; a column that mixes integers and text is an error naming
+    the rows of the rarer type (one 'pos' among integers names that row, not the others)."""
+    missing = [_is_missing(value) for value in values]
+    if any(missing):
+        raise DataError(f"{where}: no label in column {column!r} at row(s) {_rows(rows, missing)}; drop or label them")
+    keys = [label_key(value) for value in values]
+    is_int = [isinstance(key, int) for key in keys]
+    n_int = sum(is_int)
+    if 0 < n_int < len(keys):
+        rarer = [flag == (n_int <= len(keys) - n_int) for flag in is_int]
+        kind = "integers" if n_int <= len(keys) - n_int else "text"
+        examples = [f"row {row}: {value!r}" for row, value, bad in zip(rows, values, rarer) if bad][:5]
+        raise DataError(
+            f"{where}: column {column!r} mixes integers and text; {sum(rarer)} row(s) hold {kind} where the "
+            f"others do not ({', '.join(examples)}); a label column holds one type"
+        )
+    return keys
+
+
+def sorted_labels(keys) -> list:
+    """The label set in label-id order when none is declared: numbers numerically, text by its text."""
+    return sorted(set(keys), key=lambda key: (isinstance(key, str), key))
+
+
+def check_labels(keys: list, rows: list, declared: list | None, column: str, where: str, training: bool) -> None:
+    """Labels inside the declared set; and, for training data, at least two classes and every
+    declared label present (a class the model never sees cannot be learned)."""
+    if declared is not None:
+        allowed = {label_key(label) for label in declared}
+        outside = [key not in allowed for key in keys]
+        if any(outside):
+            found = [f"row {row}: {key!r}" for row, key, bad in zip(rows, keys, outside) if bad][:5]
+            raise DataError(
+                f"{where}: {sum(outside)} label(s) in column {column!r} outside the declared labels {declared} "
+                f"({', '.join(found)}); add them to the task's labels or drop those rows"
+            )
+    if not training:
+        return
+    counts = Counter(keys)
+    if len(counts) < 2:
+        raise DataError(
+            f"{where}: the training data holds {len(counts)} class(es) in column {column!r} "
+            f"({dict(counts) or 'no rows'}); a classifier needs at least two: check label_column, filter and the file"
+        )
+    if declared is not None:
+        absent = [label for label in declared if label_key(label) not in counts]
+        if absent:
+            raise DataError(
+                f"{where}: declared label(s) {absent} never occur in the training data (counts {dict(counts)}); "
+                "remove them from the task's labels or add examples of them"
+            )
+
+
+def class_counts(keys: list, labels: list) -> dict:
+    """Examples per declared label, in label order (the data summary's counts)."""
+    counts = Counter(keys)
+    return {str(label): counts.get(label_key(label), 0) for label in labels}
