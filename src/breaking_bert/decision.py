@@ -2,60 +2,51 @@
 
 A comparison is a difference of scores between two cells (e.g. a masked cell minus dense). Its
 estimate is the mean difference with a two-sided 95% t interval on n - 1 degrees of freedom:
-paired by seed when both cells share seeds (the difference of each seed's two scores), else
-Welch-style from the two cells' means and spreads with the smaller cell's n - 1 degrees of freedom
-(conservative). A claim about the difference ("below a bound" or "above a bound") then has three
-outcomes:
+paired by seed over the seeds both cells ran (the tables show that paired n, and say when a cell
+ran seeds the other did not), else Welch-style from the two cells' means and spreads with the
+smaller cell's n - 1 degrees of freedom (conservative). A claim about the difference ("below a
+bound" or "above a bound") then has three outcomes:
 
-- supported: the whole interval is on the claimed side of the bound;
+- supported: the whole interval is on the claimed side of the bound (a one-sided test at 2.5%);
 - not supported: the whole interval is on the other side (for "costs little", an equivalence
   test: the interval's lower end above ``-negligible_drop`` supports it, its upper end below
   refutes it);
-- cannot tell: the interval straddles the bound, or there is one seed (no spread): the outcome says
-  how many seeds it would take at the observed spread.
+- cannot tell: the interval straddles the bound; or fewer than 3 paired seeds, or no spread
+  across them, or a cell without a score: the outcome says why, and how many seeds would give
+  80% power at the observed difference and spread (a rough figure: both are estimated).
 
-No evidence of a drop is never reported as no drop: that needs the interval to exclude the drop.
+Within one finding, a cell's definitive verdict stands only if its p-value survives Holm's
+step-down over the finding's cells (refutations and supports each a family), so the chance of any
+false verdict in the finding stays at the 2.5% of one interval's side, however many cells it has
+(``judge_cells``); a finding every cell of which supports it is supported without that correction
+(an intersection-union test, exact at the per-cell level). With one cell the rule is the interval
+rule. No evidence of a drop is never reported as no drop: that needs the interval to exclude it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 SUPPORTED, NOT_SUPPORTED, CANNOT_TELL = "supported", "not supported", "cannot tell"
 PARTLY = "partly"  # a finding over several cells, some supporting it and some refuting it
 CONFIDENCE = 0.95
+ONE_SIDED_ALPHA = (1 - CONFIDENCE) / 2  # one side of the 95% interval
+MIN_DEFINITIVE_SEEDS = 3  # two seeds tie on an accuracy step often enough to fake a zero spread
+POWER = 0.8  # the seeds quoted for an undecided comparison give this power
 MAX_SEEDS = 100  # beyond this a difference is called unresolvable rather than given a seed count
+NO_SPREAD = 1e-9  # a spread below this is float rounding of equal differences, not a measured spread
 
 
-def _t_two_sided_coverage(t: float, df: int) -> float:
-    """P(|T| < t) for Student's t with integer df (closed form, Abramowitz & Stegun 26.7.3-4)."""
-    theta = math.atan(t / math.sqrt(df))
-    cos2 = math.cos(theta) ** 2
-    if df % 2:  # odd
-        term, total = 1.0, 1.0 if df > 1 else 0.0
-        for k in range(1, (df - 1) // 2):
-            term *= cos2 * (2 * k) / (2 * k + 1)
-            total += term
-        return 2 / math.pi * (theta + (math.sin(theta) * math.cos(theta) * total if df > 1 else 0.0))
-    term = total = 1.0
-    for k in range(1, df // 2):
-        term *= cos2 * (2 * k - 1) / (2 * k)
-        total += term
-    return math.sin(theta) * total
-
-
+@functools.lru_cache(maxsize=None)
 def t_critical(df: int, confidence: float = CONFIDENCE) -> float:
     """The two-sided critical value of Student's t (df=2, 95%: 4.303)."""
-    if df < 1:
-        return math.inf
-    low, high = 0.0, 1e4
-    for _ in range(200):  # bisection; coverage rises monotonically in t
-        middle = (low + high) / 2
-        low, high = (middle, high) if _t_two_sided_coverage(middle, df) < confidence else (low, middle)
-    return (low + high) / 2
+    from scipy.stats import t
+
+    return float(t.ppf((1 + confidence) / 2, df)) if df >= 1 else math.inf
 
 
 @dataclass(frozen=True)
@@ -66,6 +57,7 @@ class Difference:
     std: float  # of the per-seed differences (paired) or the pooled standard error times sqrt(n)
     n: int
     paired: bool
+    note: str = ""  # how the cells were paired, or why there is no estimate
 
     @property
     def half_width(self) -> float:
@@ -79,42 +71,71 @@ class Difference:
     def high(self) -> float:
         return self.mean + self.half_width
 
+    @property
+    def estimable(self) -> bool:
+        return self.n >= 1 and not math.isnan(self.mean)
+
     def __str__(self) -> str:
+        if not self.estimable:
+            return f"no estimate ({self.note})"
         if self.n < 2:
             return f"{self.mean:+.3f} (1 seed: no interval)"
-        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}]"
+        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.n})"
+
+    def p_value(self, bound: float, side: str) -> float:
+        """One-sided p-value of the claim that the true difference is on ``side`` ('above' or
+        'below') of ``bound``: small when the data put it there; NaN without a spread."""
+        from scipy.stats import t
+
+        if self.n < 2 or not self.std > NO_SPREAD:
+            return math.nan
+        statistic = (self.mean - bound) / (self.std / math.sqrt(self.n))
+        return float(t.sf(statistic, self.n - 1) if side == "above" else t.cdf(statistic, self.n - 1))
 
     def seeds_needed(self, bound: float) -> int | None:
-        """Seeds at which the interval, at the observed spread and mean, would clear ``bound``;
-        None when there is no spread to go by (one seed) or it would take more than MAX_SEEDS."""
+        """Seeds at which the interval would clear ``bound`` with 80% power, if the true difference
+        and spread were the observed ones; None without a spread to go by or beyond MAX_SEEDS."""
+        from scipy.stats import norm, t
+
         distance = abs(self.mean - bound)
-        if self.n < 2 or distance == 0:
+        if self.n < 2 or not self.std > NO_SPREAD or distance == 0:
             return None
-        for n in range(max(self.n, 2), MAX_SEEDS + 1):
-            if t_critical(n - 1) * self.std / math.sqrt(n) < distance:
-                return n
-        return None
+        seeds = np.arange(max(self.n, MIN_DEFINITIVE_SEEDS), MAX_SEEDS + 1)
+        reach = (t.ppf((1 + CONFIDENCE) / 2, seeds - 1) + norm.ppf(POWER)) * self.std / np.sqrt(seeds)
+        enough = np.flatnonzero(reach < distance)
+        return int(seeds[enough[0]]) if len(enough) else None
 
 
 def difference(first: dict, second: dict) -> Difference:
-    """first/second: seed -> score of two cells. Paired over shared seeds when there are >= 2."""
+    """first/second: seed -> score of two cells. Paired over the shared seeds when there are >= 2."""
+    if not first or not second:
+        return Difference(math.nan, math.nan, 0, False, "no runs in " + ("either cell" if not first and not second
+                                                                          else "one of the two cells"))
+    missing = sorted(seed for cell in (first, second) for seed, score in cell.items() if score != score)
+    if missing:
+        return Difference(math.nan, math.nan, 0, False, f"no score (NaN) for seed(s) {missing}")
     shared = sorted(set(first) & set(second))
     if len(shared) >= 2:
         deltas = np.array([first[s] - second[s] for s in shared], dtype=float)
-        return Difference(float(deltas.mean()), float(deltas.std(ddof=1)), len(shared), paired=True)
+        unpaired = len(set(first) ^ set(second))
+        note = f"paired on the {len(shared)} seeds both ran; {unpaired} run(s) of one cell only left out" if unpaired else ""
+        return Difference(float(deltas.mean()), float(deltas.std(ddof=1)), len(shared), True, note)
     a, b = np.array(list(first.values()), dtype=float), np.array(list(second.values()), dtype=float)
     n = int(min(len(a), len(b)))
     mean = float(a.mean() - b.mean())
+    note = "unpaired: the cells share fewer than 2 seeds" if n >= 2 else ""
     if n < 2:
-        return Difference(mean, math.nan, n, paired=False)
+        return Difference(mean, math.nan, n, False, note)
     standard_error = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
-    return Difference(mean, standard_error * math.sqrt(n), n, paired=False)
+    return Difference(mean, standard_error * math.sqrt(n), n, False, note)
 
 
 @dataclass(frozen=True)
 class Outcome:
     verdict: str  # supported | not supported | cannot tell
     why: str
+    p_claim: float = math.nan  # one-sided p-value of the claim (small: supported)
+    p_refute: float = math.nan  # one-sided p-value of its opposite (small: refuted)
 
 
 def decide(diff: Difference, *, above: float | None = None, below: float | None = None) -> Outcome:
@@ -123,42 +144,87 @@ def decide(diff: Difference, *, above: float | None = None, below: float | None 
         raise ValueError("decide needs exactly one of above= or below=")
     bound = above if above is not None else below
     side = "above" if above is not None else "below"
+    other = "below" if side == "above" else "above"
+    if not diff.estimable:
+        return Outcome(CANNOT_TELL, str(diff))
     if diff.n < 2:
-        return Outcome(CANNOT_TELL, f"{diff}: one seed gives no spread; run at least 2 (3 or more to measure it)")
-    claimed = diff.low > bound if side == "above" else diff.high < bound
-    refuted = diff.high < bound if side == "above" else diff.low > bound
-    if claimed:
-        return Outcome(SUPPORTED, f"{diff} is {side} {bound:+.3f}")
-    if refuted:
-        return Outcome(NOT_SUPPORTED, f"{diff} is {'below' if side == 'above' else 'above'} {bound:+.3f}")
+        return Outcome(CANNOT_TELL, f"{diff}: one seed gives no spread; run at least {MIN_DEFINITIVE_SEEDS} seeds")
+    note = f" ({diff.note})" if diff.note else ""
+    if not diff.std > NO_SPREAD:
+        return Outcome(CANNOT_TELL, f"{diff}{note}: every seed gives the same difference, so its spread cannot be "
+                                    "estimated; more seeds (or a finer metric, e.g. the eval loss) would tell")
+    p_claim, p_refute = diff.p_value(bound, side), diff.p_value(bound, other)
     needed = diff.seeds_needed(bound)
-    more = f"about {needed} seeds at this spread would tell" if needed else f"more than {MAX_SEEDS} seeds at this spread"
-    return Outcome(CANNOT_TELL, f"{diff} straddles {bound:+.3f}; {more}")
+    more = (f"about {needed} seeds would give 80% power at this difference and spread (both estimated from "
+            f"{diff.n} seeds: a rough figure)" if needed else f"more than {MAX_SEEDS} seeds at this spread")
+    if diff.n < MIN_DEFINITIVE_SEEDS:
+        return Outcome(CANNOT_TELL, f"{diff}{note}: {diff.n} paired seeds; a definitive verdict needs at least "
+                                    f"{MIN_DEFINITIVE_SEEDS}; {more}", p_claim, p_refute)
+    if diff.low > bound if side == "above" else diff.high < bound:
+        return Outcome(SUPPORTED, f"{diff}{note} is {side} {bound:+.3f}", p_claim, p_refute)
+    if diff.high < bound if side == "above" else diff.low > bound:
+        return Outcome(NOT_SUPPORTED, f"{diff}{note} is {other} {bound:+.3f}", p_claim, p_refute)
+    return Outcome(CANNOT_TELL, f"{diff}{note} straddles {bound:+.3f}; {more}", p_claim, p_refute)
 
 
-def combine(outcomes: list[str]) -> str:
-    """A finding over several cells (it claims each): supported when every cell supports it; when
-    a cell refutes it, not supported, or partly if other cells support it; else cannot tell."""
-    found = set(outcomes)
-    if found == {SUPPORTED}:
-        return SUPPORTED
+def judge_cells(cells: list[Outcome]) -> tuple[str, list[Outcome]]:
+    """A finding's verdict over its cells, and each cell's outcome as the finding reports it.
+
+    Supported when every cell supports it (each at the per-cell level: an intersection-union test
+    needs no correction). Otherwise a cell's definitive verdict stands only if its p-value survives
+    Holm's step-down at the one-sided 2.5% over the finding's cells (supports and refutations each
+    a family); then not supported when a cell refutes it (partly if another supports it), else
+    cannot tell.
+    """
+    verdicts = [cell.verdict for cell in cells]
+    if cells and set(verdicts) == {SUPPORTED}:
+        return SUPPORTED, list(cells)
+    judged = list(cells)
+    if len(cells) > 1:
+        from statsmodels.stats.multitest import multipletests
+
+        for verdict, attribute in ((SUPPORTED, "p_claim"), (NOT_SUPPORTED, "p_refute")):
+            p_values = [getattr(cell, attribute) for cell in cells]
+            tested = [i for i, p in enumerate(p_values) if not math.isnan(p)]
+            if not tested:
+                continue
+            keeps = multipletests([p_values[i] for i in tested], alpha=ONE_SIDED_ALPHA, method="holm")[0]
+            for i, kept in zip(tested, keeps):
+                if judged[i].verdict == verdict and not kept:
+                    judged[i] = replace(judged[i], verdict=CANNOT_TELL, why=(
+                        f"{judged[i].why}; {verdict} alone, but not after Holm's correction over the finding's "
+                        f"{len(cells)} cells (p = {p_values[i]:.3f})"))
+    found = {cell.verdict for cell in judged}
     if NOT_SUPPORTED in found:
-        return PARTLY if SUPPORTED in found else NOT_SUPPORTED
-    return CANNOT_TELL
+        return (PARTLY if SUPPORTED in found else NOT_SUPPORTED), judged
+    return CANNOT_TELL, judged
+
+
+def combine(outcomes: list[Outcome]) -> str:
+    """A finding's verdict over its cells (judge_cells)."""
+    return judge_cells(outcomes)[0]
 
 
 def all_of(outcomes: list[Outcome]) -> Outcome:
-    """A cell whose claim has several parts: supported when all are, not supported when any is refuted."""
+    """A cell whose claim has several parts: supported when all are (its p-value the largest of
+    theirs), not supported when any is refuted (Bonferroni over the parts)."""
     verdicts = [o.verdict for o in outcomes]
     verdict = NOT_SUPPORTED if NOT_SUPPORTED in verdicts else SUPPORTED if set(verdicts) == {SUPPORTED} else CANNOT_TELL
-    return Outcome(verdict, "; ".join(o.why for o in outcomes))
+    claims = [o.p_claim for o in outcomes]
+    refutations = [o.p_refute for o in outcomes if not math.isnan(o.p_refute)]
+    return Outcome(verdict, "; ".join(o.why for o in outcomes),
+                   max(claims) if not any(math.isnan(p) for p in claims) else math.nan,
+                   min(1.0, len(outcomes) * min(refutations)) if refutations else math.nan)
 
 
 RULE_TEXT = (
     "Decision rule (src/breaking_bert/decision.py): each comparison is a difference of scores with a "
-    "two-sided 95% t interval on n - 1 degrees of freedom, paired by seed where both cells share seeds. "
-    "A claim is supported when the whole interval is on its side of the bound, not supported when the whole "
-    "interval is on the other side, and cannot tell otherwise (with the seeds it would take at the observed "
-    "spread); one seed never gives a definitive verdict. \"Costs little\" is an equivalence test: the interval's "
-    "lower end above -negligible_drop."
+    "two-sided 95% t interval on n - 1 degrees of freedom, paired by seed over the seeds both cells ran (n is "
+    "that paired count). A claim is supported when the whole interval is on its side of the bound, not supported "
+    "when the whole interval is on the other side, and cannot tell otherwise, with the seeds that would give 80% "
+    "power at the observed difference and spread; fewer than 3 paired seeds, no spread across them, or a missing "
+    "score never give a definitive verdict. Within a finding, a cell's definitive verdict must also survive Holm's "
+    "correction over the finding's cells (one-sided 2.5%), so the finding's chance of any false verdict stays at "
+    "that of one interval; a finding is supported when every cell supports it. \"Costs little\" is an equivalence "
+    "test: the interval's lower end above -negligible_drop."
 )

@@ -4,8 +4,9 @@ Each check reads the per-seed runs table (``results/tables/runs.csv``; learned r
 ``learned_runs.csv``) and judges every comparison with the one decision rule of ``decision.py``: a
 95% t interval of the score difference, paired by seed, and three outcomes per cell, supported /
 not supported / cannot tell. A finding over several cells is supported when every cell supports
-it, not supported (or partly, when others support it) when a cell refutes it, else cannot tell;
-``not tested`` when the cells it needs were not run. The thresholds are config values
+it; otherwise each cell's definitive verdict must survive Holm's correction over the finding's
+cells, and the finding is not supported (or partly, when others support it) when a cell refutes
+it, else cannot tell; ``not tested`` when the cells it needs were not run. The thresholds are config values
 (``findings`` in config/schema.yaml):
 
 - ``negligible_drop``: a drop vs dense whose whole interval is smaller than this "costs little"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, combine
+from ..decision import CANNOT_TELL, MIN_DEFINITIVE_SEEDS, NOT_SUPPORTED, SUPPORTED, Outcome, judge_cells
 
 PAPER_KINDS = ("syntax", "lexical", "neighbour", "random")
 NOT_TESTED = "not tested"
@@ -29,8 +29,14 @@ def _select(runs: pd.DataFrame, **cell) -> pd.DataFrame:
 
 
 def _by_seed(runs: pd.DataFrame, column: str, **cell) -> dict[int, float]:
+    """seed -> value of the cell; a seed that appears twice in one cell is an error (one would
+    silently overwrite the other)."""
     selected = _select(runs, **cell)
-    return dict(zip(selected["seed"].astype(int), selected[column].astype(float)))
+    seeds = selected["seed"].astype(int)
+    if seeds.duplicated().any():
+        raise ValueError(f"runs table: seed(s) {sorted(set(seeds[seeds.duplicated()]))} appear more than once in the "
+                         f"cell {cell}; each seed runs a cell once")
+    return dict(zip(seeds, selected[column].astype(float)))
 
 
 def _scores(runs: pd.DataFrame, **cell) -> dict[int, float]:
@@ -38,22 +44,29 @@ def _scores(runs: pd.DataFrame, **cell) -> dict[int, float]:
     return _by_seed(runs, "score", **cell)
 
 
-def _tally(outcomes: list[str]) -> str:
-    counts = {v: outcomes.count(v) for v in (SUPPORTED, NOT_SUPPORTED, CANNOT_TELL) if outcomes.count(v)}
+def _tally(outcomes: list[Outcome]) -> str:
+    verdicts = [outcome.verdict for outcome in outcomes]
+    counts = {v: verdicts.count(v) for v in (SUPPORTED, NOT_SUPPORTED, CANNOT_TELL) if verdicts.count(v)}
     return ", ".join(f"{n} {v}" for v, n in counts.items())
 
 
-def _one_seed_caveat(evidence: pd.DataFrame) -> str:
-    if "seeds" in evidence and (evidence["seeds"] < 2).any():
-        return "; one seed gives no spread, so no verdict can be definitive: run at least 2 seeds (3 or more to measure the spread)"
+def _few_seeds_caveat(evidence: pd.DataFrame) -> str:
+    if "seeds" in evidence and (evidence["seeds"] < MIN_DEFINITIVE_SEEDS).any():
+        return (f"; fewer than {MIN_DEFINITIVE_SEEDS} paired seeds give no definitive verdict: run at least "
+                f"{MIN_DEFINITIVE_SEEDS} seeds")
     return ""
 
 
-def conclude(name: str, rows: list[dict], outcomes: list[str], reason: str, untested: str | None = None) -> Verdict:
-    """A finding's verdict from its cells: their outcomes combined, the evidence table, the reason
-    with the one-seed caveat where a cell had one seed; ``not tested`` (why: ``untested``) when no
-    cell could be judged."""
+def conclude(name: str, rows: list[dict], cells: list[Outcome], reason: str, untested: str | None = None) -> Verdict:
+    """A finding's verdict from its cells (decision.judge_cells: Holm's correction over them), the
+    evidence table with each cell's verdict as judged, the reason (``{tally}`` in it becomes the
+    count of cells per verdict) with the few-seeds caveat; ``not tested`` (why: ``untested``) when
+    no cell could be judged."""
     evidence = pd.DataFrame(rows)
     if untested is not None and evidence.empty:
         return Verdict(name, NOT_TESTED, untested)
-    return Verdict(name, combine(outcomes), reason + _one_seed_caveat(evidence), evidence)
+    verdict, judged = judge_cells(cells)
+    if not evidence.empty:
+        evidence["verdict"] = [cell.verdict for cell in judged]
+        evidence["why"] = [cell.why for cell in judged]
+    return Verdict(name, verdict, reason.replace("{tally}", _tally(judged)) + _few_seeds_caveat(evidence), evidence)

@@ -7,8 +7,8 @@ import pandas as pd
 
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Outcome, all_of, decide, difference
-from ..vocabulary import degrees_from_columns
-from .cells import PAPER_KINDS, Verdict, _scores, _tally, conclude
+from ..vocabulary import degrees_from_columns, grid_point_name
+from .cells import PAPER_KINDS, Verdict, _scores, conclude
 
 
 def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_sparsity: float = 0.75) -> Verdict:
@@ -18,7 +18,7 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
     (late minus dense above -negligible_drop: an equivalence test) and 'all costs more' (all minus
     late below -negligible_drop). The cell supports the finding when both are supported.
     """
-    name = "1. Late-layer sparsity >= 78% costs little; all-layer sparsity costs a lot"
+    name = f"1. Late-layer sparsity >= {high_sparsity:.0%} costs little; all-layer sparsity costs a lot"
     summary = summarize(runs)
     sparse = summary[(summary["kind"] != "dense") & (summary["sparsity_mean"] >= high_sparsity)]
     rows, outcomes = [], []
@@ -31,23 +31,20 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
         late_vs_dense, all_vs_late = difference(late, dense), difference(every, late)
         little = decide(late_vs_dense, above=-negligible_drop)
         more = decide(all_vs_late, below=-negligible_drop)
-        cell = all_of([little, more])
-        outcomes.append(cell.verdict)
+        outcomes.append(all_of([little, more]))
         rows.append(
             {
                 "task": task,
                 "pattern": pattern,
                 "sparsity": float(cells["sparsity_mean"].mean()),
-                "seeds": min(len(late), len(every), len(dense)),
+                "seeds": min(late_vs_dense.n, all_vs_late.n),
                 "late - dense": str(late_vs_dense),
                 "late costs little": little.verdict,
                 "all - late": str(all_vs_late),
                 "all costs more": more.verdict,
-                "verdict": cell.verdict,
-                "why": cell.why,
             }
         )
-    reason = (f"per task x pattern ({_tally(outcomes)}): late costs little when late - dense has its whole 95% "
+    reason = ("per task x pattern ({tally}): late costs little when late - dense has its whole 95% "
               f"interval above -{negligible_drop}; all costs more when all - late has its whole interval below "
               f"-{negligible_drop}")
     return conclude(name, rows, outcomes, reason, untested=f"no pattern at sparsity >= {high_sparsity} was run at both 'late' and 'all'")
@@ -71,30 +68,29 @@ def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity
             continue
         scores = {kind: _scores(runs, task=task, pattern=per_kind.loc[kind, "pattern"], placement=placement) for kind in PAPER_KINDS}
         sparsity = per_kind["sparsity_mean"]
-        comparisons = []
+        comparisons, paired = [], []
         for good in ("neighbour", "random"):
             for bad in ("syntax", "lexical"):
                 diff = difference(scores[good], scores[bad])
+                paired.append(diff.n)
                 outcome = decide(diff, above=0.0)
                 winner, loser = (good, bad) if diff.mean > 0 else (bad, good)
                 if outcome.verdict != CANNOT_TELL and sparsity[loser] - sparsity[winner] > sparsity_tolerance:
                     outcome = Outcome(CANNOT_TELL, f"{good} - {bad} {diff}, but {winner} is less sparse "
                                                    f"({sparsity[winner]:.3f} vs {sparsity[loser]:.3f})")
                 comparisons.append(outcome)
-        cell = all_of(comparisons)
-        outcomes.append(cell.verdict)
+        outcomes.append(all_of(comparisons))
         ranked = per_kind.sort_values("delta_vs_dense", ascending=False)
         rows.append(
             {
                 "task": task,
                 "ranking (least damage first, sparsity)": " > ".join(f"{k} ({sparsity[k]:.3f})" for k in ranked.index),
                 **{kind: f"{per_kind.loc[kind, 'delta_vs_dense']:+.3f}" for kind in PAPER_KINDS},
-                "seeds": int(per_kind["seeds"].min()),
+                "seeds": min(n for n in paired),
                 "comparisons": "; ".join(o.why for o in comparisons),
-                "verdict": cell.verdict,
             }
         )
-    reason = (f"per task ({_tally(outcomes)}), at placement '{placement}': neighbour and random each score above "
+    reason = (f"per task ({{tally}}), at placement '{placement}': neighbour and random each score above "
               f"syntax and lexical (paired differences, 95% intervals above 0); a winner less sparse than its loser "
               f"by more than {sparsity_tolerance} cannot tell")
     return conclude(name, rows, outcomes, reason, untested=f"the four kinds were not all run at placement '{placement}' on one task")
@@ -104,43 +100,63 @@ def _is_full_bigbird(degrees: dict) -> bool:
     return set(degrees) == {"g", "w", "r"} and min(degrees.values()) > 0
 
 
-def removing_neighbour_hurts_most(runs: pd.DataFrame) -> Verdict:
+def _grid_of(pattern: str, degrees: dict) -> str:
+    """The grid a BigBird point belongs to ('<grid>_g1_w3_r2' -> '<grid>'); a pattern named otherwise
+    is a family of its own."""
+    suffix = grid_point_name("", degrees)
+    return pattern[: -len(suffix)] if pattern.endswith(suffix) and len(pattern) > len(suffix) else pattern
+
+
+def removing_neighbour_hurts_most(runs: pd.DataFrame, sparsity_tolerance: float = 0.01) -> Verdict:
     """Finding 3: among BigBird's global, neighbour and random components, removing neighbour costs
-    the most. Per task, placement and full BigBird point (g, w, r > 0) whose three one-component-
-    removed variants were run: two claims, removing w scores below removing g and below removing r
-    (paired differences)."""
+    the most. Per task, placement, grid and full BigBird point (g, w, r > 0) whose three
+    one-component-removed variants were run: two claims, removing w scores below removing g and
+    below removing r (paired differences). Two removals compare only at equal sparsity: a pair
+    whose achieved sparsities differ by more than ``sparsity_tolerance`` cannot tell (the sparser
+    one may score lower for its sparsity alone); each removal's sparsity is shown. Points are keyed
+    by their grid, so two grids with the same degrees stay apart."""
     name = "3. Among BigBird components, removing neighbour hurts most"
     bigbird = runs[runs["kind"] == "bigbird"]
     rows, outcomes = [], []
     for (task, placement), cells in bigbird.groupby(["task", "placement"]):
-        points = cells.drop_duplicates("degrees")  # the typed degree columns, and their text as the label
-        by_degrees = {tuple(sorted(degrees_from_columns(row).items())): row["degrees"] for _, row in points.iterrows()}
-        for key, label in by_degrees.items():
+        points = {}  # (grid, degrees) -> pattern
+        for pattern, row in cells.drop_duplicates("pattern").set_index("pattern").iterrows():
+            degrees = degrees_from_columns(row)
+            points[_grid_of(pattern, degrees), tuple(sorted(degrees.items()))] = pattern
+        for (grid, key), pattern in sorted(points.items()):
             degrees = dict(key)
             if not _is_full_bigbird(degrees):
                 continue
-            removed = {c: by_degrees.get(tuple(sorted({**degrees, c: 0}.items()))) for c in "gwr"}
+            removed = {c: points.get((grid, tuple(sorted({**degrees, c: 0}.items())))) for c in "gwr"}
             if None in removed.values():
                 continue
-            scores = {c: _scores(cells, degrees=removed[c]) for c in "gwr"}
-            full = _scores(cells, degrees=label)
+            scores = {c: _scores(cells, pattern=removed[c]) for c in "gwr"}
+            sparsity = {c: float(cells.loc[cells["pattern"] == removed[c], "sparsity_mean"].mean()) for c in "gwr"}
+            full = _scores(cells, pattern=pattern)
             drops = {c: difference(scores[c], full) for c in "gwr"}
-            claims = [decide(difference(scores["w"], scores[other]), below=0.0) for other in "gr"]
-            cell = all_of(claims)
-            outcomes.append(cell.verdict)
+            claims = []
+            for other in "gr":
+                diff = difference(scores["w"], scores[other])
+                claim = decide(diff, below=0.0)
+                gap = abs(sparsity["w"] - sparsity[other])
+                if claim.verdict != CANNOT_TELL and gap > sparsity_tolerance:
+                    claim = Outcome(CANNOT_TELL, f"without w - without {other} {diff}, but at unequal sparsity "
+                                                 f"({sparsity['w']:.3f} vs {sparsity[other]:.3f})")
+                claims.append(claim)
+            outcomes.append(all_of(claims))
             rows.append(
                 {
                     "task": task,
                     "placement": placement,
-                    "full": label,
-                    "sparsity (full)": float(cells.loc[cells["degrees"] == label, "sparsity_mean"].mean()),
+                    "full": f"{pattern} ({cells.loc[cells['pattern'] == pattern, 'degrees'].iloc[0]})",
+                    "sparsity (full)": float(cells.loc[cells["pattern"] == pattern, "sparsity_mean"].mean()),
+                    **{f"sparsity without {c}": sparsity[c] for c in "gwr"},
                     **{f"without {c} - full": str(drops[c]) for c in "gwr"},
                     "largest drop": min(drops, key=lambda c: drops[c].mean),
-                    "seeds": len(full),
-                    "verdict": cell.verdict,
-                    "why": cell.why,
+                    "seeds": min(drop.n for drop in drops.values()),
                 }
             )
-    reason = (f"per task, placement and BigBird point ({_tally(outcomes)}): without w scores below without g and "
-              f"below without r (paired differences, 95% intervals below 0)")
+    reason = ("per task, placement and BigBird point ({tally}): without w scores below without g and below "
+              f"without r (paired differences, 95% intervals below 0), each pair at sparsities within "
+              f"{sparsity_tolerance} of each other")
     return conclude(name, rows, outcomes, reason, untested="no full BigBird point (g, w, r > 0) was run together with all three of its one-component-removed variants")

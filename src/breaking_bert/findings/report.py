@@ -72,7 +72,7 @@ def all_verdicts(runs: pd.DataFrame, learned_runs: pd.DataFrame | None = None, n
     return [
         late_vs_all_layers(runs, negligible_drop, high_sparsity),
         least_damaging_patterns(runs, sparsity_tolerance=sparsity_tolerance),
-        removing_neighbour_hurts_most(runs),
+        removing_neighbour_hurts_most(runs, sparsity_tolerance),
         learned_beats_bigbird(runs, learned_runs, high_sparsity),
     ] + ([irregular_beats_regular(learned_runs), learning_beats_its_frozen_control(learned_runs)] if learned_runs is not None else [])
 
