@@ -11,9 +11,11 @@ from breaking_bert.decision import (
     CANNOT_TELL,
     NOT_SUPPORTED,
     SUPPORTED,
+    ONE_SIDED_ALPHA,
     Difference,
     decide,
     difference,
+    holm_rejections,
     judge_cells,
 )
 from breaking_bert.findings import late_vs_all_layers, learned_beats_bigbird, removing_neighbour_hurts_most
@@ -116,3 +118,19 @@ def test_a_finding_every_cell_of_which_supports_it_needs_no_correction():
     weak = [decide(Difference(-0.012, 0.01, 5, True), below=0.0)] + [decide(Difference(0.01, 0.01, 5, True), below=0.0)]
     verdict, judged = judge_cells(weak)  # one support at p ~ 0.04 of one side: not after Holm over 2
     assert judged[0].verdict in (SUPPORTED, CANNOT_TELL) and verdict in (CANNOT_TELL, "partly", NOT_SUPPORTED)
+
+
+def test_holm_is_statsmodels_holm(monkeypatch):
+    """The written-out step-down (decision.holm_rejections) against statsmodels' multipletests on
+    random p-values, with ties and values on the thresholds (its per-call garbage collection, which
+    changes no result, is switched off here to keep the test short)."""
+    from statsmodels.stats import multitest
+    from statsmodels.stats.multitest import multipletests
+
+    monkeypatch.setattr(multitest.gc, "collect", lambda *args: 0)
+
+    rng = np.random.default_rng(1)
+    for m in (1, 2, 3, 24):
+        for _ in range(200):
+            p = rng.choice([rng.uniform(0, 0.05), ONE_SIDED_ALPHA / rng.integers(1, m + 1), rng.uniform()], size=m)
+            assert holm_rejections(list(p)) == multipletests(p, alpha=ONE_SIDED_ALPHA, method="holm")[0].tolist(), p
