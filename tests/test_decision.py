@@ -124,10 +124,11 @@ def test_holm_is_statsmodels_holm(monkeypatch):
     """The written-out step-down (decision.holm_rejections) against statsmodels' multipletests on
     random p-values, with ties and values on the thresholds (its per-call garbage collection, which
     changes no result, is switched off here to keep the test short)."""
-    from statsmodels.stats import multitest
+    import gc
+
     from statsmodels.stats.multitest import multipletests
 
-    monkeypatch.setattr(multitest.gc, "collect", lambda *args: 0)
+    monkeypatch.setattr(gc, "collect", lambda *args: 0)  # multipletests imports gc inside itself
 
     rng = np.random.default_rng(1)
     for m in (1, 2, 3, 24):
