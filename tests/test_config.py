@@ -328,3 +328,23 @@ def test_every_library_file_a_script_imports_is_a_declared_input(tmp_path):
         if needed - files:
             undeclared[rule] = sorted(str(f.relative_to(library)) for f in needed - files)
     assert not undeclared, f"library files a rule's script imports but its inputs do not list: {undeclared}"
+
+
+def test_the_workflow_catalog_conventions_are_there():
+    """A permissive licence, a citation of the project and of the paper it reproduces, the catalog's
+    usage file, and a benchmark file for every rule that does real work (all but init_tracking)."""
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["license"] == "MIT"
+    paper = citation["references"][0]
+    assert "Breaking BERT" in paper["title"] and "2210.03841" in paper["url"]
+    assert [a["family-names"] for a in paper["authors"]] == ["Brahma", "Zablotskaia", "Mimno"]
+    usage = yaml.safe_load((REPO / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert usage["report"] is True and usage["software-stack-deployment"]["conda"] is True
+    without = []
+    for rule_file in (REPO / "workflow/rules").glob("*.smk"):
+        for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^rule |^localrules|\Z)", rule_file.read_text(),
+                                     flags=re.MULTILINE | re.DOTALL):
+            if "benchmark:" not in body and name != "init_tracking":
+                without.append(name)
+    assert not without, f"rules without a benchmark: {without}"

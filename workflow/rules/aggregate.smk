@@ -12,6 +12,8 @@ rule aggregate:
         sparsity_md="results/tables/sparsity.md",
     log:
         "results/logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
     conda:
         f"{ENVS}/report.yaml"
     script:

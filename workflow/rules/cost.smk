@@ -11,6 +11,8 @@ rule cost:
         retained="results/cost/{task}/{pattern}/retained_mass.csv",
     log:
         "results/logs/cost/{task}/{pattern}.log",
+    benchmark:
+        "results/benchmarks/cost/{task}/{pattern}.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     threads: 2
@@ -31,6 +33,8 @@ rule kernel_timing:
         "results/cost/kernel_timing.csv",
     log:
         "results/logs/cost/kernel_timing.log",
+    benchmark:
+        "results/benchmarks/cost/kernel_timing.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     threads: 2
@@ -53,6 +57,8 @@ rule aggregate_cost:
         retained="results/tables/retained_mass.csv",
     log:
         "results/logs/aggregate_cost.log",
+    benchmark:
+        "results/benchmarks/aggregate_cost.tsv"
     conda:
         f"{ENVS}/report.yaml"
     script:
@@ -72,6 +78,8 @@ rule figure_retained_mass:
         ),
     log:
         "results/logs/figures/retained_mass.log",
+    benchmark:
+        "results/benchmarks/figures/retained_mass.tsv"
     conda:
         f"{ENVS}/report.yaml"
     script:
@@ -91,6 +99,8 @@ rule figure_kernel_timing:
         ),
     log:
         "results/logs/figures/kernel_timing.log",
+    benchmark:
+        "results/benchmarks/figures/kernel_timing.tsv"
     conda:
         f"{ENVS}/report.yaml"
     script:

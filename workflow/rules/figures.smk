@@ -11,6 +11,8 @@ rule figure_score_by_pattern_and_placement:
         ),
     log:
         "results/logs/figures/score_by_pattern_and_placement.log",
+    benchmark:
+        "results/benchmarks/figures/score_by_pattern_and_placement.tsv"
     conda:
         f"{ENVS}/report.yaml"
     script:
@@ -32,6 +34,8 @@ rule figure_mask_gallery:
         ),
     log:
         "results/logs/figures/masks_{task}.log",
+    benchmark:
+        "results/benchmarks/figures/masks_{task}.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     params:
@@ -54,6 +58,8 @@ rule figure_layer_sweep:
         ),
     log:
         "results/logs/figures/layer_sweep.log",
+    benchmark:
+        "results/benchmarks/figures/layer_sweep.tsv"
     conda:
         f"{ENVS}/report.yaml"
     script:
@@ -72,6 +78,8 @@ rule figure_score_vs_sparsity:
         ),
     log:
         "results/logs/figures/score_vs_sparsity.log",
+    benchmark:
+        "results/benchmarks/figures/score_vs_sparsity.tsv"
     conda:
         f"{ENVS}/report.yaml"
     script:

@@ -10,6 +10,8 @@ rule findings:
         ),
     log:
         "results/logs/findings.log",
+    benchmark:
+        "results/benchmarks/findings.tsv"
     conda:
         f"{ENVS}/report.yaml"
     params:

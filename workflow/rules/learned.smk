@@ -44,6 +44,8 @@ rule aggregate_learned:
         summary_md="results/tables/learned_summary.md",
     log:
         "results/logs/aggregate_learned.log",
+    benchmark:
+        "results/benchmarks/aggregate_learned.tsv"
     conda:
         f"{ENVS}/report.yaml"
     script:
@@ -64,6 +66,8 @@ rule figure_learned_degrees:
         ),
     log:
         "results/logs/figures/learned_degrees_{task}.log",
+    benchmark:
+        "results/benchmarks/figures/learned_degrees_{task}.tsv"
     conda:
         f"{ENVS}/report.yaml"
     script:

@@ -10,6 +10,8 @@ rule prepare_data:
         summary="results/data/{task}/summary.json",
     log:
         "results/logs/prepare_data/{task}.log",
+    benchmark:
+        "results/benchmarks/prepare_data/{task}.tsv"
     conda:
         f"{ENVS}/data.yaml"
     resources:

@@ -10,6 +10,8 @@ rule tokens:
         summary="results/tokens/{task}/summary.json",
     log:
         "results/logs/tokens/{task}.log",
+    benchmark:
+        "results/benchmarks/tokens/{task}.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     resources:
