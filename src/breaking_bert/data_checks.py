@@ -114,6 +114,13 @@ def _rows(rows, mask) -> list:
     return [row for row, bad in zip(rows, mask) if bad][:5]
 
 
+def check_columns(columns: list, task: dict, where: str) -> None:
+    """The task's text and label columns are among the file's."""
+    missing = [column for column in [*task["text_columns"], task["label_column"]] if column not in columns]
+    if missing:
+        raise DataError(f"{where}: missing column(s) {missing}; columns are {columns}: set text_columns / label_column")
+
+
 def check_texts(values: list, rows: list, column: str, where: str) -> None:
     empty = [_is_missing(value) for value in values]
     if any(empty):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .data_checks import (
     DataError,
+    check_columns,
     check_labels,
     check_texts,
     file_format,
@@ -92,10 +93,7 @@ def check_records(records: list[dict], task: dict, where: str, training: bool) -
     empty text, labels of one type inside the declared set, and (training data) two classes or more
     with every declared label present."""
     columns = list(records[0]) if records else []
-    wanted = [*task["text_columns"], task["label_column"]]
-    missing = [column for column in wanted if column not in columns]
-    if missing:
-        raise DataError(f"{where}: missing column(s) {missing}; columns are {columns}: set text_columns / label_column")
+    check_columns(columns, task, where)
     rows = list(range(len(records)))
     for column, value in (task.get("filter") or {}).items():
         if column not in columns:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .data_checks import (
     DataError,
+    check_columns,
     check_labels,
     check_texts,
     class_counts,
@@ -134,9 +135,7 @@ def tidy_split(frame: pd.DataFrame, task: dict, labels: list, where: str, traini
     """Rename text columns to text_a/text_b, map labels to ints; the checks of data_checks."""
     text_columns = task["text_columns"]
     label_column = task["label_column"]
-    missing = [c for c in [*text_columns, label_column] if c not in frame.columns]
-    if missing:
-        raise DataError(f"{where}: missing column(s) {missing}; columns are {list(frame.columns)}")
+    check_columns(list(frame.columns), task, where)
     if "row" not in frame.columns:
         frame = frame.assign(row=np.arange(len(frame)))
     rows = frame["row"].tolist()

@@ -151,6 +151,11 @@ def split_results(metrics: dict) -> tuple[dict, dict]:
     return described, measured
 
 
+def epoch_metrics(entry: dict) -> dict:
+    """One evaluation of metrics.json's history as the run's metrics: eval_<name> and the epoch."""
+    return {**{f"eval_{k}": v for k, v in entry.items() if k not in ("epoch", "step")}, "epoch": entry["epoch"]}
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -190,6 +195,10 @@ class TrackedRun:
     def log_metrics(self, step: int, values: dict) -> None:
         """Metrics at an optimizer step, stamped now (the loop calls this)."""
         self._attempt(self._log_metrics, step, values, _now_ms())
+
+    def log_epoch(self, entry: dict) -> None:
+        """An evaluation as the loop records it in the history ({"epoch", "step", metrics...})."""
+        self.log_metrics(entry["step"], epoch_metrics(entry))
 
     def _log_metrics(self, step: int, values: dict, timestamp: int) -> None:
         from mlflow.entities import Metric
@@ -249,9 +258,8 @@ def log_run(tracking: dict, run_dir: str | Path, run_name: str, params: dict, me
     run = TrackedRun(tracking, run_dir, run_name, params, started_ms=started_ms or ended_ms, logged_later=True)
     if run.error is not None:
         raise run.error
-    for epoch in metrics.get("history", []):  # the epochs' own times are not kept: stamped at the job's end
-        values = {f"eval_{k}": v for k, v in epoch.items() if k not in ("epoch", "step")}
-        run._log_metrics(epoch["step"], {**values, "epoch": epoch["epoch"]}, ended_ms)
+    for entry in metrics.get("history", []):  # the epochs' own times are not kept: stamped at the job's end
+        run._log_metrics(entry["step"], epoch_metrics(entry), ended_ms)
     run._finish(metrics, ended_ms)
     return run.run_id
 

@@ -224,8 +224,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
                 progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
                 print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
                 if tracked is not None:
-                    tracked.log_metrics(progress["global_step"], {**{f"eval_{k}": v for k, v in metrics.items()},
-                                                                  "epoch": epoch + 1})
+                    tracked.log_epoch(progress["history"][-1])
             progress["epoch"] += 1
             progress["batch"] = 0
             if progress["epoch"] == cfg.epochs:
