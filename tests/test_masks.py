@@ -233,8 +233,9 @@ def test_per_example_degrees_put_the_split_mean_on_the_target():
 @settings(max_examples=60, deadline=None)
 @given(examples(min_words=3), st.sampled_from(WITH_DEGREES + ["matched_random"]), st.integers(0, 6), policies)
 def test_every_pattern_links_sep_only_as_the_policy_says(example, kind, degree, policy):
-    """[SEP] is set apart from the pattern: its row and column are the policy's forced links, the
-    same for every kind (before, neighbour and random linked it and syntax and lexical could not)."""
+    """[SEP] is set apart from the pattern: its row and column are the policy's links, the same for
+    every kind (before, neighbour and random linked it and syntax and lexical could not): the forced
+    links, and under like_words [CLS] in each direction in which the pattern made [CLS] global."""
     options = MaskOptions(special_tokens=policy)
     if kind == "matched_random":
         reference = build_mask(example, "neighbour", {"w": degree}, options)
@@ -243,6 +244,10 @@ def test_every_pattern_links_sep_only_as_the_policy_says(example, kind, degree, 
         mask = _mask(example, kind, degree, policy)
     forced = forced_links(example, options)
     sep = np.flatnonzero(example.word_ids < 0)[1:]  # every special token after the leading [CLS]
+    if policy == "like_words":
+        linkable = np.arange(example.n)[np.asarray(example.word_ids) >= 0].tolist() + [0]
+        forced[0, sep] = mask[0, linkable].all()  # [CLS] reads every word: it reads [SEP] too
+        forced[sep, 0] = mask[linkable, 0].all()
     assert (mask[sep] == forced[sep]).all() and (mask[:, sep] == forced[:, sep]).all()
     if policy != "like_words":  # like_words makes [CLS] a position the pattern links
         assert (mask[0] == forced[0]).all() and (mask[:, 0] == forced[:, 0]).all(), "[CLS] by policy too"
@@ -300,7 +305,8 @@ def test_bigbird_global_component_is_only_removable_when_cls_is_treated_like_a_w
     # cls_global: [CLS] is global whatever g is, so g=1 (the leading token) adds nothing
     assert np.array_equal(bigbird(0, "cls_global"), bigbird(1, "cls_global"))
     with_global, without = bigbird(1, "like_words"), bigbird(0, "like_words")
-    # g=1 makes [CLS] global over every word; [SEP] keeps the policy's links only (itself)
-    assert with_global[0, :-1].all() and with_global[:-1, 0].all()
-    assert not with_global[-1, :-1].any() and not with_global[:-1, -1].any()
+    # g=1 makes [CLS] global: over every word and, as the policy says, [SEP] (which no pattern
+    # links to a word; before 2026-11-30 it was left isolated, reading itself alone)
+    assert with_global[0].all() and with_global[:, 0].all()
+    assert not with_global[-1, 1:-1].any() and not with_global[1:-1, -1].any()
     assert not without[0, :-1].all(), "without g, [CLS] keeps only its pattern links"

@@ -51,6 +51,25 @@ def _block_cross_segment(allowed: np.ndarray, inputs: MaskInputs) -> np.ndarray:
     return allowed & ~cross
 
 
+def _separators_follow_a_global_cls(links: np.ndarray, inputs: MaskInputs, options: MaskOptions) -> np.ndarray:
+    """Under like_words, [SEP] is linked to [CLS] when the pattern makes [CLS] global, as under
+    cls_global (docs/MASKS.md): [CLS] reads [SEP] when it reads every token a pattern may link, and
+    [SEP] reads [CLS] when every such token does. Otherwise BigBird's g would leave [SEP] isolated,
+    reading and read by itself alone."""
+    word_ids = np.asarray(inputs.word_ids)
+    if options.special_tokens != "like_words" or not len(word_ids) or word_ids[0] >= 0:
+        return links
+    tokens = pattern_tokens(inputs, options)
+    separators = word_ids < 0
+    separators[0] = False
+    links = links.copy()
+    if links[0, tokens].all():
+        links[0, separators] = True
+    if links[tokens, 0].all():
+        links[separators, 0] = True
+    return links
+
+
 # ---------------------------------------------------------------------------------------------
 # Registry
 
@@ -101,7 +120,7 @@ def build_mask(
     links = spec.build_links(inputs, **kwargs)
     if kind != "dense":
         tokens = pattern_tokens(inputs, options)
-        links = links & tokens[:, None] & tokens[None, :]
+        links = _separators_follow_a_global_cls(links & tokens[:, None] & tokens[None, :], inputs, options)
     if options.cross_segment == "block":
         links = _block_cross_segment(links, inputs)
     return links | forced_links(inputs, options)
@@ -112,12 +131,13 @@ def build_matched_random_mask(
 ) -> np.ndarray:
     """A random control with exactly the reference mask's per-row degrees.
 
-    The forced links are kept; each row's remaining budget is filled with tokens drawn uniformly
-    from those a pattern may link, so the control differs from the reference only in which links
-    exist.
+    The forced links and the reference's links of tokens no pattern may link ([SEP]: the policy's)
+    are kept; each row's remaining budget is filled with tokens drawn uniformly from those a
+    pattern may link, so the control differs from the reference only in which links exist.
     """
-    allowed = forced_links(inputs, options)
     tokens = pattern_tokens(inputs, options)
+    policy = ~tokens[:, None] | ~tokens[None, :]
+    allowed = forced_links(inputs, options) | (np.asarray(reference, dtype=bool) & policy)
     budget = reference.sum(axis=1) - allowed.sum(axis=1)
     if np.any(budget < 0):
         raise ValueError("reference mask lacks forced links; build it with the same MaskOptions")
