@@ -266,14 +266,15 @@ def _library_imports(path: Path, library: Path, seen: set) -> set:
 # jobs: left out of its inputs, so that editing them does not rerun it for nothing.
 MASK_BUILDING = {"kinds.py", "parse.py", "masks/inputs.py", "masks/patterns.py", "masks/solving.py"}  # masks stage
 LEARNED = {"learned/__init__.py", "learned/objectives.py", "learned/windows.py"}  # learn_degrees jobs
+EFFECTIVE = {"masks/effective.py"}  # finetune and learn_degrees jobs measure effective sparsity
 # kinds.py (through the vocabulary) everywhere else: only the masks stage and kernel timing read
 # the kinds or run their builders; the report layer uses the vocabulary's names.
 IMPORTED_NOT_RUN = {
     "finetune": MASK_BUILDING | LEARNED,  # a fixed run loads mask files (masks/storage)
     "learn_degrees": MASK_BUILDING,
-    "figure_mask_gallery": MASK_BUILDING,  # draws the stored masks
+    "figure_mask_gallery": MASK_BUILDING | EFFECTIVE,  # draws the stored masks
     # loads stored masks; its synthetic masks and block masks run in kernel_timing
-    "cost": MASK_BUILDING | {"attention.py", "vocabulary.py"},
+    "cost": MASK_BUILDING | EFFECTIVE | {"attention.py", "vocabulary.py"},
     "kernel_timing": {"parse.py"},  # synthetic masks need no parse
 }
 

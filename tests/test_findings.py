@@ -26,17 +26,20 @@ from breaking_bert.findings import (
 DENSE = [0.80, 0.81, 0.82]
 
 
-def _runs(cells, task="t", dense=DENSE):
+def _runs(cells, task="t", dense=DENSE, effective=None):
     """cells: {(pattern, kind, placement, degrees, sparsity): [score per seed]} plus the dense
-    baseline, as the per-seed runs table."""
+    baseline, as the per-seed runs table; ``effective``: {pattern: effective sparsity}, else the
+    sparsity."""
+    effective = effective or {}
     rows = [{"task": task, "pattern": "dense", "kind": "dense", "placement": "none", "degrees": "",
              **degree_columns(None), "seed": s, "metric": "accuracy", "score": v, "sparsity_mean": 0.0,
-             "train_samples_per_second": 1.0} for s, v in enumerate(dense)]
+             "effective_sparsity_mean": 0.0, "train_samples_per_second": 1.0} for s, v in enumerate(dense)]
     for (pattern, kind, placement, degrees, sparsity), scores in cells.items():
         # as aggregation writes them: the text and the typed columns
         rows += [{"task": task, "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
                   **degree_columns(parse_degrees(degrees)), "seed": s, "metric": "accuracy", "score": v,
-                  "sparsity_mean": sparsity, "train_samples_per_second": 1.0} for s, v in enumerate(scores)]
+                  "sparsity_mean": sparsity, "effective_sparsity_mean": effective.get(pattern, sparsity),
+                  "train_samples_per_second": 1.0} for s, v in enumerate(scores)]
     return pd.DataFrame(rows)
 
 
@@ -109,10 +112,11 @@ def test_finding_3_compares_the_three_one_component_removals():
     assert removing_neighbour_hurts_most(_runs(missing)).verdict == NOT_TESTED
 
 
-def _learned(points, task="t", variant="regular"):
-    """points: [(sparsity, [score per seed])] -> the learned runs table."""
+def _learned(points, task="t", variant="regular", parked=0.0):
+    """points: [(effective sparsity, [score per seed])] -> the learned runs table; ``parked``: how
+    much sparser the paper's sparsity says they are (sparsity parked in the last layer)."""
     return pd.DataFrame([{"task": task, "variant": variant, "setting": f"target{sparsity}", "seed": seed,
-                          "score": score, "sparsity_mean": sparsity}
+                          "score": score, "sparsity_mean": sparsity + parked, "effective_sparsity_mean": sparsity}
                          for sparsity, scores in points for seed, score in enumerate(scores)])
 
 
@@ -137,6 +141,18 @@ def test_finding_4_compares_full_bigbird_points_with_the_learned_frontier_at_the
     assert learned_beats_bigbird(runs, None).verdict == NOT_TESTED
     ablations_only = _runs({("bb_b", "bigbird", "all", "g=1 w=0 r=1", 0.86): [0.40, 0.41, 0.42]})
     assert learned_beats_bigbird(ablations_only, _learned([(0.8, [0.8] * 3), (0.9, [0.8] * 3)])).verdict == NOT_TESTED
+
+
+def test_finding_4_compares_at_equal_effective_sparsity():
+    """Learned runs that parked sparsity in the last layer look sparser than they are: at the
+    paper's sparsity they would be compared with the wrong BigBird point."""
+    runs = _runs({("bb", "bigbird", "all", "g=1 w=1 r=1", 0.80): [0.70, 0.71, 0.72]}, effective={"bb": 0.78})
+    # effective 0.74 and 0.82 (the paper's sparsity says 0.765 and 0.845): at effective 0.78 the
+    # frontier scores 0.75; at the paper's 0.80 it would be read at effective 0.775 instead
+    frontier = _learned([(0.74, [0.80, 0.80, 0.80]), (0.82, [0.70, 0.70, 0.70])], parked=0.025)
+    verdict = learned_beats_bigbird(runs, frontier)
+    assert verdict.evidence["bigbird effective sparsity"].tolist() == pytest.approx([0.78])
+    assert "+0.040" in verdict.evidence["learned frontier at that sparsity"].iloc[0], "0.75 - 0.71, read at 0.78"
 
 
 def test_irregular_is_judged_against_the_regular_frontier_at_equal_sparsity():
@@ -251,6 +267,16 @@ def test_report_lists_every_finding_with_its_verdict():
         assert f"| {number}. " in report
     assert "**supported**" in report and "**not tested**" in report
     assert "95% t interval" in report and "cannot tell" in report, "the report states its decision rule"
+
+
+def test_the_report_names_placements_that_mask_nothing_the_classifier_sees():
+    cells = {("neighbour", "neighbour", "layer5", "w=2", 0.78): [0.80, 0.81, 0.82],
+             ("neighbour", "neighbour", "layer4", "w=2", 0.78): [0.79, 0.80, 0.81]}
+    runs = _runs(cells).assign(effective_sparsity_mean=lambda r: r["placement"].map({"layer4": 0.15}).fillna(0.0))
+    report = render_report(all_verdicts(runs), summarize(runs))
+    assert "mask nothing the classifier sees** (effective sparsity 0, docs/MASKS.md): t/neighbour/layer5." in report
+    assert "layer4" not in report.split("classifier sees")[1].split("\n")[0]
+    assert "classifier sees" not in render_report(all_verdicts(_runs({})), summarize(_runs({})))
 
 
 def test_retained_mass_predictor_averages_the_masked_layers():

@@ -11,6 +11,7 @@ from breaking_bert.learned import (
     LearnedConfig,
     LearnedNeighbourDegrees,
     expected_density,
+    per_example_effective_sparsity,
     per_example_sparsity,
     position_classes,
 )
@@ -102,9 +103,9 @@ def test_training_sees_the_hardened_masks_with_the_ramps_gradient():
 @pytest.mark.parametrize("variant", ["regular", "irregular"])
 def test_density_budget_is_the_hardened_sparsity_and_lands_closest_to_its_target(variant):
     config = LearnedConfig(variant=variant, classes=3, ramp=2.0, target_sparsity=0.6)
-    degrees = LearnedNeighbourDegrees(2, 3, config)
+    degrees = LearnedNeighbourDegrees(3, 3, config)  # the last layer's windows are not counted: 2 x 3 that are
     with torch.no_grad():
-        degrees.radius.copy_(torch.rand(2, 3, config.num_classes, generator=torch.Generator().manual_seed(1)) * 8 - 1)
+        degrees.radius.copy_(torch.rand(3, 3, config.num_classes, generator=torch.Generator().manual_seed(1)) * 8 - 1)
     lengths = [7, 12, 19, 25, 9]
     separators = [[6], [11], [9, 18], [24], [8]]  # [SEP] last, and between the two texts of a pair
     budget = DensityBudget(lengths, config.num_classes, target_sparsity=0.6, separators=separators)
@@ -117,10 +118,10 @@ def test_density_budget_is_the_hardened_sparsity_and_lands_closest_to_its_target
     kept = degrees.weights(0, batch)
     assert not kept[2, :, 9, 1:9].any() and not kept[2, :, 1:9, 9].any(), "no window links a [SEP]"
     assert kept[2, :, 9, 0].all() and kept[2, :, 0, 9].all() and kept[2, :, 9, 9].all(), "[CLS] and itself"
-    for layer in range(2):
+    for layer in range(3):
         batch.densities.append(((degrees.weights(layer, batch) * batch.real_pairs).sum((-1, -2))
                                 / batch.real_pairs.sum((-1, -2))).mean(-1))
-    measured = float(per_example_sparsity(batch).mean())
+    measured = float(per_example_effective_sparsity(batch).mean())  # the budget counts what reaches the classifier
     assert 1 - budget.density(degrees.windows()) == pytest.approx(measured, abs=1e-6)  # float32 masks
 
     start = degrees.radius.detach().clone()
@@ -147,15 +148,16 @@ def _learned_job(model_dir, prepared, directory, penalty):
 
 
 @pytest.fixture(scope="module")
-def two_layer_two_head(tmp_path_factory):
-    """The audit's case: a random BERT of 2 layers and 2 heads, 48 training sentences of ~14 wordpieces."""
+def two_effective_layers(tmp_path_factory):
+    """The audit's case: a random BERT with 2 heads and 2 layers whose windows count (a third, the
+    last, reaches the classifier through [CLS]'s row only), 48 training sentences of ~14 wordpieces."""
     from transformers import AutoTokenizer, BertForSequenceClassification
 
     from breaking_bert.models import resolve_model_path
     from conftest import tiny_bert_config
 
     directory = tmp_path_factory.mktemp("two-by-two")
-    config = tiny_bert_config(num_layers=2)
+    config = tiny_bert_config(num_layers=3)
     config.num_attention_heads = 2
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(directory)
@@ -164,8 +166,8 @@ def two_layer_two_head(tmp_path_factory):
 
 
 @pytest.mark.parametrize("target", [0.5, 0.7])
-def test_a_learned_run_lands_on_its_target_with_radii_still_alive(two_layer_two_head, tiny_csv, tmp_path, target):
-    """30 epochs, default learned settings: the hardened eval sparsity within 0.02 of the target
+def test_a_learned_run_lands_on_its_target_with_radii_still_alive(two_effective_layers, tiny_csv, tmp_path, target):
+    """30 epochs, default learned settings: the hardened eval effective sparsity within 0.02 of the target
     (before: every window collapsed to 0, the radii dead below -R/2, 0.75 for a 0.5 target); every
     radius still gets gradient at the end and its learning rate is above zero at the last step."""
     from breaking_bert.models import load_tokenizer
@@ -176,7 +178,7 @@ def test_a_learned_run_lands_on_its_target_with_radii_still_alive(two_layer_two_
             "labels": [0, 1], "eval_fraction": 0.2}
     train, evaluation, _ = prepare_task(task)
     assert len(train) == 48
-    tokenizer = load_tokenizer({"name_or_path": str(two_layer_two_head)})
+    tokenizer = load_tokenizer({"name_or_path": str(two_effective_layers)})
     paths = {}
     for split, frame in (("train", train), ("eval", evaluation)):
         tokens, _ = tokenize_frame(frame, tokenizer, 32)
@@ -184,22 +186,22 @@ def test_a_learned_run_lands_on_its_target_with_radii_still_alive(two_layer_two_
         paths[split] = str(tmp_path / f"{split}.parquet")
     learned = LearnedConfig(objective="target", target_sparsity=target)
     metrics = run_finetune(FinetuneJob(
-        model_cfg={"name_or_path": str(two_layer_two_head)}, train_tokens=paths["train"], eval_tokens=paths["eval"],
+        model_cfg={"name_or_path": str(two_effective_layers)}, train_tokens=paths["train"], eval_tokens=paths["eval"],
         num_labels=2, placement="all", checkpoint_dir=str(tmp_path / "run"), lock_dir=str(tmp_path / "locks"),
         training=TrainingConfig.from_dict({"epochs": 30, "batch_size": 8, "learning_rate": 1e-3, "device": "cpu"}, seed=0),
         learned=learned,
     ))
-    assert abs(metrics["eval_sparsity_mean"] - target) <= 0.02, metrics["eval_sparsity_mean"]
+    assert abs(metrics["eval_effective_sparsity_mean"] - target) <= 0.02, metrics["eval_effective_sparsity_mean"]
     # on the training sample, the closest that 4 integer windows on ~14 tokens allow (one window
     # step of one head moves the density by ~0.03)
     assert abs(metrics["budget_sparsity"] - target) <= 0.03
     assert metrics["radius_learning_rate_last"] > 0
-    degrees = LearnedNeighbourDegrees(2, 2, learned)
+    degrees = LearnedNeighbourDegrees(3, 2, learned)
     with torch.no_grad():
         degrees.radius.copy_(torch.tensor(metrics["learned_radius"]))
     _, padding = _batch([int(n) for n in pd_lengths(paths["train"])])
     batch = LearnedBatch.build(degrees, padding)
-    sum(degrees.weights(layer, batch).sum() for layer in range(2)).backward()
+    sum(degrees.weights(layer, batch).sum() for layer in range(3)).backward()
     assert (degrees.radius.grad.abs() > 0).all(), "no radius ends without gradient"
 
 

@@ -29,6 +29,7 @@ RUN_COLUMNS = [
     "eval_matthews",
     "sparsity_mean",
     "sparsity_std",
+    "effective_sparsity_mean",  # masks/effective.py: the connections that reach the classifier
     "degree_mean",
     "train_samples_per_second",
     "peak_memory_mb",
@@ -61,6 +62,9 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame()
     if "degrees" not in runs:
         runs = runs.assign(degrees="")
+    if "effective_sparsity_mean" not in runs:  # tables from before effective sparsity was recorded
+        runs = runs.assign(effective_sparsity_mean=np.nan)
+    runs = runs.astype({"effective_sparsity_mean": float})
     grouped = runs.groupby(["task", "pattern", "kind", "placement", "degrees"], sort=True, dropna=False)
     typed = {column: (column, "first") for column in DEGREE_COLUMNS if column in runs}
     summary = grouped.agg(
@@ -70,6 +74,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         score_mean=("score", "mean"),
         score_std=("score", lambda s: float(s.std(ddof=1)) if len(s) > 1 else 0.0),
         sparsity_mean=("sparsity_mean", "mean"),
+        effective_sparsity_mean=("effective_sparsity_mean", "mean"),
         samples_per_second=("train_samples_per_second", "mean"),
     ).reset_index()
     dense = summary[summary["kind"] == "dense"].set_index("task")
@@ -115,6 +120,7 @@ LEARNED_COLUMNS = [
     "score",
     "sparsity_mean",
     "sparsity_std",
+    "effective_sparsity_mean",
     "budget_sparsity",
     "train_samples_per_second",
 ]
@@ -140,12 +146,18 @@ def load_learned_windows(metrics_paths) -> pd.DataFrame:
 
 
 def summarize_learned(runs: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
-    """Per task x variant x setting: seeds, mean and sample std of score and hardened sparsity, and
-    the mean window of the early and late halves of the layers (where the connections went)."""
+    """Per task x variant x setting: seeds, mean and sample std of score and hardened sparsity, its
+    effective sparsity, and the mean window of the early and late halves of the layers (where the
+    connections went). The last layer is in neither half: its windows change no logit
+    (masks/effective.py), so where they sit says nothing about what the model needs."""
     if runs.empty:
         return pd.DataFrame()
-    early = windows["layer"] < (windows.groupby(RUN_KEY)["layer"].transform("max") + 1) // 2
-    halves = windows.assign(half=np.where(early, "early_window", "late_window"))
+    if "effective_sparsity_mean" not in runs:
+        runs = runs.assign(effective_sparsity_mean=np.nan)
+    runs = runs.astype({"effective_sparsity_mean": float})
+    num_layers = windows.groupby(RUN_KEY)["layer"].transform("max") + 1
+    half = np.where(windows["layer"] < num_layers // 2, "early_window", "late_window")
+    halves = windows.assign(half=half)[windows["layer"] < num_layers - 1]
     halves = halves.pivot_table(index=RUN_KEY, columns="half", values="window", aggfunc="mean").reset_index()
     runs = runs.merge(halves, on=RUN_KEY, how="left", validate="one_to_one")
     grouped = runs.groupby(["task", "variant", "setting"], sort=True)
@@ -156,6 +168,7 @@ def summarize_learned(runs: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame
         score_std=("score", lambda s: float(s.std(ddof=1)) if len(s) > 1 else 0.0),
         sparsity_mean=("sparsity_mean", "mean"),
         sparsity_spread=("sparsity_mean", lambda s: float(s.std(ddof=1)) if len(s) > 1 else 0.0),
+        effective_sparsity_mean=("effective_sparsity_mean", "mean"),
         early_window=("early_window", "mean"),
         late_window=("late_window", "mean"),
     ).reset_index()

@@ -144,7 +144,8 @@ def code_version() -> dict:
 
 def split_results(metrics: dict) -> tuple[dict, dict]:
     """metrics.json as (params, metrics): measurements are metrics, what describes the run a param."""
-    flat = _flatten("", {k: v for k, v in metrics.items() if k not in ("history", "identity")}, {})
+    # the history is logged epoch by epoch; the per-example predictions are in metrics.json, an artifact
+    flat = _flatten("", {k: v for k, v in metrics.items() if k not in ("history", "identity", "eval_predictions", "eval_labels")}, {})
     measured = {k: float(v) for k, v in flat.items()
                 if isinstance(v, int | float) and not isinstance(v, bool) and k not in SETTINGS and v == v}
     described = {f"result.{k}": str(v)[:6000] for k, v in flat.items() if k not in measured}

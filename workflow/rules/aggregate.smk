@@ -1,11 +1,14 @@
 rule aggregate:
-    """One tidy table of all runs, per-cell summaries (mean, spread, delta vs dense) and sparsity."""
+    """One tidy table of all runs, per-cell summaries (mean, spread, delta vs dense), sparsity, and
+    how much of each cell's spread over seeds is eval sampling."""
     input:
         metrics=get_metrics_files(),
         mask_summaries=get_mask_summaries(),
-        code=library("aggregate", "vocabulary"),
+        code=library("aggregate", "vocabulary", "eval_sampling", "scoring"),
     output:
         runs="results/tables/runs.csv",
+        eval_sampling="results/tables/eval_sampling.csv",
+        eval_sampling_md="results/tables/eval_sampling.md",
         summary="results/tables/summary.csv",
         summary_md="results/tables/summary.md",
         sparsity="results/tables/sparsity.csv",

@@ -433,6 +433,8 @@ def get_finetune_inputs(wildcards):
             "vocabulary",
             "identity",
             "masks/storage",
+            "masks/effective",
+            "scoring",
         ),
     }
     if not is_dense(wildcards.pattern):
@@ -462,6 +464,8 @@ def get_learned_inputs(wildcards):
             "vocabulary",
             "identity",
             "masks/storage",
+            "masks/effective",
+            "scoring",
         ),
     }
     if vocabulary.is_control(wildcards.variant):  # the learned run's final windows
@@ -491,7 +495,15 @@ def get_findings_inputs(wildcards):
     inputs = {
         "runs": "results/tables/runs.csv",
         "summary": "results/tables/summary.csv",
-        "code": library("findings", "decision", "aggregate", "vocabulary"),
+        "eval_sampling": "results/tables/eval_sampling.csv",
+        "code": library(
+            "findings",
+            "decision",
+            "aggregate",
+            "vocabulary",
+            "eval_sampling",
+            "scoring",
+        ),
     }
     if get_learned_runs():
         inputs["learned_runs"] = "results/tables/learned_runs.csv"

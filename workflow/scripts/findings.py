@@ -4,6 +4,7 @@ log_to(snakemake.log[0])
 
 import pandas as pd
 
+from breaking_bert.eval_sampling import eval_sampling_section
 from breaking_bert.findings import all_verdicts, learned_degree_placement, render_report, retained_mass_section
 
 runs = pd.read_csv(snakemake.input.runs, keep_default_na=False, na_values=[""])
@@ -17,5 +18,6 @@ if "retained" in snakemake.input.keys():
     retained = pd.read_csv(snakemake.input.retained)
     cost = pd.read_csv(snakemake.input.cost)
     sections.append(retained_mass_section(summary, retained, cost))
+sections.append(eval_sampling_section(pd.read_csv(snakemake.input.eval_sampling)))
 with open(snakemake.output[0], "w") as handle:
     handle.write(render_report(verdicts, summary, sections))

@@ -33,6 +33,7 @@ run_stage_job(
         seed=int(wildcards.seed),
         sparsity_mean=evaluated.get("sparsity_mean", 0.0),
         sparsity_std=evaluated.get("sparsity_std", 0.0),
+        effective_sparsity_mean=metrics["eval_effective_sparsity_mean"],  # what reaches the classifier
         degree_mean=evaluated.get("degree_mean"),
         mask_degrees=mask_degrees,
     ),

@@ -35,6 +35,7 @@ run_stage_job(
         seed=int(wildcards.seed),
         sparsity_mean=metrics["eval_sparsity_mean"],
         sparsity_std=metrics["eval_sparsity_std"],
+        effective_sparsity_mean=metrics["eval_effective_sparsity_mean"],
     ),
     inputs.get("tracking"), f"{wildcards.task}/learned-{wildcards.variant}/{wildcards.setting}/seed{wildcards.seed}",
 )

@@ -32,11 +32,14 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
         little = decide(late_vs_dense, above=-negligible_drop)
         more = decide(all_vs_late, below=-negligible_drop)
         outcomes.append(all_of([little, more]))
+        effective = cells.set_index("placement")["effective_sparsity_mean"]
         rows.append(
             {
                 "task": task,
                 "pattern": pattern,
                 "sparsity": float(cells["sparsity_mean"].mean()),
+                # how much of what reaches the classifier each placement masks (masks/effective.py)
+                "effective sparsity late / all": f"{effective['late']:.3f} / {effective['all']:.3f}",
                 "seeds": min(late_vs_dense.n, all_vs_late.n),
                 "late - dense": str(late_vs_dense),
                 "late costs little": little.verdict,

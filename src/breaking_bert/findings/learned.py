@@ -14,18 +14,22 @@ from .cells import NOT_TESTED, Verdict, _by_seed, _few_seeds_caveat, _scores, _s
 from .fixed import _is_full_bigbird
 
 
-def frontier_at(learned_runs: pd.DataFrame, task: str, variant: str, sparsity_by_seed: dict[int, float]) -> dict[int, float]:
-    """seed -> the learned frontier's score at that seed's sparsity: linear between the two points
-    of the same seed (and variant) around it. Seeds whose sparsity lies outside their frontier's
-    range are left out (no extrapolation)."""
-    import numpy as np
+# Learned windows and BigBird spread their sparsity over the layers differently (a learned run
+# could park it in the last layer, which no logit reads), so they compare at equal effective
+# sparsity: the share of masked connections among those that reach the classifier.
+SPARSITY = "effective_sparsity_mean"
 
+
+def frontier_at(learned_runs: pd.DataFrame, task: str, variant: str, sparsity_by_seed: dict[int, float]) -> dict[int, float]:
+    """seed -> the learned frontier's score at that seed's effective sparsity: linear between the
+    two points of the same seed (and variant) around it. Seeds whose sparsity lies outside their
+    frontier's range are left out (no extrapolation)."""
     scores = {}
-    selected = _select(learned_runs, task=task, variant=variant)
+    selected = _select(learned_runs, task=task, variant=variant).dropna(subset=[SPARSITY])
     for seed, sparsity in sparsity_by_seed.items():
-        frontier = selected[selected["seed"] == seed].sort_values("sparsity_mean")
-        if len(frontier) and frontier["sparsity_mean"].min() <= sparsity <= frontier["sparsity_mean"].max():
-            scores[seed] = float(np.interp(sparsity, frontier["sparsity_mean"], frontier["score"]))
+        frontier = selected[selected["seed"] == seed].sort_values(SPARSITY)
+        if len(frontier) and frontier[SPARSITY].min() <= sparsity <= frontier[SPARSITY].max():
+            scores[seed] = float(np.interp(sparsity, frontier[SPARSITY], frontier["score"]))
     return scores
 
 
@@ -34,10 +38,10 @@ def _against_frontier(learned_runs, task, variant, sparsity, scores, point_above
     'these scores are above the frontier'), paired by seed; with the paired n."""
     frontier = frontier_at(learned_runs, task, variant, sparsity)
     if not frontier:
-        span = _select(learned_runs, task=task, variant=variant)["sparsity_mean"]
-        where = f"{span.min():.3f}-{span.max():.3f}" if len(span) else "none"
+        span = _select(learned_runs, task=task, variant=variant)[SPARSITY].dropna()
+        where = f"{span.min():.3f}-{span.max():.3f}" if len(span) else "none recorded"
         at = sum(sparsity.values()) / max(len(sparsity), 1)
-        return Outcome(CANNOT_TELL, f"sparsity {at:.3f} is outside the {variant} frontier ({where}); "
+        return Outcome(CANNOT_TELL, f"effective sparsity {at:.3f} is outside the {variant} frontier ({where}); "
                                     f"add a learned target on each side of it"), "", 0
     if point_above:
         diff = difference(scores, frontier)
@@ -52,7 +56,7 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
     Every full BigBird cell (g, w, r > 0; an ablation with a component removed is no BigBird point)
     masked at every layer (placement 'all', as the learned windows are; other placements spread
     their sparsity otherwise and are left out), one per pattern,
-    is compared with each learned variant's frontier interpolated at the cell's achieved sparsity,
+    is compared with each learned variant's frontier interpolated at the cell's effective sparsity,
     seed by seed (no extrapolation beyond the learned targets), and the claim is that the frontier
     scores above it (paired difference). The finding's verdict combines the cells at sparsity >=
     high_sparsity; the others are listed for context, as are the frozen-window controls
@@ -68,7 +72,7 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
     rows, outcomes, counted_rows = [], [], []
     for _, point in bigbird.sort_values("sparsity_mean").iterrows() if len(bigbird) else ():
         cell = {"task": point["task"], "pattern": point["pattern"], "placement": point["placement"]}
-        bigbird_scores, sparsity = _scores(runs, **cell), _by_seed(runs, "sparsity_mean", **cell)
+        bigbird_scores, sparsity = _scores(runs, **cell), _by_seed(runs, SPARSITY, **cell)
         for variant in sorted(learned_runs.loc[learned_runs["task"] == point["task"], "variant"].unique()):
             outcome, compared, paired = _against_frontier(learned_runs, point["task"], variant, sparsity, bigbird_scores)
             control = is_control(variant)
@@ -86,6 +90,7 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
                     "task": point["task"],
                     "bigbird": f"{point['pattern']} ({point['degrees']})",
                     "bigbird sparsity": point["sparsity_mean"],
+                    "bigbird effective sparsity": point[SPARSITY],
                     "bigbird score": point["score_mean"],
                     "seeds": paired,
                     "learned frontier at that sparsity": compared,
@@ -101,7 +106,7 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
     for row, outcome in zip(counted_rows, judged):  # the counted cells as the finding judges them (Holm)
         evidence.loc[row, ["verdict", "why"]] = [outcome.verdict, outcome.why]
     reason = (f"per full BigBird point at placement 'all' and sparsity >= {high_sparsity} and learned variant "
-              f"({_tally(judged)}): the learned frontier, interpolated seed by seed at the point's achieved sparsity, "
+              f"({_tally(judged)}): the learned frontier, interpolated seed by seed at the point's effective sparsity, "
               f"scores higher (95% interval above 0)")
     return Verdict(name, verdict, reason + _few_seeds_caveat(evidence.loc[counted_rows]), evidence)
 
@@ -116,13 +121,13 @@ def irregular_beats_regular(learned_runs: pd.DataFrame | None) -> Verdict:
     irregular = learned_runs[learned_runs["variant"] == "irregular"]
     rows, outcomes = [], []
     for (task, setting), cells in irregular.groupby(["task", "setting"]):
-        scores, sparsity = _scores(cells), _by_seed(cells, "sparsity_mean")
+        scores, sparsity = _scores(cells), _by_seed(cells, SPARSITY)
         outcome, compared, paired = _against_frontier(learned_runs, task, "regular", sparsity, scores, point_above=True)
         outcomes.append(outcome)
-        rows.append({"task": task, "irregular": setting, "sparsity": cells["sparsity_mean"].mean(),
+        rows.append({"task": task, "irregular": setting, "effective sparsity": cells[SPARSITY].mean(),
                      "seeds": paired, "regular frontier there": compared})
     reason = ("per irregular point ({tally}): it scores above the regular frontier interpolated at its "
-              f"sparsity (95% interval above 0)")
+              f"effective sparsity (95% interval above 0)")
     return conclude(name, rows, outcomes, reason)
 
 
@@ -159,13 +164,16 @@ def learned_degree_placement(learned: pd.DataFrame) -> str:
 
     if learned is None or learned.empty:
         return ""
-    table = learned[["task", "variant", "setting", "seeds", "sparsity_mean", "score_mean", "early_window", "late_window"]].copy()
+    columns = ["task", "variant", "setting", "seeds", "sparsity_mean", "effective_sparsity_mean", "score_mean",
+               "early_window", "late_window"]
+    table = learned[[column for column in columns if column in learned]].copy()
     table["early wider"] = table["early_window"] > table["late_window"]
     wider = int(table["early wider"].sum())
     lines = [
         "## Where the learned degrees put their connections",
         "",
-        f"Early layers (first half) keep wider windows than late layers in {wider} of {len(table)} learned settings "
+        f"Early layers (first half) keep wider windows than late layers (the second half but the last, whose windows "
+        f"change no logit and are not learned) in {wider} of {len(table)} learned settings "
         "(mean hardened window over heads, position classes and seeds; a count of means, with no interval). Wider "
         "early windows would fit the paper's placement finding, that sparsity costs more early; whether this run "
         "supports that finding is finding 1's verdict above.",

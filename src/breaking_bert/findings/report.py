@@ -62,6 +62,20 @@ def retained_mass_section(summary: pd.DataFrame, retained: pd.DataFrame | None, 
     return "\n".join(lines)
 
 
+def ineffective_placements(summary: pd.DataFrame) -> list[str]:
+    """Lines naming the sparse cells whose placement masks no connection that reaches the
+    classifier (effective sparsity 0: the last layer alone, under the [CLS]-global policy)."""
+    if "effective_sparsity_mean" not in summary:
+        return []
+    sparse = summary[(summary["kind"] != "dense") & (summary["sparsity_mean"] > 0)]
+    idle = sparse[sparse["effective_sparsity_mean"] == 0]
+    if idle.empty:
+        return []
+    cells = ", ".join(f"{row.task}/{row.pattern}/{row.placement}" for row in idle.itertuples())
+    return [f"**Placements that mask nothing the classifier sees** (effective sparsity 0, docs/MASKS.md): {cells}. "
+            "Their runs train the dense model (up to float rounding); they are no evidence about that layer.", ""]
+
+
 def dense_stability(summary: pd.DataFrame) -> pd.DataFrame:
     dense = summary[summary["kind"] == "dense"]
     return dense[["task", "metric", "seeds", "score_mean", "score_std"]].reset_index(drop=True)
@@ -84,7 +98,7 @@ def render_report(verdicts: list[Verdict], summary: pd.DataFrame, extra_sections
              "each with its 95% interval in brackets.", "", RULE_TEXT, ""]
     lines += ["| finding | verdict |", "| --- | --- |"]
     lines += [f"| {v.finding} | **{v.verdict}** |" for v in verdicts]
-    lines += ["", "## Dense baseline across seeds", "", to_markdown(dense_stability(summary))]
+    lines += ["", *ineffective_placements(summary), "## Dense baseline across seeds", "", to_markdown(dense_stability(summary))]
     for v in verdicts:
         lines += [f"## {v.finding}", "", f"**{v.verdict}**: {v.reason}.", ""]
         if not v.evidence.empty:

@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from ..attention import backend_for
 from ..identity import differences, fingerprint
-from ..learned import per_example_sparsity
+from ..learned import per_example_effective_sparsity, per_example_sparsity
+from ..masks import effective_sparsities
 from ..models import resolve_model_path
 from ..vocabulary import placement_layers
 from .checkpoints import checkpoint_identity, latest_checkpoint, load_checkpoint, remove_checkpoints, save_checkpoint
@@ -31,12 +32,13 @@ from .regularisers import regulariser_for
 
 
 def evaluate(model, data: SplitData, cfg: TrainingConfig, backend, pad_id, layers, device, num_labels, learned=None,
-             forward=None) -> dict:
+             forward=None) -> tuple[dict, np.ndarray]:
     """The task metrics; with learned degrees, evaluated with the hardened (integer-window) masks,
-    whose per-example sparsity is reported too. ``forward``: the compiled model, if any."""
+    whose per-example sparsity and effective sparsity are reported too. ``forward``: the compiled
+    model, if any. Returns the metrics and each example's predicted label (in the split's order)."""
     forward = model if forward is None else forward
     model.eval()
-    predictions, sparsities, loss_sum = [], [], 0.0
+    predictions, sparsities, effective, loss_sum = [], [], [], 0.0
     order = np.argsort(-data.lengths(), kind="stable")  # length-sorted: least padding
     if learned is not None:
         learned.hard = True
@@ -49,6 +51,7 @@ def evaluate(model, data: SplitData, cfg: TrainingConfig, backend, pad_id, layer
             predictions.append(logits.argmax(-1).cpu().numpy())
             if learned is not None:
                 sparsities.append(per_example_sparsity(inputs["learned_attention"]).float().cpu().numpy())
+                effective.append(per_example_effective_sparsity(inputs["learned_attention"]).float().cpu().numpy())
     predicted = np.empty(len(data), dtype=np.int64)
     predicted[order] = np.concatenate(predictions) if predictions else []
     model.train()
@@ -57,8 +60,17 @@ def evaluate(model, data: SplitData, cfg: TrainingConfig, backend, pad_id, layer
     if learned is not None:
         learned.hard = False
         sparsity = np.concatenate(sparsities)
-        metrics.update(sparsity_mean=float(sparsity.mean()), sparsity_std=float(sparsity.std()))
-    return metrics
+        metrics.update(sparsity_mean=float(sparsity.mean()), sparsity_std=float(sparsity.std()),
+                       effective_sparsity_mean=float(np.concatenate(effective).mean()))
+    return metrics, predicted
+
+
+def fixed_effective_sparsity(data: SplitData, layers: frozenset, model) -> float:
+    """The mean effective sparsity (masks/effective.py) of a split's masks at the placement's layers;
+    0 for a dense run."""
+    if data.masks is None or not layers:
+        return 0.0
+    return float(effective_sparsities(data.masks, layers, model.config.num_hidden_layers).mean())
 
 
 def autocast(device: torch.device, cfg: TrainingConfig):
@@ -219,7 +231,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
                             raise Preempted(143)
             progress["train_seconds"] += time.perf_counter() - started
             if cfg.evaluate_each_epoch or epoch + 1 == cfg.epochs:
-                metrics = timed("evaluation", evaluate, model, evaluation, cfg, backend, pad_id, layers, device,
+                metrics, predicted = timed("evaluation", evaluate, model, evaluation, cfg, backend, pad_id, layers, device,
                                 job.num_labels, learned, forward)
                 progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
                 print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
@@ -237,6 +249,8 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
         signal.signal(signal.SIGTERM, previous_handler)
 
     final = progress["history"][-1]
+    if learned is None:  # a fixed pattern's: its eval masks at this placement (learned: evaluate's)
+        final = {**final, "effective_sparsity_mean": fixed_effective_sparsity(evaluation, layers, model)}
     import transformers
 
     if job.model_output is not None:
@@ -247,6 +261,10 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
         "score": final[job.primary_metric],
         **{f"eval_{k}": v for k, v in final.items() if k not in ("epoch", "step")},
         "history": progress["history"],
+        # the last evaluation's prediction per eval example: how much of a cell's spread over seeds
+        # is the sampling of the eval set (variance.py) is measured from them
+        "eval_predictions": predicted.tolist(),
+        "eval_labels": evaluation.labels.tolist(),
         "placement": job.placement,
         "masked_layers": sorted(layers),
         "last_layer": "cls only" if last_layer is None else f"all positions: {last_layer}",

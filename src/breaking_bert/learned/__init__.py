@@ -54,11 +54,12 @@ from .windows import (
     LearnedNeighbourDegrees,
     expected_density,
     learned_config_for_setting,
+    per_example_effective_sparsity,
     per_example_sparsity,
     position_classes,
 )
 
 __all__ = [
     "RADIUS_MARGIN", "DensityBudget", "DensityObjective", "LearnedBatch", "LearnedConfig", "LearnedNeighbourDegrees",
-    "expected_density", "learned_config_for_setting", "per_example_sparsity", "position_classes",
+    "expected_density", "learned_config_for_setting", "per_example_effective_sparsity", "per_example_sparsity", "position_classes",
 ]

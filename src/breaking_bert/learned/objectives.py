@@ -27,6 +27,12 @@ class DensityBudget:
     pair of a [SEP] row or column), so the density of windows
     W[layer, head, class] is the mean over s, layers and heads of ``sum_c pairs[s, c, W] / n_s^2``,
     the same quantity ``per_example_sparsity`` measures on hardened masks.
+
+    The budget counts effective connections only (masks/effective.py): the last layer's windows
+    change no logit ([CLS]'s row, the only one the classifier reads, is always kept), so a budget
+    over every layer would let a run park sparsity there for free. ``density`` is 1 - the effective
+    sparsity ``per_example_effective_sparsity`` measures, and ``place`` leaves the last layer's
+    radii where they are.
     """
 
     def __init__(self, lengths, num_classes: int, target_sparsity: float, separators=None):
@@ -48,14 +54,20 @@ class DensityBudget:
             for c in range(num_classes):
                 pairs[s, c] = torch.bincount(needed[classes == c].flatten(), minlength=never + 1).cumsum(0)
         pairs = pairs[:, :, : self.max_window + 1]
-        self.pairs = pairs / torch.tensor(lengths, dtype=torch.float64)[:, None, None] ** 2
+        lengths = torch.tensor(lengths, dtype=torch.float64)
+        self.pairs = pairs / lengths[:, None, None] ** 2
+        self.last_layer_share = 1 / lengths  # [CLS]'s row of the last layer, n pairs, in units of n^2
         self.target_density = 1.0 - target_sparsity
 
     def density(self, windows: torch.Tensor) -> float:
-        """Hardened density of integer windows (layers, heads, classes) on the sample."""
-        flat = windows.reshape(-1, windows.shape[-1]).clamp(0, self.max_window).cpu()  # (LH, C)
-        per_class = [self.pairs[:, c, flat[:, c]] for c in range(flat.shape[1])]  # each (S, LH)
-        return float(torch.stack(per_class).sum(0).mean())
+        """Hardened effective density of integer windows (layers, heads, classes) on the sample:
+        per example, (the layers below the last, summed, + [CLS]'s row of the last) / (their pairs)."""
+        layers, heads, classes = windows.shape
+        lower = windows[:-1].reshape(-1, classes).clamp(0, self.max_window).cpu()  # ((L-1)H, C)
+        per_class = [self.pairs[:, c, lower[:, c]] for c in range(classes)]  # each (S, (L-1)H)
+        kept = torch.stack(per_class).sum(0).sum(-1) / heads if len(lower) else torch.zeros(len(self.pairs))
+        share = self.last_layer_share
+        return float(((kept + share) / (layers - 1 + share)).mean())
 
     def place(self, radius: torch.Tensor, ramp: float) -> torch.Tensor:
         """Radii whose windows floor(z + R/2) come closest to the target density: all shifted by one
@@ -63,10 +75,14 @@ class DensityBudget:
         their next window moved into it one at a time while that gets closer. (One at a time
         matters when radii are tied, e.g. heads that got the same updates: a common shift would
         move them all at once.) The relative positions of the radii are kept otherwise."""
-        z = radius.detach().double().cpu().flatten() + ramp / 2
+        if radius.shape[0] < 2:
+            return radius  # one layer: nothing but [CLS]'s row reaches the classifier
+        lower = radius[:-1]
+        z = lower.detach().double().cpu().flatten() + ramp / 2
+        last = torch.zeros((1, *radius.shape[1:]), dtype=torch.long)  # not counted (density)
 
         def density_of(values: torch.Tensor) -> float:
-            return self.density(torch.floor(values).long().view(radius.shape))
+            return self.density(torch.cat([torch.floor(values).long().view(lower.shape), last]))
 
         low, high = -float(z.max()) - 1, self.max_window + 1 - float(z.min())  # all 0 / all max
         for _ in range(60):  # the largest common offset still below the target density
@@ -92,7 +108,8 @@ class DensityBudget:
                 break  # each further step only goes further above
         lifted = order[:best]
         base[lifted] += gaps[lifted] + 0.5  # the middle of the next window, so one small step keeps it
-        return (base - ramp / 2).view(radius.shape).to(radius.dtype)
+        placed = (base - ramp / 2).view(lower.shape).to(radius.dtype).to(radius.device)
+        return torch.cat([placed, radius[-1:].detach()])
 
     def hold(self, degrees: "LearnedNeighbourDegrees", longest: int | None = None) -> float:
         """Put the radii on the budget (and back into their gradient range); returns the sample's

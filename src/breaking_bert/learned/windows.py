@@ -165,6 +165,16 @@ def per_example_sparsity(batch: LearnedBatch) -> torch.Tensor:
     return 1 - torch.stack(batch.densities).mean(0)
 
 
+def per_example_effective_sparsity(batch: LearnedBatch) -> torch.Tensor:
+    """(B,) the effective sparsity (masks/effective.py) of hardened windows: [CLS]'s row is always
+    kept, so every row below the last layer reaches the classifier and, in the last layer, [CLS]'s
+    row alone, which is unmasked. Over layers and heads: 1 - (sum of the lower layers' densities +
+    1/n) / (layers - 1 + 1/n), n the example's length."""
+    lower = torch.stack(batch.densities[:-1]).sum(0) if len(batch.densities) > 1 else 0.0
+    n = batch.real_pairs.sum((-1, -2)).squeeze(-1).double().sqrt()  # (B,)
+    return 1 - (lower + 1 / n) / (len(batch.densities) - 1 + 1 / n)
+
+
 def learned_config_for_setting(section: dict, variant: str, setting: str, frozen_windows=None) -> LearnedConfig:
     """The config of one sweep point: section = config['learned_sparsity'], setting = 'penalty0.3'
     or 'target0.8' (the run directory's name); variant '<variant>_frozen' is the control, with the

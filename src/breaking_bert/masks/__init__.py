@@ -16,7 +16,7 @@ Conventions (see ../shared/PAPER.md and docs/MASKS.md):
 
 Rooms by concern: ``inputs`` (what a pattern may look at, assembled from a split's tokens, parses
 and embeddings), ``patterns`` (forced links, and a kind's links made a mask), ``solving`` (degrees
-for a target sparsity, one search, and the masks stage's checks), ``storage`` (bit-packed sets). A
+for a target sparsity, one search, and the masks stage's checks), ``storage`` (bit-packed sets), ``effective`` (the connections that reach the classifier). A
 new pattern kind is one decorated builder in ``breaking_bert.kinds`` (docs/DESIGN.md has a worked example).
 """
 from .inputs import (
@@ -46,12 +46,13 @@ from .solving import (
     solve_degree_for_dataset,
     solve_degree_for_example,
 )
+from .effective import effective_sparsities, effective_sparsity, reachable_rows
 from .storage import MaskSet, sparsity
 
 __all__ = [
     "CROSS_SEGMENT_POLICIES", "PATTERNS", "SPECIAL_TOKEN_POLICIES", "MaskInputs", "MaskOptions", "MaskSet",
     "PatternSpec", "UnreachableSparsity", "build_mask", "build_matched_random_mask", "build_split_masks",
-    "check_achieved_sparsity", "draw_seed", "forced_links", "get_pattern", "mask_inputs_for_split",
-    "mean_sparsity_at", "pattern_tokens", "resolve_dataset_degrees", "solve_degree_for_dataset",
+    "check_achieved_sparsity", "draw_seed", "effective_sparsities", "effective_sparsity", "forced_links", "get_pattern", "mask_inputs_for_split",
+    "mean_sparsity_at", "pattern_tokens", "reachable_rows", "resolve_dataset_degrees", "solve_degree_for_dataset",
     "solve_degree_for_example", "sparsity", "word_vectors_from_embeddings",
 ]

@@ -1,0 +1,109 @@
+"""How much of a cell's spread over seeds is the sampling of its eval set (issue 27): per sparse
+cell, the spread over seeds of its paired difference from dense beside the spread that resampling
+the eval examples gives within one seed (a paired bootstrap: the same resampled examples for the
+cell's run and the dense run of that seed).
+
+The eval set is fixed across seeds, yet its size still shows in their spread: each model's score
+on a finite set is its accuracy on the population plus that set's luck with the model's own errors,
+which differ from seed to seed. When the bootstrap variance is a large share of the seed variance,
+a larger eval set narrows the intervals for the price of evaluation only (cheap next to training);
+when it is small, only more seeds will. Bootstrap variance shrinks as 1 / eval examples.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .scoring import classification_metrics
+
+BOOTSTRAP_DRAWS = 1000
+COLUMNS = ["task", "pattern", "kind", "placement", "metric", "eval examples", "seeds", "seed sd", "eval sampling sd",
+           "eval sampling share"]
+
+
+def paired_bootstrap_variance(predicted: np.ndarray, baseline: np.ndarray, labels: np.ndarray, metric: str,
+                              draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> float:
+    """Variance of metric(predicted) - metric(baseline) over eval sets drawn with replacement from
+    this one (the same draw for both); ``baseline`` None: of metric(predicted) alone."""
+    labels = np.asarray(labels)
+    draw = np.random.default_rng(seed).integers(0, len(labels), (draws, len(labels)))
+    if metric == "accuracy":  # the mean of per-example correctness: vectorised
+        per_example = (np.asarray(predicted) == labels).astype(float)
+        if baseline is not None:
+            per_example -= np.asarray(baseline) == labels
+        return float(per_example[draw].mean(axis=1).var(ddof=1))
+    num_labels = int(max(labels.max(), np.max(predicted), 0 if baseline is None else np.max(baseline))) + 1
+
+    def score(values, rows):
+        return classification_metrics(np.asarray(values)[rows], labels[rows], num_labels)[metric]
+
+    differences = [score(predicted, rows) - (score(baseline, rows) if baseline is not None else 0.0) for rows in draw]
+    return float(np.var(differences, ddof=1))
+
+
+def _load(metrics_paths) -> pd.DataFrame:
+    rows = []
+    for path in metrics_paths:
+        metrics = json.loads(Path(path).read_text())
+        if "eval_predictions" not in metrics:  # a run from before predictions were kept
+            continue
+        rows.append({key: metrics.get(key) for key in ("task", "pattern", "kind", "placement", "seed", "metric", "score",
+                                                         "eval_predictions", "eval_labels")})
+    return pd.DataFrame(rows)
+
+
+def eval_sampling_table(metrics_paths, draws: int = BOOTSTRAP_DRAWS) -> pd.DataFrame:
+    """One row per sparse cell paired with its task's dense runs (and one per dense baseline, its
+    score alone): seeds, the sample SD over seeds, the within-seed bootstrap SD (root mean
+    variance over seeds) and their variance ratio."""
+    runs = _load(metrics_paths)
+    rows = []
+    if runs.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    for (task, pattern, placement), cell in runs.groupby(["task", "pattern", "placement"], sort=True):
+        dense = runs[(runs["task"] == task) & (runs["kind"] == "dense")].set_index("seed")
+        is_dense = cell["kind"].iloc[0] == "dense"
+        values, variances = [], []
+        for run in cell.itertuples():
+            if not is_dense and run.seed not in dense.index:
+                continue
+            baseline = None if is_dense else dense.loc[run.seed]
+            values.append(run.score - (0.0 if is_dense else baseline["score"]))
+            variances.append(paired_bootstrap_variance(
+                np.asarray(run.eval_predictions), None if is_dense else np.asarray(baseline["eval_predictions"]),
+                np.asarray(run.eval_labels), run.metric, draws, seed=int(run.seed)))
+        if not values:
+            continue
+        seed_variance = float(np.var(values, ddof=1)) if len(values) > 1 else float("nan")
+        eval_variance = float(np.mean(variances))
+        rows.append({"task": task, "pattern": pattern, "kind": cell["kind"].iloc[0], "placement": placement,
+                     "metric": cell["metric"].iloc[0],
+                     "eval examples": len(cell["eval_labels"].iloc[0]), "seeds": len(values),
+                     "seed sd": seed_variance ** 0.5, "eval sampling sd": eval_variance ** 0.5,
+                     "eval sampling share": eval_variance / seed_variance if seed_variance > 0 else float("nan")})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def eval_sampling_section(table: pd.DataFrame) -> str:
+    """The report's section: the table, and the median share in words."""
+    from .aggregate import to_markdown
+
+    lines = ["## Beyond the paper: how much of the spread over seeds is eval sampling", ""]
+    sparse = table[table["kind"] != "dense"].dropna(subset=["eval sampling share"]) if len(table) else table
+    if sparse.empty:
+        return "\n".join(lines + ["No sparse cell has two seeds with kept predictions.", ""])
+    median = float(sparse["eval sampling share"].median())
+    lines += [
+        f"Per sparse cell, its difference from dense: the sample SD over seeds, and the SD that resampling the "
+        f"eval examples gives within a seed (paired bootstrap, {BOOTSTRAP_DRAWS} draws, root mean variance over "
+        f"seeds). Median share of the seed variance: {median:.2f} over {len(sparse)} cells (a ratio of two noisy "
+        "variances: above 1 in a cell is sampling error). A large share says a larger eval set would narrow the "
+        "intervals; the bootstrap variance shrinks as 1 / eval examples.",
+        "",
+        to_markdown(table, float_format="{:.4f}"),
+    ]
+    return "\n".join(lines)
