@@ -3,6 +3,7 @@
 #   ./run.sh demo    create/reuse .venv, install pinned dependencies, run the embedded demo
 #   ./run.sh test    the same set-up, then the test suite
 #   ./run.sh bench   the same set-up, then the benchmarks (docs/BENCHMARKS.md)
+#   ./run.sh calibrate [draws | aa RUNS.csv]   the decision rule's calibration (docs/EXPERIMENTS.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3.11}
@@ -43,8 +44,12 @@ bench)
     setup
     python -m benchmarks "${@:2}"
     ;;
+calibrate)
+    setup
+    python -m breaking_bert.calibration "${@:2}"
+    ;;
 *)
-    echo "usage: $0 demo|test|bench [extra arguments]" >&2
+    echo "usage: $0 demo|test|bench|calibrate [extra arguments]" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,173 @@
+"""Is the decision rule calibrated? Each finding judged, by its own code, on synthetic runs tables
+whose truth is known (issue 27): a null truth, every cell on its claim's bound, where any
+definitive verdict is false (the false-definitive rate, goal <= 5%), and an effect truth, every cell
+a set distance on the claimed side, where 'supported' is right (the power at the configured seeds).
+
+Scores: cell truth + a seed effect shared by every cell of a seed (the same head init and data
+order) + noise of the run's own. The spreads are rough figures from the reproductions (the dense
+baseline's SD over seeds is 1-2 points on 600 Rotten Tomatoes sentences); the rates scale with the
+effect in units of the spread, so the table gives them for the effect sizes named beside them.
+
+The A/A run (config/calibration_aa.yaml) does the same on real runs: conditions that are the same
+under two names, where a definitive verdict either way is false (``aa_table``).
+
+``./run.sh calibrate [draws]`` prints the simulation's table and ``./run.sh calibrate aa
+results/tables/runs.csv`` the A/A run's, the tables docs/EXPERIMENTS.md records.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from .decision import CANNOT_TELL, SUPPORTED, decide, difference
+from .findings.fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
+from .findings.learned import learned_beats_bigbird
+from .vocabulary import degree_columns, parse_degrees
+
+RUN_NOISE = 0.012  # SD of one run around its cell's truth
+SEED_NOISE = 0.006  # SD of the effect a seed has on every cell it runs
+DENSE = 0.80
+NEGLIGIBLE = 0.01  # findings.negligible_drop
+SPARSITY = 0.78
+
+
+def _runs(cells: dict, seeds: int, rng) -> pd.DataFrame:
+    """cells: {(pattern, kind, placement, degrees): truth}, plus the dense cell, as a runs table."""
+    shared = rng.normal(0, SEED_NOISE, seeds)
+    rows = []
+    for (pattern, kind, placement, degrees), truth in {("dense", "dense", "none", ""): DENSE, **cells}.items():
+        sparsity = 0.0 if kind == "dense" else SPARSITY
+        for seed in range(seeds):
+            rows.append({"task": "t", "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
+                         **degree_columns(parse_degrees(degrees) if degrees else None), "seed": seed,
+                         "metric": "accuracy", "score": truth + shared[seed] + rng.normal(0, RUN_NOISE),
+                         "sparsity_mean": sparsity, "effective_sparsity_mean": sparsity,
+                         "train_samples_per_second": 1.0})
+    return pd.DataFrame(rows)
+
+
+def finding_1(cells: int, effect: float, seeds: int, rng):
+    """Per pattern: late - dense and all - late. Null: both on their bounds (-0.01); effect: late is
+    dense and all is ``effect`` below the bound."""
+    late, every = (DENSE - NEGLIGIBLE, DENSE - 2 * NEGLIGIBLE) if effect == 0 else (DENSE, DENSE - NEGLIGIBLE - effect)
+    table = {}
+    for k in range(cells):
+        table[(f"p{k}", "neighbour", "late", "w=1")] = late
+        table[(f"p{k}", "neighbour", "all", "w=1")] = every
+    return late_vs_all_layers(_runs(table, seeds, rng), NEGLIGIBLE, 0.75)
+
+
+def finding_2(cells: int, effect: float, seeds: int, rng):
+    """Per task the four kinds. Null: all equal; effect: neighbour and random ``effect`` above."""
+    verdicts = []
+    for _ in range(cells):  # one task per cell: judged together below
+        truth = {"neighbour": effect, "random": effect, "syntax": 0.0, "lexical": 0.0}
+        verdicts.append({(kind, kind, "all", "k=1"): DENSE - 0.05 + gain for kind, gain in truth.items()})
+    frames = [_runs(table, seeds, rng).assign(task=f"t{i}") for i, table in enumerate(verdicts)]
+    return least_damaging_patterns(pd.concat(frames, ignore_index=True), sparsity_tolerance=0.01)
+
+
+def finding_3(cells: int, effect: float, seeds: int, rng):
+    """Per BigBird point: its three removals. Null: all equal; effect: without w ``effect`` below."""
+    table = {}
+    for k in range(cells):
+        grid = f"bb{k}"
+        table[(f"{grid}_g1_w2_r2", "bigbird", "all", "g=1 w=2 r=2")] = DENSE - 0.02
+        for removed, degrees in (("g", "g=0 w=2 r=2"), ("w", "g=1 w=0 r=2"), ("r", "g=1 w=2 r=0")):
+            suffix = "_".join(part.replace("=", "") for part in degrees.split())
+            table[(f"{grid}_{suffix}", "bigbird", "all", degrees)] = DENSE - 0.04 - (effect if removed == "w" else 0.0)
+    return removing_neighbour_hurts_most(_runs(table, seeds, rng), 0.01)
+
+
+def finding_4(cells: int, effect: float, seeds: int, rng):
+    """Per full BigBird point at 0.78: the learned frontier (targets 0.70 and 0.85, a straight
+    line through the point's truth + ``effect``)."""
+    runs = _runs({(f"bb{k}_g1_w1_r1", "bigbird", "all", "g=1 w=1 r=1"): DENSE - 0.03
+                  for k in range(cells)}, seeds, rng)
+    shared = rng.normal(0, SEED_NOISE, seeds)
+    slope = -0.2  # score per unit of sparsity along the frontier
+    learned = [{"task": "t", "variant": "regular", "setting": f"target{target}", "seed": seed,
+                "score": DENSE - 0.03 + effect + slope * (target - SPARSITY) + shared[seed] + rng.normal(0, RUN_NOISE),
+                "sparsity_mean": target, "effective_sparsity_mean": target}
+               for target in (0.70, 0.85) for seed in range(seeds)]
+    return learned_beats_bigbird(runs, pd.DataFrame(learned), 0.75)
+
+
+FINDINGS: dict[str, tuple[Callable, int, int, float]] = {
+    # name: (simulate, cells in the reproduction config, cells at paper scale, effect for power)
+    "1 late costs little, all more": (finding_1, 4, 18, 0.03),
+    "2 neighbour, random least damaging": (finding_2, 1, 3, 0.03),
+    "3 removing w hurts most": (finding_3, 2, 24, 0.03),
+    "4 learned beats BigBird": (finding_4, 3, 3, 0.03),
+}
+
+
+def rates(simulate: Callable, cells: int, effect: float, seeds: int, draws: int, seed: int = 0) -> dict:
+    """Over ``draws`` synthetic tables: the share of verdicts that are definitive (null) or supported."""
+    rng = np.random.default_rng(seed)
+    verdicts = [simulate(cells, effect, seeds, rng).verdict for _ in range(draws)]
+    return {"definitive": float(np.mean([v != CANNOT_TELL for v in verdicts])),
+            "supported": float(np.mean([v == SUPPORTED for v in verdicts]))}
+
+
+def calibration_table(draws: int = 400, seed_counts=(3, 5)) -> pd.DataFrame:
+    rows = []
+    for name, (simulate, reproduction, paper, effect) in FINDINGS.items():
+        for scale, cells in (("reproduction", reproduction), ("paper", paper)):
+            for seeds in seed_counts:
+                null = rates(simulate, cells, 0.0, seeds, draws)
+                power = rates(simulate, cells, effect, seeds, draws, seed=1)
+                rows.append({"finding": name, "scale": scale, "cells": cells, "seeds": seeds,
+                             "false definitive (null)": null["definitive"], "effect": effect,
+                             "power (supported)": power["supported"]})
+    return pd.DataFrame(rows)
+
+
+def _block(cell: pd.DataFrame, seeds) -> dict[int, float]:
+    """Scores of ``seeds``, relabelled 0, 1, ... so that two blocks pair in order."""
+    by_seed = dict(zip(cell["seed"].astype(int), cell["score"].astype(float)))
+    return {k: by_seed[s] for k, s in enumerate(seeds) if s in by_seed}
+
+
+AA_COMPARISONS = [
+    # (first pattern, its seeds, second pattern, its seeds): the same condition on both sides
+    ("random", range(0, 3), "random_twin", range(0, 3)),
+    ("random", range(3, 6), "random_twin", range(3, 6)),
+    ("random", range(6, 9), "random_twin", range(6, 9)),
+    ("random", range(0, 5), "random_twin", range(0, 5)),
+    ("random", range(5, 10), "random_twin", range(5, 10)),
+    ("dense", range(0, 3), "dense", range(3, 6)),
+    ("dense", range(6, 9), "dense", range(3, 6)),
+    ("dense", range(0, 5), "dense", range(5, 10)),
+]
+
+
+def aa_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each A/A comparison of config/calibration_aa.yaml judged by the rule: the claim 'the first
+    scores above the second'; supported or not supported is a false definitive verdict."""
+    rows = []
+    for first, first_seeds, second, second_seeds in AA_COMPARISONS:
+        a = _block(runs[runs["pattern"] == first], first_seeds)
+        b = _block(runs[runs["pattern"] == second], second_seeds)
+        diff = difference(a, b)
+        outcome = decide(diff, above=0.0)
+        rows.append({"first": f"{first} seeds {first_seeds.start}-{first_seeds.stop - 1}",
+                     "second": f"{second} seeds {second_seeds.start}-{second_seeds.stop - 1}",
+                     "first - second": str(diff), "verdict": outcome.verdict,
+                     "false definitive": outcome.verdict != CANNOT_TELL})
+    return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    from .aggregate import to_markdown
+
+    if sys.argv[1:2] == ["aa"]:
+        print(to_markdown(aa_table(pd.read_csv(sys.argv[2])), float_format="{:.3f}"))
+    else:
+        draws = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+        print(f"{draws} draws per row; run noise {RUN_NOISE}, seed noise {SEED_NOISE}")
+        print(to_markdown(calibration_table(draws), float_format="{:.3f}"))
