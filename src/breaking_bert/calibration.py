@@ -9,7 +9,9 @@ baseline's SD over seeds is 1-2 points on 600 Rotten Tomatoes sentences); the ra
 effect in units of the spread, so the table gives them for the effect sizes named beside them.
 
 The A/A run (config/calibration_aa.yaml) does the same on real runs: conditions that are the same
-under two names, where a definitive verdict either way is false (``aa_table``).
+under two names, where a definitive verdict either way is false (``aa_table``). Beside the rule,
+on the same cells, almost stochastic order (deepsig), the test NLP reviewers know for comparing
+models over seeds (``aso_side_by_side``, ``./run.sh calibrate aso results/tables/runs.csv``).
 
 ``./run.sh calibrate [draws]`` prints the simulation's table and ``./run.sh calibrate aa
 results/tables/runs.csv`` the A/A run's, the tables docs/EXPERIMENTS.md records.
@@ -114,7 +116,7 @@ def rates(simulate: Callable, cells: int, effect: float, seeds: int, draws: int,
             "supported": float(np.mean([v == SUPPORTED for v in verdicts]))}
 
 
-def calibration_table(draws: int = 400, seed_counts=(3, 5)) -> pd.DataFrame:
+def calibration_table(draws: int = 400, seed_counts=(3, 5, 10)) -> pd.DataFrame:
     rows = []
     for name, (simulate, reproduction, paper, effect) in FINDINGS.items():
         for scale, cells in (("reproduction", reproduction), ("paper", paper)):
@@ -155,10 +157,53 @@ def aa_table(runs: pd.DataFrame) -> pd.DataFrame:
         b = _block(runs[runs["pattern"] == second], second_seeds)
         diff = difference(a, b)
         outcome = decide(diff, above=0.0)
+        aso, above, below = aso_verdict(list(a.values()), list(b.values()), comparisons=len(AA_COMPARISONS))
         rows.append({"first": f"{first} seeds {first_seeds.start}-{first_seeds.stop - 1}",
                      "second": f"{second} seeds {second_seeds.start}-{second_seeds.stop - 1}",
                      "first - second": str(diff), "verdict": outcome.verdict,
-                     "false definitive": outcome.verdict != CANNOT_TELL})
+                     "false definitive": outcome.verdict != CANNOT_TELL,
+                     "ASO eps_min first>second": above, "ASO eps_min second>first": below, "ASO": aso})
+    return pd.DataFrame(rows)
+
+
+ASO_THRESHOLD = 0.5  # deepsig's suggested threshold on eps_min: below it, the first is stochastically dominant
+
+
+def aso_verdict(first: list[float], second: list[float], comparisons: int = 1, seed: int = 0) -> tuple[str, float, float]:
+    """Almost stochastic order (Dror et al. 2019; deepsig) both ways, as one of 'first above',
+    'first below' or 'no order', with eps_min of each direction (Bonferroni over ``comparisons``)."""
+    from deepsig import aso
+
+    options = {"confidence_level": 0.95, "num_comparisons": comparisons, "seed": seed, "show_progress": False}
+    above, below = aso(first, second, **options), aso(second, first, **options)
+    verdict = "first above" if above < ASO_THRESHOLD else "first below" if below < ASO_THRESHOLD else "no order"
+    return verdict, above, below
+
+
+def aso_side_by_side(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per sparse cell of a runs table against its task's dense cell: this rule's verdict on 'the
+    cell scores below dense' (per cell, then after Holm over the cells) beside ASO's, paired seeds
+    only, ASO's eps_min Bonferroni-corrected over the same cells."""
+    from .findings.cells import _scores
+    from .decision import judge_cells
+
+    cells = runs[runs["kind"] != "dense"].drop_duplicates(["task", "pattern", "placement"])
+    measured = []
+    for cell in cells.itertuples():
+        dense, scores = _scores(runs, task=cell.task, kind="dense"), _scores(runs, task=cell.task, pattern=cell.pattern,
+                                                                               placement=cell.placement)
+        shared = sorted(set(dense) & set(scores))
+        measured.append((cell, [scores[s] for s in shared], [dense[s] for s in shared], difference(scores, dense)))
+    outcomes = [decide(diff, below=0.0) for *_, diff in measured]
+    _, holm = judge_cells(outcomes) if outcomes else ("", [])
+    rows = []
+    for (cell, scores, dense, diff), alone, judged in zip(measured, outcomes, holm):
+        aso, above, below = aso_verdict(scores, dense, comparisons=len(measured))
+        ours = {SUPPORTED: "first below", "not supported": "first above"}.get(judged.verdict, "no order")
+        rows.append({"task": cell.task, "cell": f"{cell.pattern}/{cell.placement}", "cell - dense": str(diff),
+                     "rule (cell alone)": alone.verdict, "rule (after Holm)": judged.verdict,
+                     "ASO eps_min cell>dense": above, "ASO eps_min dense>cell": below, "ASO": aso,
+                     "agree": aso == ours})
     return pd.DataFrame(rows)
 
 
@@ -167,6 +212,9 @@ if __name__ == "__main__":
 
     if sys.argv[1:2] == ["aa"]:
         print(to_markdown(aa_table(pd.read_csv(sys.argv[2])), float_format="{:.3f}"))
+    elif sys.argv[1:2] == ["aso"]:
+        print(to_markdown(aso_side_by_side(pd.read_csv(sys.argv[2], keep_default_na=False, na_values=[""])),
+                          float_format="{:.3f}"))
     else:
         draws = int(sys.argv[1]) if len(sys.argv) > 1 else 400
         print(f"{draws} draws per row; run noise {RUN_NOISE}, seed noise {SEED_NOISE}")

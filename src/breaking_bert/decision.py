@@ -1,7 +1,8 @@
 """The one decision rule every finding uses (statistics in one place).
 
 A comparison is a difference of scores between two cells (e.g. a masked cell minus dense). Its
-estimate is the mean difference with a two-sided 95% t interval on n - 1 degrees of freedom:
+estimate is the mean difference with a two-sided 95% t interval on n - 1 degrees of freedom (or on
+the pooled degrees of freedom of its finding's cells, ``pool``):
 paired by seed over the seeds both cells ran (the tables show that paired n, and say when a cell
 ran seeds the other did not), else Welch-style from the two cells' means and spreads with the
 smaller cell's n - 1 degrees of freedom (conservative). A claim about the difference ("below a
@@ -58,10 +59,16 @@ class Difference:
     n: int
     paired: bool
     note: str = ""  # how the cells were paired, or why there is no estimate
+    deltas: tuple = ()  # the per-seed differences, when paired
+    df: int | None = None  # degrees of freedom of ``std``: n - 1, or more when pooled over cells (pool)
+
+    @property
+    def degrees_of_freedom(self) -> int:
+        return self.df if self.df is not None else self.n - 1
 
     @property
     def half_width(self) -> float:
-        return t_critical(self.n - 1) * self.std / math.sqrt(self.n) if self.n >= 2 else math.inf
+        return t_critical(self.degrees_of_freedom) * self.std / math.sqrt(self.n) if self.n >= 2 else math.inf
 
     @property
     def low(self) -> float:
@@ -80,7 +87,8 @@ class Difference:
             return f"no estimate ({self.note})"
         if self.n < 2:
             return f"{self.mean:+.3f} (1 seed: no interval)"
-        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.n})"
+        pooled = f", pooled df={self.df}" if self.df is not None else ""
+        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.n}{pooled})"
 
     def p_value(self, bound: float, side: str) -> float:
         """One-sided p-value of the claim that the true difference is on ``side`` ('above' or
@@ -90,7 +98,8 @@ class Difference:
         if self.n < 2 or not self.std > NO_SPREAD:
             return math.nan
         statistic = (self.mean - bound) / (self.std / math.sqrt(self.n))
-        return float(t.sf(statistic, self.n - 1) if side == "above" else t.cdf(statistic, self.n - 1))
+        df = self.degrees_of_freedom
+        return float(t.sf(statistic, df) if side == "above" else t.cdf(statistic, df))
 
     def seeds_needed(self, bound: float) -> int | None:
         """Seeds at which the interval would clear ``bound`` with 80% power, if the true difference
@@ -101,7 +110,8 @@ class Difference:
         if self.n < 2 or not self.std > NO_SPREAD or distance == 0:
             return None
         seeds = np.arange(max(self.n, MIN_DEFINITIVE_SEEDS), MAX_SEEDS + 1)
-        reach = (t.ppf((1 + CONFIDENCE) / 2, seeds - 1) + norm.ppf(POWER)) * self.std / np.sqrt(seeds)
+        cells = self.degrees_of_freedom / max(self.n - 1, 1)  # a pooled spread's df grows with every cell's seeds
+        reach = (t.ppf((1 + CONFIDENCE) / 2, (seeds - 1) * cells) + norm.ppf(POWER)) * self.std / np.sqrt(seeds)
         enough = np.flatnonzero(reach < distance)
         return int(seeds[enough[0]]) if len(enough) else None
 
@@ -119,7 +129,7 @@ def difference(first: dict, second: dict) -> Difference:
         deltas = np.array([first[s] - second[s] for s in shared], dtype=float)
         unpaired = len(set(first) ^ set(second))
         note = f"paired on the {len(shared)} seeds both ran; {unpaired} run(s) of one cell only left out" if unpaired else ""
-        return Difference(float(deltas.mean()), float(deltas.std(ddof=1)), len(shared), True, note)
+        return Difference(float(deltas.mean()), float(deltas.std(ddof=1)), len(shared), True, note, tuple(deltas))
     a, b = np.array(list(first.values()), dtype=float), np.array(list(second.values()), dtype=float)
     n = int(min(len(a), len(b)))
     mean = float(a.mean() - b.mean())
@@ -128,6 +138,40 @@ def difference(first: dict, second: dict) -> Difference:
         return Difference(mean, math.nan, n, False, note)
     standard_error = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
     return Difference(mean, standard_error * math.sqrt(n), n, False, note)
+
+
+HOMOGENEITY_ALPHA = 0.05  # Bartlett's test below this: the cells' spreads differ, so no pooling
+
+
+def pool(differences: list[Difference]) -> list[Difference]:
+    """The paired differences of one comparison across a finding's cells, with one spread: the
+    pooled variance of the per-seed differences, sum (n_i - 1) s_i^2 / sum (n_i - 1), on
+    sum (n_i - 1) degrees of freedom (the residual variance of a model with one mean per cell).
+    Three seeds give an interval t(2) = 4.30 spreads wide; pooled over 4 cells, t(8) = 2.31.
+
+    Only where it is justified: cells paired over >= 2 seeds with a spread take part, and only when
+    Bartlett's test (scipy) does not reject equal spreads (p >= 0.05; with 3 seeds a cell it has
+    little power, which the calibration simulation's null, with equal spreads, does not test);
+    otherwise every difference keeps its own interval and says why. The others are returned as
+    they are."""
+    from scipy.stats import bartlett
+
+    members = [i for i, d in enumerate(differences) if d.paired and d.n >= 2 and d.std > NO_SPREAD and len(d.deltas) == d.n]
+    if len(members) < 2:
+        return list(differences)
+    chosen = [differences[i] for i in members]
+    homogeneity = float(bartlett(*[np.asarray(d.deltas) for d in chosen]).pvalue)
+    pooled = list(differences)
+    if homogeneity < HOMOGENEITY_ALPHA:
+        for i in members:
+            note = f"spreads differ across the {len(members)} cells (Bartlett p = {homogeneity:.3f}): not pooled"
+            pooled[i] = replace(differences[i], note="; ".join(filter(None, [differences[i].note, note])))
+        return pooled
+    df = sum(d.n - 1 for d in chosen)
+    spread = math.sqrt(sum((d.n - 1) * d.std**2 for d in chosen) / df)
+    for i in members:
+        pooled[i] = replace(differences[i], std=spread, df=df)
+    return pooled
 
 
 @dataclass(frozen=True)
@@ -230,12 +274,15 @@ def all_of(outcomes: list[Outcome]) -> Outcome:
 
 RULE_TEXT = (
     "Decision rule (src/breaking_bert/decision.py): each comparison is a difference of scores with a "
-    "two-sided 95% t interval on n - 1 degrees of freedom, paired by seed over the seeds both cells ran (n is "
-    "that paired count). A claim is supported when the whole interval is on its side of the bound, not supported "
+    "two-sided 95% t interval, paired by seed over the seeds both cells ran (n is that paired count). Its spread "
+    "is pooled over the finding's cells for the same comparison (sum of (n - 1) s^2 over sum of (n - 1), the "
+    "pooled df shown) when Bartlett's test does not reject equal spreads (p >= 0.05), else each cell's own on n - 1 "
+    "degrees of freedom. A claim is supported when the whole interval is on its side of the bound, not supported "
     "when the whole interval is on the other side, and cannot tell otherwise, with the seeds that would give 80% "
     "power at the observed difference and spread; fewer than 3 paired seeds, no spread across them, or a missing "
     "score never give a definitive verdict. Within a finding, a cell's definitive verdict must also survive Holm's "
     "correction over the finding's cells (one-sided 2.5%), so the finding's chance of any false verdict stays at "
     "that of one interval; a finding is supported when every cell supports it. \"Costs little\" is an equivalence "
-    "test: the interval's lower end above -negligible_drop."
+    "test: the interval's lower end above -negligible_drop. The rule's calibration (false-definitive rate, power) "
+    "is in docs/EXPERIMENTS.md."
 )

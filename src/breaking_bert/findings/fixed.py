@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..aggregate import summarize
-from ..decision import CANNOT_TELL, Outcome, all_of, decide, difference
+from ..decision import CANNOT_TELL, Outcome, all_of, decide, difference, pool
 from ..vocabulary import degrees_from_columns, grid_point_name
 from .cells import PAPER_KINDS, Verdict, _scores, conclude
 
@@ -21,14 +21,18 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
     name = f"1. Late-layer sparsity >= {high_sparsity:.0%} costs little; all-layer sparsity costs a lot"
     summary = summarize(runs)
     sparse = summary[(summary["kind"] != "dense") & (summary["sparsity_mean"] >= high_sparsity)]
-    rows, outcomes = [], []
+    measured = []
     for (task, pattern), cells in sparse.groupby(["task", "pattern"]):
         if not {"late", "all"} <= set(cells["placement"]):
             continue
         dense = _scores(runs, task=task, kind="dense")
         late = _scores(runs, task=task, pattern=pattern, placement="late")
         every = _scores(runs, task=task, pattern=pattern, placement="all")
-        late_vs_dense, all_vs_late = difference(late, dense), difference(every, late)
+        measured.append((task, pattern, cells, difference(late, dense), difference(every, late)))
+    rows, outcomes = [], []
+    # each comparison's spread pooled over the cells (decision.pool)
+    pooled = zip(pool([m[3] for m in measured]), pool([m[4] for m in measured]))
+    for (task, pattern, cells, _, _), (late_vs_dense, all_vs_late) in zip(measured, pooled):
         little = decide(late_vs_dense, above=-negligible_drop)
         more = decide(all_vs_late, below=-negligible_drop)
         outcomes.append(all_of([little, more]))
@@ -53,6 +57,9 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
     return conclude(name, rows, outcomes, reason, untested=f"no pattern at sparsity >= {high_sparsity} was run at both 'late' and 'all'")
 
 
+PAIRS = [(good, bad) for good in ("neighbour", "random") for bad in ("syntax", "lexical")]  # finding 2's claims
+
+
 def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity_tolerance: float = 0.01) -> Verdict:
     """Finding 2: of syntax / lexical / neighbour / random (masked at ``placement``), neighbour and
     random are the two least damaging. Per task, four claims: each of neighbour and random scores
@@ -72,16 +79,17 @@ def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity
         scores = {kind: _scores(runs, task=task, pattern=per_kind.loc[kind, "pattern"], placement=placement) for kind in PAPER_KINDS}
         sparsity = per_kind["sparsity_mean"]
         comparisons, paired = [], []
-        for good in ("neighbour", "random"):
-            for bad in ("syntax", "lexical"):
-                diff = difference(scores[good], scores[bad])
-                paired.append(diff.n)
-                outcome = decide(diff, above=0.0)
-                winner, loser = (good, bad) if diff.mean > 0 else (bad, good)
-                if outcome.verdict != CANNOT_TELL and sparsity[loser] - sparsity[winner] > sparsity_tolerance:
-                    outcome = Outcome(CANNOT_TELL, f"{good} - {bad} {diff}, but {winner} is less sparse "
-                                                   f"({sparsity[winner]:.3f} vs {sparsity[loser]:.3f})")
-                comparisons.append(outcome)
+        # the four comparisons' spreads pooled (decision.pool)
+        differences = dict(zip(PAIRS, pool([difference(scores[good], scores[bad]) for good, bad in PAIRS])))
+        for good, bad in PAIRS:
+            diff = differences[good, bad]
+            paired.append(diff.n)
+            outcome = decide(diff, above=0.0)
+            winner, loser = (good, bad) if diff.mean > 0 else (bad, good)
+            if outcome.verdict != CANNOT_TELL and sparsity[loser] - sparsity[winner] > sparsity_tolerance:
+                outcome = Outcome(CANNOT_TELL, f"{good} - {bad} {diff}, but {winner} is less sparse "
+                                               f"({sparsity[winner]:.3f} vs {sparsity[loser]:.3f})")
+            comparisons.append(outcome)
         outcomes.append(all_of(comparisons))
         ranked = per_kind.sort_values("delta_vs_dense", ascending=False)
         rows.append(
@@ -120,7 +128,7 @@ def removing_neighbour_hurts_most(runs: pd.DataFrame, sparsity_tolerance: float 
     by their grid, so two grids with the same degrees stay apart."""
     name = "3. Among BigBird components, removing neighbour hurts most"
     bigbird = runs[runs["kind"] == "bigbird"]
-    rows, outcomes = [], []
+    measured = []
     for (task, placement), cells in bigbird.groupby(["task", "placement"]):
         points = {}  # (grid, degrees) -> pattern
         for pattern, row in cells.drop_duplicates("pattern").set_index("pattern").iterrows():
@@ -137,28 +145,32 @@ def removing_neighbour_hurts_most(runs: pd.DataFrame, sparsity_tolerance: float 
             sparsity = {c: float(cells.loc[cells["pattern"] == removed[c], "sparsity_mean"].mean()) for c in "gwr"}
             full = _scores(cells, pattern=pattern)
             drops = {c: difference(scores[c], full) for c in "gwr"}
-            claims = []
-            for other in "gr":
-                diff = difference(scores["w"], scores[other])
-                claim = decide(diff, below=0.0)
-                gap = abs(sparsity["w"] - sparsity[other])
-                if claim.verdict != CANNOT_TELL and gap > sparsity_tolerance:
-                    claim = Outcome(CANNOT_TELL, f"without w - without {other} {diff}, but at unequal sparsity "
-                                                 f"({sparsity['w']:.3f} vs {sparsity[other]:.3f})")
-                claims.append(claim)
-            outcomes.append(all_of(claims))
-            rows.append(
-                {
-                    "task": task,
-                    "placement": placement,
-                    "full": f"{pattern} ({cells.loc[cells['pattern'] == pattern, 'degrees'].iloc[0]})",
-                    "sparsity (full)": float(cells.loc[cells["pattern"] == pattern, "sparsity_mean"].mean()),
-                    **{f"sparsity without {c}": sparsity[c] for c in "gwr"},
-                    **{f"without {c} - full": str(drops[c]) for c in "gwr"},
-                    "largest drop": min(drops, key=lambda c: drops[c].mean),
-                    "seeds": min(drop.n for drop in drops.values()),
-                }
-            )
+            row = {
+                "task": task,
+                "placement": placement,
+                "full": f"{pattern} ({cells.loc[cells['pattern'] == pattern, 'degrees'].iloc[0]})",
+                "sparsity (full)": float(cells.loc[cells["pattern"] == pattern, "sparsity_mean"].mean()),
+                **{f"sparsity without {c}": sparsity[c] for c in "gwr"},
+                **{f"without {c} - full": str(drops[c]) for c in "gwr"},
+                "largest drop": min(drops, key=lambda c: drops[c].mean),
+                "seeds": min(drop.n for drop in drops.values()),
+            }
+            measured.append((row, sparsity, {other: difference(scores["w"], scores[other]) for other in "gr"}))
+    rows, outcomes = [], []
+    # each comparison's spread pooled over the points (decision.pool)
+    pooled = {other: pool([m[2][other] for m in measured]) for other in "gr"}
+    for k, (row, sparsity, _) in enumerate(measured):
+        claims = []
+        for other in "gr":
+            diff = pooled[other][k]
+            claim = decide(diff, below=0.0)
+            gap = abs(sparsity["w"] - sparsity[other])
+            if claim.verdict != CANNOT_TELL and gap > sparsity_tolerance:
+                claim = Outcome(CANNOT_TELL, f"without w - without {other} {diff}, but at unequal sparsity "
+                                             f"({sparsity['w']:.3f} vs {sparsity[other]:.3f})")
+            claims.append(claim)
+        outcomes.append(all_of(claims))
+        rows.append(row)
     reason = ("per task, placement and BigBird point ({tally}): without w scores below without g and below "
               f"without r (paired differences, 95% intervals below 0), each pair at sparsities within "
               f"{sparsity_tolerance} of each other")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..aggregate import summarize
-from ..decision import CANNOT_TELL, Outcome, decide, difference, judge_cells
+from ..decision import CANNOT_TELL, Difference, Outcome, decide, difference, judge_cells, pool
 from ..vocabulary import control_of, degrees_from_columns, is_control
 from .cells import NOT_TESTED, Verdict, _by_seed, _few_seeds_caveat, _scores, _select, _tally, conclude
 from .fixed import _is_full_bigbird
@@ -33,21 +33,35 @@ def frontier_at(learned_runs: pd.DataFrame, task: str, variant: str, sparsity_by
     return scores
 
 
-def _against_frontier(learned_runs, task, variant, sparsity, scores, point_above=False) -> tuple[Outcome, str, int]:
-    """The claim 'the frontier scores above these scores at their sparsity' (with point_above,
-    'these scores are above the frontier'), paired by seed; with the paired n."""
+def _against_frontier(learned_runs, task, variant, sparsity, scores, point_above=False) -> tuple[Difference | Outcome, str]:
+    """The difference for the claim 'the frontier scores above these scores at their sparsity'
+    (with point_above, 'these scores are above the frontier'), paired by seed, with its text; an
+    outcome (cannot tell) where the sparsity lies outside the frontier."""
     frontier = frontier_at(learned_runs, task, variant, sparsity)
     if not frontier:
         span = _select(learned_runs, task=task, variant=variant)[SPARSITY].dropna()
         where = f"{span.min():.3f}-{span.max():.3f}" if len(span) else "none recorded"
         at = sum(sparsity.values()) / max(len(sparsity), 1)
         return Outcome(CANNOT_TELL, f"effective sparsity {at:.3f} is outside the {variant} frontier ({where}); "
-                                    f"add a learned target on each side of it"), "", 0
+                                    f"add a learned target on each side of it"), ""
     if point_above:
-        diff = difference(scores, frontier)
-        return decide(diff, above=0.0), f"point - {variant} frontier {diff}", diff.n
-    diff = difference(frontier, scores)
-    return decide(diff, above=0.0), f"{variant} frontier - point {diff}", diff.n
+        return difference(scores, frontier), f"point - {variant} frontier"
+    return difference(frontier, scores), f"{variant} frontier - point"
+
+
+def _judge_pooled(measured: list[tuple[Difference | Outcome, str]], pooled: bool = True) -> list[tuple[Outcome, str, int]]:
+    """Each measured difference pooled with the others (decision.pool) and decided (above 0); an
+    outcome already reached is kept. With the compared text and the paired n."""
+    differences = [m for m, _ in measured if isinstance(m, Difference)]
+    pooled = iter(pool(differences) if pooled else differences)
+    judged = []
+    for measure, text in measured:
+        if isinstance(measure, Outcome):
+            judged.append((measure, "", 0))
+            continue
+        diff = next(pooled)
+        judged.append((decide(diff, above=0.0), f"{text} {diff}", diff.n))
+    return judged
 
 
 def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None, high_sparsity: float = 0.75) -> Verdict:
@@ -69,35 +83,43 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
     bigbird = summary[(summary["kind"] == "bigbird") & (summary["placement"] == "all")]
     full = [_is_full_bigbird(degrees_from_columns(row)) for _, row in bigbird.iterrows()]
     bigbird = bigbird.loc[np.asarray(full, dtype=bool)]
-    rows, outcomes, counted_rows = [], [], []
+    compared_points = []  # (point, variant, measured)
     for _, point in bigbird.sort_values("sparsity_mean").iterrows() if len(bigbird) else ():
         cell = {"task": point["task"], "pattern": point["pattern"], "placement": point["placement"]}
         bigbird_scores, sparsity = _scores(runs, **cell), _by_seed(runs, SPARSITY, **cell)
         for variant in sorted(learned_runs.loc[learned_runs["task"] == point["task"], "variant"].unique()):
-            outcome, compared, paired = _against_frontier(learned_runs, point["task"], variant, sparsity, bigbird_scores)
-            control = is_control(variant)
-            counted = point["sparsity_mean"] >= high_sparsity and not control
-            if counted:
-                outcomes.append(outcome)
-                counted_rows.append(len(rows))
-            label = outcome.verdict
-            if control:
-                label = f"({outcome.verdict}; control: the windows alone, not counted)"
-            elif not counted:
-                label = f"({outcome.verdict}; below {high_sparsity}, not counted)"
-            rows.append(
-                {
-                    "task": point["task"],
-                    "bigbird": f"{point['pattern']} ({point['degrees']})",
-                    "bigbird sparsity": point["sparsity_mean"],
-                    "bigbird effective sparsity": point[SPARSITY],
-                    "bigbird score": point["score_mean"],
-                    "seeds": paired,
-                    "learned frontier at that sparsity": compared,
-                    "verdict": label,
-                    "why": outcome.why,
-                }
-            )
+            compared_points.append((point, variant, _against_frontier(learned_runs, point["task"], variant, sparsity,
+                                                                      bigbird_scores)))
+    counted = [point["sparsity_mean"] >= high_sparsity and not is_control(variant) for point, variant, _ in compared_points]
+    # the counted comparisons' spreads pooled together; the context rows (controls, low sparsity) each alone
+    judged = dict(zip([i for i, c in enumerate(counted) if c],
+                      _judge_pooled([m for (_, _, m), c in zip(compared_points, counted) if c])))
+    judged.update({i: _judge_pooled([m], pooled=False)[0] for i, ((_, _, m), c) in enumerate(zip(compared_points, counted))
+                   if not c})
+    rows, outcomes, counted_rows = [], [], []
+    for i, (point, variant, _) in enumerate(compared_points):
+        outcome, compared, paired = judged[i]
+        if counted[i]:
+            outcomes.append(outcome)
+            counted_rows.append(len(rows))
+        label = outcome.verdict
+        if is_control(variant):
+            label = f"({outcome.verdict}; control: the windows alone, not counted)"
+        elif not counted[i]:
+            label = f"({outcome.verdict}; below {high_sparsity}, not counted)"
+        rows.append(
+            {
+                "task": point["task"],
+                "bigbird": f"{point['pattern']} ({point['degrees']})",
+                "bigbird sparsity": point["sparsity_mean"],
+                "bigbird effective sparsity": point[SPARSITY],
+                "bigbird score": point["score_mean"],
+                "seeds": paired,
+                "learned frontier at that sparsity": compared,
+                "verdict": label,
+                "why": outcome.why,
+            }
+        )
     evidence = pd.DataFrame(rows)
     if not outcomes:
         return Verdict(name, NOT_TESTED, f"no full BigBird point (g, w, r > 0) at placement 'all' reached sparsity >= "
@@ -119,10 +141,11 @@ def irregular_beats_regular(learned_runs: pd.DataFrame | None) -> Verdict:
     if learned_runs is None or not {"regular", "irregular"} <= set(learned_runs["variant"]):
         return Verdict(name, NOT_TESTED, "both variants were not run")
     irregular = learned_runs[learned_runs["variant"] == "irregular"]
+    points = [(task, setting, cells) for (task, setting), cells in irregular.groupby(["task", "setting"])]
+    measured = [_against_frontier(learned_runs, task, "regular", _by_seed(cells, SPARSITY), _scores(cells), point_above=True)
+                for task, _, cells in points]
     rows, outcomes = [], []
-    for (task, setting), cells in irregular.groupby(["task", "setting"]):
-        scores, sparsity = _scores(cells), _by_seed(cells, SPARSITY)
-        outcome, compared, paired = _against_frontier(learned_runs, task, "regular", sparsity, scores, point_above=True)
+    for (task, setting, cells), (outcome, compared, paired) in zip(points, _judge_pooled(measured)):
         outcomes.append(outcome)
         rows.append({"task": task, "irregular": setting, "effective sparsity": cells[SPARSITY].mean(),
                      "seeds": paired, "regular frontier there": compared})
@@ -140,14 +163,15 @@ def learning_beats_its_frozen_control(learned_runs: pd.DataFrame | None) -> Verd
     name = "Learning the windows during finetuning beats training with them fixed"
     if learned_runs is None or not learned_runs["variant"].map(is_control).any():
         return Verdict(name, NOT_TESTED, "no frozen-window control was run (learned_sparsity.controls)")
-    rows, outcomes = [], []
+    pairs = []
     for (task, variant, setting), cells in learned_runs.groupby(["task", "variant", "setting"]):
         if is_control(variant):
             continue
         control = _select(learned_runs, task=task, variant=control_of(variant), setting=setting)
-        if control.empty:
-            continue
-        diff = difference(_scores(cells), _scores(control))
+        if not control.empty:
+            pairs.append((task, variant, setting, cells, control, difference(_scores(cells), _scores(control))))
+    rows, outcomes = [], []
+    for (task, variant, setting, cells, control, _), diff in zip(pairs, pool([pair[-1] for pair in pairs])):
         outcomes.append(decide(diff, above=0.0))
         rows.append({"task": task, "variant": variant, "setting": setting, "sparsity": cells["sparsity_mean"].mean(),
                      "control sparsity": control["sparsity_mean"].mean(), "seeds": diff.n,
