@@ -6,7 +6,11 @@ it today's library gives it byte for byte. Masks, degrees, windows and accuracie
 exactly everywhere; losses within 1e-5, since another CPU's kernels may round differently. A later
 change that means to change these results regenerates the file and says so. Regenerated on
 2026-11-30 (issue 26) the same way, with cb1aa1b's library: the held-out split became stratified,
-so the fixture's train and eval rows changed; the masks' digests did not."""
+so the fixture's train and eval rows changed; the masks' digests did not. Regenerated again on
+2026-11-30 (issue 27) with the library of commit d061c2d, whose results mean to differ: the
+learned budget counts effective connections (the learned run's windows and sparsity changed),
+BigBird under like_words links [SEP] to the [CLS] its g makes global (its digest changed), and
+evaluations report the effective sparsity. The refactors after it (issue 29) are held to this."""
 
 import json
 import subprocess
