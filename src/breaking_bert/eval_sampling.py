@@ -3,11 +3,15 @@ cell, the spread over seeds of its paired difference from dense beside the sprea
 the eval examples gives within one seed (a paired bootstrap: the same resampled examples for the
 cell's run and the dense run of that seed).
 
-The eval set is fixed across seeds, yet its size still shows in their spread: each model's score
-on a finite set is its accuracy on the population plus that set's luck with the model's own errors,
-which differ from seed to seed. When the bootstrap variance is a large share of the seed variance,
-a larger eval set narrows the intervals for the price of evaluation only (cheap next to training);
-when it is small, only more seeds will. Bootstrap variance shrinks as 1 / eval examples.
+The eval set is fixed across seeds. Its sampling error has two parts: the part that differs
+between the seeds' models (each model's own errors meet the set's luck differently) shows in the
+spread over seeds; the part they share (the set's luck with errors the models have in common) does
+not, and the t interval over seeds, which treats the eval set as fixed, leaves it out: its claims
+are about this eval set. The bootstrap measures both parts for one run. A share near or above 1
+says the eval set's sampling error is as large as the spread over seeds: more eval examples narrow
+the intervals and make them about the task rather than the set, for the price of evaluation only
+(cheap next to training); a small share says only more seeds will. Bootstrap variance shrinks as
+1 / eval examples.
 """
 
 from __future__ import annotations
@@ -100,9 +104,10 @@ def eval_sampling_section(table: pd.DataFrame) -> str:
     lines += [
         f"Per sparse cell, its difference from dense: the sample SD over seeds, and the SD that resampling the "
         f"eval examples gives within a seed (paired bootstrap, {BOOTSTRAP_DRAWS} draws, root mean variance over "
-        f"seeds). Median share of the seed variance: {median:.2f} over {len(sparse)} cells (a ratio of two noisy "
-        "variances: above 1 in a cell is sampling error). A large share says a larger eval set would narrow the "
-        "intervals; the bootstrap variance shrinks as 1 / eval examples.",
+        f"seeds). Median share of the seed variance: {median:.2f} over {len(sparse)} cells. The seed-based "
+        "intervals leave out the part of the eval set's sampling error that all seeds share, so they are about this "
+        "eval set; a share near or above 1 says a larger eval set would narrow them and make them about the task "
+        "(the bootstrap variance shrinks as 1 / eval examples); a small share says only more seeds will.",
         "",
         to_markdown(table, float_format="{:.4f}"),
     ]
