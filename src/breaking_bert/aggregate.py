@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .vocabulary import DEGREE_COLUMNS, degree_columns, format_degrees
+from .vocabulary import BASELINE_KIND, DEGREE_COLUMNS, degree_columns, format_degrees
 
 RUN_COLUMNS = [
     "task",
@@ -77,7 +77,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         effective_sparsity_mean=("effective_sparsity_mean", "mean"),
         samples_per_second=("train_samples_per_second", "mean"),
     ).reset_index()
-    dense = summary[summary["kind"] == "dense"].set_index("task")
+    dense = summary[summary["kind"] == BASELINE_KIND].set_index("task")
     base_mean = summary["task"].map(dense["score_mean"]) if not dense.empty else np.nan
     base_std = summary["task"].map(dense["score_std"]) if not dense.empty else np.nan
     base_n = summary["task"].map(dense["seeds"]) if not dense.empty else np.nan

@@ -28,7 +28,7 @@ import pandas as pd
 from .decision import CANNOT_TELL, SUPPORTED, decide, difference
 from .findings.fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
 from .findings.learned import learned_beats_bigbird
-from .vocabulary import degree_columns, parse_degrees
+from .vocabulary import BASELINE_KIND, degree_columns, parse_degrees
 
 RUN_NOISE = 0.012  # SD of one run around its cell's truth
 SEED_NOISE = 0.006  # SD of the effect a seed has on every cell it runs
@@ -41,8 +41,8 @@ def _runs(cells: dict, seeds: int, rng) -> pd.DataFrame:
     """cells: {(pattern, kind, placement, degrees): truth}, plus the dense cell, as a runs table."""
     shared = rng.normal(0, SEED_NOISE, seeds)
     rows = []
-    for (pattern, kind, placement, degrees), truth in {("dense", "dense", "none", ""): DENSE, **cells}.items():
-        sparsity = 0.0 if kind == "dense" else SPARSITY
+    for (pattern, kind, placement, degrees), truth in {("dense", BASELINE_KIND, "none", ""): DENSE, **cells}.items():
+        sparsity = 0.0 if kind == BASELINE_KIND else SPARSITY
         for seed in range(seeds):
             rows.append({"task": "t", "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
                          **degree_columns(parse_degrees(degrees) if degrees else None), "seed": seed,
@@ -187,10 +187,10 @@ def aso_side_by_side(runs: pd.DataFrame) -> pd.DataFrame:
     from .findings.cells import _scores
     from .decision import judge_cells
 
-    cells = runs[runs["kind"] != "dense"].drop_duplicates(["task", "pattern", "placement"])
+    cells = runs[runs["kind"] != BASELINE_KIND].drop_duplicates(["task", "pattern", "placement"])
     measured = []
     for cell in cells.itertuples():
-        dense, scores = _scores(runs, task=cell.task, kind="dense"), _scores(runs, task=cell.task, pattern=cell.pattern,
+        dense, scores = _scores(runs, task=cell.task, kind=BASELINE_KIND), _scores(runs, task=cell.task, pattern=cell.pattern,
                                                                                placement=cell.placement)
         shared = sorted(set(dense) & set(scores))
         measured.append((cell, [scores[s] for s in shared], [dense[s] for s in shared], difference(scores, dense)))

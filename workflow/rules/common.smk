@@ -256,7 +256,8 @@ def first_seed():
 
 
 def is_dense(pattern):
-    return config["patterns"][pattern]["kind"] == "dense"
+    """The baseline: no masks, placement none."""
+    return vocabulary.get_kind(config["patterns"][pattern]["kind"]).baseline
 
 
 def get_runs():

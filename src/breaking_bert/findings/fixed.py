@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Outcome, all_of, decide, difference, pool
-from ..vocabulary import degrees_from_columns, grid_point_name
+from ..vocabulary import BASELINE_KIND, degrees_from_columns, grid_point_name
 from .cells import PAPER_KINDS, Verdict, _scores, conclude
 
 
@@ -20,12 +20,12 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
     """
     name = f"1. Late-layer sparsity >= {high_sparsity:.0%} costs little; all-layer sparsity costs a lot"
     summary = summarize(runs)
-    sparse = summary[(summary["kind"] != "dense") & (summary["sparsity_mean"] >= high_sparsity)]
+    sparse = summary[(summary["kind"] != BASELINE_KIND) & (summary["sparsity_mean"] >= high_sparsity)]
     measured = []
     for (task, pattern), cells in sparse.groupby(["task", "pattern"]):
         if not {"late", "all"} <= set(cells["placement"]):
             continue
-        dense = _scores(runs, task=task, kind="dense")
+        dense = _scores(runs, task=task, kind=BASELINE_KIND)
         late = _scores(runs, task=task, pattern=pattern, placement="late")
         every = _scores(runs, task=task, pattern=pattern, placement="all")
         measured.append((task, pattern, cells, difference(late, dense), difference(every, late)))

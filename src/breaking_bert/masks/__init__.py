@@ -28,13 +28,10 @@ from .inputs import (
     word_vectors_from_embeddings,
 )
 from .patterns import (
-    PATTERNS,
-    PatternSpec,
     build_mask,
     build_matched_random_mask,
     draw_seed,
     forced_links,
-    get_pattern,
     pattern_tokens,
 )
 from .solving import (
@@ -50,9 +47,9 @@ from .effective import effective_sparsities, effective_sparsity, reachable_rows
 from .storage import MaskSet, sparsity
 
 __all__ = [
-    "CROSS_SEGMENT_POLICIES", "PATTERNS", "SPECIAL_TOKEN_POLICIES", "MaskInputs", "MaskOptions", "MaskSet",
-    "PatternSpec", "UnreachableSparsity", "build_mask", "build_matched_random_mask", "build_split_masks",
-    "check_achieved_sparsity", "draw_seed", "effective_sparsities", "effective_sparsity", "forced_links", "get_pattern", "mask_inputs_for_split",
+    "CROSS_SEGMENT_POLICIES", "SPECIAL_TOKEN_POLICIES", "MaskInputs", "MaskOptions", "MaskSet",
+    "UnreachableSparsity", "build_mask", "build_matched_random_mask", "build_split_masks",
+    "check_achieved_sparsity", "draw_seed", "effective_sparsities", "effective_sparsity", "forced_links", "mask_inputs_for_split",
     "mean_sparsity_at", "pattern_tokens", "reachable_rows", "resolve_dataset_degrees", "solve_degree_for_dataset",
     "solve_degree_for_example", "sparsity", "word_vectors_from_embeddings",
 ]
