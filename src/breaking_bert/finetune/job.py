@@ -3,7 +3,7 @@ a result, and the classifier it loads (with the backend's checks)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 
@@ -61,7 +61,6 @@ class FinetuneJob:
     threads: int = 1
     learned: LearnedConfig | None = None  # experiment 3: learn neighbour degrees instead of a fixed mask
     model_output: str | None = None  # a folder for the final weights (training.save_model), else none kept
-    extra: dict = field(default_factory=dict)
 
 
 def state_dict_digest(model) -> str:

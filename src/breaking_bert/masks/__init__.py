@@ -1,6 +1,6 @@
 """Attention masks: every pattern of the paper, lifted from words to wordpieces, stored bit-packed.
 
-Conventions (see ../shared/PAPER.md and docs/MASKS.md):
+Conventions (docs/MASKS.md has them in full):
 - ``allowed[i, j] = True`` means token i may attend to token j; masks cover the n real tokens of one
   example (padding is never part of a mask, so sparsity excludes it by construction).
 - Every mask is ``forced links | pattern links``. Forced links are the diagonal, the pieces of one
