@@ -236,6 +236,21 @@ def _library_imports(path: Path, library: Path, seen: set) -> set:
         files.append(target / "__init__.py" if target.is_dir() else target.with_suffix(".py"))
         return [f for f in files if f.exists()]
 
+    def resolve(relative: str, level: int, package: str) -> str:
+        return ".".join(package.split(".")[: len(package.split(".")) - level + 1] + ([relative] if relative else []))
+
+    def lazy_homes(dotted: str) -> dict[str, str]:
+        """name -> module, for a package whose __init__ exports lazily (breaking_bert/lazy.py)."""
+        init = library / Path(*dotted.split(".")[1:]) / "__init__.py"
+        if not init.exists():
+            return {}
+        for node in ast.walk(ast.parse(init.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "lazy_exports":
+                homes = ast.literal_eval(node.args[1])
+                return {name: resolve(module.lstrip("."), len(module) - len(module.lstrip(".")) or 1, dotted)
+                        for module, names in homes.items() for name in names}
+        return {}
+
     package = ".".join(("breaking_bert", *path.parent.relative_to(library).parts)) if path.is_relative_to(library) else ""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -245,8 +260,10 @@ def _library_imports(path: Path, library: Path, seen: set) -> set:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-            names = [base] + [f"{base}.{alias.name}" for alias in node.names]  # a name may be a submodule
+                base = resolve(base, node.level, package)
+            homes = lazy_homes(base) if base.startswith("breaking_bert") else {}
+            # a name may be a submodule, or one a lazy package loads from its module
+            names = [base] + [homes.get(alias.name, f"{base}.{alias.name}") for alias in node.names]
         for name in names:
             if name == "breaking_bert" or name.startswith("breaking_bert."):
                 found.update(module_files(name))
@@ -266,27 +283,30 @@ EFFECTIVE = {"masks/effective.py"}  # finetune and learn_degrees jobs measure ef
 IMPORTED_NOT_RUN = {
     "finetune": MASK_BUILDING | LEARNED,  # a fixed run loads mask files (masks/storage)
     "learn_degrees": MASK_BUILDING,
-    "figure_mask_gallery": MASK_BUILDING | EFFECTIVE,  # draws the stored masks
+    "figure_mask_gallery": {"kinds.py"},  # draws the stored masks (masks/storage): the lazy package loads nothing else
     # loads stored masks; its synthetic masks and block masks run in kernel_timing
     "cost": MASK_BUILDING | EFFECTIVE | {"attention.py", "vocabulary.py"},
     "kernel_timing": {"parse.py"},  # synthetic masks need no parse
 }
 
 
-# Run by every script, but it decides where messages go (the log, and the console for a fatal
-# error), not what a job computes: editing it reruns nothing.
-MESSAGES_ONLY = {"joblog.py"}
+# Run by every script, but they decide where messages go (the log, and the console for a fatal
+# error) and when a package loads a module, not what a job computes: editing them reruns nothing.
+MESSAGES_ONLY = {"joblog.py", "lazy.py"}
 
 
 def _only_imports(path: Path) -> bool:
-    """A package's __init__ that only re-exports (docstring, imports, __all__, __version__)."""
+    """A package's __init__ that only re-exports (docstring, imports, __all__, __version__, a lazy
+    __getattr__)."""
     import ast
 
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, (ast.Import, ast.ImportFrom)) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
             continue
-        if isinstance(node, ast.Assign) and all(getattr(t, "id", "") in ("__all__", "__version__") for t in node.targets):
-            continue
+        targets = [e for t in getattr(node, "targets", []) for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+        if isinstance(node, ast.Assign) and all(getattr(t, "id", "") in ("__all__", "__version__", "__getattr__")
+                                                for t in targets):
+            continue  # __getattr__, __all__ = lazy_exports(...): names, loaded when used
         return False
     return True
 

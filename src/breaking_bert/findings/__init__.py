@@ -16,15 +16,17 @@ it, else cannot tell; ``not tested`` when the cells it needs were not run. The t
   more than this are not comparable when the less sparse one wins (default 0.01).
 """
 
-from ..decision import CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED
-from .cells import NOT_TESTED, PAPER_KINDS, Verdict
-from .fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
-from .learned import frontier_at, irregular_beats_regular, learned_beats_bigbird, learned_degree_placement, learning_beats_its_frozen_control
-from .report import all_verdicts, dense_stability, render_report, retained_mass_section, retained_mass_vs_damage
+from ..lazy import lazy_exports
 
-__all__ = [
-    "CANNOT_TELL", "NOT_SUPPORTED", "NOT_TESTED", "PAPER_KINDS", "PARTLY", "SUPPORTED", "Verdict", "all_verdicts",
-    "dense_stability", "frontier_at", "irregular_beats_regular", "late_vs_all_layers", "learned_beats_bigbird",
-    "learned_degree_placement", "learning_beats_its_frozen_control", "least_damaging_patterns", "removing_neighbour_hurts_most",
-    "render_report", "retained_mass_section", "retained_mass_vs_damage",
-]
+__getattr__, __all__ = lazy_exports(__name__, {
+    "..decision": ("CANNOT_TELL", "NOT_SUPPORTED", "PARTLY", "SUPPORTED",),
+    "cells": ("NOT_TESTED", "PAPER_KINDS", "Verdict",),
+    "fixed": ("late_vs_all_layers", "least_damaging_patterns", "removing_neighbour_hurts_most",),
+    "learned": (
+        "frontier_at", "irregular_beats_regular", "learned_beats_bigbird", "learned_degree_placement",
+        "learning_beats_its_frozen_control",
+    ),
+    "report": (
+        "all_verdicts", "dense_stability", "render_report", "retained_mass_section", "retained_mass_vs_damage",
+    ),
+})
