@@ -176,6 +176,11 @@ def test_the_vocabulary_is_the_schemas():
         assert (re.fullmatch(placement, name) is not None) == in_vocabulary, name
     assert set(learned["variants"]["items"]["enum"]) == set(VARIANTS)
     assert set(learned["objective"]["enum"]) == set(OBJECTIVES)
+    from breaking_bert.findings.cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
+
+    findings = schema["properties"]["findings"]["properties"]
+    assert (findings["negligible_drop"]["default"], findings["high_sparsity"]["default"],
+            findings["sparsity_tolerance"]["default"]) == (NEGLIGIBLE_DROP, HIGH_SPARSITY, SPARSITY_TOLERANCE)
 
 
 BLOCK_NUMERIC_IMPORTS = """

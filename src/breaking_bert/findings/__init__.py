@@ -7,13 +7,12 @@ not supported / cannot tell. A finding over several cells is supported when ever
 it; otherwise each cell's definitive verdict must survive Holm's correction over the finding's
 cells, and the finding is not supported (or partly, when others support it) when a cell refutes
 it, else cannot tell; ``not tested`` when the cells it needs were not run. The thresholds are config values
-(``findings`` in config/schema.yaml):
+(``findings`` in config/schema.yaml; their defaults are ``cells``' constants):
 
-- ``negligible_drop``: a drop vs dense whose whole interval is smaller than this "costs little"
-  (default 0.01, one point);
-- ``high_sparsity``: cells at or above this achieved sparsity are "highly sparse" (default 0.75);
-- ``sparsity_tolerance``: two patterns compared in finding 2 whose achieved sparsities differ by
-  more than this are not comparable when the less sparse one wins (default 0.01).
+- ``negligible_drop``: a drop vs dense whose whole interval is smaller than this "costs little";
+- ``high_sparsity``: cells at or above this achieved sparsity are "highly sparse";
+- ``sparsity_tolerance``: two patterns compared (findings 2 and 3) whose achieved sparsities
+  differ by more than this are not comparable when the sparser one loses.
 """
 
 from ..lazy import lazy_exports

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..decision import RULE_TEXT
 from ..vocabulary import BASELINE_KIND, placement_layers
-from .cells import Verdict
+from .cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE, Verdict
 from .fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
 from .learned import irregular_beats_regular, learned_beats_bigbird, learning_beats_its_frozen_control
 
@@ -81,8 +81,8 @@ def dense_stability(summary: pd.DataFrame) -> pd.DataFrame:
     return dense[["task", "metric", "seeds", "score_mean", "score_std"]].reset_index(drop=True)
 
 
-def all_verdicts(runs: pd.DataFrame, learned_runs: pd.DataFrame | None = None, negligible_drop: float = 0.01,
-                 high_sparsity: float = 0.75, sparsity_tolerance: float = 0.01) -> list[Verdict]:
+def all_verdicts(runs: pd.DataFrame, learned_runs: pd.DataFrame | None = None, negligible_drop: float = NEGLIGIBLE_DROP,
+                 high_sparsity: float = HIGH_SPARSITY, sparsity_tolerance: float = SPARSITY_TOLERANCE) -> list[Verdict]:
     return [
         late_vs_all_layers(runs, negligible_drop, high_sparsity),
         least_damaging_patterns(runs, sparsity_tolerance=sparsity_tolerance),
