@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .vocabulary import BASELINE_KIND, NAMED_PLACEMENTS, SWEEPS, sweep_of
+from .vocabulary import BASELINE_KIND, NAMED_PLACEMENTS, SWEEPS, parse_setting, sweep_of
 
 
 def _placement_sort_key(placement: str):
@@ -171,7 +171,7 @@ def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
     """Hardened windows (aggregate.load_learned_windows' table), layer x head (mean over seeds and
     position classes), one panel per variant and setting, on one colour scale."""
     rows = windows[windows["task"] == task]
-    panels = sorted({(v, s) for v, s in zip(rows["variant"], rows["setting"])}, key=lambda p: (p[0], _setting_value(p[1])))
+    panels = sorted({(v, s) for v, s in zip(rows["variant"], rows["setting"])}, key=lambda p: (p[0], parse_setting(p[1])))
     grids = {}
     for variant, setting in panels:
         cells = rows[(rows["variant"] == variant) & (rows["setting"] == setting)]
@@ -195,13 +195,6 @@ def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
 
-
-def _setting_value(setting: str) -> float:
-    digits = setting.lstrip("abcdefghijklmnopqrstuvwxyz")
-    try:
-        return float(digits)
-    except ValueError:
-        return 0.0
 
 
 def plot_retained_mass(retained: pd.DataFrame, path) -> None:
