@@ -368,3 +368,17 @@ def test_the_workflow_catalog_conventions_are_there():
             if "benchmark:" not in body and name != "init_tracking":
                 without.append(name)
     assert not without, f"rules without a benchmark: {without}"
+
+
+def test_the_training_defaults_are_the_schemas():
+    """One set of training defaults: the schema's are TrainingConfig's, and a key the loop does not
+    know is refused rather than dropped."""
+    from dataclasses import fields
+
+    from breaking_bert.finetune.job import WORKFLOW_TRAINING_KEYS, TrainingConfig
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())["properties"]["training"]["properties"]
+    defaults = {f.name: f.default for f in fields(TrainingConfig) if f.name != "seed"}
+    assert {k: v["default"] for k, v in schema.items() if k not in WORKFLOW_TRAINING_KEYS} == defaults
+    with pytest.raises(ValueError, match="training: unknown key\\(s\\) epoch; known: .*epochs"):
+        TrainingConfig.from_dict({"epoch": 3}, seed=0)

@@ -37,8 +37,17 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, values: dict, seed: int) -> "TrainingConfig":
+        """The config's ``training`` section (its defaults are these fields', tests/test_config.py
+        checks) with the run's seed; ``save_model`` is the workflow's (it names the model output)."""
+        unknown = set(values) - set(cls.__dataclass_fields__) - WORKFLOW_TRAINING_KEYS
+        if unknown:
+            raise ValueError(f"training: unknown key(s) {', '.join(sorted(unknown))}; known: "
+                             f"{', '.join(sorted(set(cls.__dataclass_fields__) - {'seed'}))}")
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         return cls(**{**known, "seed": seed})
+
+
+WORKFLOW_TRAINING_KEYS = frozenset({"save_model"})  # read by the workflow, not by the training loop
 
 
 class Preempted(SystemExit):
