@@ -194,10 +194,11 @@ sys.meta_path.insert(0, Block())
 
 
 def test_the_workflow_takes_its_terms_from_the_vocabulary():
-    """common.smk imports the checkout's vocabulary (no mirror to keep in step): a pattern's needs,
-    its mask draw and the learned settings' names come from it. Its loader runs here in a Python
-    that cannot import numpy, pandas or torch, as a scheduler under --sdm conda may be."""
-    source = (REPO / "workflow/rules/common.smk").read_text()
+    """The workflow's shared helpers (workflow/rules/common/) import the checkout's vocabulary (no
+    mirror to keep in step): a pattern's needs, its mask draw and the learned settings' names come
+    from it. Its loader runs here in a Python that cannot import numpy, pandas or torch, as a
+    scheduler under --sdm conda may be."""
+    source = "\n".join(path.read_text() for path in sorted((REPO / "workflow/rules/common").glob("*.smk")))
     loader = re.search(r"^def load_vocabulary\(\):.*?(?=^\S)", source, flags=re.MULTILINE | re.DOTALL).group(0)
     program = (BLOCK_NUMERIC_IMPORTS + "import importlib, importlib.util\nfrom pathlib import Path\n"
                f"LIBRARY = Path({str(REPO / 'src/breaking_bert')!r})\n" + loader +
@@ -208,7 +209,7 @@ def test_the_workflow_takes_its_terms_from_the_vocabulary():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "'dilated'" in result.stdout and "frozenset({'parse'}) seed2" in result.stdout, result.stdout
     for mirror in ("SEEDED_KINDS =", '{"syntax": {"parse"}', '"_frozen"', 'placement=r"'):
-        assert mirror not in source, f"common.smk still spells out {mirror!r}"
+        assert mirror not in source, f"workflow/rules/common/ still spells out {mirror!r}"
 
 
 def test_envs_install_dependencies_only_and_pin_what_the_library_needs():
@@ -382,3 +383,11 @@ def test_the_training_defaults_are_the_schemas():
     assert {k: v["default"] for k, v in schema.items() if k not in WORKFLOW_TRAINING_KEYS} == defaults
     with pytest.raises(ValueError, match="training: unknown key\\(s\\) epoch; known: .*epochs"):
         TrainingConfig.from_dict({"epoch": 3}, seed=0)
+
+
+def test_no_workflow_file_is_over_200_lines():
+    """The Snakefile reads as a table of contents and each rule file and helper file keeps to one
+    concern (issue 29: common.smk had grown to 494 lines with six)."""
+    lengths = {str(path.relative_to(REPO)): len(path.read_text().splitlines())
+               for path in [REPO / "Snakefile", *(REPO / "workflow/rules").rglob("*.smk")]}
+    assert max(lengths.values()) <= 200, {k: v for k, v in lengths.items() if v > 200}

@@ -7,7 +7,7 @@ special-token policy), solving and the cost stage read them from KINDS.
 Standard library at import: the workflow's scheduling process reads KINDS (through
 ``vocabulary``) without numpy, which the builders import where they run, in the masks stage's
 environment. Kept apart from ``vocabulary`` so that editing a builder reruns what builds masks,
-not every job that uses the vocabulary's names (workflow/rules/common.smk's library()).
+not every job that uses the vocabulary's names (workflow/rules/common/params.smk's library()).
 """
 
 from __future__ import annotations
