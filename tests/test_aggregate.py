@@ -32,7 +32,7 @@ def test_summary_mean_spread_and_delta_vs_dense():
     assert late["score_mean"] == pytest.approx(0.79)
     assert late["score_std"] == pytest.approx(0.01)
     assert late["delta_vs_dense"] == pytest.approx(-0.03)
-    assert late["delta_std"] == pytest.approx(np.sqrt(0.01**2 / 3 + 0.02**2 / 3))
+    assert late["delta_se"] == pytest.approx(np.sqrt(0.01**2 / 3 + 0.02**2 / 3))
     assert summary.loc[("nb", "all"), "delta_vs_dense"] == pytest.approx(0.62 - 0.82)
     assert dense["delta_vs_dense"] == pytest.approx(0.0)
 

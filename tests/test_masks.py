@@ -5,15 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from breaking_bert.kinds import KINDS, get_kind
 from breaking_bert.masks import (
-    PATTERNS,
     MaskInputs,
     MaskOptions,
     MaskSet,
     build_mask,
     build_matched_random_mask,
     forced_links,
-    get_pattern,
     solve_degree_for_dataset,
     solve_degree_for_example,
     sparsity,
@@ -40,15 +39,14 @@ def examples(draw, min_words=1, max_words=24):
 
 DEGREE_KINDS = ["neighbour", "global", "random", "syntax", "lexical"]  # one degree each
 # every registered kind, so that a kind added to the registry is held to these properties at once
-REGISTERED = sorted(PATTERNS)
-WITH_DEGREES = sorted(kind for kind, spec in PATTERNS.items() if spec.degree_params)
-SYMMETRIC = sorted(kind for kind, spec in PATTERNS.items() if spec.symmetric)
+REGISTERED = sorted(name for name, kind in KINDS.items() if kind.links is not None)  # matched_random: drawn from a reference
+WITH_DEGREES = sorted(name for name in REGISTERED if KINDS[name].degrees)
+SYMMETRIC = sorted(name for name in REGISTERED if KINDS[name].symmetric)
 policies = st.sampled_from(["cls_global", "global", "like_words"])
 
 
 def _mask(example, kind, degree, policy, seed=0):
-    spec = get_pattern(kind)
-    degrees = {name: degree for name in spec.degree_params}
+    degrees = {name: degree for name in get_kind(kind).degrees}
     return build_mask(example, kind, degrees, MaskOptions(special_tokens=policy), seed)
 
 
@@ -69,7 +67,6 @@ def test_forced_links_hold_for_every_pattern(example, kind, degree, policy):
 @settings(max_examples=60, deadline=None)
 @given(examples(), st.sampled_from(SYMMETRIC), st.integers(0, 6), policies)
 def test_symmetric_patterns_are_symmetric(example, kind, degree, policy):
-    assert get_pattern(kind).symmetric
     mask = _mask(example, kind, degree, policy)
     assert (mask == mask.T).all()
 
@@ -80,7 +77,7 @@ def test_same_seed_same_mask_and_degree_monotone(example, kind, degree, seed):
     """Nested in the first degree, the one solved for a target (the others held)."""
     first = _mask(example, kind, degree, "like_words", seed)
     assert (first == _mask(example, kind, degree, "like_words", seed)).all()
-    names = get_pattern(kind).degree_params
+    names = get_kind(kind).degrees
     larger = build_mask(example, kind, {**{name: degree for name in names}, names[0]: degree + 1},
                         MaskOptions(special_tokens="like_words"), seed)
     assert (larger | ~first).all(), "a larger degree never removes a link"
@@ -120,7 +117,7 @@ def test_neighbour_and_global_exact():
 def test_matched_random_copies_row_degrees(example, kind, target):
     options = MaskOptions()
     degree = solve_degree_for_example(example, kind, target, options)
-    reference = build_mask(example, kind, {get_pattern(kind).degree_params[0]: degree}, options)
+    reference = build_mask(example, kind, {get_kind(kind).degrees[0]: degree}, options)
     control = build_matched_random_mask(reference, example, options, seed=7)
     assert (control.sum(axis=1) == reference.sum(axis=1)).all()
     assert (control | ~forced_links(example, options)).all()
@@ -132,7 +129,7 @@ def test_solved_degree_is_the_closest_achievable(example, kind, target):
     """No other degree gets closer to the target than the solved one."""
     options = MaskOptions(special_tokens="like_words")
     degree = solve_degree_for_example(example, kind, target, options)
-    name = get_pattern(kind).degree_params[0]
+    name = get_kind(kind).degrees[0]
     achieved = sparsity(build_mask(example, kind, {name: degree}, options))
     for other in range(0, example.n + 1):
         other_sparsity = sparsity(build_mask(example, kind, {name: other}, options))
@@ -186,9 +183,12 @@ def test_mask_set_roundtrip_and_padding(tmp_path_factory, batch, kind, degree):
 
 
 def test_registry_lists_every_paper_pattern():
-    assert {"dense", "neighbour", "random", "syntax", "lexical", "global", "bigbird"} <= set(PATTERNS)
+    assert {"dense", "neighbour", "random", "syntax", "lexical", "global", "bigbird", "matched_random"} <= set(KINDS)
+    example = MaskInputs(word_ids=np.array([-1, 0, 1, -1]))
     with pytest.raises(ValueError, match="unknown pattern kind 'nope'"):
-        get_pattern("nope")
+        build_mask(example, "nope", {})
+    with pytest.raises(ValueError, match="drawn from a reference mask"):
+        build_mask(example, "matched_random", {})
 
 
 def test_bad_policy_names_the_key():

@@ -96,7 +96,8 @@ def test_targets_are_met_within_001_on_the_packaged_tasks_or_the_job_names_the_r
     get dense enough (syntax on multi-sentence reviews and articles: sentences are never linked),
     the check stops with the reachable range; at 0.9 every kind lands on the long texts too (the
     target config/embedded_gpu.yaml uses there)."""
-    from breaking_bert.masks import UnreachableSparsity, build_split_masks, check_achieved_sparsity, get_pattern
+    from breaking_bert.kinds import get_kind
+    from breaking_bert.masks import UnreachableSparsity, build_split_masks, check_achieved_sparsity
     from breaking_bert.models import load_input_embeddings
     from breaking_bert.prepare_data import prepare_task
 
@@ -108,7 +109,7 @@ def test_targets_are_met_within_001_on_the_packaged_tasks_or_the_job_names_the_r
     tokens, _ = tokenize_frame(train, load_tokenizer(model), max_length=256)
     parses, embeddings = parse_frame(nlp, train), load_input_embeddings(model)
     for kind in ("neighbour", "random", "syntax", "lexical"):
-        examples = mask_inputs_for_split(tokens, parses, embeddings, get_pattern(kind).needs)
+        examples = mask_inputs_for_split(tokens, parses, embeddings, get_kind(kind).needs)
         for target in (0.78,) if task == "rotten_tomatoes" else (0.78, 0.9):  # 0.9: beyond short sentences' forced links
             pattern = {"kind": kind, "target_sparsity": target, "solve": "per_example", "seed": 3}
             if kind == "syntax" and task != "rotten_tomatoes" and target == 0.78:

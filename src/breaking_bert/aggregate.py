@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .vocabulary import DEGREE_COLUMNS, degree_columns, format_degrees
+from .decision import standard_error_of_difference
+from .vocabulary import BASELINE_KIND, DEGREE_COLUMNS, degree_columns, format_degrees
 
 RUN_COLUMNS = [
     "task",
@@ -56,7 +57,8 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (task, pattern, placement): seeds, mean and sample std of the score, delta vs dense.
 
     The dense baseline of a task is its ``dense`` kind run(s); ``delta`` is the cell mean minus the
-    dense mean, and ``delta_std`` combines both cells' standard errors' spread as sqrt(s1^2/n1 + s2^2/n2).
+    dense mean, and ``delta_se`` its standard error, sqrt(s1^2/n1 + s2^2/n2) (unpaired; the findings
+    pair by seed, decision.py).
     """
     if runs.empty:
         return pd.DataFrame()
@@ -77,12 +79,12 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         effective_sparsity_mean=("effective_sparsity_mean", "mean"),
         samples_per_second=("train_samples_per_second", "mean"),
     ).reset_index()
-    dense = summary[summary["kind"] == "dense"].set_index("task")
+    dense = summary[summary["kind"] == BASELINE_KIND].set_index("task")
     base_mean = summary["task"].map(dense["score_mean"]) if not dense.empty else np.nan
     base_std = summary["task"].map(dense["score_std"]) if not dense.empty else np.nan
     base_n = summary["task"].map(dense["seeds"]) if not dense.empty else np.nan
     summary["delta_vs_dense"] = summary["score_mean"] - base_mean
-    summary["delta_std"] = np.sqrt(summary["score_std"] ** 2 / summary["seeds"] + base_std**2 / base_n)
+    summary["delta_se"] = standard_error_of_difference(summary["score_std"], summary["seeds"], base_std, base_n)
     return summary
 
 

@@ -26,14 +26,15 @@ import numpy as np
 import pandas as pd
 
 from .decision import CANNOT_TELL, SUPPORTED, decide, difference
+from .findings.cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
 from .findings.fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
 from .findings.learned import learned_beats_bigbird
-from .vocabulary import degree_columns, parse_degrees
+from .vocabulary import BASELINE_KIND, degree_columns, parse_degrees
 
 RUN_NOISE = 0.012  # SD of one run around its cell's truth
 SEED_NOISE = 0.006  # SD of the effect a seed has on every cell it runs
 DENSE = 0.80
-NEGLIGIBLE = 0.01  # findings.negligible_drop
+NEGLIGIBLE = NEGLIGIBLE_DROP
 SPARSITY = 0.78
 
 
@@ -41,8 +42,8 @@ def _runs(cells: dict, seeds: int, rng) -> pd.DataFrame:
     """cells: {(pattern, kind, placement, degrees): truth}, plus the dense cell, as a runs table."""
     shared = rng.normal(0, SEED_NOISE, seeds)
     rows = []
-    for (pattern, kind, placement, degrees), truth in {("dense", "dense", "none", ""): DENSE, **cells}.items():
-        sparsity = 0.0 if kind == "dense" else SPARSITY
+    for (pattern, kind, placement, degrees), truth in {("dense", BASELINE_KIND, "none", ""): DENSE, **cells}.items():
+        sparsity = 0.0 if kind == BASELINE_KIND else SPARSITY
         for seed in range(seeds):
             rows.append({"task": "t", "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
                          **degree_columns(parse_degrees(degrees) if degrees else None), "seed": seed,
@@ -60,7 +61,7 @@ def finding_1(cells: int, effect: float, seeds: int, rng):
     for k in range(cells):
         table[(f"p{k}", "neighbour", "late", "w=1")] = late
         table[(f"p{k}", "neighbour", "all", "w=1")] = every
-    return late_vs_all_layers(_runs(table, seeds, rng), NEGLIGIBLE, 0.75)
+    return late_vs_all_layers(_runs(table, seeds, rng), NEGLIGIBLE, HIGH_SPARSITY)
 
 
 def finding_2(cells: int, effect: float, seeds: int, rng):
@@ -70,7 +71,7 @@ def finding_2(cells: int, effect: float, seeds: int, rng):
         truth = {"neighbour": effect, "random": effect, "syntax": 0.0, "lexical": 0.0}
         verdicts.append({(kind, kind, "all", "k=1"): DENSE - 0.05 + gain for kind, gain in truth.items()})
     frames = [_runs(table, seeds, rng).assign(task=f"t{i}") for i, table in enumerate(verdicts)]
-    return least_damaging_patterns(pd.concat(frames, ignore_index=True), sparsity_tolerance=0.01)
+    return least_damaging_patterns(pd.concat(frames, ignore_index=True), sparsity_tolerance=SPARSITY_TOLERANCE)
 
 
 def finding_3(cells: int, effect: float, seeds: int, rng):
@@ -82,7 +83,7 @@ def finding_3(cells: int, effect: float, seeds: int, rng):
         for removed, degrees in (("g", "g=0 w=2 r=2"), ("w", "g=1 w=0 r=2"), ("r", "g=1 w=2 r=0")):
             suffix = "_".join(part.replace("=", "") for part in degrees.split())
             table[(f"{grid}_{suffix}", "bigbird", "all", degrees)] = DENSE - 0.04 - (effect if removed == "w" else 0.0)
-    return removing_neighbour_hurts_most(_runs(table, seeds, rng), 0.01)
+    return removing_neighbour_hurts_most(_runs(table, seeds, rng), SPARSITY_TOLERANCE)
 
 
 def finding_4(cells: int, effect: float, seeds: int, rng):
@@ -96,7 +97,7 @@ def finding_4(cells: int, effect: float, seeds: int, rng):
                 "score": DENSE - 0.03 + effect + slope * (target - SPARSITY) + shared[seed] + rng.normal(0, RUN_NOISE),
                 "sparsity_mean": target, "effective_sparsity_mean": target}
                for target in (0.70, 0.85) for seed in range(seeds)]
-    return learned_beats_bigbird(runs, pd.DataFrame(learned), 0.75)
+    return learned_beats_bigbird(runs, pd.DataFrame(learned), HIGH_SPARSITY)
 
 
 FINDINGS: dict[str, tuple[Callable, int, int, float]] = {
@@ -187,10 +188,10 @@ def aso_side_by_side(runs: pd.DataFrame) -> pd.DataFrame:
     from .findings.cells import _scores
     from .decision import judge_cells
 
-    cells = runs[runs["kind"] != "dense"].drop_duplicates(["task", "pattern", "placement"])
+    cells = runs[runs["kind"] != BASELINE_KIND].drop_duplicates(["task", "pattern", "placement"])
     measured = []
     for cell in cells.itertuples():
-        dense, scores = _scores(runs, task=cell.task, kind="dense"), _scores(runs, task=cell.task, pattern=cell.pattern,
+        dense, scores = _scores(runs, task=cell.task, kind=BASELINE_KIND), _scores(runs, task=cell.task, pattern=cell.pattern,
                                                                                placement=cell.placement)
         shared = sorted(set(dense) & set(scores))
         measured.append((cell, [scores[s] for s in shared], [dense[s] for s in shared], difference(scores, dense)))

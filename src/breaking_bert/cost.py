@@ -125,10 +125,11 @@ def positional_mask(kind: str, length: int, degrees: dict, seed: int = 0) -> tor
     """The (L, L) mask of a kind the masks package builds from positions alone, on an input of L
     one-token words without special tokens: the same builders, registry and forced links (here the
     diagonal) as every experiment's masks."""
-    from .masks import MaskInputs, MaskOptions, build_mask, get_pattern
+    from .kinds import get_kind
+    from .masks import MaskInputs, MaskOptions, build_mask
 
-    if get_pattern(kind).needs:
-        raise ValueError(f"timing pattern {kind!r} needs {', '.join(sorted(get_pattern(kind).needs))}: only "
+    if get_kind(kind).needs:
+        raise ValueError(f"timing pattern {kind!r} needs {', '.join(sorted(get_kind(kind).needs))}: only "
                          f"position-defined kinds can be timed on synthetic lengths")
     inputs = MaskInputs(word_ids=np.arange(length))
     return torch.from_numpy(build_mask(inputs, kind, degrees, MaskOptions(special_tokens="like_words"), seed))

@@ -116,6 +116,12 @@ class Difference:
         return int(seeds[enough[0]]) if len(enough) else None
 
 
+def standard_error_of_difference(std_a, n_a, std_b, n_b):
+    """Of a difference of two means from independent samples: sqrt(s_a^2 / n_a + s_b^2 / n_b)
+    (works on numbers and on pandas columns alike)."""
+    return (std_a**2 / n_a + std_b**2 / n_b) ** 0.5
+
+
 def difference(first: dict, second: dict) -> Difference:
     """first/second: seed -> score of two cells. Paired over the shared seeds when there are >= 2."""
     if not first or not second:
@@ -136,7 +142,7 @@ def difference(first: dict, second: dict) -> Difference:
     note = "unpaired: the cells share fewer than 2 seeds" if n >= 2 else ""
     if n < 2:
         return Difference(mean, math.nan, n, False, note)
-    standard_error = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    standard_error = float(standard_error_of_difference(a.std(ddof=1), len(a), b.std(ddof=1), len(b)))
     return Difference(mean, standard_error * math.sqrt(n), n, False, note)
 
 

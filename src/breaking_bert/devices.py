@@ -21,7 +21,6 @@ GPU_SLOTS = "results/.gpu_slots"  # the lock files of a local run's GPU jobs (fi
 @dataclass
 class DeviceClaim:
     device: str  # "cpu" or "cuda:<i>"
-    slot: int | None
     how: str  # "cpu" | "scheduler" | "lock"
     _lock_file: object = None
 
@@ -59,7 +58,7 @@ def claim_gpu_slot(count: int, lock_dir: str | Path, timeout_s: float = 3600.0, 
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
             handle.flush()
-            return DeviceClaim(device=f"cuda:{slot}", slot=slot, how="lock", _lock_file=handle)
+            return DeviceClaim(device=f"cuda:{slot}", how="lock", _lock_file=handle)
         if time.monotonic() > deadline:
             raise TimeoutError(f"no free GPU slot among {count} in {lock_dir} after {timeout_s:.0f}s")
         time.sleep(poll_s)
@@ -68,12 +67,12 @@ def claim_gpu_slot(count: int, lock_dir: str | Path, timeout_s: float = 3600.0, 
 def claim_device(preference: str, lock_dir: str | Path) -> DeviceClaim:
     """preference: "auto" (a GPU when there is one), "cpu", or "cuda"."""
     if preference == "cpu":
-        return DeviceClaim("cpu", None, "cpu")
+        return DeviceClaim("cpu", "cpu")
     count = visible_gpu_count()
     if count == 0:
         if preference == "cuda":
             raise RuntimeError("training.device is 'cuda' but no GPU is visible")
-        return DeviceClaim("cpu", None, "cpu")
+        return DeviceClaim("cpu", "cpu")
     if os.environ.get("SLURM_JOB_ID") and os.environ.get("CUDA_VISIBLE_DEVICES"):
-        return DeviceClaim("cuda:0", 0, "scheduler")
+        return DeviceClaim("cuda:0", "scheduler")
     return claim_gpu_slot(count, lock_dir)

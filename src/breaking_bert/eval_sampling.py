@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .scoring import classification_metrics
+from .vocabulary import BASELINE_KIND
 
 BOOTSTRAP_DRAWS = 1000
 COLUMNS = ["task", "pattern", "kind", "placement", "metric", "eval examples", "seeds", "seed sd", "eval sampling sd",
@@ -69,8 +70,8 @@ def eval_sampling_table(metrics_paths, draws: int = BOOTSTRAP_DRAWS) -> pd.DataF
     if runs.empty:
         return pd.DataFrame(columns=COLUMNS)
     for (task, pattern, placement), cell in runs.groupby(["task", "pattern", "placement"], sort=True):
-        dense = runs[(runs["task"] == task) & (runs["kind"] == "dense")].set_index("seed")
-        is_dense = cell["kind"].iloc[0] == "dense"
+        dense = runs[(runs["task"] == task) & (runs["kind"] == BASELINE_KIND)].set_index("seed")
+        is_dense = cell["kind"].iloc[0] == BASELINE_KIND
         values, variances = [], []
         for run in cell.itertuples():
             if not is_dense and run.seed not in dense.index:
@@ -97,7 +98,7 @@ def eval_sampling_section(table: pd.DataFrame) -> str:
     from .aggregate import to_markdown
 
     lines = ["## Beyond the paper: how much of the spread over seeds is eval sampling", ""]
-    sparse = table[table["kind"] != "dense"].dropna(subset=["eval sampling share"]) if len(table) else table
+    sparse = table[table["kind"] != BASELINE_KIND].dropna(subset=["eval sampling share"]) if len(table) else table
     if sparse.empty:
         return "\n".join(lines + ["No sparse cell has two seeds with kept predictions.", ""])
     median = float(sparse["eval sampling share"].median())

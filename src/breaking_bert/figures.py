@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .vocabulary import NAMED_PLACEMENTS, SWEEPS, sweep_of
+from .vocabulary import BASELINE_KIND, NAMED_PLACEMENTS, SWEEPS, parse_setting, sweep_of
 
 
 def _placement_sort_key(placement: str):
@@ -30,8 +30,8 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(6, 4.5 * len(tasks)), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         rows = summary[summary["task"] == task]
-        dense = rows[rows["kind"] == "dense"]
-        sparse = rows[rows["kind"] != "dense"]
+        dense = rows[rows["kind"] == BASELINE_KIND]
+        sparse = rows[rows["kind"] != BASELINE_KIND]
         patterns = sorted(sparse["pattern"].unique())
         placements = sorted(sparse["placement"].unique(), key=_placement_sort_key)
         width = 0.8 / max(len(placements), 1)
@@ -96,7 +96,7 @@ def plot_mask_gallery(pieces: list[str], masks: dict, path, title: str = "") -> 
 def layer_sweep_table(summary: pd.DataFrame, task: str, prefix: str) -> pd.DataFrame:
     """Delta vs dense, patterns x layer index, for one sweep ('layer': that layer only; 'from':
     that layer and every later one)."""
-    rows = summary[(summary["task"] == task) & (summary["kind"] != "dense")].copy()
+    rows = summary[(summary["task"] == task) & (summary["kind"] != BASELINE_KIND)].copy()
     parsed = rows["placement"].map(sweep_of)
     rows = rows[parsed.map(lambda p: p is not None and p[0] == prefix)]
     if rows.empty:
@@ -142,7 +142,7 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
     tasks = sorted(summary["task"].unique())
     fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(max(6, 5.5 * len(tasks)), 4.5), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        rows = summary[(summary["task"] == task) & (summary["placement"] == "all") & (summary["kind"] != "dense")]
+        rows = summary[(summary["task"] == task) & (summary["placement"] == "all") & (summary["kind"] != BASELINE_KIND)]
         for kind, cells in rows.groupby("kind"):
             ax.errorbar(cells["sparsity_mean"], cells["score_mean"], yerr=cells["score_std"], fmt="o", capsize=2, label=kind, alpha=0.8)
             if kind == "bigbird":
@@ -152,7 +152,7 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
             frontier = learned[learned["task"] == task].sort_values("sparsity_mean")
             for variant, points in frontier.groupby("variant"):
                 ax.errorbar(points["sparsity_mean"], points["score_mean"], yerr=points["score_std"], fmt="-s", capsize=2, label=f"learned ({variant})")
-        dense = summary[(summary["task"] == task) & (summary["kind"] == "dense")]
+        dense = summary[(summary["task"] == task) & (summary["kind"] == BASELINE_KIND)]
         if not dense.empty:
             mean, std = float(dense["score_mean"].iloc[0]), float(dense["score_std"].iloc[0])
             ax.axhline(mean, color="black", linewidth=1, label="dense")
@@ -171,7 +171,7 @@ def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
     """Hardened windows (aggregate.load_learned_windows' table), layer x head (mean over seeds and
     position classes), one panel per variant and setting, on one colour scale."""
     rows = windows[windows["task"] == task]
-    panels = sorted({(v, s) for v, s in zip(rows["variant"], rows["setting"])}, key=lambda p: (p[0], _setting_value(p[1])))
+    panels = sorted({(v, s) for v, s in zip(rows["variant"], rows["setting"])}, key=lambda p: (p[0], parse_setting(p[1])))
     grids = {}
     for variant, setting in panels:
         cells = rows[(rows["variant"] == variant) & (rows["setting"] == setting)]
@@ -195,13 +195,6 @@ def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
 
-
-def _setting_value(setting: str) -> float:
-    digits = setting.lstrip("abcdefghijklmnopqrstuvwxyz")
-    try:
-        return float(digits)
-    except ValueError:
-        return 0.0
 
 
 def plot_retained_mass(retained: pd.DataFrame, path) -> None:

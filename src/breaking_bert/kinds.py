@@ -7,7 +7,7 @@ special-token policy), solving and the cost stage read them from KINDS.
 Standard library at import: the workflow's scheduling process reads KINDS (through
 ``vocabulary``) without numpy, which the builders import where they run, in the masks stage's
 environment. Kept apart from ``vocabulary`` so that editing a builder reruns what builds masks,
-not every job that uses the vocabulary's names (workflow/rules/common.smk's library()).
+not every job that uses the vocabulary's names (workflow/rules/common/params.smk's library()).
 """
 
 from __future__ import annotations
@@ -24,18 +24,19 @@ class Kind:
     seeded: bool = False  # a random draw: its masks are drawn anew for every run seed
     symmetric: bool = True  # its links go both ways (random partners and BigBird's do not)
     links: Callable | None = None  # (inputs, **degrees[, seed]) -> (n, n) bool; None: drawn elsewhere
+    baseline: bool = False  # the unmasked baseline: every link kept, no policy applied, no masks stored
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def pattern_kind(name: str, degrees=(), needs=(), seeded=False, symmetric=True):
+def pattern_kind(name: str, degrees=(), needs=(), seeded=False, symmetric=True, baseline=False):
     """Defines a pattern kind: its terms, and the decorated function as the builder of its links
     (masks.patterns adds the forced links, the special-token policy and the storage). A new kind
     is one such function here; the schema, the workflow and the masks stage read it from KINDS."""
 
-    def define(links: Callable) -> Callable:
-        KINDS[name] = Kind(name, tuple(degrees), frozenset(needs), seeded, symmetric, links)
+    def define(links: Callable | None) -> Callable | None:
+        KINDS[name] = Kind(name, tuple(degrees), frozenset(needs), seeded, symmetric, links, baseline)
         return links
 
     return define
@@ -46,7 +47,7 @@ def pattern_kind(name: str, degrees=(), needs=(), seeded=False, symmetric=True):
 # example_index.
 
 
-@pattern_kind("dense")
+@pattern_kind("dense", baseline=True)
 def dense_links(inputs):
     import numpy as np
 
@@ -160,10 +161,11 @@ def dilated_links(inputs, w: int, d: int):
     return (gap <= w * step) & (gap % step == 0)
 
 
-# a random control with the per-row degrees of another pattern (patterns.<name>.reference); its
-# links are drawn from the reference's mask (masks.build_matched_random_mask)
-KINDS["matched_random"] = Kind("matched_random", needs=frozenset({"reference"}), seeded=True, symmetric=False)
+# a random control with the per-row degrees of another pattern (patterns.<name>.reference): no
+# builder of its own, its links are drawn from the reference's mask (masks.build_matched_random_mask)
+pattern_kind("matched_random", needs=("reference",), seeded=True, symmetric=False)(None)
 SEEDED_KINDS = tuple(name for name, kind in KINDS.items() if kind.seeded)
+BASELINE_KIND = next(name for name, kind in KINDS.items() if kind.baseline)  # what every delta is against
 GRID_KINDS = tuple(name for name, kind in KINDS.items() if kind.degrees)  # what a pattern grid may sweep
 
 

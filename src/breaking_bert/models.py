@@ -58,16 +58,6 @@ def load_tokenizer(model_cfg: dict):
     return tokenizer
 
 
-def load_model_config(model_cfg: dict):
-    from transformers import AutoConfig
-
-    name = resolve_model_path(model_cfg["name_or_path"])
-    try:
-        return AutoConfig.from_pretrained(name, trust_remote_code=bool(model_cfg.get("trust_remote_code", False)))
-    except Exception as error:
-        raise explain_load_failure(name, error) from None
-
-
 def load_input_embeddings(model_cfg: dict):
     """The word-embedding matrix (vocab, hidden) as a float32 numpy array, for lexical masks."""
     from transformers import AutoModel

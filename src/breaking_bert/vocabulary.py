@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 # the kinds' terms, re-exported: the workflow and the report layer read every term from here
-from .kinds import GRID_KINDS, KINDS, SEEDED_KINDS, Kind, get_kind  # noqa: F401
+from .kinds import BASELINE_KIND, GRID_KINDS, KINDS, SEEDED_KINDS, Kind, get_kind  # noqa: F401
 
 # ---------------------------------------------------------------------------------------------
 # Degrees as text: 'g=1 w=3 r=0' in tables, '<grid>_g1_w3_r0' as the name of a grid's point

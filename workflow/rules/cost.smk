@@ -51,7 +51,7 @@ rule aggregate_cost:
     input:
         costs=get_cost_files("cost.json"),
         retained=get_cost_files("retained_mass.csv"),
-        code=library("aggregate", "vocabulary"),
+        code=library("aggregate", "decision", "vocabulary"),
     output:
         cost="results/tables/cost.csv",
         retained="results/tables/retained_mass.csv",

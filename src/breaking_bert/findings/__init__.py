@@ -7,24 +7,25 @@ not supported / cannot tell. A finding over several cells is supported when ever
 it; otherwise each cell's definitive verdict must survive Holm's correction over the finding's
 cells, and the finding is not supported (or partly, when others support it) when a cell refutes
 it, else cannot tell; ``not tested`` when the cells it needs were not run. The thresholds are config values
-(``findings`` in config/schema.yaml):
+(``findings`` in config/schema.yaml; their defaults are ``cells``' constants):
 
-- ``negligible_drop``: a drop vs dense whose whole interval is smaller than this "costs little"
-  (default 0.01, one point);
-- ``high_sparsity``: cells at or above this achieved sparsity are "highly sparse" (default 0.75);
-- ``sparsity_tolerance``: two patterns compared in finding 2 whose achieved sparsities differ by
-  more than this are not comparable when the less sparse one wins (default 0.01).
+- ``negligible_drop``: a drop vs dense whose whole interval is smaller than this "costs little";
+- ``high_sparsity``: cells at or above this achieved sparsity are "highly sparse";
+- ``sparsity_tolerance``: two patterns compared (findings 2 and 3) whose achieved sparsities
+  differ by more than this are not comparable when the sparser one loses.
 """
 
-from ..decision import CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED
-from .cells import NOT_TESTED, PAPER_KINDS, Verdict
-from .fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
-from .learned import frontier_at, irregular_beats_regular, learned_beats_bigbird, learned_degree_placement, learning_beats_its_frozen_control
-from .report import all_verdicts, dense_stability, render_report, retained_mass_section, retained_mass_vs_damage
+from ..lazy import lazy_exports
 
-__all__ = [
-    "CANNOT_TELL", "NOT_SUPPORTED", "NOT_TESTED", "PAPER_KINDS", "PARTLY", "SUPPORTED", "Verdict", "all_verdicts",
-    "dense_stability", "frontier_at", "irregular_beats_regular", "late_vs_all_layers", "learned_beats_bigbird",
-    "learned_degree_placement", "learning_beats_its_frozen_control", "least_damaging_patterns", "removing_neighbour_hurts_most",
-    "render_report", "retained_mass_section", "retained_mass_vs_damage",
-]
+__getattr__, __all__ = lazy_exports(__name__, {
+    "..decision": ("CANNOT_TELL", "NOT_SUPPORTED", "PARTLY", "SUPPORTED",),
+    "cells": ("NOT_TESTED", "PAPER_KINDS", "Verdict",),
+    "fixed": ("late_vs_all_layers", "least_damaging_patterns", "removing_neighbour_hurts_most",),
+    "learned": (
+        "frontier_at", "irregular_beats_regular", "learned_beats_bigbird", "learned_degree_placement",
+        "learning_beats_its_frozen_control",
+    ),
+    "report": (
+        "all_verdicts", "dense_stability", "render_report", "retained_mass_section", "retained_mass_vs_damage",
+    ),
+})

@@ -10,6 +10,9 @@ from ..decision import CANNOT_TELL, MIN_DEFINITIVE_SEEDS, NOT_SUPPORTED, SUPPORT
 
 PAPER_KINDS = ("syntax", "lexical", "neighbour", "random")
 NOT_TESTED = "not tested"
+# the findings' thresholds when a caller gives none; the config's defaults (config/schema.yaml,
+# findings.*) are these, which tests/test_config.py checks
+NEGLIGIBLE_DROP, HIGH_SPARSITY, SPARSITY_TOLERANCE = 0.01, 0.75, 0.01
 
 
 @dataclass

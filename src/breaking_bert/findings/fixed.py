@@ -7,11 +7,11 @@ import pandas as pd
 
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Outcome, all_of, decide, difference, pool
-from ..vocabulary import degrees_from_columns, grid_point_name
-from .cells import PAPER_KINDS, Verdict, _scores, conclude
+from ..vocabulary import BASELINE_KIND, degrees_from_columns, grid_point_name
+from .cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, PAPER_KINDS, SPARSITY_TOLERANCE, Verdict, _scores, conclude
 
 
-def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_sparsity: float = 0.75) -> Verdict:
+def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = NEGLIGIBLE_DROP, high_sparsity: float = HIGH_SPARSITY) -> Verdict:
     """Finding 1: masking the late half at >= high_sparsity costs little; masking all layers costs a lot.
 
     Per task and highly sparse pattern run at both placements, two claims: 'late costs little'
@@ -20,12 +20,12 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
     """
     name = f"1. Late-layer sparsity >= {high_sparsity:.0%} costs little; all-layer sparsity costs a lot"
     summary = summarize(runs)
-    sparse = summary[(summary["kind"] != "dense") & (summary["sparsity_mean"] >= high_sparsity)]
+    sparse = summary[(summary["kind"] != BASELINE_KIND) & (summary["sparsity_mean"] >= high_sparsity)]
     measured = []
     for (task, pattern), cells in sparse.groupby(["task", "pattern"]):
         if not {"late", "all"} <= set(cells["placement"]):
             continue
-        dense = _scores(runs, task=task, kind="dense")
+        dense = _scores(runs, task=task, kind=BASELINE_KIND)
         late = _scores(runs, task=task, pattern=pattern, placement="late")
         every = _scores(runs, task=task, pattern=pattern, placement="all")
         measured.append((task, pattern, cells, difference(late, dense), difference(every, late)))
@@ -60,7 +60,7 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = 0.01, high_s
 PAIRS = [(good, bad) for good in ("neighbour", "random") for bad in ("syntax", "lexical")]  # finding 2's claims
 
 
-def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity_tolerance: float = 0.01) -> Verdict:
+def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity_tolerance: float = SPARSITY_TOLERANCE) -> Verdict:
     """Finding 2: of syntax / lexical / neighbour / random (masked at ``placement``), neighbour and
     random are the two least damaging. Per task, four claims: each of neighbour and random scores
     above each of syntax and lexical (paired differences above 0). A comparison whose winner is
@@ -118,7 +118,7 @@ def _grid_of(pattern: str, degrees: dict) -> str:
     return pattern[: -len(suffix)] if pattern.endswith(suffix) and len(pattern) > len(suffix) else pattern
 
 
-def removing_neighbour_hurts_most(runs: pd.DataFrame, sparsity_tolerance: float = 0.01) -> Verdict:
+def removing_neighbour_hurts_most(runs: pd.DataFrame, sparsity_tolerance: float = SPARSITY_TOLERANCE) -> Verdict:
     """Finding 3: among BigBird's global, neighbour and random components, removing neighbour costs
     the most. Per task, placement, grid and full BigBird point (g, w, r > 0) whose three
     one-component-removed variants were run: two claims, removing w scores below removing g and

@@ -10,7 +10,7 @@ import pandas as pd
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Difference, Outcome, decide, difference, judge_cells, pool
 from ..vocabulary import control_of, degrees_from_columns, is_control
-from .cells import NOT_TESTED, Verdict, _by_seed, _few_seeds_caveat, _scores, _select, _tally, conclude
+from .cells import HIGH_SPARSITY, NOT_TESTED, Verdict, _by_seed, _few_seeds_caveat, _scores, _select, _tally, conclude
 from .fixed import _is_full_bigbird
 
 
@@ -64,7 +64,7 @@ def _judge_pooled(measured: list[tuple[Difference | Outcome, str]], pooled: bool
     return judged
 
 
-def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None, high_sparsity: float = 0.75) -> Verdict:
+def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None, high_sparsity: float = HIGH_SPARSITY) -> Verdict:
     """Finding 4: learned neighbour degrees dominate fixed BigBird patterns at high sparsity.
 
     Every full BigBird cell (g, w, r > 0; an ablation with a component removed is no BigBird point)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..decision import RULE_TEXT
-from ..vocabulary import placement_layers
-from .cells import Verdict
+from ..vocabulary import BASELINE_KIND, placement_layers
+from .cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE, Verdict
 from .fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
 from .learned import irregular_beats_regular, learned_beats_bigbird, learning_beats_its_frozen_control
 
@@ -17,7 +17,7 @@ def retained_mass_vs_damage(summary: pd.DataFrame, retained: pd.DataFrame) -> pd
     prediction made before finetuning) beside its measured delta vs dense."""
 
     rows = []
-    for _, cell in summary[summary["kind"] != "dense"].iterrows():
+    for _, cell in summary[summary["kind"] != BASELINE_KIND].iterrows():
         mass = retained[(retained["task"] == cell["task"]) & (retained["pattern"] == cell["pattern"])]
         if mass.empty:
             continue
@@ -67,7 +67,7 @@ def ineffective_placements(summary: pd.DataFrame) -> list[str]:
     classifier (effective sparsity 0: the last layer alone, under the [CLS]-global policy)."""
     if "effective_sparsity_mean" not in summary:
         return []
-    sparse = summary[(summary["kind"] != "dense") & (summary["sparsity_mean"] > 0)]
+    sparse = summary[(summary["kind"] != BASELINE_KIND) & (summary["sparsity_mean"] > 0)]
     idle = sparse[sparse["effective_sparsity_mean"] == 0]
     if idle.empty:
         return []
@@ -77,12 +77,12 @@ def ineffective_placements(summary: pd.DataFrame) -> list[str]:
 
 
 def dense_stability(summary: pd.DataFrame) -> pd.DataFrame:
-    dense = summary[summary["kind"] == "dense"]
+    dense = summary[summary["kind"] == BASELINE_KIND]
     return dense[["task", "metric", "seeds", "score_mean", "score_std"]].reset_index(drop=True)
 
 
-def all_verdicts(runs: pd.DataFrame, learned_runs: pd.DataFrame | None = None, negligible_drop: float = 0.01,
-                 high_sparsity: float = 0.75, sparsity_tolerance: float = 0.01) -> list[Verdict]:
+def all_verdicts(runs: pd.DataFrame, learned_runs: pd.DataFrame | None = None, negligible_drop: float = NEGLIGIBLE_DROP,
+                 high_sparsity: float = HIGH_SPARSITY, sparsity_tolerance: float = SPARSITY_TOLERANCE) -> list[Verdict]:
     return [
         late_vs_all_layers(runs, negligible_drop, high_sparsity),
         least_damaging_patterns(runs, sparsity_tolerance=sparsity_tolerance),

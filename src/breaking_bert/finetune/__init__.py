@@ -10,14 +10,15 @@ batches, collation), ``loop`` (training and evaluation), ``checkpoints`` (and th
 atomically), ``metrics`` (scores, memory, the timing split).
 """
 
-from .checkpoints import write_json_atomically, write_results
-from .data import SplitData, collate, length_grouped_batches
-from .job import FinetuneJob, Preempted, TrainingConfig, check_flex_head_dim, load_classifier, run_identity, state_dict_digest
-from .loop import evaluate, run_finetune
-from .metrics import classification_metrics, process_started_at
+from ..lazy import lazy_exports
 
-__all__ = [
-    "FinetuneJob", "Preempted", "SplitData", "TrainingConfig", "check_flex_head_dim", "classification_metrics",
-    "collate", "evaluate", "length_grouped_batches", "load_classifier", "process_started_at", "run_finetune",
-    "run_identity", "state_dict_digest", "write_json_atomically", "write_results",
-]
+__getattr__, __all__ = lazy_exports(__name__, {
+    "checkpoints": ("write_json_atomically", "write_results",),
+    "data": ("SplitData", "collate", "length_grouped_batches",),
+    "job": (
+        "FinetuneJob", "Preempted", "TrainingConfig", "check_flex_head_dim", "load_classifier", "run_identity",
+        "state_dict_digest",
+    ),
+    "loop": ("evaluate", "run_finetune",),
+    "metrics": ("classification_metrics", "process_started_at",),
+})

@@ -3,7 +3,7 @@ a result, and the classifier it loads (with the backend's checks)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 
@@ -37,8 +37,17 @@ class TrainingConfig:
 
     @classmethod
     def from_dict(cls, values: dict, seed: int) -> "TrainingConfig":
+        """The config's ``training`` section (its defaults are these fields', tests/test_config.py
+        checks) with the run's seed; ``save_model`` is the workflow's (it names the model output)."""
+        unknown = set(values) - set(cls.__dataclass_fields__) - WORKFLOW_TRAINING_KEYS
+        if unknown:
+            raise ValueError(f"training: unknown key(s) {', '.join(sorted(unknown))}; known: "
+                             f"{', '.join(sorted(set(cls.__dataclass_fields__) - {'seed'}))}")
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         return cls(**{**known, "seed": seed})
+
+
+WORKFLOW_TRAINING_KEYS = frozenset({"save_model"})  # read by the workflow, not by the training loop
 
 
 class Preempted(SystemExit):
@@ -61,7 +70,6 @@ class FinetuneJob:
     threads: int = 1
     learned: LearnedConfig | None = None  # experiment 3: learn neighbour degrees instead of a fixed mask
     model_output: str | None = None  # a folder for the final weights (training.save_model), else none kept
-    extra: dict = field(default_factory=dict)
 
 
 def state_dict_digest(model) -> str:

@@ -46,20 +46,12 @@ radii that could no longer move could not follow the task at the end) and are no
 model's gradients (a density penalty's gradient on the radii would otherwise shrink the task's).
 """
 
-from .objectives import DensityBudget, DensityObjective
-from .windows import (
-    RADIUS_MARGIN,
-    LearnedBatch,
-    LearnedConfig,
-    LearnedNeighbourDegrees,
-    expected_density,
-    learned_config_for_setting,
-    per_example_effective_sparsity,
-    per_example_sparsity,
-    position_classes,
-)
+from ..lazy import lazy_exports
 
-__all__ = [
-    "RADIUS_MARGIN", "DensityBudget", "DensityObjective", "LearnedBatch", "LearnedConfig", "LearnedNeighbourDegrees",
-    "expected_density", "learned_config_for_setting", "per_example_effective_sparsity", "per_example_sparsity", "position_classes",
-]
+__getattr__, __all__ = lazy_exports(__name__, {
+    "objectives": ("DensityBudget", "DensityObjective",),
+    "windows": (
+        "RADIUS_MARGIN", "LearnedBatch", "LearnedConfig", "LearnedNeighbourDegrees", "expected_density",
+        "learned_config_for_setting", "per_example_effective_sparsity", "per_example_sparsity", "position_classes",
+    ),
+})

@@ -1,6 +1,6 @@
 """Attention masks: every pattern of the paper, lifted from words to wordpieces, stored bit-packed.
 
-Conventions (see ../shared/PAPER.md and docs/MASKS.md):
+Conventions (docs/MASKS.md has them in full):
 - ``allowed[i, j] = True`` means token i may attend to token j; masks cover the n real tokens of one
   example (padding is never part of a mask, so sparsity excludes it by construction).
 - Every mask is ``forced links | pattern links``. Forced links are the diagonal, the pieces of one
@@ -16,43 +16,25 @@ Conventions (see ../shared/PAPER.md and docs/MASKS.md):
 
 Rooms by concern: ``inputs`` (what a pattern may look at, assembled from a split's tokens, parses
 and embeddings), ``patterns`` (forced links, and a kind's links made a mask), ``solving`` (degrees
-for a target sparsity, one search, and the masks stage's checks), ``storage`` (bit-packed sets), ``effective`` (the connections that reach the classifier). A
-new pattern kind is one decorated builder in ``breaking_bert.kinds`` (docs/DESIGN.md has a worked example).
+for a target sparsity, one search, and the masks stage's checks), ``storage`` (bit-packed sets),
+``effective`` (the connections that reach the classifier). The package loads a room when one of
+its names is used (``breaking_bert.lazy``): reading stored masks does not load the builders. A new
+pattern kind is one decorated builder in ``breaking_bert.kinds`` (docs/DESIGN.md has a worked
+example).
 """
-from .inputs import (
-    CROSS_SEGMENT_POLICIES,
-    SPECIAL_TOKEN_POLICIES,
-    MaskInputs,
-    MaskOptions,
-    mask_inputs_for_split,
-    word_vectors_from_embeddings,
-)
-from .patterns import (
-    PATTERNS,
-    PatternSpec,
-    build_mask,
-    build_matched_random_mask,
-    draw_seed,
-    forced_links,
-    get_pattern,
-    pattern_tokens,
-)
-from .solving import (
-    UnreachableSparsity,
-    build_split_masks,
-    check_achieved_sparsity,
-    mean_sparsity_at,
-    resolve_dataset_degrees,
-    solve_degree_for_dataset,
-    solve_degree_for_example,
-)
-from .effective import effective_sparsities, effective_sparsity, reachable_rows
-from .storage import MaskSet, sparsity
 
-__all__ = [
-    "CROSS_SEGMENT_POLICIES", "PATTERNS", "SPECIAL_TOKEN_POLICIES", "MaskInputs", "MaskOptions", "MaskSet",
-    "PatternSpec", "UnreachableSparsity", "build_mask", "build_matched_random_mask", "build_split_masks",
-    "check_achieved_sparsity", "draw_seed", "effective_sparsities", "effective_sparsity", "forced_links", "get_pattern", "mask_inputs_for_split",
-    "mean_sparsity_at", "pattern_tokens", "reachable_rows", "resolve_dataset_degrees", "solve_degree_for_dataset",
-    "solve_degree_for_example", "sparsity", "word_vectors_from_embeddings",
-]
+from ..lazy import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "inputs": (
+        "CROSS_SEGMENT_POLICIES", "SPECIAL_TOKEN_POLICIES", "MaskInputs", "MaskOptions", "mask_inputs_for_split",
+        "word_vectors_from_embeddings",
+    ),
+    "patterns": ("build_mask", "build_matched_random_mask", "draw_seed", "forced_links", "pattern_tokens",),
+    "solving": (
+        "UnreachableSparsity", "build_split_masks", "check_achieved_sparsity", "mean_sparsity_at",
+        "resolve_dataset_degrees", "solve_degree_for_dataset", "solve_degree_for_example",
+    ),
+    "effective": ("effective_sparsities", "effective_sparsity", "reachable_rows",),
+    "storage": ("MaskSet", "sparsity",),
+})

@@ -1,16 +1,13 @@
 """Masks from pattern links: every mask is forced links | pattern links (the conventions are in the
-package's docstring and docs/MASKS.md). The kinds and their link builders are defined in
-``kinds`` (KINDS); here they are looked up, restricted to the tokens a pattern may link, and
-joined with the forced links."""
+package's docstring and docs/MASKS.md). The kinds and their link builders are defined once, in
+``kinds`` (KINDS, get_kind); here a kind's links are restricted to the tokens a pattern may link
+and joined with the forced links."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 
-from ..kinds import KINDS, per_row_partner_order
+from ..kinds import get_kind, per_row_partner_order
 from .inputs import MaskInputs, MaskOptions
 
 # ---------------------------------------------------------------------------------------------
@@ -70,37 +67,6 @@ def _separators_follow_a_global_cls(links: np.ndarray, inputs: MaskInputs, optio
     return links
 
 
-# ---------------------------------------------------------------------------------------------
-# Registry
-
-
-@dataclass(frozen=True)
-class PatternSpec:
-    """A kind's builder with its terms, as ``kinds.KINDS`` defines them."""
-
-    kind: str
-    build_links: Callable[..., np.ndarray]
-    degree_params: tuple[str, ...]  # integer parameters; the first one is solved for a target sparsity
-    symmetric: bool
-    needs: frozenset[str] = frozenset()  # "parse", "embeddings"
-    seeded: bool = False
-
-
-# matched_random has no builder of its own: build_matched_random_mask draws it from a reference
-PATTERNS: dict[str, PatternSpec] = {
-    name: PatternSpec(name, kind.links, kind.degrees, kind.symmetric, kind.needs, kind.seeded)
-    for name, kind in KINDS.items()
-    if kind.links is not None
-}
-
-
-def get_pattern(kind: str) -> PatternSpec:
-    try:
-        return PATTERNS[kind]
-    except KeyError:
-        raise ValueError(f"unknown pattern kind {kind!r}; registered: {', '.join(sorted(PATTERNS))}") from None
-
-
 def build_mask(
     inputs: MaskInputs,
     kind: str,
@@ -113,12 +79,15 @@ def build_mask(
     Pattern links outside ``pattern_tokens`` are dropped; ``dense`` is the unmasked baseline and
     keeps every link.
     """
-    spec = get_pattern(kind)
-    kwargs = {name: int(degrees[name]) for name in spec.degree_params}
+    spec = get_kind(kind)
+    if spec.links is None:
+        raise ValueError(f"pattern kind {kind!r} has no links of its own: it is drawn from a reference mask "
+                         "(build_matched_random_mask)")
+    kwargs = {name: int(degrees[name]) for name in spec.degrees}
     if spec.seeded:
         kwargs["seed"] = seed
-    links = spec.build_links(inputs, **kwargs)
-    if kind != "dense":
+    links = spec.links(inputs, **kwargs)
+    if not spec.baseline:
         tokens = pattern_tokens(inputs, options)
         links = _separators_follow_a_global_cls(links & tokens[:, None] & tokens[None, :], inputs, options)
     if options.cross_segment == "block":

@@ -10,7 +10,8 @@ import numpy as np
 
 from .inputs import MaskInputs, MaskOptions
 from ..vocabulary import get_kind
-from .patterns import build_mask, build_matched_random_mask, get_pattern
+from ..kinds import get_kind
+from .patterns import build_mask, build_matched_random_mask
 from .storage import MaskSet, sparsity
 
 
@@ -54,10 +55,10 @@ def solve_degree_for_example(
     fixed_degrees: dict[str, int] | None = None,
 ) -> int:
     """The degree whose sparsity on this example is closest to target (ties: the sparser one)."""
-    spec = get_pattern(kind)
-    if not spec.degree_params:
+    spec = get_kind(kind)
+    if not spec.degrees:
         raise ValueError(f"pattern {kind!r} has no degree to solve for")
-    name = spec.degree_params[0]
+    name = spec.degrees[0]
     degrees = dict(fixed_degrees or {})
     # degree n saturates every pattern
     return closest_degree(lambda value: _sparsity_at(inputs, kind, degrees, name, value, options, seed), target, max(inputs.n, 1))
@@ -81,7 +82,7 @@ def solve_degrees_for_mean(
     until the mean crosses the target (the nearer of the last two means is kept). A target outside
     what any choice of degrees reaches names the range that can be met.
     """
-    param = get_pattern(kind).degree_params[0]
+    param = get_kind(kind).degrees[0]
     fixed = dict(fixed_degrees or {})
     cached = [{} for _ in examples]
 
@@ -149,7 +150,7 @@ def solve_degree_for_dataset(
     max_degree: int = 512,
 ) -> int:
     """One degree for all examples: the one whose mean sparsity is closest to target."""
-    name = get_pattern(kind).degree_params[0]
+    name = get_kind(kind).degrees[0]
     degrees = dict(fixed_degrees or {})
     return closest_degree(lambda value: mean_sparsity_at(examples, kind, degrees, name, value, options, seed), target, max_degree)
 
@@ -186,11 +187,11 @@ def build_split_masks(
             degree = int(mask.sum(axis=1).mean())
         elif solved is not None:
             degree = solved[index]
-            param = get_pattern(kind).degree_params[0]
+            param = get_kind(kind).degrees[0]
             mask = build_mask(example, kind, {**pattern.get("degrees", {}), param: degree}, options, seed)
         else:
             mask = build_mask(example, kind, dataset_degrees or {}, options, seed)
-            params = get_pattern(kind).degree_params
+            params = get_kind(kind).degrees
             degree = int(dataset_degrees[params[0]]) if params else -1
         masks.append(mask)
         degrees.append(degree)
@@ -221,7 +222,7 @@ def resolve_dataset_degrees(
     sample_index = rng.permutation(len(train_examples))[:solve_sample]
     sample = [train_examples[i] for i in sample_index]
     fixed = {k: int(v) for k, v in pattern.get("degrees", {}).items()}
-    param = get_pattern(kind).degree_params[0]
+    param = get_kind(kind).degrees[0]
     max_degree = max(x.n for x in sample) if sample else 1
     seed = int(pattern.get("seed", 0))
     target = pattern["target_sparsity"]

@@ -1,0 +1,131 @@
+"""The input functions of the rules: which files each job reads, by wildcards."""
+
+
+def get_cost_files(name):
+    """results/cost/<task>/<pattern>/<name> for every sparse pattern that a finetune job uses."""
+    pairs = sorted({(t, p) for t, p, _, _ in get_runs() if not is_dense(p)})
+    return [f"results/cost/{t}/{p}/{name}" for t, p in pairs]
+
+
+def get_mask_inputs(wildcards):
+    """Tokens always; parses, model embeddings or a reference mask set only when the pattern needs them."""
+    needs = pattern_needs(wildcards.pattern)
+    inputs = {
+        "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
+        "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
+        "code": library("masks", "parse", "vocabulary", "kinds", "models"),
+    }
+    if "parse" in needs:
+        inputs["train_parses"] = f"results/parses/{wildcards.task}/train.parquet"
+        inputs["eval_parses"] = f"results/parses/{wildcards.task}/eval.parquet"
+    if "reference" in needs:
+        reference = config["patterns"][wildcards.pattern]["reference"]
+        seed = vocabulary.parse_draw(wildcards.draw)
+        reference_dir = mask_dir(wildcards.task, reference, seed)
+        inputs["reference_train"] = f"{reference_dir}/train.npz"
+        inputs["reference_eval"] = f"{reference_dir}/eval.npz"
+    return inputs
+
+
+def tracking_input():
+    """The MLflow experiment a job logs to. ancient(): where the results are logged is no part of
+    them, so a new store (tracking.uri) reruns init_tracking and no training job."""
+    return ancient("results/mlflow/experiment.json")
+
+
+def get_finetune_inputs(wildcards):
+    inputs = {
+        "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
+        "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
+        "labels": f"results/data/{wildcards.task}/labels.json",
+        # what runs in the job (tests/test_config.py checks the list against the script's imports):
+        # not learned/ (it runs in learn_degrees jobs only) nor the mask builders (the mask files
+        # carry their changes), so editing them reruns only what they change
+        "code": library(
+            "finetune",
+            "attention",
+            "devices",
+            "tracking",
+            "models",
+            "vocabulary",
+            "identity",
+            "masks/storage",
+            "masks/effective",
+            "scoring",
+        ),
+    }
+    if not is_dense(wildcards.pattern):
+        masks = mask_dir(wildcards.task, wildcards.pattern, wildcards.seed)
+        inputs.update(
+            train_masks=f"{masks}/train.npz",
+            eval_masks=f"{masks}/eval.npz",
+            mask_summary=f"{masks}/summary.json",
+        )
+    if config["tracking"]["enabled"]:
+        inputs["tracking"] = tracking_input()
+    return inputs
+
+
+def get_learned_inputs(wildcards):
+    inputs = {
+        "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
+        "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
+        "labels": f"results/data/{wildcards.task}/labels.json",
+        "code": library(
+            "finetune",
+            "attention",
+            "learned",
+            "devices",
+            "tracking",
+            "models",
+            "vocabulary",
+            "identity",
+            "masks/storage",
+            "masks/effective",
+            "scoring",
+        ),
+    }
+    if vocabulary.is_control(wildcards.variant):  # the learned run's final windows
+        learned_run = learned_dir(
+            wildcards.task,
+            vocabulary.learned_variant(wildcards.variant),
+            wildcards.setting,
+            wildcards.seed,
+        )
+        inputs["learned_run"] = f"{learned_run}/metrics.json"
+    if config["tracking"]["enabled"]:
+        inputs["tracking"] = tracking_input()
+    return inputs
+
+
+def get_score_vs_sparsity_inputs(wildcards):
+    inputs = {
+        "summary": "results/tables/summary.csv",
+        "code": library("figures", "vocabulary"),
+    }
+    if get_learned_runs():
+        inputs["learned"] = "results/tables/learned_summary.csv"
+    return inputs
+
+
+def get_findings_inputs(wildcards):
+    inputs = {
+        "runs": "results/tables/runs.csv",
+        "summary": "results/tables/summary.csv",
+        "eval_sampling": "results/tables/eval_sampling.csv",
+        "code": library(
+            "findings",
+            "decision",
+            "aggregate",
+            "vocabulary",
+            "eval_sampling",
+            "scoring",
+        ),
+    }
+    if get_learned_runs():
+        inputs["learned_runs"] = "results/tables/learned_runs.csv"
+        inputs["learned_summary"] = "results/tables/learned_summary.csv"
+    if config["cost"]["enabled"]:
+        inputs["retained"] = "results/tables/retained_mass.csv"
+        inputs["cost"] = "results/tables/cost.csv"
+    return inputs

@@ -1,0 +1,99 @@
+"""What each job reads of the config (its params, canonical, so that only a change to what it reads
+reruns it) and the library files each rule's script runs (its code inputs)."""
+
+
+def canonical(value):
+    """A param as Snakemake should compare it. Snakemake compares params by repr(), where a dict's
+    key order counts: keys sorted, recursively, so reordering a YAML file reruns nothing. Defaults
+    are the schema's, filled in by validate() above whether a key is written or not."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+def only(section, keys):
+    """The keys of a config section that a job reads, canonical (see docs/DESIGN.md, reruns)."""
+    return canonical({key: section[key] for key in keys if key in section})
+
+
+def without(section, keys):
+    return canonical({key: value for key, value in section.items() if key not in keys})
+
+
+# what each job reads of the config; a key outside these reruns none of those jobs
+TASK_DATA_KEYS_NOT_READ = ("metric",)  # the metric is the finetune's business
+TRAINING_KEYS_NOT_READ = ("save_model",)  # an output (the model folder), not a param
+LEARNED_SWEEP_KEYS = (
+    "tasks",
+    "variants",
+    "controls",
+    "targets",
+    "penalties",
+)  # the grid; a job is one point
+COST_KEYS = ("block_sizes", "retained_examples")
+KERNEL_TIMING_KEYS = (
+    "timing_patterns",
+    "timing_lengths",
+    "timing_sparsity",
+    "block_size",
+    "timing_repeats",
+)
+TRACKING_KEYS = ("uri", "experiment", "artifact_location", "log_every_steps")
+
+
+def get_task_params(wildcards):
+    return canonical(config["tasks"][wildcards.task])
+
+
+def get_task_data_params(wildcards):
+    return without(config["tasks"][wildcards.task], TASK_DATA_KEYS_NOT_READ)
+
+
+def get_training_params():
+    return without(config["training"], TRAINING_KEYS_NOT_READ)
+
+
+def get_learned_params():
+    return without(config.get("learned_sparsity", {}), LEARNED_SWEEP_KEYS)
+
+
+def get_model_output(run_directory):
+    """training.save_model: the final weights as a declared output of every finetune job."""
+    if config["training"]["save_model"]:
+        return {"model": directory(f"{run_directory}/model")}
+    return {}
+
+
+def get_task_files(wildcards):
+    """Every local file a task reads (its path, its eval_path; every text of a folders task), so
+    that editing one reruns the data stage and what depends on it. A hub task reads none.
+    """
+    task = config["tasks"][wildcards.task]
+    if task["source"] == "hub":
+        return []
+    paths = [task["path"]] + ([task["eval_path"]] if task.get("eval_path") else [])
+    files = []
+    for path in (preflight.resolve_data_path(path, wildcards.task) for path in paths):
+        if task["source"] == "folders":
+            files += sorted(str(file) for file in path.glob("*/*.txt"))
+        else:
+            files.append(str(path))
+    return files
+
+
+def library(*modules):
+    """Library files a rule's result depends on. Snakemake does not track what a script imports,
+    so they are declared as inputs: editing one reruns exactly the rules that list it. A file
+    the script imports but never runs may be left out (tests/test_config.py lists those).
+    """
+    files = []
+    # a module (masks/storage), or every file of a package (masks)
+    for name in modules:
+        package = LIBRARY / name
+        if package.is_dir():
+            files += sorted(str(path) for path in package.glob("*.py"))
+        else:
+            files.append(str(LIBRARY / f"{name}.py"))
+    return files

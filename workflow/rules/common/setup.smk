@@ -1,0 +1,110 @@
+"""The config, validated and expanded (pattern grids), and the experiment's vocabulary, imported from
+this checkout's library: what every other file here and every rule reads."""
+
+import importlib.util
+import itertools
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+validate(config, schema="../../../config/schema.yaml", set_default=True)
+
+LIBRARY = Path(workflow.basedir) / "src" / "breaking_bert"
+ENVS = "../../envs"
+
+# Every job imports this checkout's library, whatever environment runs it: a virtualenv whose
+# editable install points at another clone, or a rule's conda env (which installs dependencies
+# only). Jobs inherit the variable: local ones from this process, cluster ones parse this file too.
+# (Set, not read: the envvars directive, which the linter asks for, asserts a variable the user
+# must supply.)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [str(LIBRARY.parent), os.getenv("PYTHONPATH")])
+    )
+)
+
+
+def load_vocabulary():
+    """The experiment's terms (pattern kinds, placements, draws, names): the library's own module,
+    imported from this checkout. It and the package's __init__ and kinds need the standard library
+    only, so the scheduling process needs none of the library's dependencies (under --sdm conda
+    they live in the rules' envs).
+    """
+    spec = importlib.util.spec_from_file_location(
+        "breaking_bert",
+        LIBRARY / "__init__.py",
+        submodule_search_locations=[str(LIBRARY)],
+    )
+    package = importlib.util.module_from_spec(spec)
+    # this checkout's, whatever copy is installed
+    sys.modules["breaking_bert"] = package
+    spec.loader.exec_module(package)
+    return importlib.import_module("breaking_bert.vocabulary")
+
+
+vocabulary = load_vocabulary()
+
+
+def check_kinds():
+    """Pattern kinds are the vocabulary's (the schema leaves them open, so that a new kind is one
+    builder in kinds.py): name the key, the unknown kind and the known ones."""
+    for section, known in (
+        ("patterns", vocabulary.KINDS),
+        ("pattern_grids", vocabulary.GRID_KINDS),
+    ):
+        for name, pattern in config.get(section, {}).items():
+            if pattern["kind"] not in known:
+                raise ValueError(
+                    f"{section}.{name}.kind: unknown pattern kind {pattern['kind']!r}; known: {', '.join(known)}"
+                )
+
+
+check_kinds()
+
+
+GRID_OF = {}  # generated pattern name -> its grid
+
+
+def expand_pattern_grids():
+    """pattern_grids.<grid>: a Cartesian grid of degrees (e.g. BigBird's g x w x r, zeros included
+    so each component can be removed), expanded into named patterns <grid>_g1_w3_r0. An experiment
+    lists the grid's name to run all of its points."""
+    for grid_name, grid in config.get("pattern_grids", {}).items():
+        # BigBird's order (g, w, r) first, so names do not depend on the YAML's key order
+        keys = vocabulary.degree_order(grid["degrees"])
+        names = []
+        for values in itertools.product(*(grid["degrees"][key] for key in keys)):
+            degrees = dict(zip(keys, values))
+            name = vocabulary.grid_point_name(grid_name, degrees)
+            # the schema's pattern defaults, which validate() filled in for the named patterns
+            config["patterns"][name] = {
+                "kind": grid["kind"],
+                "degrees": degrees,
+                "seed": grid.get("seed", 0),
+                "solve": "per_dataset",
+            }
+            if "special_tokens" in grid:
+                config["patterns"][name]["special_tokens"] = grid["special_tokens"]
+            names.append(name)
+            GRID_OF[name] = grid_name
+        for experiment in config["experiments"].values():
+            patterns = experiment["patterns"]
+            if grid_name in patterns:
+                at = patterns.index(grid_name)
+                experiment["patterns"] = patterns[:at] + names + patterns[at + 1 :]
+
+
+expand_pattern_grids()
+
+
+wildcard_constraints:
+    task="|".join(config["tasks"]),
+    pattern="|".join(config["patterns"]),
+    placement=vocabulary.PLACEMENT_REGEX,
+    seed=r"\d+",
+    draw=vocabulary.DRAW_REGEX,
+    split="train|eval",
+    variant=vocabulary.VARIANT_REGEX,
+    setting=vocabulary.SETTING_REGEX,
