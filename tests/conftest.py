@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -77,6 +80,8 @@ def tiny_csv(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def prepared(tiny_model_dir, tiny_csv, tmp_path_factory):
+    """Tokens and neighbour masks of the tiny CSV task, on disk as the pipeline writes them:
+    {split: (tokens path, masks path)}."""
     import numpy as np
 
     from breaking_bert.masks import MaskInputs, MaskOptions, MaskSet, build_mask
@@ -84,7 +89,6 @@ def prepared(tiny_model_dir, tiny_csv, tmp_path_factory):
     from breaking_bert.prepare_data import prepare_task
     from breaking_bert.tokens import tokenize_frame
 
-    """Tokens and neighbour masks of the tiny CSV task, on disk as the pipeline writes them."""
     directory = tmp_path_factory.mktemp("prepared")
     task = {"source": "file", "path": str(tiny_csv), "text_columns": ["text"], "label_column": "label",
             "labels": [0, 1], "eval_fraction": 0.25}
@@ -99,6 +103,28 @@ def prepared(tiny_model_dir, tiny_csv, tmp_path_factory):
         MaskSet.from_masks(masks).save(directory / f"{split}_masks.npz")
         paths[split] = (str(directory / f"{split}_tokens.parquet"), str(directory / f"{split}_masks.npz"))
     return paths
+
+
+def finetune_job(model_dir, prepared, directory, placement="late", learned=None, **training):
+    """The tests' one FinetuneJob: the tiny task of ``prepared`` (its masks at ``placement``, or
+    ``learned`` windows at every layer), 2 epochs of batches of 8 at learning rate 1e-3 on the CPU,
+    a checkpoint every 2 steps, in ``directory``; ``training`` overrides any of these."""
+    from breaking_bert.finetune import FinetuneJob, TrainingConfig
+
+    settings = {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "checkpoint_every_steps": 2, "device": "cpu", **training}
+    masks = {} if learned is not None else {"train_masks": prepared["train"][1], "eval_masks": prepared["eval"][1]}
+    return FinetuneJob(
+        model_cfg={"name_or_path": str(model_dir)},
+        train_tokens=prepared["train"][0],
+        eval_tokens=prepared["eval"][0],
+        num_labels=2,
+        placement="all" if learned is not None else placement,
+        training=TrainingConfig.from_dict(settings, seed=0),
+        checkpoint_dir=str(directory),
+        lock_dir=str(Path(directory) / "locks"),
+        learned=learned,
+        **masks,
+    )
 
 
 def copy_workflow(destination: Path) -> Path:
@@ -116,3 +142,83 @@ def copy_workflow(destination: Path) -> Path:
 @pytest.fixture
 def workflow_copy(tmp_path) -> Path:
     return copy_workflow(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Snakemake, as the tests run it
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def tiny_config(model_dir: Path, csv: Path) -> dict:
+    return {
+        "model": {"name_or_path": str(model_dir), "max_length": 32},
+        "tasks": {
+            "tiny": {"source": "file", "path": str(csv), "text_columns": ["text"], "label_column": "label",
+                     "labels": [0, 1], "eval_fraction": 0.25}
+        },
+        "patterns": {
+            "dense": {"kind": "dense"},
+            "neighbour": {"kind": "neighbour", "degrees": {"w": 1}},
+            "random": {"kind": "random", "target_sparsity": 0.6, "seed": 0},
+            "syntax": {"kind": "syntax", "degrees": {"k": 1}},
+            "lexical": {"kind": "lexical", "target_sparsity": 0.6},
+            "syntax_control": {"kind": "matched_random", "reference": "syntax", "seed": 1},
+        },
+        "pattern_grids": {"bb": {"kind": "bigbird", "degrees": {"g": [1], "w": [0, 1], "r": [1]}}},
+        "experiments": {"ablation": {"tasks": ["tiny"], "patterns": ["neighbour", "random", "syntax"],
+                                     "placements": ["all", "late"]},
+                        "controls": {"tasks": ["tiny"], "patterns": ["lexical", "syntax_control"],
+                                     "placements": ["late"]},
+                        "sweep": {"tasks": ["tiny"], "patterns": ["neighbour"], "placements": ["layer0"]},
+                        "bigbird": {"tasks": ["tiny"], "patterns": ["bb"], "placements": ["all"]}},
+        "learned_sparsity": {"tasks": ["tiny"], "variants": ["regular", "irregular"], "targets": [0.3, 0.9], "controls": True,
+                             "initial_radius": 2.0, "radius_learning_rate": 1.0},
+        "cost": {"retained_examples": 5, "timing_lengths": [128], "timing_patterns": ["neighbour"],
+                 "timing_repeats": 1},
+        "seeds": [0],
+        "training": {"epochs": 1, "batch_size": 16, "learning_rate": 1e-3, "device": "cpu"},
+        "tracking": {"uri": "sqlite:///results/mlflow/mlflow.db", "log_every_steps": 1},
+    }
+
+
+def finetune_grid_only(config: dict) -> dict:
+    """The tiny config without the BigBird grid, per-layer sweep, learned sparsity, cost and timing,
+    for tests about running finetune jobs (faults, SLURM)."""
+    for experiment in ("sweep", "bigbird"):
+        config["experiments"].pop(experiment, None)
+    config.pop("pattern_grids", None)
+    config.pop("learned_sparsity", None)
+    config["cost"] = {"enabled": False}
+    return config
+
+
+def snakemake(directory: Path, *args, check=True, configfile="test_config.yaml") -> subprocess.CompletedProcess:
+    """Snakemake on a copy of the workflow (copy_workflow), with its config, on 2 cores."""
+    command = [*SNAKEMAKE, "--snakefile", str(directory / "Snakefile"), "--directory", str(directory),
+               "--configfile", str(directory / configfile), "--cores", "2", *args,
+               "--set-threads", "finetune=1"]  # last: its list of values would swallow a target
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result
+
+
+def scheduled_jobs(directory: Path, *args) -> dict[str, int]:
+    """rule -> count from a dry run's job table ({} when nothing is scheduled)."""
+    output = snakemake(directory, "--dry-run", *args)
+    text = output.stdout + output.stderr
+    counts = {}
+    if "Job stats:" in text:
+        table = text.split("Job stats:", 1)[1].split("total", 1)[0]
+        for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE):
+            counts[rule] = int(count)
+    counts.pop("job", None)
+    return counts
+
+
+def plan(configfile: Path, directory: Path, *args) -> subprocess.CompletedProcess:
+    """A dry run of this checkout's workflow with ``configfile``, results under ``directory``."""
+    return subprocess.run([*SNAKEMAKE, "--dry-run", "--snakefile", str(REPO / "Snakefile"), "--directory",
+                           str(directory), "--configfile", str(configfile), *args],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from conftest import SENTENCES, copy_workflow
-from test_workflow import finetune_grid_only, snakemake, tiny_config
+from conftest import finetune_grid_only, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from conftest import REPO
+from conftest import REPO, plan
 
 SCHEMA = str(REPO / "config/schema.yaml")
 
@@ -50,11 +50,7 @@ def test_bad_values_are_rejected_naming_the_value(path, value, message):
 
 
 def test_paper_scale_config_lists_the_full_grid_offline(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(REPO / "Snakefile"),
-         "--directory", str(tmp_path), "--configfile", str(REPO / "config/config.yaml")],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-    )
+    result = plan(REPO / "config/config.yaml", tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE))
     # per task and seed: experiment 1 = 6 patterns (4 + 2 matched controls) x all/early/late
@@ -77,11 +73,7 @@ def test_paper_scale_config_lists_the_full_grid_offline(tmp_path):
     ("reproduce_experiment3.yaml", (5 + 1) * 3, 4 * 3 * 2),  # each learned run and its frozen control
 ])
 def test_every_shipped_config_plans_its_grid_offline(tmp_path, name, finetunes, learned):
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(REPO / "Snakefile"),
-         "--directory", str(tmp_path), "--configfile", str(REPO / "config" / name)],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-    )
+    result = plan(REPO / "config" / name, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE)}
     assert jobs["finetune"] == finetunes
@@ -92,11 +84,7 @@ def test_every_shipped_config_plans_its_grid_offline(tmp_path, name, finetunes, 
 def _dry_run_output(tmp_path, config) -> tuple[int, str]:
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(REPO / "Snakefile"),
-         "--directory", str(tmp_path), "--configfile", str(path)],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-    )
+    result = plan(path, tmp_path)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -328,11 +316,7 @@ def test_every_library_file_a_script_imports_is_a_declared_input(tmp_path):
         for name, script in re.findall(r'^rule (\w+):.*?script:\s*"\.\./scripts/(\w+\.py)"', rule_file.read_text(),
                                        flags=re.MULTILINE | re.DOTALL):
             scripts[name] = REPO / "workflow/scripts" / script
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--dry-run", "--snakefile", str(REPO / "Snakefile"), "--directory",
-         str(tmp_path), "--configfile", str(REPO / "config/embedded_gpu.yaml")],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-    )
+    result = plan(REPO / "config/embedded_gpu.yaml", tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     declared = {}
     for rule, inputs in re.findall(r"^rule (\w+):\n    input: ([^\n]*)", result.stdout, flags=re.MULTILINE):

@@ -20,7 +20,7 @@ from breaking_bert.decision import (
     pool,
 )
 from breaking_bert.findings import late_vs_all_layers, learned_beats_bigbird, removing_neighbour_hurts_most
-from test_findings import _bigbird, _learned, _placements, _runs, _spread
+from runs_tables import _bigbird, _learned, _placements, _runs, _spread
 
 
 def test_two_seeds_never_decide_even_with_a_zero_width_interval():

@@ -12,7 +12,7 @@ import yaml
 
 from breaking_bert.masks import MaskSet
 from conftest import REPO
-from test_workflow import SNAKEMAKE, finetune_grid_only, tiny_config
+from conftest import SNAKEMAKE, finetune_grid_only, tiny_config
 
 pytestmark = pytest.mark.slow
 

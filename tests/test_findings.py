@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from breaking_bert.aggregate import summarize
-from breaking_bert.vocabulary import degree_columns, grid_point_name, parse_degrees
+from breaking_bert.vocabulary import grid_point_name, parse_degrees
 from breaking_bert.findings import (
     CANNOT_TELL,
     NOT_SUPPORTED,
@@ -22,29 +22,7 @@ from breaking_bert.findings import (
     learning_beats_its_frozen_control,
     retained_mass_vs_damage,
 )
-
-DENSE = [0.80, 0.81, 0.82]
-
-
-def _runs(cells, task="t", dense=DENSE, effective=None):
-    """cells: {(pattern, kind, placement, degrees, sparsity): [score per seed]} plus the dense
-    baseline, as the per-seed runs table; ``effective``: {pattern: effective sparsity}, else the
-    sparsity."""
-    effective = effective or {}
-    rows = [{"task": task, "pattern": "dense", "kind": "dense", "placement": "none", "degrees": "",
-             **degree_columns(None), "seed": s, "metric": "accuracy", "score": v, "sparsity_mean": 0.0,
-             "effective_sparsity_mean": 0.0, "train_samples_per_second": 1.0} for s, v in enumerate(dense)]
-    for (pattern, kind, placement, degrees, sparsity), scores in cells.items():
-        # as aggregation writes them: the text and the typed columns
-        rows += [{"task": task, "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
-                  **degree_columns(parse_degrees(degrees)), "seed": s, "metric": "accuracy", "score": v,
-                  "sparsity_mean": sparsity, "effective_sparsity_mean": effective.get(pattern, sparsity),
-                  "train_samples_per_second": 1.0} for s, v in enumerate(scores)]
-    return pd.DataFrame(rows)
-
-
-def _placements(late, every, pattern="neighbour", sparsity=0.78):
-    return {(pattern, pattern, "late", "w=2", sparsity): late, (pattern, pattern, "all", "w=2", sparsity): every}
+from runs_tables import DENSE, _bigbird, _four, _learned, _placements, _runs, _spread  # noqa: F401
 
 
 def test_finding_1_supported_when_late_is_free_and_all_costs():
@@ -71,16 +49,6 @@ def test_finding_1_partly_when_one_of_two_patterns_shows_it():
     assert late_vs_all_layers(_runs(cells)).verdict == PARTLY
 
 
-def _spread(score, k):
-    """Three seeds around ``score``, with noise of their own for each k (cells whose seeds moved in
-    lockstep would give paired differences with no spread, which the rule cannot judge)."""
-    return [score - 0.01 + 0.002 * k, score + 0.001 * k, score + 0.01 - 0.003 * k]
-
-
-def _four(scores):
-    return {(kind, kind, "all", "k=1", 0.78): _spread(s, k) for k, (kind, s) in enumerate(scores.items())}
-
-
 def test_finding_2_ranks_kinds_by_drop():
     supported = least_damaging_patterns(_runs(_four({"neighbour": 0.78, "random": 0.77, "syntax": 0.70, "lexical": 0.68})))
     assert supported.verdict == SUPPORTED
@@ -96,13 +64,6 @@ def test_finding_2_not_tested_without_all_four_kinds():
     assert least_damaging_patterns(summary).verdict == NOT_TESTED
 
 
-def _bigbird(full, no_g, no_w, no_r, grid="bb", sparsity=None):
-    points = {"g=1 w=2 r=2": full, "g=0 w=2 r=2": no_g, "g=1 w=0 r=2": no_w, "g=1 w=2 r=0": no_r}
-    sparsity = sparsity or {}
-    return {(grid_point_name(grid, parse_degrees(d)), "bigbird", "all", d, sparsity.get(d, 0.6)): _spread(s, k)
-            for k, (d, s) in enumerate(points.items())}
-
-
 def test_finding_3_compares_the_three_one_component_removals():
     supported = removing_neighbour_hurts_most(_runs(_bigbird(0.80, 0.79, 0.70, 0.78)))
     assert supported.verdict == SUPPORTED and supported.evidence["largest drop"].tolist() == ["w"]
@@ -110,14 +71,6 @@ def test_finding_3_compares_the_three_one_component_removals():
     assert against.verdict == NOT_SUPPORTED and against.evidence["largest drop"].tolist() == ["g"]
     missing = {k: v for k, v in _bigbird(0.8, 0.7, 0.7, 0.7).items() if k[3] != "g=1 w=2 r=0"}
     assert removing_neighbour_hurts_most(_runs(missing)).verdict == NOT_TESTED
-
-
-def _learned(points, task="t", variant="regular", parked=0.0):
-    """points: [(effective sparsity, [score per seed])] -> the learned runs table; ``parked``: how
-    much sparser the paper's sparsity says they are (sparsity parked in the last layer)."""
-    return pd.DataFrame([{"task": task, "variant": variant, "setting": f"target{sparsity}", "seed": seed,
-                          "score": score, "sparsity_mean": sparsity + parked, "effective_sparsity_mean": sparsity}
-                         for sparsity, scores in points for seed, score in enumerate(scores)])
 
 
 def test_finding_4_compares_full_bigbird_points_with_the_learned_frontier_at_their_sparsity():

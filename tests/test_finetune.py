@@ -11,28 +11,12 @@ import numpy as np
 import pytest
 
 from breaking_bert.finetune import (
-    FinetuneJob,
     TrainingConfig,
     classification_metrics,
     length_grouped_batches,
     run_finetune,
 )
-
-
-def make_job(model_dir, prepared, checkpoint_dir, placement="late", **training) -> FinetuneJob:
-    settings = {"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "checkpoint_every_steps": 2, "device": "cpu", **training}
-    return FinetuneJob(
-        model_cfg={"name_or_path": str(model_dir)},
-        train_tokens=prepared["train"][0],
-        eval_tokens=prepared["eval"][0],
-        train_masks=prepared["train"][1],
-        eval_masks=prepared["eval"][1],
-        num_labels=2,
-        placement=placement,
-        training=TrainingConfig.from_dict(settings, seed=0),
-        checkpoint_dir=str(checkpoint_dir),
-        lock_dir=str(Path(checkpoint_dir) / "locks"),
-    )
+from conftest import finetune_job
 
 
 def _comparable(metrics: dict) -> dict:
@@ -40,8 +24,8 @@ def _comparable(metrics: dict) -> dict:
 
 
 def test_same_seed_gives_identical_metrics_on_cpu(tiny_model_dir, prepared, tmp_path):
-    first = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "a"))
-    second = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "b"))
+    first = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "a"))
+    second = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "b"))
     assert _comparable(first) == _comparable(second)
     assert first["masked_layers"] == [2, 3] and first["num_layers"] == 4
     for key in ("train_samples_per_second", "peak_memory_mb", "device", "versions", "training"):
@@ -52,10 +36,10 @@ def test_same_seed_gives_identical_metrics_on_cpu(tiny_model_dir, prepared, tmp_
 RUNNER = """
 import json, sys
 sys.path.insert(0, {tests!r})
-from test_finetune import make_job
+from conftest import finetune_job
 from breaking_bert.finetune import run_finetune
 prepared = json.loads({prepared!r})
-metrics = run_finetune(make_job({model!r}, prepared, {checkpoints!r}, checkpoint_every_steps=1, epochs=3,
+metrics = run_finetune(finetune_job({model!r}, prepared, {checkpoints!r}, checkpoint_every_steps=1, epochs=3,
                                 learning_rate={learning_rate!r}))
 print("METRICS" + json.dumps(metrics, default=str))
 """
@@ -114,7 +98,7 @@ def test_killed_run_with_a_changed_learning_rate_does_not_resume_from_the_old_ch
     assert "resumed from" not in rerun.stderr
     metrics = _metrics_from(rerun.stdout)
     assert metrics["resumed"] is False and metrics["training"]["learning_rate"] == 5e-4
-    fresh = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "fresh", checkpoint_every_steps=1, epochs=3,
+    fresh = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "fresh", checkpoint_every_steps=1, epochs=3,
                                   learning_rate=5e-4))
     assert _comparable(metrics) == _comparable(fresh), "trained from scratch at the new learning rate"
     assert metrics["fingerprint"] == fresh["fingerprint"]
@@ -126,14 +110,14 @@ def test_the_identity_names_what_differs_and_ignores_the_checkpoint_period(tiny_
     from breaking_bert.identity import differences, fingerprint
 
     def identity(**training):
-        job = make_job(tiny_model_dir, prepared, tmp_path / "c", **training)
+        job = finetune_job(tiny_model_dir, prepared, tmp_path / "c", **training)
         model = load_classifier(job.model_cfg, 2, backend_for("sdpa"), "cpu")
         return run_identity(job, job.training, model)
 
     base = identity()
     assert fingerprint(identity(checkpoint_every_steps=7)) == fingerprint(base)
     assert differences(base, identity(learning_rate=3e-5)) == ["training.learning_rate: 0.001 -> 3e-05"]
-    other_masks = make_job(tiny_model_dir, prepared, tmp_path / "c")
+    other_masks = finetune_job(tiny_model_dir, prepared, tmp_path / "c")
     other_masks.train_masks = prepared["eval"][1]
     changed = run_identity(other_masks, other_masks.training, load_classifier(other_masks.model_cfg, 2, backend_for("sdpa"), "cpu"))
     assert [d.split(":")[0] for d in differences(base, changed)] == ["inputs.train_masks"], "masks by content"
@@ -186,7 +170,7 @@ def test_save_model_keeps_the_final_weights_and_write_results_removes_the_checkp
     from breaking_bert.finetune import write_results
 
     checkpoints = tmp_path / "checkpoints"
-    job = make_job(tiny_model_dir, prepared, checkpoints, epochs=2, checkpoint_every_steps=1)
+    job = finetune_job(tiny_model_dir, prepared, checkpoints, epochs=2, checkpoint_every_steps=1)
     job.model_output = str(tmp_path / "model")
     metrics = run_finetune(job)
     assert list(checkpoints.glob("checkpoint-*/state.json")), "a running job keeps one checkpoint"
@@ -222,8 +206,8 @@ def test_a_compiled_run_agrees_with_the_uncompiled_one(tiny_model_dir, prepared,
     """training.compile: the same model, data and seed, compiled with dynamic shapes (one graph
     for every batch length). Compiled kernels reorder float sums, so the losses agree to 1e-4 (a
     relative tolerance far below a seed's spread), not bit for bit; the predictions agree exactly."""
-    eager = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "eager", epochs=1, checkpoint_every_steps=0))
-    compiled = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "compiled", epochs=1,
+    eager = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "eager", epochs=1, checkpoint_every_steps=0))
+    compiled = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "compiled", epochs=1,
                                      checkpoint_every_steps=0, compile=True))
     assert compiled["training"]["compile"] and not eager["training"]["compile"]
     assert compiled["fingerprint"] != eager["fingerprint"], "compile is part of a run's identity"
@@ -236,15 +220,15 @@ def test_the_last_layer_runs_for_cls_only_unless_turned_off(tiny_model_dir, prep
     """cls_only_last_layer (default on) is the same model (tests/test_cls_only.py) with fewer
     dropout draws, so it is part of a run's identity and its runs are not the full layer's, bit for
     bit; both are reported. With dropout off the two runs agree to float rounding."""
-    on = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "on", epochs=1, checkpoint_every_steps=0))
-    off = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "off", epochs=1, checkpoint_every_steps=0,
+    on = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "on", epochs=1, checkpoint_every_steps=0))
+    off = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "off", epochs=1, checkpoint_every_steps=0,
                                 cls_only_last_layer=False))
     assert on["last_layer"] == "cls only"
     assert off["last_layer"] == "all positions: training.cls_only_last_layer is false"
     assert on["fingerprint"] != off["fingerprint"]
     without_dropout = tmp_path / "without-dropout"
     _copy_without_dropout(tiny_model_dir, without_dropout)
-    runs = [run_finetune(make_job(without_dropout, prepared, tmp_path / f"nodrop{flag}", epochs=1, checkpoint_every_steps=0,
+    runs = [run_finetune(finetune_job(without_dropout, prepared, tmp_path / f"nodrop{flag}", epochs=1, checkpoint_every_steps=0,
                                   cls_only_last_layer=flag)) for flag in (True, False)]
     assert runs[0]["eval_loss"] == pytest.approx(runs[1]["eval_loss"], rel=1e-4)
     assert runs[0]["eval_accuracy"] == runs[1]["eval_accuracy"]
@@ -263,8 +247,8 @@ def test_evaluating_after_the_last_epoch_only_gives_the_same_final_metrics(tiny_
     """evaluate_each_epoch=false skips the intermediate evaluations: evaluation draws no random
     numbers and changes no weights, so the final metrics are those of the run that evaluates
     every epoch, bit for bit, and only the history is shorter."""
-    every = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "every", epochs=3))
-    last = run_finetune(make_job(tiny_model_dir, prepared, tmp_path / "last", epochs=3, evaluate_each_epoch=False))
+    every = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "every", epochs=3))
+    last = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "last", epochs=3, evaluate_each_epoch=False))
     assert [h["epoch"] for h in every["history"]] == [1, 2, 3]
     assert [h["epoch"] for h in last["history"]] == [3]
     assert last["history"][0] == every["history"][-1]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune
+from breaking_bert.finetune import run_finetune
 from breaking_bert.learned import (
     DensityBudget,
     LearnedBatch,
@@ -15,6 +15,7 @@ from breaking_bert.learned import (
     per_example_sparsity,
     position_classes,
 )
+from conftest import finetune_job
 
 
 def _model(tiny_model_dir):
@@ -134,17 +135,8 @@ def test_density_budget_is_the_hardened_sparsity_and_lands_closest_to_its_target
 
 
 def _learned_job(model_dir, prepared, directory, penalty):
-    return FinetuneJob(
-        model_cfg={"name_or_path": str(model_dir)},
-        train_tokens=prepared["train"][0],
-        eval_tokens=prepared["eval"][0],
-        num_labels=2,
-        placement="all",
-        training=TrainingConfig.from_dict({"epochs": 3, "batch_size": 8, "learning_rate": 1e-3, "device": "cpu"}, seed=0),
-        checkpoint_dir=str(directory),
-        lock_dir=str(directory / "locks"),
-        learned=LearnedConfig(objective="penalty", penalty=penalty, initial_radius=6.0, radius_learning_rate=0.5),
-    )
+    return finetune_job(model_dir, prepared, directory, epochs=3, learned=LearnedConfig(
+        objective="penalty", penalty=penalty, initial_radius=6.0, radius_learning_rate=0.5))
 
 
 @pytest.fixture(scope="module")
@@ -185,12 +177,9 @@ def test_a_learned_run_lands_on_its_target_with_radii_still_alive(two_effective_
         tokens.to_parquet(tmp_path / f"{split}.parquet")
         paths[split] = str(tmp_path / f"{split}.parquet")
     learned = LearnedConfig(objective="target", target_sparsity=target)
-    metrics = run_finetune(FinetuneJob(
-        model_cfg={"name_or_path": str(two_effective_layers)}, train_tokens=paths["train"], eval_tokens=paths["eval"],
-        num_labels=2, placement="all", checkpoint_dir=str(tmp_path / "run"), lock_dir=str(tmp_path / "locks"),
-        training=TrainingConfig.from_dict({"epochs": 30, "batch_size": 8, "learning_rate": 1e-3, "device": "cpu"}, seed=0),
-        learned=learned,
-    ))
+    tiny_task = {split: (path, None) for split, path in paths.items()}
+    metrics = run_finetune(finetune_job(two_effective_layers, tiny_task, tmp_path / "run", epochs=30,
+                                        checkpoint_every_steps=200, learned=learned))
     assert abs(metrics["eval_effective_sparsity_mean"] - target) <= 0.02, metrics["eval_effective_sparsity_mean"]
     # on the training sample, the closest that 4 integer windows on ~14 tokens allow (one window
     # step of one head moves the density by ~0.03)
@@ -223,12 +212,7 @@ def test_a_larger_penalty_gives_higher_sparsity(tiny_model_dir, prepared, tmp_pa
 def test_the_frozen_control_trains_with_the_given_windows_unchanged(tiny_model_dir, prepared, tmp_path):
     windows = [[[w]] * 4 for w in (0, 1, 2, 3)]  # [layer][head][class]
     learned = LearnedConfig(objective="target", target_sparsity=0.5, frozen_windows=windows)
-    metrics = run_finetune(FinetuneJob(
-        model_cfg={"name_or_path": str(tiny_model_dir)}, train_tokens=prepared["train"][0], eval_tokens=prepared["eval"][0],
-        num_labels=2, placement="all", checkpoint_dir=str(tmp_path / "run"), lock_dir=str(tmp_path / "locks"),
-        training=TrainingConfig.from_dict({"epochs": 2, "batch_size": 8, "learning_rate": 1e-3, "device": "cpu"}, seed=0),
-        learned=learned,
-    ))
+    metrics = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "run", learned=learned))
     assert metrics["learned_windows"] == windows, "not learned, not shifted onto a budget"
     assert metrics["radius_learning_rate_last"] == 0.0 and metrics["budget_sparsity"] is None
     with pytest.raises(ValueError, match="frozen windows of shape"):

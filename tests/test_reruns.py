@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import copy_workflow
-from test_workflow import SNAKEMAKE, finetune_grid_only, scheduled_jobs, snakemake, tiny_config
+from conftest import SNAKEMAKE, finetune_grid_only, scheduled_jobs, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO, copy_workflow
-from test_workflow import finetune_grid_only, snakemake, tiny_config
+from conftest import finetune_grid_only, snakemake, tiny_config
 
 pytestmark = pytest.mark.slow
 CLUSTER = Path(__file__).parent / "slurm" / "cluster.sh"

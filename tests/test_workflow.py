@@ -11,76 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import SNAKEMAKE, scheduled_jobs, snakemake, tiny_config  # noqa: F401 (SNAKEMAKE: tests below)
+
 pytestmark = pytest.mark.slow
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def tiny_config(model_dir: Path, csv: Path) -> dict:
-    return {
-        "model": {"name_or_path": str(model_dir), "max_length": 32},
-        "tasks": {
-            "tiny": {"source": "file", "path": str(csv), "text_columns": ["text"], "label_column": "label",
-                     "labels": [0, 1], "eval_fraction": 0.25}
-        },
-        "patterns": {
-            "dense": {"kind": "dense"},
-            "neighbour": {"kind": "neighbour", "degrees": {"w": 1}},
-            "random": {"kind": "random", "target_sparsity": 0.6, "seed": 0},
-            "syntax": {"kind": "syntax", "degrees": {"k": 1}},
-            "lexical": {"kind": "lexical", "target_sparsity": 0.6},
-            "syntax_control": {"kind": "matched_random", "reference": "syntax", "seed": 1},
-        },
-        "pattern_grids": {"bb": {"kind": "bigbird", "degrees": {"g": [1], "w": [0, 1], "r": [1]}}},
-        "experiments": {"ablation": {"tasks": ["tiny"], "patterns": ["neighbour", "random", "syntax"],
-                                     "placements": ["all", "late"]},
-                        "controls": {"tasks": ["tiny"], "patterns": ["lexical", "syntax_control"],
-                                     "placements": ["late"]},
-                        "sweep": {"tasks": ["tiny"], "patterns": ["neighbour"], "placements": ["layer0"]},
-                        "bigbird": {"tasks": ["tiny"], "patterns": ["bb"], "placements": ["all"]}},
-        "learned_sparsity": {"tasks": ["tiny"], "variants": ["regular", "irregular"], "targets": [0.3, 0.9], "controls": True,
-                             "initial_radius": 2.0, "radius_learning_rate": 1.0},
-        "cost": {"retained_examples": 5, "timing_lengths": [128], "timing_patterns": ["neighbour"],
-                 "timing_repeats": 1},
-        "seeds": [0],
-        "training": {"epochs": 1, "batch_size": 16, "learning_rate": 1e-3, "device": "cpu"},
-        "tracking": {"uri": "sqlite:///results/mlflow/mlflow.db", "log_every_steps": 1},
-    }
-
-
-def finetune_grid_only(config: dict) -> dict:
-    """The tiny config without the BigBird grid, per-layer sweep, learned sparsity, cost and timing,
-    for tests about running finetune jobs (faults, SLURM)."""
-    for experiment in ("sweep", "bigbird"):
-        config["experiments"].pop(experiment, None)
-    config.pop("pattern_grids", None)
-    config.pop("learned_sparsity", None)
-    config["cost"] = {"enabled": False}
-    return config
-
-
-def snakemake(directory: Path, *args, check=True, configfile="test_config.yaml") -> subprocess.CompletedProcess:
-    command = [*SNAKEMAKE, "--snakefile", str(directory / "Snakefile"), "--directory", str(directory),
-               "--configfile", str(directory / configfile), "--cores", "2", *args,
-               "--set-threads", "finetune=1"]  # last: its list of values would swallow a target
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return result
-
-
-def scheduled_jobs(directory: Path, *args) -> dict[str, int]:
-    """rule -> count from a dry run's job table ({} when nothing is scheduled)."""
-    output = snakemake(directory, "--dry-run", *args)
-    text = output.stdout + output.stderr
-    counts = {}
-    if "Job stats:" in text:
-        table = text.split("Job stats:", 1)[1].split("total", 1)[0]
-        for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE):
-            counts[rule] = int(count)
-    counts.pop("job", None)
-    return counts
-
 
 @pytest.fixture(scope="module")
 def finished_run(tiny_model_dir, tiny_csv, tmp_path_factory):
