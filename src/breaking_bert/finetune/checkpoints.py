@@ -8,6 +8,7 @@ one with the same identity, and ``write_results`` deletes them once the job's re
 from __future__ import annotations
 
 import json
+import signal
 import os
 import shutil
 from pathlib import Path
@@ -103,3 +104,18 @@ def write_json_atomically(payload: dict, path: str | Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class SigtermFlag:
+    """While active, SIGTERM sets ``requested`` instead of killing: the loop checkpoints and stops."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = signal.signal(signal.SIGTERM, self._request)
+        return self
+
+    def _request(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGTERM, self.previous)

@@ -1,5 +1,5 @@
 """A split's tokens and masks in memory, length-grouped batches, and their collation into model
-inputs (the backend's mask format, the learned windows' batch)."""
+inputs (in the backend's mask format)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pandas as pd
 import torch
 
 from ..attention import Backend, SparseAttention
-from ..learned import LearnedBatch
 from ..masks import MaskSet
 
 
@@ -58,7 +57,9 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, megabatch: int,
     return batches
 
 
-def collate(data: SplitData, indices, pad_id: int, backend: Backend, layers: frozenset, device, dtype, learned=None):
+def collate(data: SplitData, indices, pad_id: int, backend: Backend, layers: frozenset, device, dtype):
+    """A batch's model inputs (padded, with the fixed mask at ``layers`` in the backend's format)
+    and labels; the regulariser adds what it needs (regularisers.py)."""
     length = max(len(data.input_ids[i]) for i in indices)
     batch = len(indices)
     input_ids = np.full((batch, length), pad_id, dtype=np.int64)
@@ -79,11 +80,13 @@ def collate(data: SplitData, indices, pad_id: int, backend: Backend, layers: fro
         inputs["sparse_attention"] = SparseAttention(
             backend.to_mask(allowed, inputs["attention_mask"], dtype), layers
         )
-    if learned is not None:
-        separators = np.zeros((batch, length), dtype=bool)
-        for row, i in enumerate(indices):
-            separators[row, data.separators[i]] = True
-        separators = torch.from_numpy(separators).to(device)
-        inputs["learned_attention"] = LearnedBatch.build(learned, inputs["attention_mask"], separators)
     labels = torch.from_numpy(data.labels[np.asarray(indices)]).to(device)
     return inputs, labels
+
+
+def separator_positions(data: SplitData, indices, length: int) -> np.ndarray:
+    """(B, length) bool: the [SEP] positions of a batch's examples."""
+    separators = np.zeros((len(indices), length), dtype=bool)
+    for row, i in enumerate(indices):
+        separators[row, data.separators[i]] = True
+    return separators

@@ -6,8 +6,6 @@ and checkpoints that make a killed job resume to the same final metrics."""
 from __future__ import annotations
 
 import math
-import platform
-import signal
 import sys
 import time
 from dataclasses import asdict
@@ -19,58 +17,49 @@ from tqdm import tqdm
 
 from ..attention import backend_for
 from ..identity import differences, fingerprint
-from ..learned import per_example_effective_sparsity, per_example_sparsity
-from ..masks import effective_sparsities
 from ..models import resolve_model_path
 from ..vocabulary import placement_layers
-from .checkpoints import checkpoint_identity, latest_checkpoint, load_checkpoint, remove_checkpoints, save_checkpoint
+from .checkpoints import (
+    SigtermFlag,
+    checkpoint_identity,
+    latest_checkpoint,
+    load_checkpoint,
+    remove_checkpoints,
+    save_checkpoint,
+)
 from .cls_only import compute_last_layer_for_cls_only, why_not_cls_only
 from .data import SplitData, collate, length_grouped_batches
 from .job import FinetuneJob, Preempted, TrainingConfig, load_classifier, run_identity
-from .metrics import classification_metrics, peak_memory_mb, process_started_at, timing_split
+from .metrics import Stopwatch, classification_metrics, environment, process_started_at, timing_split
 from .regularisers import regulariser_for
 
 
-def evaluate(model, data: SplitData, cfg: TrainingConfig, backend, pad_id, layers, device, num_labels, learned=None,
+def evaluate(model, data: SplitData, cfg: TrainingConfig, backend, pad_id, layers, device, num_labels, regulariser,
              forward=None) -> tuple[dict, np.ndarray]:
-    """The task metrics; with learned degrees, evaluated with the hardened (integer-window) masks,
-    whose per-example sparsity and effective sparsity are reported too. ``forward``: the compiled
-    model, if any. Returns the metrics and each example's predicted label (in the split's order)."""
+    """The task metrics and what the regulariser measures (learned windows: evaluated hardened,
+    their sparsity and effective sparsity). ``forward``: the compiled model, if any. Returns the
+    metrics and each example's predicted label (in the split's order)."""
     forward = model if forward is None else forward
     model.eval()
-    predictions, sparsities, effective, loss_sum = [], [], [], 0.0
+    predictions, loss_sum = [], 0.0
     order = np.argsort(-data.lengths(), kind="stable")  # length-sorted: least padding
-    if learned is not None:
-        learned.hard = True
+    regulariser.start_evaluation()
     with torch.no_grad(), autocast(device, cfg):
         for start in range(0, len(order), cfg.eval_batch_size):
             indices = order[start : start + cfg.eval_batch_size]
-            inputs, labels = collate(data, indices, pad_id, backend, layers, device, torch.float32, learned)
+            inputs, labels = collate(data, indices, pad_id, backend, layers, device, torch.float32)
+            regulariser.add_inputs(inputs, data, indices)
             logits = forward(**inputs).logits.float()
             loss_sum += torch.nn.functional.cross_entropy(logits, labels, reduction="sum").item()
             predictions.append(logits.argmax(-1).cpu().numpy())
-            if learned is not None:
-                sparsities.append(per_example_sparsity(inputs["learned_attention"]).float().cpu().numpy())
-                effective.append(per_example_effective_sparsity(inputs["learned_attention"]).float().cpu().numpy())
+            regulariser.observe(inputs)
     predicted = np.empty(len(data), dtype=np.int64)
     predicted[order] = np.concatenate(predictions) if predictions else []
     model.train()
     metrics = classification_metrics(predicted, data.labels, num_labels)
     metrics["loss"] = loss_sum / max(len(data), 1)  # continuous: tells two runs apart where accuracy ties
-    if learned is not None:
-        learned.hard = False
-        sparsity = np.concatenate(sparsities)
-        metrics.update(sparsity_mean=float(sparsity.mean()), sparsity_std=float(sparsity.std()),
-                       effective_sparsity_mean=float(np.concatenate(effective).mean()))
+    metrics.update(regulariser.evaluation_metrics())
     return metrics, predicted
-
-
-def fixed_effective_sparsity(data: SplitData, layers: frozenset, model) -> float:
-    """The mean effective sparsity (masks/effective.py) of a split's masks at the placement's layers;
-    0 for a dense run."""
-    if data.masks is None or not layers:
-        return 0.0
-    return float(effective_sparsities(data.masks, layers, model.config.num_hidden_layers).mean())
 
 
 def autocast(device: torch.device, cfg: TrainingConfig):
@@ -107,6 +96,62 @@ def run_finetune(job: FinetuneJob, tracked=None) -> dict:
         claim.release()
 
 
+class StepLog:
+    """The mean training loss and the learning rate, to the MLflow run every ``log_every_steps``."""
+
+    def __init__(self, tracked, scheduler):
+        self.tracked, self.scheduler, self.losses = tracked, scheduler, []
+
+    def __call__(self, step: int, loss: float) -> None:
+        self.losses.append(loss)
+        if self.tracked is not None and step % self.tracked.log_every_steps == 0:
+            self.tracked.log_metrics(step, {"train_loss": float(np.mean(self.losses)),
+                                            "learning_rate": self.scheduler.get_last_lr()[0]})
+            self.losses.clear()
+
+
+def optimizer_and_schedule(model, cfg: TrainingConfig, groups: list[dict], device, total_steps: int):
+    """AdamW over the model's parameters (no decay on biases and LayerNorm) and the regulariser's
+    groups, with linear warm-up and decay; returns it, its scheduler and the parameters clipped."""
+    named = [(n, p) for n, p in model.named_parameters() if not n.startswith("learned_degrees.")]
+    decay = [p for n, p in named if p.ndim >= 2]
+    no_decay = [p for n, p in named if p.ndim < 2]  # biases and LayerNorm
+    # fused AdamW: one kernel for all parameters, ~5x faster steps than foreach on CPU (22M params)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}, *groups],
+        lr=cfg.learning_rate,
+        fused=device.type in ("cpu", "cuda"),
+    )
+    warmup = int(cfg.warmup_ratio * total_steps)
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    # the radii keep a constant rate: decayed to zero with the model's, they could not follow the
+    # constraint at the end of training
+    factors = [lr_factor, lr_factor] + [lambda step: 1.0] * len(groups)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factors), [p for _, p in named]
+
+
+def resume(checkpoint_dir: Path, identity: dict, model, optimizer, scheduler, device) -> tuple[dict, Path | None]:
+    """The progress to start from: the latest checkpoint's, when the same run made it (else it is
+    discarded), or a fresh start; with the checkpoint resumed from."""
+    progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0}
+    resumed_from = latest_checkpoint(checkpoint_dir)
+    changed = differences(checkpoint_identity(resumed_from), identity) if resumed_from is not None else []
+    if changed:
+        print(f"discarding checkpoint {resumed_from}: made by a different run ({'; '.join(changed)})", file=sys.stderr)
+        remove_checkpoints(checkpoint_dir)
+        resumed_from = None
+    if resumed_from is not None:
+        saved = load_checkpoint(resumed_from, model, optimizer, scheduler, device)
+        progress = {k: saved.get(k, progress[k]) for k in progress}
+        print(f"resumed from {resumed_from} (epoch {progress['epoch']}, batch {progress['batch']})", file=sys.stderr)
+    return progress, resumed_from
+
+
 def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, tracked) -> dict:
     from transformers import AutoTokenizer
 
@@ -123,76 +168,20 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
     if last_layer is None:
         compute_last_layer_for_cls_only(model)
     forward = compiled(model, cfg)  # checkpoints and the regulariser keep the uncompiled module
-    learned = regulariser.module  # collation builds the learned windows' batch from it (None: fixed)
-    groups = regulariser.param_groups()
-    named = [(n, p) for n, p in model.named_parameters() if not n.startswith("learned_degrees.")]
-    decay = [p for n, p in named if p.ndim >= 2]
-    no_decay = [p for n, p in named if p.ndim < 2]  # biases and LayerNorm
-    # fused AdamW: one kernel for all parameters, ~5x faster steps than foreach on CPU (22M params)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}, *groups],
-        lr=cfg.learning_rate,
-        fused=device.type in ("cpu", "cuda"),
-    )
-    batches_per_epoch = math.ceil(len(train) / cfg.batch_size)
-    steps_per_epoch = math.ceil(batches_per_epoch / cfg.gradient_accumulation)
+    steps_per_epoch = math.ceil(math.ceil(len(train) / cfg.batch_size) / cfg.gradient_accumulation)
     total_steps = steps_per_epoch * cfg.epochs
-    warmup = int(cfg.warmup_ratio * total_steps)
-
-    def lr_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    # the radii keep a constant rate: decayed to zero with the model's, they could not follow the
-    # constraint at the end of training
-    factors = [lr_factor, lr_factor] + [lambda step: 1.0] * len(groups)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factors)
-    model_parameters = [p for _, p in named]
-    progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0}
+    optimizer, scheduler, clipped = optimizer_and_schedule(model, cfg, regulariser.param_groups(), device, total_steps)
     identity = run_identity(job, cfg, model)
     checkpoint_dir = Path(job.checkpoint_dir)
-    resumed_from = latest_checkpoint(checkpoint_dir)
-    changed = differences(checkpoint_identity(resumed_from), identity) if resumed_from is not None else []
-    if changed:
-        print(f"discarding checkpoint {resumed_from}: made by a different run ({'; '.join(changed)})", file=sys.stderr)
-        remove_checkpoints(checkpoint_dir)
-        resumed_from = None
-    if resumed_from is not None:
-        saved = load_checkpoint(resumed_from, model, optimizer, scheduler, device)
-        progress = {k: saved.get(k, progress[k]) for k in progress}
-        print(f"resumed from {resumed_from} (epoch {progress['epoch']}, batch {progress['batch']})", file=sys.stderr)
+    progress, resumed_from = resume(checkpoint_dir, identity, model, optimizer, scheduler, device)
+    stopwatch, log_step, lengths = Stopwatch(), StepLog(tracked, scheduler), train.lengths()
+    trained_before, loop_started = progress["train_seconds"], time.time()
 
-    stop_requested = {"flag": False}
+    def checkpoint():
+        stopwatch.timed("checkpoint", save_checkpoint, checkpoint_dir, model, optimizer, scheduler, progress, identity)
 
-    def request_stop(signum, frame):
-        stop_requested["flag"] = True
-
-    previous_handler = signal.signal(signal.SIGTERM, request_stop)
-    lengths = train.lengths()
     model.train()
-    # where this process's wall time goes (issue: experiments per hour); a resumed run counts this
-    # process only
-    seconds = {"evaluation": 0.0, "checkpoint": 0.0, "model_save": 0.0}
-    trained_before = progress["train_seconds"]
-    loop_started = time.time()
-
-    def timed(part, function, *args):
-        started_part = time.perf_counter()
-        result = function(*args)
-        seconds[part] += time.perf_counter() - started_part
-        return result
-
-    step_losses = []  # since the last step metrics went to the MLflow run
-
-    def log_step(loss_value: float) -> None:
-        step_losses.append(loss_value)
-        if tracked is not None and progress["global_step"] % tracked.log_every_steps == 0:
-            tracked.log_metrics(progress["global_step"], {"train_loss": float(np.mean(step_losses)),
-                                                          "learning_rate": scheduler.get_last_lr()[0]})
-            step_losses.clear()
-
-    try:
+    with SigtermFlag() as sigterm:
         bar = tqdm(total=total_steps, initial=progress["global_step"], desc="finetune", mininterval=5)
         while progress["epoch"] < cfg.epochs:
             epoch = progress["epoch"]
@@ -200,7 +189,8 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
             started = time.perf_counter()
             while progress["batch"] < len(batches):
                 indices = batches[progress["batch"]]
-                inputs, labels = collate(train, indices, pad_id, backend, layers, device, torch.float32, learned)
+                inputs, labels = collate(train, indices, pad_id, backend, layers, device, torch.float32)
+                regulariser.add_inputs(inputs, train, indices)
                 with autocast(device, cfg):
                     logits = forward(**inputs).logits
                 loss = torch.nn.functional.cross_entropy(logits.float(), labels)
@@ -208,31 +198,32 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
                 loss.backward()
                 progress["batch"] += 1
                 progress["train_samples"] += len(indices)
-                if progress["batch"] % cfg.gradient_accumulation == 0 or progress["batch"] == len(batches):
-                    # the model's gradients only: the radii take their own steps, and a density
-                    # penalty's gradient clipped with the model's would shrink the task's
-                    torch.nn.utils.clip_grad_norm_(model_parameters, cfg.max_grad_norm)
-                    optimizer.step()
-                    regulariser.after_step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    progress["global_step"] += 1
-                    bar.update(1)
-                    step_loss = loss.item() * cfg.gradient_accumulation
-                    bar.set_postfix(loss=f"{step_loss:.3f}", refresh=False)
-                    log_step(step_loss)
-                    at_boundary = progress["batch"] % cfg.gradient_accumulation == 0
-                    periodic = cfg.checkpoint_every_steps and progress["global_step"] % cfg.checkpoint_every_steps == 0
-                    if at_boundary and (periodic or stop_requested["flag"]):
-                        progress["train_seconds"] += time.perf_counter() - started
-                        timed("checkpoint", save_checkpoint, checkpoint_dir, model, optimizer, scheduler, progress, identity)
-                        started = time.perf_counter()
-                        if stop_requested["flag"]:
-                            raise Preempted(143)
+                if progress["batch"] % cfg.gradient_accumulation and progress["batch"] != len(batches):
+                    continue  # accumulating
+                # the model's gradients only: the radii take their own steps, and a density
+                # penalty's gradient clipped with the model's would shrink the task's
+                torch.nn.utils.clip_grad_norm_(clipped, cfg.max_grad_norm)
+                optimizer.step()
+                regulariser.after_step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                progress["global_step"] += 1
+                step_loss = loss.item() * cfg.gradient_accumulation
+                bar.update(1)
+                bar.set_postfix(loss=f"{step_loss:.3f}", refresh=False)
+                log_step(progress["global_step"], step_loss)
+                at_boundary = progress["batch"] % cfg.gradient_accumulation == 0
+                periodic = cfg.checkpoint_every_steps and progress["global_step"] % cfg.checkpoint_every_steps == 0
+                if at_boundary and (periodic or sigterm.requested):
+                    progress["train_seconds"] += time.perf_counter() - started
+                    checkpoint()
+                    started = time.perf_counter()
+                    if sigterm.requested:
+                        raise Preempted(143)
             progress["train_seconds"] += time.perf_counter() - started
             if cfg.evaluate_each_epoch or epoch + 1 == cfg.epochs:
-                metrics, predicted = timed("evaluation", evaluate, model, evaluation, cfg, backend, pad_id, layers, device,
-                                job.num_labels, learned, forward)
+                metrics, predicted = stopwatch.timed("evaluation", evaluate, model, evaluation, cfg, backend, pad_id,
+                                                     layers, device, job.num_labels, regulariser, forward)
                 progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
                 print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
                 if tracked is not None:
@@ -241,28 +232,21 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
             progress["batch"] = 0
             if progress["epoch"] == cfg.epochs:
                 break  # the results are in memory and written next; a checkpoint would be deleted unread
-            timed("checkpoint", save_checkpoint, checkpoint_dir, model, optimizer, scheduler, progress, identity)
-            if stop_requested["flag"]:
+            checkpoint()
+            if sigterm.requested:
                 raise Preempted(143)
         bar.close()
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
-
-    final = progress["history"][-1]
-    if learned is None:  # a fixed pattern's: its eval masks at this placement (learned: evaluate's)
-        final = {**final, "effective_sparsity_mean": fixed_effective_sparsity(evaluation, layers, model)}
-    import transformers
 
     if job.model_output is not None:
-        timed("model_save", model.save_pretrained, job.model_output)
-
+        stopwatch.timed("model_save", model.save_pretrained, job.model_output)
+    final = {**progress["history"][-1], **regulariser.final_metrics(evaluation, layers, model)}
     return {
         "metric": job.primary_metric,
         "score": final[job.primary_metric],
         **{f"eval_{k}": v for k, v in final.items() if k not in ("epoch", "step")},
         "history": progress["history"],
         # the last evaluation's prediction per eval example: how much of a cell's spread over seeds
-        # is the sampling of the eval set (variance.py) is measured from them
+        # is the sampling of the eval set (eval_sampling.py) is measured from them
         "eval_predictions": predicted.tolist(),
         "eval_labels": evaluation.labels.tolist(),
         "placement": job.placement,
@@ -273,20 +257,12 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
         "eval_examples": len(evaluation),
         "train_samples_per_second": progress["train_samples"] / max(progress["train_seconds"], 1e-9),
         "train_seconds": progress["train_seconds"],
-        "peak_memory_mb": peak_memory_mb(device),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-        "device_claim": claim.how,
+        **environment(device, claim),
         "resumed": resumed_from is not None,
         "fingerprint": fingerprint(identity),
         "identity": identity,
         "training": asdict(cfg),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "numpy": np.__version__,
-        },
         **regulariser.results(optimizer),
-        "timing": timing_split(process_started_at(), loop_started, progress["train_seconds"] - trained_before, seconds),
+        "timing": timing_split(process_started_at(), loop_started, progress["train_seconds"] - trained_before,
+                               stopwatch.seconds),
     }

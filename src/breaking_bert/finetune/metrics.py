@@ -4,6 +4,7 @@ time went (start-up from the process's start, training, evaluation, checkpoint w
 from __future__ import annotations
 
 import os
+import platform
 import resource
 import time
 from pathlib import Path
@@ -41,3 +42,30 @@ def timing_split(process_started: float, loop_started: float, training: float, s
     total = time.time() - process_started
     parts = {"startup": loop_started - process_started, "training": training, **seconds}
     return {**parts, "total": total, "unaccounted": total - sum(parts.values())}
+
+
+class Stopwatch:
+    """Where this process's wall time goes besides training (a resumed run counts this process only)."""
+
+    def __init__(self):
+        self.seconds = {"evaluation": 0.0, "checkpoint": 0.0, "model_save": 0.0}
+
+    def timed(self, part: str, function, *args):
+        started = time.perf_counter()
+        result = function(*args)
+        self.seconds[part] += time.perf_counter() - started
+        return result
+
+
+def environment(device, claim) -> dict:
+    """Where the job ran and with what."""
+    import transformers
+
+    return {
+        "peak_memory_mb": peak_memory_mb(device),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "device_claim": claim.how,
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__, "numpy": np.__version__},
+    }

@@ -1,7 +1,7 @@
 """What the training loop calls besides the task loss: nothing for a fixed pattern, the learned
-windows for experiment 3. The loop asks each the same four things (its optimizer groups, a loss
-term, what to do after an optimizer step, what to report), so the learned variant lives here rather
-than in branches of the loop."""
+windows for experiment 3. The loop asks each the same things (what it adds to a batch's inputs,
+its optimizer groups, a loss term, what to do after an optimizer step, what an evaluation
+measures, what to report), so the learned variant lives here rather than in branches of the loop."""
 
 from __future__ import annotations
 
@@ -10,13 +10,27 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from ..learned import DensityBudget, DensityObjective, LearnedNeighbourDegrees, expected_density
+from ..learned import (
+    DensityBudget,
+    DensityObjective,
+    LearnedBatch,
+    LearnedNeighbourDegrees,
+    expected_density,
+    per_example_effective_sparsity,
+    per_example_sparsity,
+)
+from ..masks import effective_sparsities
+from .data import separator_positions
 
 
 class FixedPattern:
-    """A fixed mask (or none): no parameters of its own, no loss term, nothing to report."""
+    """A fixed mask (or none): no parameters of its own, no inputs beyond the batch's, no loss term;
+    its evaluation reports the effective sparsity of the eval masks at the placement's layers."""
 
-    module = None  # what collation builds the learned windows' batch from
+    module = None
+
+    def add_inputs(self, inputs: dict, data, indices) -> None:
+        pass
 
     def param_groups(self) -> list[dict]:
         return []
@@ -26,6 +40,22 @@ class FixedPattern:
 
     def after_step(self) -> None:
         pass
+
+    def start_evaluation(self) -> None:
+        pass
+
+    def observe(self, inputs) -> None:
+        pass
+
+    def evaluation_metrics(self) -> dict:
+        return {}
+
+    def final_metrics(self, evaluation, layers: frozenset, model) -> dict:
+        """Computed once, after the last evaluation: the masks do not change between epochs."""
+        if evaluation.masks is None or not layers:
+            return {"effective_sparsity_mean": 0.0}  # dense
+        effective = effective_sparsities(evaluation.masks, layers, model.config.num_hidden_layers)
+        return {"effective_sparsity_mean": float(effective.mean())}
 
     def results(self, optimizer) -> dict:
         return {}
@@ -51,6 +81,31 @@ class LearnedWindows(FixedPattern):
             self.budget = DensityBudget(train.lengths()[sample], self.config.num_classes, self.config.target_sparsity,
                                         [train.separators[i] for i in sample])
             self.budget.hold(self.module, self.longest)
+
+    def add_inputs(self, inputs: dict, data, indices) -> None:
+        """The learned windows' batch (built once per batch, read by every layer)."""
+        padding = inputs["attention_mask"]
+        separators = torch.from_numpy(separator_positions(data, indices, padding.shape[-1])).to(padding.device)
+        inputs["learned_attention"] = LearnedBatch.build(self.module, padding, separators)
+
+    def start_evaluation(self) -> None:
+        self.module.hard = True  # integer windows
+        self.observed = {"sparsity": [], "effective": []}
+
+    def observe(self, inputs) -> None:
+        batch = inputs["learned_attention"]
+        self.observed["sparsity"].append(per_example_sparsity(batch).float().cpu().numpy())
+        self.observed["effective"].append(per_example_effective_sparsity(batch).float().cpu().numpy())
+
+    def evaluation_metrics(self) -> dict:
+        """The hardened masks' sparsity over the evaluation, per example, and their effective sparsity."""
+        self.module.hard = False
+        sparsity, effective = (np.concatenate(self.observed[k]) for k in ("sparsity", "effective"))
+        return {"sparsity_mean": float(sparsity.mean()), "sparsity_std": float(sparsity.std()),
+                "effective_sparsity_mean": float(effective.mean())}
+
+    def final_metrics(self, evaluation, layers: frozenset, model) -> dict:
+        return {}  # every evaluation reports them
 
     def param_groups(self) -> list[dict]:
         if self.module.frozen:
