@@ -123,18 +123,36 @@ def test_architecture_that_cannot_be_masked_is_refused():
         check_model_is_maskable(model, "sdpa")
 
 
-def test_bert_is_maskable():
-    _, models = _models(("sdpa",))
-    check_model_is_maskable(models["sdpa"], "sdpa")
-
-
-def test_roberta_style_encoders_are_maskable():
+@pytest.mark.parametrize("architecture", ["bert", "roberta"])
+def test_maskable_encoders_are_accepted_and_really_masked(architecture):
+    """BERT and RoBERTa pass the check, and the check is right: a sparse mask at every layer moves
+    their logits, an all-True one does not."""
     from transformers import RobertaConfig, RobertaForSequenceClassification
 
-    config = RobertaConfig(vocab_size=300, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                           intermediate_size=64, max_position_embeddings=64)
-    config._attn_implementation = implementation_name("sdpa")
-    check_model_is_maskable(RobertaForSequenceClassification(config).eval(), "sdpa")
+    torch.manual_seed(0)
+    if architecture == "bert":
+        config = tiny_bert_config()
+        config.initializer_range = 0.5  # logits that move visibly when a mask matters
+        config._attn_implementation = implementation_name("sdpa")
+        model = BertForSequenceClassification(config).eval()
+    else:
+        config = RobertaConfig(vocab_size=3000, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=64, max_position_embeddings=64, initializer_range=0.5)
+        config._attn_implementation = implementation_name("sdpa")
+        model = RobertaForSequenceClassification(config).eval()
+    check_model_is_maskable(model, "sdpa")
+    ids, padding, allowed = _batch()
+    layers = frozenset(range(config.num_hidden_layers))
+
+    def logits(mask):
+        sparse = SparseAttention(to_backend_mask(mask, padding, "sdpa", torch.float32), layers)
+        with torch.no_grad():
+            return model(input_ids=ids, attention_mask=padding, sparse_attention=sparse).logits
+
+    with torch.no_grad():
+        dense = model(input_ids=ids, attention_mask=padding).logits
+    torch.testing.assert_close(logits(torch.ones_like(allowed)), dense, atol=1e-6, rtol=0)
+    assert not torch.allclose(logits(allowed), dense, atol=1e-5)
 
 
 @pytest.mark.parametrize("length", [40, 128])  # 40: a partial block, wrong on AVX2 CPUs unless padded

@@ -3,13 +3,13 @@ rule finetune:
     input:
         unpack(get_finetune_inputs),
     output:
-        **get_model_output("results/runs/{task}/{pattern}/{placement}/seed{seed}"),
-        metrics="results/runs/{task}/{pattern}/{placement}/seed{seed}/metrics.json",
-        config="results/runs/{task}/{pattern}/{placement}/seed{seed}/config.json",
+        **get_model_output(RUN_DIR),
+        metrics=f"{RUN_DIR}/metrics.json",
+        config=f"{RUN_DIR}/config.json",
     log:
-        "results/runs/{task}/{pattern}/{placement}/seed{seed}/train.log",
+        f"{RUN_DIR}/train.log",
     benchmark:
-        "results/runs/{task}/{pattern}/{placement}/seed{seed}/benchmark.tsv"
+        f"{RUN_DIR}/benchmark.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     # one thread per job, as many jobs as cores: on CPU two 1-thread jobs train 1.24x the

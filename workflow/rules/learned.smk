@@ -5,13 +5,13 @@ rule learn_degrees:
     input:
         unpack(get_learned_inputs),
     output:
-        **get_model_output("results/learned/{task}/{variant}/{setting}/seed{seed}"),
-        metrics="results/learned/{task}/{variant}/{setting}/seed{seed}/metrics.json",
-        config="results/learned/{task}/{variant}/{setting}/seed{seed}/config.json",
+        **get_model_output(LEARNED_DIR),
+        metrics=f"{LEARNED_DIR}/metrics.json",
+        config=f"{LEARNED_DIR}/config.json",
     log:
-        "results/learned/{task}/{variant}/{setting}/seed{seed}/train.log",
+        f"{LEARNED_DIR}/train.log",
     benchmark:
-        "results/learned/{task}/{variant}/{setting}/seed{seed}/benchmark.tsv"
+        f"{LEARNED_DIR}/benchmark.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     # one thread per job, as many jobs as cores: on CPU two 1-thread jobs train 1.24x the

@@ -3,9 +3,9 @@ rule masks:
     input:
         unpack(get_mask_inputs),
     output:
-        train="results/masks/{task}/{pattern}/{draw}/train.npz",
-        eval="results/masks/{task}/{pattern}/{draw}/eval.npz",
-        summary="results/masks/{task}/{pattern}/{draw}/summary.json",
+        train=f"{MASK_DIR}/train.npz",
+        eval=f"{MASK_DIR}/eval.npz",
+        summary=f"{MASK_DIR}/summary.json",
     log:
         "results/logs/masks/{task}_{pattern}_{draw}.log",
     benchmark:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .windows import LearnedConfig, LearnedNeighbourDegrees
+from .windows import LearnedConfig, LearnedNeighbourDegrees, policy_pairs
 
 
 class DensityObjective:
@@ -46,10 +46,11 @@ class DensityBudget:
         for s, (n, positions) in enumerate(examples):
             index = torch.arange(n)
             needed = (index[:, None] - index[None, :]).abs()  # the smallest window keeping (i, j)
-            needed[positions, :] = never
-            needed[:, positions] = never
-            needed[0, :] = needed[:, 0] = 0
-            needed.fill_diagonal_(0)
+            separators = torch.zeros(1, n, dtype=torch.bool)
+            separators[0, positions] = True
+            always, excluded = policy_pairs(separators)
+            needed[excluded[0]] = never
+            needed[always[0]] = 0
             classes = (index * num_classes // n).clamp(max=num_classes - 1)
             for c in range(num_classes):
                 pairs[s, c] = torch.bincount(needed[classes == c].flatten(), minlength=never + 1).cumsum(0)

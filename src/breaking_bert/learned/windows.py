@@ -53,6 +53,20 @@ def position_classes(padding: torch.Tensor, num_classes: int) -> torch.Tensor:
     return (positions * num_classes // lengths).clamp(max=num_classes - 1)
 
 
+def policy_pairs(separators: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The special-token policy of the learned windows, (B, L, L) each: ``always`` kept (the
+    diagonal, [CLS]'s row and column: the fixed masks' default cls_global) and ``never`` kept (the
+    other pairs of a [SEP] row or column), for (B, L) bool [SEP] positions. The windows and their
+    budget (objectives.DensityBudget) both take it from here."""
+    batch, length = separators.shape
+    always = torch.eye(length, dtype=torch.bool, device=separators.device)
+    always[0, :] = True  # [CLS] attends to every token
+    always[:, 0] = True  # and every token attends to [CLS]
+    always = always.expand(batch, length, length)
+    never = (separators[:, :, None] | separators[:, None, :]) & ~always
+    return always, never
+
+
 @dataclass
 class LearnedBatch:
     """What every layer's attention needs for one batch, built once per batch."""
@@ -72,22 +86,16 @@ class LearnedBatch:
         index = torch.arange(length, device=padding.device)
         real = padding.bool()
         real_pairs = (real[:, :, None] & real[:, None, :])[:, None]
-        always = torch.eye(length, dtype=torch.bool, device=padding.device)
-        always[0, :] = True  # [CLS] attends to every token
-        always[:, 0] = True  # and every token attends to [CLS]
-        always = always[None, None].expand_as(real_pairs)
         if separators is None:
-            never = torch.zeros_like(real_pairs)
-        else:
-            separators = separators.bool()
-            never = (separators[:, :, None] | separators[:, None, :])[:, None] & ~always
+            separators = torch.zeros_like(real)
+        always, never = policy_pairs(separators.bool())
         return cls(
             degrees=degrees,
             distance=(index[:, None] - index[None, :]).abs().float(),
             classes=position_classes(padding, degrees.config.num_classes),
             real_pairs=real_pairs,
-            always=always,
-            never=never,
+            always=always[:, None],
+            never=never[:, None],
         )
 
 

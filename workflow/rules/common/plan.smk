@@ -43,8 +43,15 @@ def mask_draw(pattern, seed):
     return vocabulary.mask_draw(config["patterns"][pattern]["kind"], seed)
 
 
+# Where each job's results go, defined once: the rules' output templates and the input functions'
+# concrete paths are both made from these
+MASK_DIR = "results/masks/{task}/{pattern}/{draw}"
+RUN_DIR = "results/runs/{task}/{pattern}/{placement}/seed{seed}"
+LEARNED_DIR = "results/learned/{task}/{variant}/{setting}/seed{seed}"
+
+
 def mask_dir(task, pattern, seed):
-    return f"results/masks/{task}/{pattern}/{mask_draw(pattern, seed)}"
+    return MASK_DIR.format(task=task, pattern=pattern, draw=mask_draw(pattern, seed))
 
 
 def first_seed():
@@ -91,7 +98,7 @@ check_plan()
 
 
 def run_dir(task, pattern, placement, seed):
-    return f"results/runs/{task}/{pattern}/{placement}/seed{seed}"
+    return RUN_DIR.format(task=task, pattern=pattern, placement=placement, seed=seed)
 
 
 def get_metrics_files():
@@ -146,7 +153,7 @@ def get_learned_runs():
 
 
 def learned_dir(task, variant, setting, seed):
-    return f"results/learned/{task}/{variant}/{setting}/seed{seed}"
+    return LEARNED_DIR.format(task=task, variant=variant, setting=setting, seed=seed)
 
 
 def get_learned_metrics_files():
