@@ -3,7 +3,8 @@
 #   ./run.sh demo    create/reuse .venv, install pinned dependencies, run the embedded demo
 #   ./run.sh test    the same set-up, then the test suite
 #   ./run.sh bench   the same set-up, then the benchmarks (docs/BENCHMARKS.md)
-#   ./run.sh calibrate [draws | aa RUNS.csv]   the decision rule's calibration (docs/EXPERIMENTS.md)
+#   ./run.sh calibrate [draws | aa RUNS.csv | aso RUNS.csv | sequential [draws]]
+#                    the decision rule's calibration (docs/EXPERIMENTS.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3.11}

@@ -183,3 +183,22 @@ def test_almost_stochastic_order_is_set_beside_the_rule_on_the_same_cells():
     (row,) = aso_side_by_side(runs).to_dict("records")
     assert row["rule (after Holm)"] == SUPPORTED and row["ASO"] == "first below" and row["agree"]
     assert row["ASO eps_min dense>cell"] < 0.5 <= row["ASO eps_min cell>dense"]
+
+
+def test_the_aa_table_judges_each_twin_comparison_and_counts_a_definitive_one_as_false():
+    """Twins that truly differ (a 5-point gap planted between random and random_twin at seeds 5-9)
+    must show up as false definitive verdicts; the same condition under two names must not."""
+    from breaking_bert.calibration import AA_COMPARISONS, aa_table
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for pattern, kind, mean in (("dense", "dense", 0.78), ("random", "random", 0.71), ("random_twin", "random", 0.71)):
+        for seed in range(10):
+            gap = 0.05 if pattern == "random_twin" and seed >= 5 else 0.0
+            rows.append({"task": "t", "pattern": pattern, "kind": kind, "placement": "all", "seed": seed,
+                         "score": mean + gap + rng.normal(0, 0.004)})
+    table = aa_table(pd.DataFrame(rows), with_aso=False)
+    assert len(table) == len(AA_COMPARISONS)
+    planted = table["first"] == "random seeds 5-9"
+    assert table.loc[planted, "false definitive"].all() and table.loc[planted, "verdict"].eq(NOT_SUPPORTED).all()
+    assert not table.loc[table["first"].str.startswith("dense"), "false definitive"].any()

@@ -19,6 +19,7 @@ results/tables/runs.csv`` the A/A run's, the tables docs/EXPERIMENTS.md records.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 
@@ -149,16 +150,18 @@ AA_COMPARISONS = [
 ]
 
 
-def aa_table(runs: pd.DataFrame) -> pd.DataFrame:
+def aa_table(runs: pd.DataFrame, with_aso: bool = True) -> pd.DataFrame:
     """Each A/A comparison of config/calibration_aa.yaml judged by the rule: the claim 'the first
-    scores above the second'; supported or not supported is a false definitive verdict."""
+    scores above the second'; supported or not supported is a false definitive verdict. With ASO
+    beside it (``with_aso``: deepsig, ~10 s a comparison)."""
     rows = []
     for first, first_seeds, second, second_seeds in AA_COMPARISONS:
         a = _block(runs[runs["pattern"] == first], first_seeds)
         b = _block(runs[runs["pattern"] == second], second_seeds)
         diff = difference(a, b)
         outcome = decide(diff, above=0.0)
-        aso, above, below = aso_verdict(list(a.values()), list(b.values()), comparisons=len(AA_COMPARISONS))
+        aso, above, below = (aso_verdict(list(a.values()), list(b.values()), comparisons=len(AA_COMPARISONS))
+                             if with_aso else ("not run", math.nan, math.nan))
         rows.append({"first": f"{first} seeds {first_seeds.start}-{first_seeds.stop - 1}",
                      "second": f"{second} seeds {second_seeds.start}-{second_seeds.stop - 1}",
                      "first - second": str(diff), "verdict": outcome.verdict,
@@ -213,6 +216,10 @@ if __name__ == "__main__":
 
     if sys.argv[1:2] == ["aa"]:
         print(to_markdown(aa_table(pd.read_csv(sys.argv[2])), float_format="{:.3f}"))
+    elif sys.argv[1:2] == ["sequential"]:
+        from .sequential import design_table
+
+        print(to_markdown(design_table(int(sys.argv[2]) if len(sys.argv) > 2 else 1000), float_format="{:.3f}"))
     elif sys.argv[1:2] == ["aso"]:
         print(to_markdown(aso_side_by_side(pd.read_csv(sys.argv[2], keep_default_na=False, na_values=[""])),
                           float_format="{:.3f}"))
