@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import SNAKEMAKE, scheduled_jobs, snakemake, tiny_config  # noqa: F401 (SNAKEMAKE: tests below)
+from conftest import SNAKEMAKE, finetune_grid_only, scheduled_jobs, snakemake, tiny_config  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
