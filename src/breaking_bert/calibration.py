@@ -118,7 +118,7 @@ def rates(simulate: Callable, cells: int, effect: float, seeds: int, draws: int,
             "supported": float(np.mean([v == SUPPORTED for v in verdicts]))}
 
 
-def calibration_table(draws: int = 400, seed_counts=(3, 5, 10)) -> pd.DataFrame:
+def calibration_table(draws: int = 200, seed_counts=(3, 5)) -> pd.DataFrame:
     rows = []
     for name, (simulate, reproduction, paper, effect) in FINDINGS.items():
         for scale, cells in (("reproduction", reproduction), ("paper", paper)):
@@ -224,6 +224,6 @@ if __name__ == "__main__":
         print(to_markdown(aso_side_by_side(pd.read_csv(sys.argv[2], keep_default_na=False, na_values=[""])),
                           float_format="{:.3f}"))
     else:
-        draws = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+        draws = int(sys.argv[1]) if len(sys.argv) > 1 else 200
         print(f"{draws} draws per row; run noise {RUN_NOISE}, seed noise {SEED_NOISE}")
         print(to_markdown(calibration_table(draws), float_format="{:.3f}"))
