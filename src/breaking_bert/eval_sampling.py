@@ -16,9 +16,6 @@ the intervals and make them about the task rather than the set, for the price of
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -51,14 +48,12 @@ def paired_bootstrap_variance(predicted: np.ndarray, baseline: np.ndarray, label
 
 
 def _load(metrics_paths) -> pd.DataFrame:
-    rows = []
-    for path in metrics_paths:
-        metrics = json.loads(Path(path).read_text())
-        if "eval_predictions" not in metrics:  # a run from before predictions were kept
-            continue
-        rows.append({key: metrics.get(key) for key in ("task", "pattern", "kind", "placement", "seed", "metric", "score",
-                                                         "eval_predictions", "eval_labels")})
-    return pd.DataFrame(rows)
+    """The runs that kept their predictions (runs from before predictions were kept are left out)."""
+    from .aggregate import _load as load_columns
+
+    runs = load_columns(metrics_paths, ["task", "pattern", "kind", "placement", "seed", "metric", "score",
+                                        "eval_predictions", "eval_labels"])
+    return runs[runs["eval_predictions"].notna()].reset_index(drop=True)
 
 
 def eval_sampling_table(metrics_paths, draws: int = BOOTSTRAP_DRAWS) -> pd.DataFrame:
