@@ -144,7 +144,7 @@ def test_conda_envs_pin_what_requirements_pin_and_every_rule_names_one():
             assert required.get(name) == version, f"{env.name}: {name}=={version} but requirements.txt has {required.get(name)}"
     for rule_file in (REPO / "workflow/rules").glob("*.smk"):
         text = rule_file.read_text()
-        rules = re.findall(r"^rule (\w+):", text, flags=re.MULTILINE)
+        rules = re.findall(r"^(?:rule|checkpoint) (\w+):", text, flags=re.MULTILINE)
         assert text.count("conda:") == len(rules), f"{rule_file.name}: every rule names a conda env"
 
 
@@ -281,6 +281,9 @@ IMPORTED_NOT_RUN = {
     # loads stored masks; its synthetic masks and block masks run in kernel_timing
     "cost": MASK_BUILDING | EFFECTIVE | {"attention.py", "vocabulary.py"},
     "kernel_timing": {"parse.py"},  # synthetic masks need no parse
+    # decision.level() runs the sequential design's code only at a look, which aggregation never judges
+    **{rule: {"kinds.py", "sequential.py", "findings/cells.py"} for rule in ("aggregate", "aggregate_learned",
+                                                                          "aggregate_cost")},
 }
 
 

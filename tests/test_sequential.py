@@ -1,8 +1,20 @@
-"""The group-sequential design's boundaries and its error rates (issue 28's statistics)."""
+"""The group-sequential design (issue 28): its boundaries, its error rates on simulated findings
+(judged by the findings' own code, look by look as the workflow runs them), and how looks merge."""
 
+import json
+
+import numpy as np
+import pandas as pd
 import pytest
 
-from breaking_bert.sequential import Design, boundaries, nominal_levels, simulate, spent
+from breaking_bert.calibration import finding_4, sequential_rates
+from breaking_bert.decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, ONE_SIDED_ALPHA, level
+from breaking_bert.findings import late_vs_all_layers
+from breaking_bert.sequential import (
+    Design, at_look, boundaries, judge_looks, look_decisions, nominal_levels, run_design, simulate, spent,
+    undecided_groups,
+)
+from runs_tables import _placements, _runs
 
 
 def test_obrien_fleming_boundaries_are_the_published_ones():
@@ -14,14 +26,30 @@ def test_obrien_fleming_boundaries_are_the_published_ones():
 
 def test_the_fixed_design_is_the_one_look_rule():
     fixed = Design.from_config([0, 1, 2])
-    assert fixed.looks == (3,) and fixed.nominal_alpha(3) == pytest.approx(0.025)
+    assert fixed.looks == (3,) and fixed.nominal_alpha(3) == pytest.approx(0.025) and not fixed.sequential
+    with at_look(fixed.looks, 0):
+        assert level() == ONE_SIDED_ALPHA and level(0.01) == 0.01
     design = Design.from_config({"initial": 3, "max": 10, "step": 2})
     assert design.looks == (3, 5, 7, 9, 10)
     levels = nominal_levels(design.looks, 0.025)
     assert all(a < b for a, b in zip(levels, levels[1:])) and levels[-1] < 0.025, "early looks spend little"
     assert design.nominal_alpha(2) == 0.0 and design.nominal_alpha(6) == levels[1]
+    with at_look(design.looks, 1):
+        assert level() == levels[1]
+    assert level() == ONE_SIDED_ALPHA, "outside a look, the fixed rule"
     with pytest.raises(ValueError, match="need 2 <= initial <= max"):
-        Design(1, 10, 2)
+        Design.from_config({"initial": 1, "max": 10, "step": 2})
+    with pytest.raises(ValueError, match="need 2 <= initial <= max"):
+        Design(5, 4, 1)
+    assert Design.from_config([0]).looks == (1,), "one seed: the fixed design"
+
+
+def test_t_levels_keep_one_comparison_at_its_level_where_z_levels_did_not():
+    """One cell, null truth, looks at 3, 5, 7, 9, 10 seeds: the levels computed on t statistics
+    keep the false-definitive rate (both sides) at 5%; the z boundaries' levels, used for t-tests
+    in a first version, gave 5.5% over 8,000 draws."""
+    rate = simulate(Design(3, 10, 2), 1, 0.0, 1.0, draws=1500, seed=6)["definitive"]
+    assert rate <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / 1500), rate
 
 
 def test_stopping_early_keeps_the_false_definitive_rate_and_spends_fewer_seeds():
@@ -34,4 +62,115 @@ def test_stopping_early_keeps_the_false_definitive_rate_and_spends_fewer_seeds()
     effect_sequential = simulate(design, 4, 1.5, 1.0, draws=300, seed=1)
     effect_fixed = simulate(fixed, 4, 1.5, 1.0, draws=300, seed=1)
     assert effect_sequential["supported"] >= effect_fixed["supported"] - 0.08, (effect_sequential, effect_fixed)
-    assert effect_sequential["seeds"] < 0.8 * effect_fixed["seeds"]
+    assert effect_sequential["seeds"] < 0.9 * effect_fixed["seeds"], effect_sequential  # 8.3 of 10 (2026-12-01)
+
+
+def test_finding_4_under_the_design_decides_early_and_spends_fewer_seeds_than_the_fixed_design_at_max():
+    """Finding 4's own code on synthetic tables (3 BigBird points against a learned frontier), run
+    look by look: under the null no more definitive verdicts than the fixed design's 5%; under a
+    3-point effect about the fixed design's power at max, on fewer seeds per run."""
+    design, fixed = Design(3, 7, 2), Design(7, 7, 1)
+    null = sequential_rates(finding_4, 3, 0.0, design, draws=40)
+    assert null["definitive"] <= 0.1 and 3 <= null["seeds"] <= 7, null
+    effect = sequential_rates(finding_4, 3, 0.03, design, draws=40, seed=1)
+    at_max = sequential_rates(finding_4, 3, 0.03, fixed, draws=40, seed=1)
+    assert effect["supported"] >= at_max["supported"] - 0.1 and at_max["supported"] > 0.5, (effect, at_max)
+    assert effect["seeds"] < 0.85 * at_max["seeds"], (effect, at_max)
+
+
+def _two_cells(seeds: int) -> pd.DataFrame:
+    """Finding 1 over two patterns: 'clear' costs nothing late and a lot at all layers (decided on
+    3 seeds); 'close' sits on both bounds (undecided)."""
+    rng = np.random.default_rng(0)
+    dense = 0.80 + rng.normal(0, 0.01, seeds)
+    clear = _placements(list(dense + rng.normal(0, 0.0005, seeds)), list(0.60 + rng.normal(0, 0.003, seeds)), "clear")
+    close = _placements(list(dense - 0.01 + rng.normal(0, 0.01, seeds)), list(dense - 0.02 + rng.normal(0, 0.01, seeds)),
+                        "close")
+    return _runs({**clear, **close}, dense=list(dense))
+
+
+def test_a_look_gives_more_seeds_only_to_what_undecided_cells_read():
+    design = Design(3, 5, 2)
+    runs = _two_cells(5)
+    decisions = look_decisions(design, 0, runs[runs["seed"] < 3], None, lambda r, _: [late_vs_all_layers(r)])
+    assert decisions["findings"][0]["cells"] == {SUPPORTED: 1, NOT_SUPPORTED: 0, CANNOT_TELL: 1}
+    going = {tuple(group) for group in decisions["continuing"]["runs"]}
+    assert going == {("t", "close", "late"), ("t", "close", "all"), ("t", "dense", "none")}, "the cell and its baseline"
+    assert decisions["next_seeds"] == [3, 4]
+    verdicts, used, _ = run_design(design, runs, None, lambda r, _: [late_vs_all_layers(r)])
+    evidence = verdicts[0].evidence.set_index("pattern")
+    assert evidence.loc["clear", "decided"] == "look 1 (3 seeds)" and evidence.loc["clear", "seeds"] == 3
+    assert evidence.loc["close", "decided"] == "undecided after look 2" and evidence.loc["close", "seeds"] == 5
+    assert len(used) == 5 * 3 + 3 * 2, "5 groups x 3 seeds, then 3 groups x 2"
+    assert judge_looks(design, used, None, lambda r, _: [late_vs_all_layers(r)])[0].evidence.equals(verdicts[0].evidence)
+    assert look_decisions(design, 1, used, None, lambda r, _: [late_vs_all_layers(r)])["continuing"] == {
+        "runs": [], "learned": []}, "nothing after the last look"
+
+
+def test_cells_more_seeds_cannot_decide_get_none():
+    runs = _two_cells(3)
+    runs.loc[runs["pattern"] == "close", "score"] = np.nan
+    verdict = late_vs_all_layers(runs)
+    assert not any(cell.more_seeds_help for cell in verdict.cells if cell.verdict == CANNOT_TELL)
+    assert undecided_groups([verdict]) == set()
+
+
+@pytest.fixture(scope="module")
+def keyword_csv(tmp_path_factory):
+    """200 sentences whose label is the sentiment word in them, 15% of labels flipped: a task the
+    tiny random BERT learns, with accuracies that differ between seeds (a constant prediction would
+    give every cell the same score and no spread to judge)."""
+    rng = np.random.default_rng(0)
+    good, bad = "good great fine warm funny clever moving charming".split(), "bad dull boring flat tedious thin messy slow".split()
+    filler = "the film story cast plot script was is and a very quite".split()
+    rows = []
+    for i in range(200):
+        label = i % 2
+        words = [rng.choice(good if label else bad), *rng.choice(filler, 5)]
+        rng.shuffle(words)
+        rows.append({"text": " ".join(words), "label": label if rng.random() > 0.15 else 1 - label})
+    path = tmp_path_factory.mktemp("keywords") / "keywords.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_the_second_look_trains_only_the_undecided_cells_new_seeds(tiny_model_dir, keyword_csv, tmp_path):
+    """Two cells of finding 1 (late costs little, all costs more) with a margin of 2 accuracy
+    points no difference reaches, so that a verdict needs nothing but a spread to judge: neighbour
+    w=1 is decided at the first look (all - late is far above -2: refuted); 'copy' masks nothing
+    (every token global), so its runs equal dense's, with no spread, and it gets a second look.
+    That look trains seed 3 of copy/late, copy/all and dense, and nothing else; a rerun schedules
+    nothing."""
+    import yaml
+
+    from conftest import copy_workflow, scheduled_jobs, snakemake, tiny_config
+
+    directory = copy_workflow(tmp_path)
+    config = tiny_config(tiny_model_dir, keyword_csv)
+    config.update(
+        patterns={"dense": {"kind": "dense"}, "neighbour": {"kind": "neighbour", "degrees": {"w": 1}},
+                  "copy": {"kind": "neighbour", "degrees": {"w": 64}, "special_tokens": "global"}},
+        experiments={"placement": {"tasks": ["tiny"], "patterns": ["neighbour", "copy"], "placements": ["late", "all"]}},
+        seeds={"initial": 3, "max": 4, "step": 1}, findings={"negligible_drop": 2.0, "high_sparsity": 0.0},
+        training={"epochs": 30, "batch_size": 16, "learning_rate": 5e-3, "device": "cpu"}, tracking={"enabled": False},
+        cost={"enabled": False})
+    for key in ("pattern_grids", "learned_sparsity"):
+        config.pop(key)
+    (directory / "test_config.yaml").write_text(yaml.safe_dump(config))
+    first = scheduled_jobs(directory)
+    assert first["finetune"] == 5 * 3 and first["look"] == 1, first
+    snakemake(directory, "--until", "look")
+    look = json.loads((directory / "results/looks/look0.json").read_text())
+    assert look["findings"][0]["cells"] == {SUPPORTED: 0, NOT_SUPPORTED: 1, CANNOT_TELL: 1}, look
+    assert sorted(map(tuple, look["continuing"]["runs"])) == [("tiny", "copy", "all"), ("tiny", "copy", "late"),
+                                                           ("tiny", "dense", "none")]
+    trained = set((directory / "results/runs").glob("*/*/*/seed*/metrics.json"))
+    snakemake(directory)
+    new = set((directory / "results/runs").glob("*/*/*/seed*/metrics.json")) - trained
+    assert sorted(str(path.relative_to(directory / "results/runs").parent) for path in new) == [
+        "tiny/copy/all/seed3", "tiny/copy/late/seed3", "tiny/dense/none/seed3"]
+    report = (directory / "results/findings.md").read_text()
+    assert "| look 1 (3 seeds) |" in report and "| undecided after look 2 |" in report, report
+    assert "Sequential design: looks at 3, 4 seeds" in report
+    assert scheduled_jobs(directory) == {}

@@ -193,3 +193,9 @@ def write_table(frame: pd.DataFrame, csv_path, markdown_path=None) -> None:
     frame.to_csv(csv_path, index=False)
     if markdown_path is not None:
         Path(markdown_path).write_text(to_markdown(frame.drop(columns=list(DEGREE_COLUMNS), errors="ignore")))
+
+
+def read_runs_table(csv_path) -> pd.DataFrame:
+    """A runs table as write_table wrote it, as the findings read it: an empty cell is missing
+    (NaN), and a text such as 'none' (placement) or 'NA' stays text."""
+    return pd.read_csv(csv_path, keep_default_na=False, na_values=[""])

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,19 @@ def _runs(cells: dict, seeds: int, rng) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@dataclass
+class Scenario:
+    """A synthetic runs table (and learned runs table) with the finding that judges it:
+    ``judge(runs, learned_runs)`` -> [Verdict], as findings.report.judge_with makes it."""
+
+    runs: pd.DataFrame
+    learned_runs: pd.DataFrame | None
+    judge: Callable
+
+    def verdict(self) -> str:
+        return self.judge(self.runs, self.learned_runs)[0].verdict
+
+
 def finding_1(cells: int, effect: float, seeds: int, rng):
     """Per pattern: late - dense and all - late. Null: both on their bounds (-0.01); effect: late is
     dense and all is ``effect`` below the bound."""
@@ -62,7 +76,7 @@ def finding_1(cells: int, effect: float, seeds: int, rng):
     for k in range(cells):
         table[(f"p{k}", "neighbour", "late", "w=1")] = late
         table[(f"p{k}", "neighbour", "all", "w=1")] = every
-    return late_vs_all_layers(_runs(table, seeds, rng), NEGLIGIBLE, HIGH_SPARSITY)
+    return Scenario(_runs(table, seeds, rng), None, lambda runs, _: [late_vs_all_layers(runs, NEGLIGIBLE, HIGH_SPARSITY)])
 
 
 def finding_2(cells: int, effect: float, seeds: int, rng):
@@ -72,7 +86,8 @@ def finding_2(cells: int, effect: float, seeds: int, rng):
         truth = {"neighbour": effect, "random": effect, "syntax": 0.0, "lexical": 0.0}
         verdicts.append({(kind, kind, "all", "k=1"): DENSE - 0.05 + gain for kind, gain in truth.items()})
     frames = [_runs(table, seeds, rng).assign(task=f"t{i}") for i, table in enumerate(verdicts)]
-    return least_damaging_patterns(pd.concat(frames, ignore_index=True), sparsity_tolerance=SPARSITY_TOLERANCE)
+    return Scenario(pd.concat(frames, ignore_index=True), None,
+                    lambda runs, _: [least_damaging_patterns(runs, sparsity_tolerance=SPARSITY_TOLERANCE)])
 
 
 def finding_3(cells: int, effect: float, seeds: int, rng):
@@ -84,7 +99,7 @@ def finding_3(cells: int, effect: float, seeds: int, rng):
         for removed, degrees in (("g", "g=0 w=2 r=2"), ("w", "g=1 w=0 r=2"), ("r", "g=1 w=2 r=0")):
             suffix = "_".join(part.replace("=", "") for part in degrees.split())
             table[(f"{grid}_{suffix}", "bigbird", "all", degrees)] = DENSE - 0.04 - (effect if removed == "w" else 0.0)
-    return removing_neighbour_hurts_most(_runs(table, seeds, rng), SPARSITY_TOLERANCE)
+    return Scenario(_runs(table, seeds, rng), None, lambda runs, _: [removing_neighbour_hurts_most(runs, SPARSITY_TOLERANCE)])
 
 
 def finding_4(cells: int, effect: float, seeds: int, rng):
@@ -98,7 +113,7 @@ def finding_4(cells: int, effect: float, seeds: int, rng):
                 "score": DENSE - 0.03 + effect + slope * (target - SPARSITY) + shared[seed] + rng.normal(0, RUN_NOISE),
                 "sparsity_mean": target, "effective_sparsity_mean": target}
                for target in (0.70, 0.85) for seed in range(seeds)]
-    return learned_beats_bigbird(runs, pd.DataFrame(learned), HIGH_SPARSITY)
+    return Scenario(runs, pd.DataFrame(learned), lambda runs, learned: [learned_beats_bigbird(runs, learned, HIGH_SPARSITY)])
 
 
 FINDINGS: dict[str, tuple[Callable, int, int, float]] = {
@@ -113,9 +128,47 @@ FINDINGS: dict[str, tuple[Callable, int, int, float]] = {
 def rates(simulate: Callable, cells: int, effect: float, seeds: int, draws: int, seed: int = 0) -> dict:
     """Over ``draws`` synthetic tables: the share of verdicts that are definitive (null) or supported."""
     rng = np.random.default_rng(seed)
-    verdicts = [simulate(cells, effect, seeds, rng).verdict for _ in range(draws)]
+    verdicts = [simulate(cells, effect, seeds, rng).verdict() for _ in range(draws)]
     return {"definitive": float(np.mean([v != CANNOT_TELL for v in verdicts])),
             "supported": float(np.mean([v == SUPPORTED for v in verdicts]))}
+
+
+def sequential_rates(simulate: Callable, cells: int, effect: float, design, draws: int, seed: int = 0) -> dict:
+    """Over ``draws`` synthetic tables holding ``design.max`` seeds of every cell, the design run
+    look by look as the workflow runs it (sequential.run_design): the share of verdicts that are
+    definitive (null) or supported, and the mean seeds a run group used."""
+    from .sequential import run_design
+
+    rng = np.random.default_rng(seed)
+    verdicts, seeds = [], []
+    for _ in range(draws):
+        scenario = simulate(cells, effect, design.max, rng)
+        found, used, learned_used = run_design(design, scenario.runs, scenario.learned_runs, scenario.judge)
+        verdicts.append(found[0].verdict)
+        seeds.append(np.mean([len(used), *([len(learned_used)] if learned_used is not None else [])]) /
+                     np.mean([len(scenario.runs), *([len(scenario.learned_runs)] if learned_used is not None else [])])
+                     * design.max)
+    return {"definitive": float(np.mean([v != CANNOT_TELL for v in verdicts])),
+            "supported": float(np.mean([v == SUPPORTED for v in verdicts])), "seeds": float(np.mean(seeds))}
+
+
+def sequential_table(draws: int = 200, designs=((3, 10, 2), (10, 10, 1), (3, 3, 1))) -> pd.DataFrame:
+    """Each finding (reproduction-scale cells) under the sequential design and the fixed designs
+    at its first look and at its max: false-definitive rate, power and seeds per run group."""
+    from .sequential import Design
+
+    rows = []
+    for name, (simulate, cells, _, effect) in FINDINGS.items():
+        for initial, most, step in designs:
+            design = Design(initial, most, step)
+            null = sequential_rates(simulate, cells, 0.0, design, draws)
+            power = sequential_rates(simulate, cells, effect, design, draws, seed=1)
+            rows.append({"finding": name, "cells": cells, "design": f"sequential, looks at {', '.join(map(str, design.looks))}"
+                         if design.sequential else f"fixed, {design.max} seeds",
+                         "false definitive (null)": null["definitive"], "effect": effect,
+                         "power (supported)": power["supported"], "seeds per run (null)": null["seeds"],
+                         "seeds per run (effect)": power["seeds"]})
+    return pd.DataFrame(rows)
 
 
 def calibration_table(draws: int = 200, seed_counts=(3, 5)) -> pd.DataFrame:
@@ -217,9 +270,9 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["aa"]:
         print(to_markdown(aa_table(pd.read_csv(sys.argv[2])), float_format="{:.3f}"))
     elif sys.argv[1:2] == ["sequential"]:
-        from .sequential import design_table
-
-        print(to_markdown(design_table(int(sys.argv[2]) if len(sys.argv) > 2 else 1000), float_format="{:.3f}"))
+        draws = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+        print(f"{draws} draws per row; run noise {RUN_NOISE}, seed noise {SEED_NOISE}")
+        print(to_markdown(sequential_table(draws), float_format="{:.3f}"))
     elif sys.argv[1:2] == ["aso"]:
         print(to_markdown(aso_side_by_side(pd.read_csv(sys.argv[2], keep_default_na=False, na_values=[""])),
                           float_format="{:.3f}"))

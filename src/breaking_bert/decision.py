@@ -26,9 +26,10 @@ rule. No evidence of a drop is never reported as no drop: that needs the interva
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -42,9 +43,32 @@ MAX_SEEDS = 100  # beyond this a difference is called unresolvable rather than g
 NO_SPREAD = 1e-9  # a spread below this is float rounding of equal differences, not a measured spread
 
 
+# The look of a group-sequential design being judged (sequential.at_look): (the seed counts of its
+# looks, the index of this one). None, or a design of one look, is the fixed design: every level
+# below is then the fixed rule's.
+CURRENT_LOOK: contextvars.ContextVar = contextvars.ContextVar("look", default=None)
+
+
+def level(alpha: float = ONE_SIDED_ALPHA) -> float:
+    """The one-sided level a test spending ``alpha`` uses at the current look: ``alpha`` in the
+    fixed design, the look's nominal level of an O'Brien-Fleming-type boundary in a sequential one
+    (sequential.nominal_level), so that all looks together spend ``alpha``."""
+    look = CURRENT_LOOK.get()
+    if look is None or len(look[0]) == 1:
+        return alpha
+    from .sequential import nominal_level
+
+    return nominal_level(look[0], look[1], alpha)
+
+
+def t_critical(df: int, confidence: float | None = None) -> float:
+    """The two-sided critical value of Student's t (df=2, 95%: 4.303); by default at the current
+    look's level (``level``: 95% in the fixed design)."""
+    return _t_critical(df, 1 - 2 * level() if confidence is None else confidence)
+
+
 @functools.lru_cache(maxsize=None)
-def t_critical(df: int, confidence: float = CONFIDENCE) -> float:
-    """The two-sided critical value of Student's t (df=2, 95%: 4.303)."""
+def _t_critical(df: int, confidence: float) -> float:
     from scipy.stats import t
 
     return float(t.ppf((1 + confidence) / 2, df)) if df >= 1 else math.inf
@@ -61,6 +85,9 @@ class Difference:
     note: str = ""  # how the cells were paired, or why there is no estimate
     deltas: tuple = ()  # the per-seed differences, when paired
     df: int | None = None  # degrees of freedom of ``std``: n - 1, or more when pooled over cells (pool)
+    # the run groups the two cells' scores came from (findings.cells.run_groups): a sequential
+    # design gives an undecided comparison's groups more seeds
+    reads: frozenset = frozenset()
 
     @property
     def degrees_of_freedom(self) -> int:
@@ -111,7 +138,7 @@ class Difference:
             return None
         seeds = np.arange(max(self.n, MIN_DEFINITIVE_SEEDS), MAX_SEEDS + 1)
         cells = self.degrees_of_freedom / max(self.n - 1, 1)  # a pooled spread's df grows with every cell's seeds
-        reach = (t.ppf((1 + CONFIDENCE) / 2, (seeds - 1) * cells) + norm.ppf(POWER)) * self.std / np.sqrt(seeds)
+        reach = (t.ppf(1 - level(), (seeds - 1) * cells) + norm.ppf(POWER)) * self.std / np.sqrt(seeds)
         enough = np.flatnonzero(reach < distance)
         return int(seeds[enough[0]]) if len(enough) else None
 
@@ -123,7 +150,14 @@ def standard_error_of_difference(std_a, n_a, std_b, n_b):
 
 
 def difference(first: dict, second: dict) -> Difference:
-    """first/second: seed -> score of two cells. Paired over the shared seeds when there are >= 2."""
+    """first/second: seed -> score of two cells. Paired over the shared seeds when there are >= 2.
+    Where they carry the run groups they were read from (findings.cells.Scores), so does the
+    difference."""
+    reads = frozenset(getattr(first, "groups", ())) | frozenset(getattr(second, "groups", ()))
+    return replace(_difference(first, second), reads=reads)
+
+
+def _difference(first: dict, second: dict) -> Difference:
     if not first or not second:
         return Difference(math.nan, math.nan, 0, False, "no runs in " + ("either cell" if not first and not second
                                                                           else "one of the two cells"))
@@ -186,17 +220,26 @@ class Outcome:
     why: str
     p_claim: float = math.nan  # one-sided p-value of the claim (small: supported)
     p_refute: float = math.nan  # one-sided p-value of its opposite (small: refuted)
+    reads: frozenset = field(default=frozenset(), compare=False)  # the run groups it was judged from
+    # False where more seeds cannot decide it (a missing score, a sparsity mismatch, a point outside
+    # the frontier): a sequential design gives such a cell no more seeds
+    more_seeds_help: bool = True
 
 
 def decide(diff: Difference, *, above: float | None = None, below: float | None = None) -> Outcome:
-    """The claim "the true difference is above ``above``" (or "below ``below``")."""
+    """The claim "the true difference is above ``above``" (or "below ``below``"), judged at the
+    current look's level (``level``), from the run groups the difference read."""
+    return replace(_decide(diff, above=above, below=below), reads=diff.reads)
+
+
+def _decide(diff: Difference, *, above: float | None, below: float | None) -> Outcome:
     if (above is None) == (below is None):
         raise ValueError("decide needs exactly one of above= or below=")
     bound = above if above is not None else below
     side = "above" if above is not None else "below"
     other = "below" if side == "above" else "above"
     if not diff.estimable:
-        return Outcome(CANNOT_TELL, str(diff))
+        return Outcome(CANNOT_TELL, str(diff), reads=diff.reads, more_seeds_help=False)
     if diff.n < 2:
         return Outcome(CANNOT_TELL, f"{diff}: one seed gives no spread; run at least {MIN_DEFINITIVE_SEEDS} seeds")
     note = f" ({diff.note})" if diff.note else ""
@@ -219,12 +262,14 @@ def decide(diff: Difference, *, above: float | None = None, below: float | None 
 
 def holm_rejections(p_values: list[float], alpha: float = ONE_SIDED_ALPHA) -> list[bool]:
     """Holm's step-down: the k-th smallest p-value (from 0) is rejected while it and every smaller one
-    is at most alpha / (m - k). Written out rather than statsmodels' multipletests(method="holm"),
+    is at most alpha / (m - k) (at a look of a sequential design, the look's nominal level of a
+    boundary spending alpha / (m - k), ``level``: Holm's procedure with group-sequential tests,
+    Maurer and Bretz 2013). Written out rather than statsmodels' multipletests(method="holm"),
     whose Holm branch runs gc.collect() on every call (0.04 s in a small process, seconds in a large
     one); tests/test_decision.py checks the two agree."""
     rejected = [False] * len(p_values)
     for rank, index in enumerate(sorted(range(len(p_values)), key=lambda i: p_values[i])):
-        if p_values[index] > alpha / (len(p_values) - rank):
+        if not p_values[index] <= level(alpha / (len(p_values) - rank)):
             break
         rejected[index] = True
     return rejected
@@ -234,7 +279,7 @@ def judge_cells(cells: list[Outcome]) -> tuple[str, list[Outcome]]:
     """A finding's verdict over its cells, and each cell's outcome as the finding reports it.
 
     Supported when every cell supports it (each at the per-cell level: an intersection-union test
-    needs no correction). Otherwise a cell's definitive verdict stands only if its p-value survives
+    needs no correction). Each cell keeps the run groups it read (``Outcome.reads``). Otherwise a cell's definitive verdict stands only if its p-value survives
     Holm's step-down at the one-sided 2.5% over the finding's cells (supports and refutations each
     a family); then not supported when a cell refutes it (partly if another supports it), else
     cannot tell.
@@ -279,12 +324,14 @@ def all_of(outcomes: list[Outcome]) -> Outcome:
         # the refutation must hold with the parts' Bonferroni correction: any one of k parts refuted
         # at 2.5% each would refute the claim falsely up to k times as often (simulated: 8% for
         # finding 2's four comparisons, docs/EXPERIMENTS.md)
-        if p_refute <= ONE_SIDED_ALPHA:
+        if min(refutations) <= level(ONE_SIDED_ALPHA / len(outcomes)):
             verdict = NOT_SUPPORTED
         else:
             why += (f"; a part is refuted alone, but not after Bonferroni over the cell's {len(outcomes)} parts "
                     f"(p = {p_refute:.3f})")
-    return Outcome(verdict, why, max(claims) if not any(math.isnan(p) for p in claims) else math.nan, p_refute)
+    return Outcome(verdict, why, max(claims) if not any(math.isnan(p) for p in claims) else math.nan, p_refute,
+                   reads=frozenset().union(*(o.reads for o in outcomes)),
+                   more_seeds_help=any(o.more_seeds_help for o in outcomes))
 
 
 RULE_TEXT = (

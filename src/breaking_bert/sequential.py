@@ -1,27 +1,50 @@
 """Seeds until the verdict is known (issue 28): a group-sequential design for the decision rule.
 
-A sequential design runs ``initial`` seeds per cell, judges, and adds ``step`` seeds only to the
-cells still undecided, up to ``max``. Looking after every batch of seeds and stopping at the first
-definitive interval would inflate the false-verdict rate; here each look spends part of the
-one-sided 2.5% by Lan and DeMets' O'Brien-Fleming-type spending function
+A sequential design (``seeds: {initial, max, step}``) runs seeds 0 .. initial - 1 of every cell,
+judges, and adds ``step`` seeds only to the run groups that an undecided cell reads, up to ``max``
+(the seeds of a cell are always 0, 1, 2, ...). Looking after every batch of seeds and stopping at
+the first definitive interval would inflate the false-verdict rate; here each look spends part of
+the one-sided 2.5% by Lan and DeMets' O'Brien-Fleming-type spending function
 
     alpha(t) = 2 - 2 Phi(z_{1 - alpha/2} / sqrt(t)),  t = seeds so far / max seeds,
 
-so early looks need overwhelming evidence and the last look nearly the fixed design's. The
-boundary of look k is the z with P(no crossing at looks 1..k-1, crossing at k) = alpha(t_k) -
-alpha(t_{k-1}) under the null (the z statistics of nested samples are Brownian: corr sqrt(t_i /
-t_j)); the t-tests of the rule then use that boundary's nominal one-sided level (the usual
-nominal-significance form for t statistics). Each side of a claim (supported, not supported)
-spends its own 2.5%, as the fixed rule's interval does. The fixed design is the one-look case:
-its nominal level is 2.5%, the rule as it was.
+so early looks need overwhelming evidence and the last look nearly the fixed design's. Each look's
+test is a t-test on the paired differences: its nominal level is the level at which the chance of
+crossing at that look, and at no earlier one, is the spending increment under the null. The t
+statistics of nested samples are less correlated than z statistics (each look estimates the spread
+afresh), so the level is computed on t statistics: exactly for the look alone (Student's t), by a
+seeded simulation for the part that overlaps earlier crossings (``nominal_level``). Each side of a
+claim (supported, not supported) spends its own 2.5%, as the fixed rule's interval does. Within a
+finding Holm's correction uses, at each look, the nominal level of a boundary spending its share
+(Maurer and Bretz 2013). The fixed design is the one-look case: its level is 2.5%, the rule as it was.
+
+A cell's verdict is that of the first look at which it is definitive, judged on the seeds it had
+then (``merge_looks``); a cell never definitive says so at the last look it reached.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
-from .decision import ONE_SIDED_ALPHA
+import numpy as np
+import pandas as pd
+
+from .decision import CANNOT_TELL, CURRENT_LOOK, NOT_SUPPORTED, ONE_SIDED_ALPHA, PARTLY, SUPPORTED, Outcome
+
+DEFINITIVE = (SUPPORTED, NOT_SUPPORTED)
+SEQUENTIAL_RULE_TEXT = (
+    "{design}. Every cell ran the first look's seeds; after each look only the run groups that "
+    "undecided cells read (the cells and their paired baselines) ran the next seeds. Each look's tests (intervals, "
+    "Holm's thresholds, Bonferroni over a cell's parts) use that look's nominal level, so that the looks together "
+    "spend the fixed rule's 2.5% per side; a cell's verdict is that of the first look at which it was definitive, "
+    "on the seeds it had then (column 'decided'; 'seeds' is its paired n there), else that of its last look. The "
+    "design's calibration (false-definitive rate, power, seeds spent) is in docs/EXPERIMENTS.md."
+)
+SIMULATED_PATHS = 200_000  # null paths of t statistics behind each nominal level (seeded)
 
 
 @dataclass(frozen=True)
@@ -36,11 +59,14 @@ class Design:
     def from_config(cls, seeds) -> "Design":
         """A plain list of seeds is the fixed design (one look at all of them)."""
         if isinstance(seeds, dict):
-            return cls(int(seeds["initial"]), int(seeds["max"]), int(seeds["step"]))
+            design = cls(int(seeds["initial"]), int(seeds["max"]), int(seeds["step"]))
+            if design.initial < 2:  # one seed gives no spread: the first look could decide nothing
+                raise ValueError(f"seeds: initial {design.initial}: need 2 <= initial <= max and step >= 1")
+            return design
         return cls(len(seeds), len(seeds), 1)
 
     def __post_init__(self):
-        if not 2 <= self.initial <= self.max or self.step < 1:
+        if not 1 <= self.initial <= self.max or self.step < 1:
             raise ValueError(f"seeds: initial {self.initial}, max {self.max}, step {self.step}: need 2 <= initial "
                              "<= max and step >= 1")
 
@@ -50,13 +76,25 @@ class Design:
         counts = list(range(self.initial, self.max, self.step))
         return tuple(counts + [self.max])
 
+    @property
+    def sequential(self) -> bool:
+        return len(self.looks) > 1
+
     def nominal_alpha(self, seeds: int) -> float:
         """The one-sided level a comparison over ``seeds`` paired seeds is tested at: that of the
         last look it has reached."""
         reached = [k for k, n in enumerate(self.looks) if n <= seeds]
         if not reached:
             return 0.0  # before the first look nothing is judged
-        return nominal_levels(self.looks, ONE_SIDED_ALPHA)[reached[-1]]
+        return nominal_level(self.looks, reached[-1], ONE_SIDED_ALPHA)
+
+    def describe(self) -> str:
+        if not self.sequential:
+            return f"Fixed design: {self.max} seeds per cell, one look"
+        levels = ", ".join(f"{n} seeds: {nominal_level(self.looks, k, ONE_SIDED_ALPHA):.2g}"
+                           for k, n in enumerate(self.looks))
+        return (f"Sequential design: looks at {', '.join(map(str, self.looks))} seeds (at most {self.max}); one-sided "
+                f"nominal levels {levels} (O'Brien-Fleming-type spending of 2.5% per side, on t statistics)")
 
 
 def spent(t: float, alpha: float) -> float:
@@ -68,8 +106,8 @@ def spent(t: float, alpha: float) -> float:
 
 @functools.lru_cache(maxsize=None)
 def boundaries(looks: tuple[int, ...], alpha: float) -> tuple[float, ...]:
-    """The z boundary of each look for one side spending ``alpha`` (exact multivariate normal)."""
-    import numpy as np
+    """The z boundary of each look for one side spending ``alpha`` (exact multivariate normal): the
+    textbook boundaries, against which the spending function is checked (tests/test_sequential.py)."""
     from scipy.optimize import brentq
     from scipy.stats import multivariate_normal, norm
 
@@ -93,67 +131,228 @@ def boundaries(looks: tuple[int, ...], alpha: float) -> tuple[float, ...]:
     return tuple(found)
 
 
-@functools.lru_cache(maxsize=None)
-def nominal_levels(looks: tuple[int, ...], alpha: float) -> tuple[float, ...]:
-    """The one-sided nominal level of each look's boundary."""
-    from scipy.stats import norm
+@functools.lru_cache(maxsize=8)
+def _null_t_paths(looks: tuple[int, ...]) -> np.ndarray:
+    """(SIMULATED_PATHS, looks) t statistics of paired differences with true mean 0, each look
+    over the first n of the same seeds (seeded: the same levels on every machine)."""
+    rng = np.random.default_rng(20261201)
+    deltas = rng.standard_normal((SIMULATED_PATHS, looks[-1]))
+    sums, squares = np.cumsum(deltas, axis=1), np.cumsum(deltas**2, axis=1)
+    columns = []
+    for n in looks:
+        mean = sums[:, n - 1] / n
+        variance = (squares[:, n - 1] - n * mean**2) / (n - 1)
+        columns.append(mean / np.sqrt(variance / n))
+    return np.stack(columns, axis=1)
 
-    return tuple(float(norm.sf(c)) for c in boundaries(looks, alpha))
+
+@functools.lru_cache(maxsize=4096)
+def _nominal_levels(looks: tuple[int, ...], alpha: float) -> tuple[float, ...]:
+    from scipy.stats import t as student
+
+    if len(looks) == 1:
+        return (alpha,)
+    paths = _null_t_paths(looks)
+    crossed = np.zeros(len(paths), dtype=bool)
+    fractions = np.array(looks, dtype=float) / looks[-1]
+    levels = []
+    for k, (n, fraction) in enumerate(zip(looks, fractions)):
+        increment = spent(fraction, alpha) - (spent(fractions[k - 1], alpha) if k else 0.0)
+        earlier = np.sort(paths[crossed, k])  # this look's statistics of the paths that crossed before
+        level = increment
+        for _ in range(50):  # P(T_k > c) - P(T_k > c, crossed before) = increment, solved for P(T_k > c)
+            overlap = (len(earlier) - np.searchsorted(earlier, student.isf(level, n - 1), side="right")) / len(paths)
+            if abs(increment + overlap - level) < 1e-12:
+                break
+            level = increment + overlap
+        levels.append(float(level))
+        crossed |= paths[:, k] > student.isf(level, n - 1)
+    return tuple(levels)
+
+
+def nominal_level(looks: tuple[int, ...], index: int, alpha: float) -> float:
+    """The one-sided level of look ``index``'s t-test for a boundary spending ``alpha`` over
+    ``looks``."""
+    return _nominal_levels(tuple(looks), float(f"{alpha:.12g}"))[index]
+
+
+def nominal_levels(looks: tuple[int, ...], alpha: float) -> tuple[float, ...]:
+    return _nominal_levels(tuple(looks), float(f"{alpha:.12g}"))
+
+
+@contextlib.contextmanager
+def at_look(looks: tuple[int, ...], index: int):
+    """Judge at look ``index`` of ``looks``: every level of decision.py is then that look's."""
+    token = CURRENT_LOOK.set((tuple(looks), index))
+    try:
+        yield
+    finally:
+        CURRENT_LOOK.reset(token)
+
+
+# ---------------------------------------------------------------------------------------------
+# Looks: each judged on the seeds it had, merged cell by cell, and the run groups that go on
+
+
+def through(runs: pd.DataFrame | None, seeds: int) -> pd.DataFrame | None:
+    """The runs of seeds 0 .. seeds - 1."""
+    return None if runs is None else runs[runs["seed"].astype(int) < seeds]
+
+
+def judge_looks(design: Design, runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
+                judge: Callable, last: int | None = None) -> list:
+    """Every finding (``judge(runs, learned_runs)`` -> list of findings.cells.Verdict) judged at each
+    look through ``last`` (default: every look) on the seeds of that look, merged (merge_looks)."""
+    if not design.sequential:  # the fixed design: one look at whatever seeds were run
+        with at_look(design.looks, 0):
+            return judge(runs, learned_runs)
+    last = len(design.looks) - 1 if last is None else last
+    per_look = []
+    for index in range(last + 1):
+        seeds = design.looks[index]
+        with at_look(design.looks, index):
+            per_look.append(judge(through(runs, seeds), through(learned_runs, seeds)))
+    return merge_looks(design, per_look)
+
+
+def merge_looks(design: Design, per_look: list[list]) -> list:
+    """One verdict per finding from its verdict at each look: each cell as judged at the first look
+    where it was definitive (its evidence row from that look), else as at the last look; the
+    finding's verdict from those cells (supported when all are; not supported, or partly, when one
+    refutes it; else cannot tell). A finding whose cells differ between looks keeps the last look's."""
+    merged = []
+    for position, last in enumerate(per_look[-1]):
+        history = [verdicts[position] for verdicts in per_look]
+        if not last.cells or any(len(v.cells) != len(last.cells) or v.finding != last.finding for v in history):
+            merged.append(last)
+            continue
+        cells, evidence = [], last.evidence.copy()
+        decided_at = []
+        for c, row in enumerate(last.cell_rows):
+            look = next((k for k, v in enumerate(history) if v.cells[c].verdict in DEFINITIVE), len(history) - 1)
+            cells.append(history[look].cells[c])
+            evidence.loc[row] = history[look].evidence.loc[history[look].cell_rows[c]]
+            decided_at.append(f"look {look + 1} ({design.looks[look]} seeds)" if history[look].cells[c].verdict
+                              in DEFINITIVE else f"undecided after look {look + 1}")
+        evidence["decided"] = ""
+        evidence.loc[last.cell_rows, "decided"] = decided_at
+        merged.append(replace(last, verdict=_combine(cells), evidence=evidence, cells=cells,
+                              reason=replace(last, evidence=evidence).rendered(cells)))
+    return merged
+
+
+def _combine(cells: list[Outcome]) -> str:
+    found = {cell.verdict for cell in cells}
+    if found == {SUPPORTED}:
+        return SUPPORTED
+    if NOT_SUPPORTED in found:
+        return PARTLY if SUPPORTED in found else NOT_SUPPORTED
+    return CANNOT_TELL
+
+
+def undecided_groups(verdicts: Iterable) -> set[tuple]:
+    """The run groups that undecided cells read, where more seeds could decide them; a learned
+    run's group goes with its frozen control's (the control trains from the learned run's windows)."""
+    from .vocabulary import is_control, learned_variant
+
+    groups = set()
+    for verdict in verdicts:
+        for cell in verdict.cells:
+            if cell.verdict not in DEFINITIVE and cell.more_seeds_help:
+                groups |= cell.reads
+    groups |= {("learned", task, learned_variant(variant), setting)
+               for table, task, variant, setting in [g for g in groups if g[0] == "learned"] if is_control(variant)}
+    return groups
+
+
+def look_decisions(design: Design, look: int, runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
+                   judge: Callable) -> dict:
+    """What the look checkpoint writes: every finding's cells as judged through look ``look`` (0
+    based), and the run groups that get the next look's seeds (none after the last look)."""
+    verdicts = judge_looks(design, runs, learned_runs, judge, last=look)
+    going = undecided_groups(verdicts) if look < len(design.looks) - 1 else set()
+    findings = []
+    for verdict in verdicts:
+        tally = {v: sum(cell.verdict == v for cell in verdict.cells) for v in (*DEFINITIVE, CANNOT_TELL)}
+        findings.append({"finding": verdict.finding, "verdict": verdict.verdict, "cells": tally})
+    return {
+        "look": look + 1,
+        "looks": list(design.looks),
+        "seeds": design.looks[look],
+        "design": design.describe(),
+        "findings": findings,
+        "continuing": {table: sorted(list(group[1:]) for group in going if group[0] == table)
+                       for table in ("runs", "learned")},
+        "next_seeds": list(range(design.looks[look], design.looks[look + 1])) if going else [],
+    }
+
+
+def available(runs: pd.DataFrame | None, design: Design, continuing: list[set[tuple]]) -> pd.DataFrame | None:
+    """The runs a sequential design would have after looks 0 .. len(continuing): every group's
+    first ``initial`` seeds, and the next step's seeds of the groups continuing after each look
+    (for simulations over tables that hold every seed of every group)."""
+    if runs is None:
+        return None
+    from .findings.cells import RUN_GROUP_COLUMNS
+
+    table = "learned" if "variant" in runs else "runs"
+    keys = [tuple([table, *map(str, key)]) for key in runs[list(RUN_GROUP_COLUMNS[table])].itertuples(index=False)]
+    limit = np.full(len(runs), design.looks[0])
+    for look, groups in enumerate(continuing):
+        going = np.array([key in groups for key in keys], dtype=bool)
+        limit = np.where(going, design.looks[look + 1], limit)
+    return runs[runs["seed"].astype(int).to_numpy() < limit]
+
+
+def run_design(design: Design, runs: pd.DataFrame, learned_runs: pd.DataFrame | None, judge: Callable):
+    """The design run on tables holding every seed of every group, look by look as the workflow
+    runs it: (merged verdicts, runs used, learned runs used). Each look is judged once: what an
+    earlier look saw is the same in every later look's tables (judge_looks judges them again)."""
+    continuing: list[set[tuple]] = []
+    per_look = []
+    for look, seeds in enumerate(design.looks):
+        used, learned_used = available(runs, design, continuing), available(learned_runs, design, continuing)
+        with at_look(design.looks, look):
+            per_look.append(judge(through(used, seeds), through(learned_used, seeds)))
+        verdicts = merge_looks(design, per_look) if design.sequential else per_look[-1]
+        if look == len(design.looks) - 1:
+            return verdicts, used, learned_used
+        continuing.append(undecided_groups(verdicts))
 
 
 def simulate(design: Design, cells: int, effect: float, spread: float, draws: int, seed: int = 0) -> dict:
     """A finding of ``cells`` comparisons, each claiming its paired difference is above 0, judged
-    look by look under ``design`` on simulated seeds (per-seed differences ~ N(effect, spread)).
-    At each look the open cells get a one-sided t-test at the look's nominal level, with Holm's
-    correction over them (supports and refutations each a family); a decided cell stops, an
-    undecided one runs to ``max`` (no futility stop: on 3 seeds the spread is too rough to judge
-    that more cannot help; stopping for it cost two thirds of the power in a first version).
-    Returns the share of draws with any definitive verdict, the share in which
-    every cell is supported, and the mean seeds a cell used."""
-    import numpy as np
+    look by look under ``design`` on simulated seeds (per-seed differences ~ N(effect, spread)), as
+    judge_looks judges a finding: at each look every cell is tested on the seeds it has, with
+    Holm's correction over all of them at the look's levels (supports and refutations each a
+    family); a cell stops at its first definitive look, an undecided one runs to ``max`` (no
+    futility stop: on 3 seeds the spread is too rough to judge that more cannot help; stopping for
+    it cost two thirds of the power in a first version). Faster than the findings' own code
+    (calibration.sequential_rates), for many draws. Returns the share of draws with any
+    definitive verdict, the share in which every cell is supported, and the mean seeds a cell used."""
+    from scipy.stats import t as student
 
-    from .decision import Difference, holm_rejections
+    from .decision import holm_rejections
 
     rng = np.random.default_rng(seed)
     any_definitive = all_supported = seeds_used = 0
     for _ in range(draws):
         deltas = rng.normal(effect, spread, (cells, design.max))
         verdict = ["open"] * cells
-        used = [0] * cells
+        used = np.zeros(cells, dtype=int)
         for look, n in enumerate(design.looks):
-            open_cells = [i for i in range(cells) if verdict[i] == "open"]
-            if not open_cells:
+            used = np.where([v == "open" for v in verdict], n, used)
+            statistic = np.array([deltas[i, : used[i]].mean() / (deltas[i, : used[i]].std(ddof=1) / math.sqrt(used[i]))
+                                  for i in range(cells)])
+            with at_look(design.looks, look):
+                for outcome, p in ((SUPPORTED, student.sf(statistic, used - 1)),
+                                   (NOT_SUPPORTED, student.cdf(statistic, used - 1))):
+                    for i, rejected in enumerate(holm_rejections(list(p))):
+                        if rejected and verdict[i] == "open":
+                            verdict[i] = outcome
+            if "open" not in verdict:
                 break
-            level = nominal_levels(design.looks, ONE_SIDED_ALPHA)[look]
-            differences = {i: Difference(float(deltas[i, :n].mean()), float(deltas[i, :n].std(ddof=1)), n, True)
-                           for i in open_cells}
-            for outcome, side in (("supported", "above"), ("not supported", "below")):
-                p = [differences[i].p_value(0.0, side) for i in open_cells]
-                for i, rejected in zip(open_cells, holm_rejections(p, level)):
-                    if rejected and verdict[i] == "open":
-                        verdict[i] = outcome
-            for i in open_cells:
-                used[i] = n
-                if verdict[i] == "open" and n == design.max:
-                    verdict[i] = "cannot tell"
-        any_definitive += any(v in ("supported", "not supported") for v in verdict)
-        all_supported += all(v == "supported" for v in verdict)
-        seeds_used += sum(used) / cells
+        any_definitive += any(v in DEFINITIVE for v in verdict)
+        all_supported += all(v == SUPPORTED for v in verdict)
+        seeds_used += float(used.mean())
     return {"definitive": any_definitive / draws, "supported": all_supported / draws, "seeds": seeds_used / draws}
-
-
-def design_table(draws: int = 1000, cells: int = 4, effect: float = 1.0):
-    """The sequential design against fixed designs on the same simulated findings: the share of
-    draws with a false definitive verdict (null), with every cell supported (effect, in units of
-    the per-seed spread), and the mean seeds a cell used."""
-    import pandas as pd
-
-    rows = []
-    for name, design in (("fixed, 3 seeds", Design(3, 3, 1)), ("fixed, 10 seeds", Design(10, 10, 1)),
-                         ("sequential 3 + 2 to 10", Design(3, 10, 2))):
-        null = simulate(design, cells, 0.0, 1.0, draws)
-        power = simulate(design, cells, effect, 1.0, draws, seed=1)
-        rows.append({"design": name, "looks": ", ".join(map(str, design.looks)),
-                     "false definitive (null)": null["definitive"], f"power at {effect:g} spread": power["supported"],
-                     "seeds per cell (null)": null["seeds"], "seeds per cell (effect)": power["seeds"]})
-    return pd.DataFrame(rows)

@@ -2,8 +2,8 @@ rule aggregate:
     """One tidy table of all runs, per-cell summaries (mean, spread, delta vs dense), sparsity, and
     how much of each cell's spread over seeds is eval sampling."""
     input:
-        metrics=get_metrics_files(),
-        mask_summaries=get_mask_summaries(),
+        metrics=get_metrics_files,
+        mask_summaries=get_mask_summaries,
         code=library("aggregate", "decision", "vocabulary", "eval_sampling", "scoring"),
     output:
         runs="results/tables/runs.csv",

@@ -4,5 +4,6 @@
 
 include: "common/setup.smk"
 include: "common/params.smk"
+include: "common/design.smk"
 include: "common/plan.smk"
 include: "common/inputs.smk"

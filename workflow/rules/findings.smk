@@ -16,5 +16,6 @@ rule findings:
         f"{ENVS}/report.yaml"
     params:
         thresholds=canonical(config["findings"]),
+        seeds=canonical(config["seeds"]),
     script:
         "../scripts/findings.py"

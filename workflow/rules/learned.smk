@@ -35,7 +35,7 @@ rule aggregate_learned:
     """One row per learned run, one per run x layer x head x position class for the hardened
     windows, and a summary per task x variant x setting (mean, spread)."""
     input:
-        metrics=get_learned_metrics_files(),
+        metrics=get_learned_metrics_files,
         code=library("aggregate", "decision", "vocabulary"),
     output:
         runs="results/tables/learned_runs.csv",

@@ -4,15 +4,15 @@ log_to(snakemake.log[0])
 
 import pandas as pd
 
+from breaking_bert.aggregate import read_runs_table
 from breaking_bert.eval_sampling import eval_sampling_section
-from breaking_bert.findings import all_verdicts, learned_degree_placement, render_report, retained_mass_section
+from breaking_bert.findings import design_verdicts, learned_degree_placement, render_report, retained_mass_section
 
-runs = pd.read_csv(snakemake.input.runs, keep_default_na=False, na_values=[""])
-summary = pd.read_csv(snakemake.input.summary, keep_default_na=False, na_values=[""])
+runs = read_runs_table(snakemake.input.runs)
+summary = read_runs_table(snakemake.input.summary)
 learned_runs = pd.read_csv(snakemake.input.learned_runs) if "learned_runs" in snakemake.input.keys() else None
-thresholds = snakemake.params.thresholds
-verdicts = all_verdicts(runs, learned_runs, thresholds["negligible_drop"], thresholds["high_sparsity"],
-                        thresholds["sparsity_tolerance"])
+# of a sequential design, each cell as judged at the look that decided it
+verdicts = design_verdicts(snakemake.params.seeds, runs, learned_runs, snakemake.params.thresholds)
 sections = [learned_degree_placement(pd.read_csv(snakemake.input.learned_summary))] if learned_runs is not None else []
 if "retained" in snakemake.input.keys():
     retained = pd.read_csv(snakemake.input.retained)
@@ -20,4 +20,4 @@ if "retained" in snakemake.input.keys():
     sections.append(retained_mass_section(summary, retained, cost))
 sections.append(eval_sampling_section(pd.read_csv(snakemake.input.eval_sampling)))
 with open(snakemake.output[0], "w") as handle:
-    handle.write(render_report(verdicts, summary, sections))
+    handle.write(render_report(verdicts, summary, sections, snakemake.params.seeds))

@@ -26,6 +26,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
         "learning_beats_its_frozen_control",
     ),
     "report": (
-        "all_verdicts", "dense_stability", "render_report", "retained_mass_section", "retained_mass_vs_damage",
+        "all_verdicts", "dense_stability", "design_verdicts", "judge_with", "render_report", "retained_mass_section", "retained_mass_vs_damage",
     ),
 })

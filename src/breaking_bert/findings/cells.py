@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -21,6 +22,37 @@ class Verdict:
     verdict: str
     reason: str
     evidence: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # the cells the verdict combines, as judged, and the evidence row of each (a sequential design
+    # merges its looks cell by cell, sequential.merge_looks); the reason before its tally was filled in
+    cells: list[Outcome] = field(default_factory=list)
+    cell_rows: list[int] = field(default_factory=list)
+    template: str = ""
+
+    def rendered(self, cells: list[Outcome]) -> str:
+        """The reason with these cells' tally."""
+        return self.template.replace("{tally}", _tally(cells)) + _few_seeds_caveat(self.evidence.loc[self.cell_rows])
+
+
+# the columns that name a run group (the runs of one cell, one per seed) in each runs table
+RUN_GROUP_COLUMNS = {"runs": ("task", "pattern", "placement"), "learned": ("task", "variant", "setting")}
+
+
+def run_groups(selected: pd.DataFrame) -> frozenset:
+    """The run groups of these rows: ("runs", task, pattern, placement) of runs.csv, ("learned",
+    task, variant, setting) of learned_runs.csv."""
+    table = "learned" if "variant" in selected else "runs"
+    columns = list(RUN_GROUP_COLUMNS[table])
+    if selected.empty or not set(columns) <= set(selected):
+        return frozenset()
+    return frozenset((table, *map(str, key)) for key in selected[columns].drop_duplicates().itertuples(index=False))
+
+
+class Scores(dict):
+    """seed -> value of one cell, with the run groups it was read from (``groups``)."""
+
+    def __init__(self, values=(), groups=frozenset()):
+        super().__init__(values)
+        self.groups = frozenset(groups)
 
 
 def _select(runs: pd.DataFrame, **cell) -> pd.DataFrame:
@@ -31,7 +63,7 @@ def _select(runs: pd.DataFrame, **cell) -> pd.DataFrame:
     return selected
 
 
-def _by_seed(runs: pd.DataFrame, column: str, **cell) -> dict[int, float]:
+def _by_seed(runs: pd.DataFrame, column: str, **cell) -> Scores:
     """seed -> value of the cell; a seed that appears twice in one cell is an error (one would
     silently overwrite the other)."""
     selected = _select(runs, **cell)
@@ -39,12 +71,18 @@ def _by_seed(runs: pd.DataFrame, column: str, **cell) -> dict[int, float]:
     if seeds.duplicated().any():
         raise ValueError(f"runs table: seed(s) {sorted(set(seeds[seeds.duplicated()]))} appear more than once in the "
                          f"cell {cell}; each seed runs a cell once")
-    return dict(zip(seeds, selected[column].astype(float)))
+    return Scores(zip(seeds, selected[column].astype(float)), run_groups(selected))
 
 
-def _scores(runs: pd.DataFrame, **cell) -> dict[int, float]:
+def _scores(runs: pd.DataFrame, **cell) -> Scores:
     """seed -> score of the runs matching every column value in ``cell``."""
     return _by_seed(runs, "score", **cell)
+
+
+def unequal_sparsity(outcome: Outcome, why: str) -> Outcome:
+    """A definitive comparison of two patterns at unequal sparsity made cannot tell: no p-value
+    (it takes no part in Holm's correction) and no more seeds (they cannot make the sparsities equal)."""
+    return replace(outcome, verdict=CANNOT_TELL, why=why, p_claim=math.nan, p_refute=math.nan, more_seeds_help=False)
 
 
 def _tally(outcomes: list[Outcome]) -> str:
@@ -72,4 +110,6 @@ def conclude(name: str, rows: list[dict], cells: list[Outcome], reason: str, unt
     if not evidence.empty:
         evidence["verdict"] = [cell.verdict for cell in judged]
         evidence["why"] = [cell.why for cell in judged]
-    return Verdict(name, verdict, reason.replace("{tally}", _tally(judged)) + _few_seeds_caveat(evidence), evidence)
+    found = Verdict(name, verdict, "", evidence, judged, list(range(len(judged))), reason)
+    found.reason = found.rendered(judged)
+    return found

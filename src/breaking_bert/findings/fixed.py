@@ -6,9 +6,10 @@ from __future__ import annotations
 import pandas as pd
 
 from ..aggregate import summarize
-from ..decision import CANNOT_TELL, Outcome, all_of, decide, difference, pool
+from ..decision import CANNOT_TELL, all_of, decide, difference, pool
 from ..vocabulary import BASELINE_KIND, degrees_from_columns, grid_point_name
-from .cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, PAPER_KINDS, SPARSITY_TOLERANCE, Verdict, _scores, conclude
+from .cells import (HIGH_SPARSITY, NEGLIGIBLE_DROP, PAPER_KINDS, SPARSITY_TOLERANCE, Verdict, _scores, conclude,
+                    unequal_sparsity)
 
 
 def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = NEGLIGIBLE_DROP, high_sparsity: float = HIGH_SPARSITY) -> Verdict:
@@ -87,8 +88,8 @@ def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity
             outcome = decide(diff, above=0.0)
             winner, loser = (good, bad) if diff.mean > 0 else (bad, good)
             if outcome.verdict != CANNOT_TELL and sparsity[loser] - sparsity[winner] > sparsity_tolerance:
-                outcome = Outcome(CANNOT_TELL, f"{good} - {bad} {diff}, but {winner} is less sparse "
-                                               f"({sparsity[winner]:.3f} vs {sparsity[loser]:.3f})")
+                outcome = unequal_sparsity(outcome, f"{good} - {bad} {diff}, but {winner} is less sparse "
+                                                    f"({sparsity[winner]:.3f} vs {sparsity[loser]:.3f})")
             comparisons.append(outcome)
         outcomes.append(all_of(comparisons))
         ranked = per_kind.sort_values("delta_vs_dense", ascending=False)
@@ -166,8 +167,8 @@ def removing_neighbour_hurts_most(runs: pd.DataFrame, sparsity_tolerance: float 
             claim = decide(diff, below=0.0)
             gap = abs(sparsity["w"] - sparsity[other])
             if claim.verdict != CANNOT_TELL and gap > sparsity_tolerance:
-                claim = Outcome(CANNOT_TELL, f"without w - without {other} {diff}, but at unequal sparsity "
-                                             f"({sparsity['w']:.3f} vs {sparsity[other]:.3f})")
+                claim = unequal_sparsity(claim, f"without w - without {other} {diff}, but at unequal sparsity "
+                                                  f"({sparsity['w']:.3f} vs {sparsity[other]:.3f})")
             claims.append(claim)
         outcomes.append(all_of(claims))
         rows.append(row)

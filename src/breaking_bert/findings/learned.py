@@ -10,7 +10,7 @@ import pandas as pd
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Difference, Outcome, decide, difference, judge_cells, pool
 from ..vocabulary import control_of, degrees_from_columns, is_control
-from .cells import HIGH_SPARSITY, NOT_TESTED, Verdict, _by_seed, _few_seeds_caveat, _scores, _select, _tally, conclude
+from .cells import HIGH_SPARSITY, NOT_TESTED, Scores, Verdict, _scores, _by_seed, _select, conclude, run_groups
 from .fixed import _is_full_bigbird
 
 
@@ -20,12 +20,12 @@ from .fixed import _is_full_bigbird
 SPARSITY = "effective_sparsity_mean"
 
 
-def frontier_at(learned_runs: pd.DataFrame, task: str, variant: str, sparsity_by_seed: dict[int, float]) -> dict[int, float]:
+def frontier_at(learned_runs: pd.DataFrame, task: str, variant: str, sparsity_by_seed: dict[int, float]) -> Scores:
     """seed -> the learned frontier's score at that seed's effective sparsity: linear between the
     two points of the same seed (and variant) around it. Seeds whose sparsity lies outside their
     frontier's range are left out (no extrapolation)."""
-    scores = {}
     selected = _select(learned_runs, task=task, variant=variant).dropna(subset=[SPARSITY])
+    scores = Scores(groups=run_groups(selected))
     for seed, sparsity in sparsity_by_seed.items():
         frontier = selected[selected["seed"] == seed].sort_values(SPARSITY)
         if len(frontier) and frontier[SPARSITY].min() <= sparsity <= frontier[SPARSITY].max():
@@ -42,8 +42,10 @@ def _against_frontier(learned_runs, task, variant, sparsity, scores, point_above
         span = _select(learned_runs, task=task, variant=variant)[SPARSITY].dropna()
         where = f"{span.min():.3f}-{span.max():.3f}" if len(span) else "none recorded"
         at = sum(sparsity.values()) / max(len(sparsity), 1)
+        # more seeds cannot move the point into the frontier: the targets decide its range
         return Outcome(CANNOT_TELL, f"effective sparsity {at:.3f} is outside the {variant} frontier ({where}); "
-                                    f"add a learned target on each side of it"), ""
+                                    f"add a learned target on each side of it", reads=frontier.groups | scores.groups,
+                       more_seeds_help=False), ""
     if point_above:
         return difference(scores, frontier), f"point - {variant} frontier"
     return difference(frontier, scores), f"{variant} frontier - point"
@@ -127,10 +129,12 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
     verdict, judged = judge_cells(outcomes)
     for row, outcome in zip(counted_rows, judged):  # the counted cells as the finding judges them (Holm)
         evidence.loc[row, ["verdict", "why"]] = [outcome.verdict, outcome.why]
-    reason = (f"per full BigBird point at placement 'all' and sparsity >= {high_sparsity} and learned variant "
-              f"({_tally(judged)}): the learned frontier, interpolated seed by seed at the point's effective sparsity, "
-              f"scores higher (95% interval above 0)")
-    return Verdict(name, verdict, reason + _few_seeds_caveat(evidence.loc[counted_rows]), evidence)
+    template = (f"per full BigBird point at placement 'all' and sparsity >= {high_sparsity} and learned variant "
+                "({tally}): the learned frontier, interpolated seed by seed at the point's effective sparsity, "
+                "scores higher (95% interval above 0)")
+    found = Verdict(name, verdict, "", evidence, judged, counted_rows, template)
+    found.reason = found.rendered(judged)
+    return found
 
 
 def irregular_beats_regular(learned_runs: pd.DataFrame | None) -> Verdict:

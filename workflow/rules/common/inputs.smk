@@ -116,6 +116,7 @@ def get_findings_inputs(wildcards):
         "code": library(
             "findings",
             "decision",
+            "sequential",
             "aggregate",
             "vocabulary",
             "eval_sampling",

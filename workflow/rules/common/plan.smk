@@ -56,7 +56,7 @@ def mask_dir(task, pattern, seed):
 
 def first_seed():
     """The run seed whose mask draw stands for a pattern where one set is shown (gallery, cost)."""
-    return config["seeds"][0]
+    return first_look_seeds()[0]
 
 
 def is_dense(pattern):
@@ -65,9 +65,9 @@ def is_dense(pattern):
 
 
 def get_runs():
-    """(task, pattern, placement, seed) for every finetune job: the union of the experiments,
-    plus one dense baseline per task, learned-sparsity tasks included (placement 'none': no
-    layer is masked)."""
+    """(task, pattern, placement, seed) for every finetune job of the first look (of a fixed design:
+    every job): the union of the experiments, plus one dense baseline per task, learned-sparsity
+    tasks included (placement 'none': no layer is masked)."""
     cells = set()
     for grid in config["experiments"].values():
         for task in grid["tasks"]:
@@ -80,7 +80,7 @@ def get_runs():
     learned_tasks = config.get("learned_sparsity", {}).get("tasks", [])
     tasks = {task for task, _, _ in cells} | set(learned_tasks)
     cells.update((task, dense[0], "none") for task in tasks)
-    return [(t, p, pl, s) for (t, p, pl) in sorted(cells) for s in config["seeds"]]
+    return [(t, p, pl, s) for (t, p, pl) in sorted(cells) for s in first_look_seeds()]
 
 
 preflight = importlib.import_module("breaking_bert.preflight")
@@ -92,6 +92,13 @@ def check_plan():
     """
     tasks = sorted({task for task, _, _, _ in get_runs()})
     preflight.check_plan(config, tasks, is_dense)
+    if DESIGN.sequential and workflow.is_main_process:
+        # a dry run lists the first look's jobs only: say what follows
+        print(
+            f"{DESIGN.describe()}. The plan holds the first look's jobs; each `look` checkpoint then "
+            "schedules the next seeds of the cells still undecided, so more jobs may follow.",
+            file=sys.stderr,
+        )
 
 
 check_plan()
@@ -99,15 +106,6 @@ check_plan()
 
 def run_dir(task, pattern, placement, seed):
     return RUN_DIR.format(task=task, pattern=pattern, placement=placement, seed=seed)
-
-
-def get_metrics_files():
-    return [f"{run_dir(*run)}/metrics.json" for run in get_runs()]
-
-
-def get_mask_summaries():
-    dirs = sorted({mask_dir(t, p, s) for t, p, _, s in get_runs() if not is_dense(p)})
-    return [f"{directory}/summary.json" for directory in dirs]
 
 
 def get_gallery_patterns(wildcards):
@@ -148,16 +146,12 @@ def get_learned_runs():
         for task in learned["tasks"]
         for variant in variants
         for value in values
-        for seed in config["seeds"]
+        for seed in first_look_seeds()
     ]
 
 
 def learned_dir(task, variant, setting, seed):
     return LEARNED_DIR.format(task=task, variant=variant, setting=setting, seed=seed)
-
-
-def get_learned_metrics_files():
-    return [f"{learned_dir(*run)}/metrics.json" for run in get_learned_runs()]
 
 
 def has_placement_sweep():

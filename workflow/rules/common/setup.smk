@@ -3,6 +3,7 @@ this checkout's library: what every other file here and every rule reads."""
 
 import importlib.util
 import itertools
+import json
 import os
 import sys
 from pathlib import Path
