@@ -80,3 +80,15 @@ def test_learned_windows_heatmap_is_the_mean_over_seeds_and_classes(drawn, tmp_p
     figures.plot_learned_degrees(table, "rt", tmp_path / "windows.png")
     image = drawn[0].axes[0].get_images()[0].get_array()
     assert np.allclose(image, np.mean(windows, axis=0).mean(-1))
+
+
+def test_cells_that_ran_different_seeds_say_how_many(drawn, tmp_path):
+    """A sequential design stops decided cells early: each bar and point then says its n."""
+    summary = _summary()
+    summary.loc[summary["pattern"] == "neighbour", "seeds"] = 7
+    figures.plot_score_by_pattern_and_placement(summary, tmp_path / "bars.png")
+    labels = [t.get_text() for t in drawn[0].axes[0].texts]
+    assert labels.count("n=7") == 3 and labels.count("n=3") == 3, labels  # neighbour and syntax, 3 placements
+    figures.plot_score_vs_sparsity(summary, tmp_path / "frontier.png")
+    assert {t.get_text() for t in drawn[1].axes[0].texts} == {"n=7", "n=3", "g=1,w=1,r=1 n=3", "g=1,w=1,r=0 n=3"}
+    assert figures.seeds_label(_summary()) is None, "equal seeds: nothing added"

@@ -19,6 +19,14 @@ def _placement_sort_key(placement: str):
     return (1, *sweep) if sweep else (1, placement, 0)
 
 
+def seeds_label(summary: pd.DataFrame):
+    """cell -> 'n=K' when cells ran different numbers of seeds (a sequential design stops decided
+    cells early, so the error bars of two cells may stand on different n); else None."""
+    if "seeds" not in summary or summary["seeds"].nunique() <= 1:
+        return None
+    return lambda seeds: f"n={int(seeds)}" if seeds == seeds else ""
+
+
 def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
     """Per task: grouped bars of the score (mean +- std over seeds) by pattern and placement,
     with the dense baseline as a horizontal band. Experiment 1's placements (all, early, late) and
@@ -36,9 +44,10 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
         placements = sorted(sparse["placement"].unique(), key=_placement_sort_key)
         width = 0.8 / max(len(placements), 1)
         x = np.arange(len(patterns))
+        label = seeds_label(summary)
         for j, placement in enumerate(placements):
             cell = sparse[sparse["placement"] == placement].set_index("pattern").reindex(patterns)
-            ax.bar(
+            bars = ax.bar(
                 x + (j - (len(placements) - 1) / 2) * width,
                 cell["score_mean"],
                 width,
@@ -46,6 +55,8 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
                 capsize=2,
                 label=placement,
             )
+            if label:
+                ax.bar_label(bars, labels=[label(n) for n in cell["seeds"]], fontsize=5, padding=1)
         if not dense.empty:
             mean, std = float(dense["score_mean"].iloc[0]), float(dense["score_std"].iloc[0])
             ax.axhline(mean, color="black", linewidth=1, label="dense")
@@ -141,17 +152,24 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
     and the dense baseline as a band."""
     tasks = sorted(summary["task"].unique())
     fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(max(6, 5.5 * len(tasks)), 4.5), squeeze=False)
+    label = seeds_label(pd.concat([summary, learned]) if learned is not None else summary)
     for ax, task in zip(axes[0], tasks):
         rows = summary[(summary["task"] == task) & (summary["placement"] == "all") & (summary["kind"] != BASELINE_KIND)]
         for kind, cells in rows.groupby("kind"):
             ax.errorbar(cells["sparsity_mean"], cells["score_mean"], yerr=cells["score_std"], fmt="o", capsize=2, label=kind, alpha=0.8)
-            if kind == "bigbird":
-                for _, cell in cells.iterrows():
-                    ax.annotate(str(cell["degrees"]).replace(" ", ","), (cell["sparsity_mean"], cell["score_mean"]), fontsize=6, xytext=(2, 2), textcoords="offset points")
+            for _, cell in cells.iterrows():
+                text = " ".join(filter(None, [str(cell["degrees"]).replace(" ", ",") if kind == "bigbird" else "",
+                                              label(cell["seeds"]) if label else ""]))
+                if text:
+                    ax.annotate(text, (cell["sparsity_mean"], cell["score_mean"]), fontsize=6, xytext=(2, 2),
+                                textcoords="offset points")
         if learned is not None and not learned.empty:
             frontier = learned[learned["task"] == task].sort_values("sparsity_mean")
             for variant, points in frontier.groupby("variant"):
                 ax.errorbar(points["sparsity_mean"], points["score_mean"], yerr=points["score_std"], fmt="-s", capsize=2, label=f"learned ({variant})")
+                for _, point in points.iterrows() if label else ():
+                    ax.annotate(label(point["seeds"]), (point["sparsity_mean"], point["score_mean"]), fontsize=6,
+                                xytext=(2, -8), textcoords="offset points")
         dense = summary[(summary["task"] == task) & (summary["kind"] == BASELINE_KIND)]
         if not dense.empty:
             mean, std = float(dense["score_mean"].iloc[0]), float(dense["score_std"].iloc[0])
