@@ -22,6 +22,10 @@ false verdict in the finding stays at the 2.5% of one interval's side, however m
 (``judge_cells``); a finding every cell of which supports it is supported without that correction
 (an intersection-union test, exact at the per-cell level). With one cell the rule is the interval
 rule. No evidence of a drop is never reported as no drop: that needs the interval to exclude it.
+
+Every level above is the fixed design's; at a look of a sequential design (sequential.at_look),
+``level`` gives that look's nominal level instead, and intervals, Holm's thresholds and the
+Bonferroni over a cell's parts all use it: one rule, of which the fixed design is the one-look case.
 """
 
 from __future__ import annotations
@@ -279,7 +283,7 @@ def judge_cells(cells: list[Outcome]) -> tuple[str, list[Outcome]]:
     """A finding's verdict over its cells, and each cell's outcome as the finding reports it.
 
     Supported when every cell supports it (each at the per-cell level: an intersection-union test
-    needs no correction). Each cell keeps the run groups it read (``Outcome.reads``). Otherwise a cell's definitive verdict stands only if its p-value survives
+    needs no correction). Otherwise a cell's definitive verdict stands only if its p-value survives
     Holm's step-down at the one-sided 2.5% over the finding's cells (supports and refutations each
     a family); then not supported when a cell refutes it (partly if another supports it), else
     cannot tell.
