@@ -199,7 +199,8 @@ def bench_cls_only(seeds: int = 8):
     epochs, fp32) with the last layer for [CLS] only and in full, each seed both ways (alternating),
     compared by the findings' decision rule, paired by seed: is the accuracy (and the eval loss)
     the same within the findings' negligible difference (0.01)? Also each side's samples/s."""
-    from breaking_bert.decision import decide, difference
+    from breaking_bert.decision import decide
+    from breaking_bert.differences import difference
     from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -354,7 +355,7 @@ def bench_block_sparse():
     (cost.banded_attention: each 128-query block's key span through SDPA), forward and backward."""
     import torch
 
-    from breaking_bert.cost import synthetic_mask, time_block_sparse_vs_dense
+    from breaking_bert.timing import synthetic_mask, time_block_sparse_vs_dense
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     mask = synthetic_mask("neighbour", 4096, 0.78)

@@ -281,9 +281,7 @@ IMPORTED_NOT_RUN = {
     # loads stored masks; its synthetic masks and block masks run in kernel_timing
     "cost": MASK_BUILDING | EFFECTIVE | {"attention.py", "vocabulary.py"},
     "kernel_timing": {"parse.py"},  # synthetic masks need no parse
-    # decision.level() runs the sequential design's code only at a look, which aggregation never judges
-    **{rule: {"kinds.py", "sequential.py", "findings/cells.py"} for rule in ("aggregate", "aggregate_learned",
-                                                                          "aggregate_cost")},
+    **{rule: {"kinds.py"} for rule in ("aggregate", "aggregate_learned", "aggregate_cost")},
 }
 
 

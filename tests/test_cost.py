@@ -6,14 +6,18 @@ import torch
 
 from breaking_bert.cost import (
     attention_flops,
-    band_mask,
-    banded_attention,
     block_counts,
     dense_attention_probabilities,
     mask_cost,
-    neighbour_window,
     retained_mass,
     retained_mass_per_row,
+)
+from breaking_bert.timing import (
+    band_mask,
+    banded_attention,
+    neighbour_window,
+    positional_mask,
+    synthetic_degrees,
     synthetic_mask,
     time_block_sparse_vs_dense,
 )
@@ -62,6 +66,16 @@ def test_synthetic_masks_reach_the_target_sparsity(kind):
     mask = synthetic_mask(kind, 512, 0.78)
     assert 1 - mask.float().mean().item() == pytest.approx(0.78, abs=0.02)
     assert mask.diagonal().all()
+
+
+@pytest.mark.parametrize("kind", ["neighbour", "random"])
+def test_synthetic_degrees_are_the_closest_to_the_target(kind):
+    """The timing masks' degrees come from the masks stage's solver: no neighbouring degree is closer."""
+    (name, degree), = synthetic_degrees(kind, 96, 0.7).items()
+    gaps = {d: abs(1 - positional_mask(kind, 96, {name: d}).float().mean().item() - 0.7) for d in (degree - 1, degree, degree + 1)}
+    assert gaps[degree] == min(gaps.values()), gaps
+    with pytest.raises(ValueError, match="only kinds with one degree"):
+        synthetic_degrees("dilated", 96, 0.7)
 
 
 @pytest.mark.parametrize("length, window, block", [(50, 3, 16), (50, 20, 16), (64, 0, 16), (37, 40, 8)])

@@ -11,15 +11,13 @@ from breaking_bert.decision import (
     CANNOT_TELL,
     NOT_SUPPORTED,
     SUPPORTED,
-    ONE_SIDED_ALPHA,
-    Difference,
     all_of,
     decide,
-    difference,
     holm_rejections,
     judge_cells,
-    pool,
 )
+from breaking_bert.differences import Difference, difference, pool
+from breaking_bert.spending import ONE_SIDED_ALPHA
 from breaking_bert.findings import late_vs_all_layers, learned_beats_bigbird, removing_neighbour_hurts_most
 from runs_tables import _bigbird, _learned, _placements, _runs, _spread
 

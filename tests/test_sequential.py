@@ -8,12 +8,10 @@ import pandas as pd
 import pytest
 
 from breaking_bert.calibration import finding_4, sequential_rates
-from breaking_bert.decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, ONE_SIDED_ALPHA, level
+from breaking_bert.decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED
 from breaking_bert.findings import late_vs_all_layers
-from breaking_bert.sequential import (
-    Design, at_look, boundaries, judge_looks, look_decisions, nominal_levels, run_design, simulate, spent,
-    undecided_groups,
-)
+from breaking_bert.sequential import Design, judge_looks, look_decisions, run_design, simulate, undecided_groups
+from breaking_bert.spending import ONE_SIDED_ALPHA, at_look, boundaries, level, nominal_levels, spent
 from runs_tables import _placements, _runs
 
 

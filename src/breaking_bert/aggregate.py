@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .decision import standard_error_of_difference
+from .differences import standard_error_of_difference
 from .vocabulary import BASELINE_KIND, DEGREE_COLUMNS, degree_columns, format_degrees
 
 RUN_COLUMNS = [

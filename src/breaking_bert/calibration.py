@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .decision import CANNOT_TELL, SUPPORTED, decide, difference
+from .decision import CANNOT_TELL, SUPPORTED, decide
+from .differences import difference
 from .findings.cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
 from .findings.fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
 from .findings.learned import learned_beats_bigbird

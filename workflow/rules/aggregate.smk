@@ -4,7 +4,14 @@ rule aggregate:
     input:
         metrics=get_metrics_files,
         mask_summaries=get_mask_summaries,
-        code=library("aggregate", "decision", "vocabulary", "eval_sampling", "scoring"),
+        code=library(
+            "aggregate",
+            "differences",
+            "spending",
+            "vocabulary",
+            "eval_sampling",
+            "scoring",
+        ),
     output:
         runs="results/tables/runs.csv",
         eval_sampling="results/tables/eval_sampling.csv",

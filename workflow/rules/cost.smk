@@ -28,7 +28,9 @@ rule kernel_timing:
     synthetic sequence lengths, per pattern."""
     input:
         # its synthetic masks come from the mask builders, its block masks from attention
-        code=library("cost", "masks", "kinds", "vocabulary", "attention", "devices"),
+        code=library(
+            "timing", "cost", "masks", "kinds", "vocabulary", "attention", "devices"
+        ),
     output:
         "results/cost/kernel_timing.csv",
     log:
@@ -51,7 +53,7 @@ rule aggregate_cost:
     input:
         costs=get_cost_files("cost.json"),
         retained=get_cost_files("retained_mass.csv"),
-        code=library("aggregate", "decision", "vocabulary"),
+        code=library("aggregate", "differences", "spending", "vocabulary"),
     output:
         cost="results/tables/cost.csv",
         retained="results/tables/retained_mass.csv",

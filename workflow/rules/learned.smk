@@ -36,7 +36,7 @@ rule aggregate_learned:
     windows, and a summary per task x variant x setting (mean, spread)."""
     input:
         metrics=get_learned_metrics_files,
-        code=library("aggregate", "decision", "vocabulary"),
+        code=library("aggregate", "differences", "spending", "vocabulary"),
     output:
         runs="results/tables/learned_runs.csv",
         windows="results/tables/learned_windows.csv",

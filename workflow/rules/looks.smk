@@ -11,7 +11,14 @@ checkpoint look:
         metrics=lambda w: get_metrics_files(w, look=int(w.look)),
         learned_metrics=lambda w: get_learned_metrics_files(w, look=int(w.look)),
         code=library(
-            "sequential", "findings", "decision", "aggregate", "vocabulary", "scoring"
+            "sequential",
+            "spending",
+            "findings",
+            "decision",
+            "differences",
+            "aggregate",
+            "vocabulary",
+            "scoring",
         ),
     output:
         decisions="results/looks/look{look}.json",

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from ..decision import CANNOT_TELL, MIN_DEFINITIVE_SEEDS, NOT_SUPPORTED, SUPPORTED, Outcome, judge_cells
+from ..decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, Outcome, judge_cells
+from ..differences import MIN_DEFINITIVE_SEEDS
 
 PAPER_KINDS = ("syntax", "lexical", "neighbour", "random")
 NOT_TESTED = "not tested"

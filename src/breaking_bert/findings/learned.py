@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from ..aggregate import summarize
-from ..decision import CANNOT_TELL, Difference, Outcome, decide, difference, judge_cells, pool
+from ..decision import CANNOT_TELL, Outcome, decide, judge_cells
+from ..differences import Difference, difference, pool
 from ..vocabulary import control_of, degrees_from_columns, is_control
 from .cells import HIGH_SPARSITY, NOT_TESTED, Scores, Verdict, _scores, _by_seed, _select, conclude, run_groups
 from .fixed import _is_full_bigbird

@@ -116,6 +116,8 @@ def get_findings_inputs(wildcards):
         "code": library(
             "findings",
             "decision",
+            "differences",
+            "spending",
             "sequential",
             "aggregate",
             "vocabulary",
