@@ -39,7 +39,9 @@ demo)
     ;;
 test)
     setup
-    python -m pytest "${@:2}"
+    # one worker per core (-n auto); the tests that share a costly fixture go to one worker
+    # (xdist_group: the finished tiny tree, test_reruns' run); later options override these
+    python -m pytest -n auto --dist loadgroup "${@:2}"
     ;;
 bench)
     setup

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -191,6 +192,21 @@ def finetune_grid_only(config: dict) -> dict:
     config.pop("learned_sparsity", None)
     config["cost"] = {"enabled": False}
     return config
+
+
+@pytest.fixture(scope="session")
+def finished_tiny_tree(tiny_model_dir, tiny_csv, tmp_path_factory) -> Path:
+    """The whole tiny DAG run once (tiny_config: every stage, MLflow on), shared by the end-to-end
+    tests that read it or dry-run changes against it; a test that edits a file restores it. Tests
+    that use it are in one xdist group (``TINY_TREE``), so it is built once, on one worker."""
+    directory = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    (directory / "test_config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir, tiny_csv)))
+    snakemake(directory)
+    return directory
+
+
+# pytest-xdist (./run.sh test runs the suite on every core) sends the tests of a group to one worker
+TINY_TREE = pytest.mark.xdist_group("tiny_tree")
 
 
 def snakemake(directory: Path, *args, check=True, configfile="test_config.yaml") -> subprocess.CompletedProcess:

@@ -15,7 +15,7 @@ import yaml
 from conftest import copy_workflow
 from conftest import SNAKEMAKE, finetune_grid_only, scheduled_jobs, snakemake, tiny_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reruns")]  # one worker builds `finished`
 
 CELL = "results/runs/tiny/neighbour/late/seed0"
 DOWNSTREAM_OF_FINETUNE = {"aggregate": 1, "figure_score_by_pattern_and_placement": 1, "figure_score_vs_sparsity": 1,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, copy_workflow
-from conftest import finetune_grid_only, snakemake, tiny_config
+from conftest import REPO, TINY_TREE, copy_workflow
+from conftest import finetune_grid_only, tiny_config
 
 pytestmark = pytest.mark.slow
 CLUSTER = Path(__file__).parent / "slurm" / "cluster.sh"
@@ -66,10 +66,10 @@ def _workflow_dir(tmp_path, name, model_dir, csv):
     return directory
 
 
-def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tiny_model_dir, tiny_csv, tmp_path):
-    local = _workflow_dir(tmp_path, "local", tiny_model_dir, tiny_csv)
-    snakemake(local)
-
+@TINY_TREE
+def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, finished_tiny_tree, tiny_model_dir, tiny_csv, tmp_path):
+    """The finetune grid at the late layers through the cluster; its runs train exactly as the same
+    cells of the whole tiny DAG run locally (finished_tiny_tree)."""
     cluster = _workflow_dir(tmp_path, "cluster", tiny_model_dir, tiny_csv)
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
     # derive the test profile: this cluster's partition and account, squeue polling (no slurmdbd)
@@ -91,9 +91,9 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tiny_model_dir, 
 
     jobs = subprocess.run(["scontrol", "show", "job", "-o"], capture_output=True, text=True, env=env).stdout
     finetune = [line for line in jobs.splitlines() if "rule_finetune" in line]
-    local_runs = list((local / "results/runs").rglob("metrics.json"))
-    assert len(local_runs) == 6  # dense + 3 patterns at the late placement + 2 controls
-    assert len(finetune) == len(local_runs), jobs
+    cluster_runs = sorted(path.relative_to(cluster) for path in (cluster / "results/runs").rglob("metrics.json"))
+    assert len(cluster_runs) == 6  # dense + 3 patterns at the late placement + 2 controls
+    assert len(finetune) == len(cluster_runs), jobs
     for line in finetune:
         assert re.search(r"gres/gpu[:=]1\b|gpu:1\b", line), line
         assert "JobState=COMPLETED" in line and "Partition=gpu " in line, line
@@ -101,9 +101,9 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tiny_model_dir, 
     assert other and not any(re.search(r"gres/gpu", line) for line in other), "only finetune jobs ask for a GPU"
     assert all("Partition=debug " in line for line in other), "CPU rules go to the CPU partition"
 
-    for metrics in local_runs:
-        relative = metrics.relative_to(local)
-        ours, theirs = json.loads(metrics.read_text()), json.loads((cluster / relative).read_text())
+    for relative in cluster_runs:
+        ours = json.loads((finished_tiny_tree / relative).read_text())
+        theirs = json.loads((cluster / relative).read_text())
         assert ours["history"] == theirs["history"], relative
 
 

@@ -11,18 +11,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import SNAKEMAKE, finetune_grid_only, scheduled_jobs, snakemake, tiny_config  # noqa: F401
+from conftest import SNAKEMAKE, TINY_TREE, finetune_grid_only, scheduled_jobs, snakemake, tiny_config  # noqa: F401
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, TINY_TREE]
 
-@pytest.fixture(scope="module")
-def finished_run(tiny_model_dir, tiny_csv, tmp_path_factory):
-    from conftest import copy_workflow
 
-    directory = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    (directory / "test_config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir, tiny_csv)))
-    snakemake(directory)
-    return directory
+@pytest.fixture
+def finished_run(finished_tiny_tree):
+    return finished_tiny_tree
 
 
 def test_whole_dag_produces_tables_figures_and_runs(finished_run):
