@@ -39,9 +39,10 @@ demo)
     ;;
 test)
     setup
-    # one worker per core (-n auto); the tests that share a costly fixture go to one worker
-    # (xdist_group: the finished tiny tree, test_reruns' run); later options override these
-    python -m pytest -n auto --dist loadgroup "${@:2}"
+    # one worker per core (-n auto), each test file on one worker (loadfile: a module's fixtures
+    # are built once); the whole tiny DAG is shared across workers (conftest.finished_tiny_tree).
+    # Not --dist loadgroup: pytest-xdist 3.8's xdist_group marks have no effect under pytest 9.2.
+    python -m pytest -n auto --dist loadfile "${@:2}"
     ;;
 bench)
     setup

@@ -1,5 +1,5 @@
 """python -m benchmarks [parse_masks] [engine] [trainer] [cls_only] [threads] [compile] [dryrun] [block_sparse]
-(default: all), from the repository root.
+[startup] [gpu_packing] (default: all but gpu_packing, which needs a GPU), from the repository root.
 
 Each benchmark measures its two sides in one run, one after the other (or alternating), on the same
 data, and prints one JSON line with the ratio and the goal. Sizes are small enough for a 2-core CPU.
@@ -233,25 +233,27 @@ def bench_cls_only(seeds: int = 8):
 
 
 JOB_RUNNER = """
-import json, sys
+import json, pathlib, sys
 from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune
-paths, directory, threads, training = json.loads(sys.argv[1])
-job = FinetuneJob(model_cfg={model!r}, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0], num_labels=2,
+paths, directory, threads, training, model, jobs_per_gpu = json.loads(sys.argv[1])
+locks = str(pathlib.Path(directory).parent / "locks")  # shared by the jobs: their GPU slots
+job = FinetuneJob(model_cfg=model, train_tokens=paths["train"][0], eval_tokens=paths["eval"][0], num_labels=2,
                   train_masks=paths["train"][1], eval_masks=paths["eval"][1], placement="all",
-                  checkpoint_dir=directory, lock_dir=directory + "/locks", threads=threads,
-                  training=TrainingConfig.from_dict(training, 0))
+                  checkpoint_dir=directory, lock_dir=locks, threads=threads,
+                  jobs_per_gpu=jobs_per_gpu, training=TrainingConfig.from_dict(training, 0))
 metrics = run_finetune(job)
-print(json.dumps({{k: metrics[k] for k in ("train_samples_per_second", "eval_accuracy", "eval_loss", "timing")}}))
+print(json.dumps({k: metrics[k] for k in ("train_samples_per_second", "train_examples", "eval_accuracy", "eval_loss",
+                                          "timing", "peak_memory_mb", "device", "gpu_slots")}))
 """
 
 
-def _finetune_processes(paths, tmp, threads, training, count, concurrent):
+def _finetune_processes(paths, tmp, threads, training, count, concurrent, model=MODEL, jobs_per_gpu=1):
     """``count`` sparse finetune jobs as the workflow runs them, one process each, with ``threads``
     threads, all at once or one after the other; their wall time and results."""
     import subprocess
 
-    runner = JOB_RUNNER.format(model=MODEL)
-    commands = [[sys.executable, "-c", runner, json.dumps([paths, f"{tmp}/job{time.time_ns()}_{i}", threads, training])]
+    commands = [[sys.executable, "-c", JOB_RUNNER,
+                 json.dumps([paths, f"{tmp}/job{time.time_ns()}_{i}", threads, training, model, jobs_per_gpu])]
                 for i in range(count)]
     start = time.perf_counter()
     if concurrent:
@@ -370,10 +372,94 @@ def bench_block_sparse():
             report("block_sparse_neighbour_vs_dense_sdpa", **row, ratio=row["speedup"], goal=">= 3 (ideal ~4.5)")
 
 
+def _timed_process(code: str) -> float:
+    import subprocess
+
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def bench_startup(rounds: int = 3):
+    """A finetune job's start-up (process start to its first training step: the timing split in
+    metrics.json) against ``import torch`` alone, and what lies between: transformers' BERT module,
+    the job's own imports. One tiny MiniLM job (64 sentences, 1 epoch) per round; ABAB, medians."""
+    training = {"epochs": 1, "device": "cpu", "checkpoint_every_steps": 0}
+    imports = {"import_torch": "import torch", "import_transformers_bert": "import transformers.models.bert.modeling_bert",
+               "import_finetune_stage": "import breaking_bert.finetune.stage"}
+    seconds = {name: [] for name in (*imports, "job_startup")}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, _, _ = _prepare_run_inputs(Path(tmp), 64)
+        for _ in range(rounds):
+            for name, code in imports.items():
+                seconds[name].append(_timed_process(code))
+            _, (result,) = _finetune_processes(paths, tmp, 1, training, 1, False)
+            seconds["job_startup"].append(result["timing"]["startup"])
+    medians = {name: float(np.median(values)) for name, values in seconds.items()}
+    report("job_startup_vs_import_torch", **{f"{name}_s": value for name, value in medians.items()}, runs=seconds,
+           ratio=medians["job_startup"] / medians["import_torch"], goal="<= 1.5")
+
+
+def bench_gpu_packing():
+    """Several finetune jobs per GPU (training.jobs_per_gpu): K = 1, 2, 4, 8 sparse jobs at once on
+    one device, each its own process claiming a slot as the workflow's jobs do; the device's
+    throughput is the jobs' training samples over the wall time of the slowest. MiniLM, and a
+    bert-base-sized BERT (12 layers, 768 wide) with random weights. GPU only."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SystemExit("gpu_packing needs a CUDA GPU (benchmarks/gpu_checks.sh)")
+    training = {"epochs": 1, "device": "cuda", "checkpoint_every_steps": 0, "evaluate_each_epoch": False}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, _, _ = _prepare_run_inputs(Path(tmp), 3200)
+        models = {"minilm": MODEL, "bert_base_random": {"name_or_path": _bert_base_sized(Path(tmp) / "bert-base")}}
+        for name, model in models.items():
+            single = None
+            for jobs in (1, 2, 4, 8):
+                env = {"BREAKING_BERT_GPU_COUNT": "1"}  # every job on cuda:0
+                wall, results = _with_env(env, _finetune_processes, paths, tmp, 2, training, jobs, True, model, jobs)
+                trained = sum(r["train_examples"] * training["epochs"] for r in results)
+                # training samples/s of the device: every job's training time, over the longest job's
+                busy = max(r["timing"]["training"] for r in results)
+                throughput = trained / busy
+                single = single or throughput
+                report("gpu_packing", model=name, jobs_per_gpu=jobs, device_samples_per_s=throughput, wall_s=wall,
+                       job_samples_per_s=[r["train_samples_per_second"] for r in results],
+                       peak_memory_mb=[r["peak_memory_mb"] for r in results], ratio=throughput / single,
+                       goal=">= 3 at 8 jobs for MiniLM")
+
+
+def _with_env(env: dict, function, *args):
+    import os
+
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        return function(*args)
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+
+
+def _bert_base_sized(directory: Path) -> str:
+    """bert-base's shape (12 layers of 768, 12 heads) with random weights and MiniLM's tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from breaking_bert.models import resolve_model_path
+
+    torch.manual_seed(0)
+    BertForSequenceClassification(BertConfig()).save_pretrained(directory)
+    AutoTokenizer.from_pretrained(resolve_model_path(MODEL["name_or_path"])).save_pretrained(directory)
+    return str(directory)
+
+
 BENCHMARKS = {"parse_masks": bench_parse_masks, "engine": bench_engine, "trainer": bench_trainer, "cls_only": bench_cls_only,
               "threads": bench_threads, "compile": bench_compile, "dryrun": bench_dryrun,
-              "block_sparse": bench_block_sparse}
+              "block_sparse": bench_block_sparse, "startup": bench_startup, "gpu_packing": bench_gpu_packing}
+# the default run on a CPU machine leaves out what needs a GPU
+CPU_DEFAULT = [name for name in BENCHMARKS if name != "gpu_packing"]
 
 if __name__ == "__main__":
-    for name in sys.argv[1:] or list(BENCHMARKS):
+    for name in sys.argv[1:] or CPU_DEFAULT:
         BENCHMARKS[name]()

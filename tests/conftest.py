@@ -197,16 +197,25 @@ def finetune_grid_only(config: dict) -> dict:
 @pytest.fixture(scope="session")
 def finished_tiny_tree(tiny_model_dir, tiny_csv, tmp_path_factory) -> Path:
     """The whole tiny DAG run once (tiny_config: every stage, MLflow on), shared by the end-to-end
-    tests that read it or dry-run changes against it; a test that edits a file restores it. Tests
-    that use it are in one xdist group (``TINY_TREE``), so it is built once, on one worker."""
-    directory = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    (directory / "test_config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir, tiny_csv)))
-    snakemake(directory)
+    tests that read it or dry-run changes against it; a test that edits a file restores it. Under
+    pytest-xdist (./run.sh test) the workers share one tree: the first to need it builds it under a
+    file lock in the run's common temporary folder, the others wait for it and reuse it."""
+    from filelock import FileLock
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()
+    directory, done = root / "tiny-tree", root / "tiny-tree.done"
+    with FileLock(str(root / "tiny-tree.lock")):
+        if not done.exists():
+            shutil.rmtree(directory, ignore_errors=True)
+            copy_workflow(directory)
+            model, csv = directory / "tiny-bert", directory / "tiny.csv"  # its own: a worker's temp folder goes
+            shutil.copytree(tiny_model_dir, model)
+            shutil.copy2(tiny_csv, csv)
+            (directory / "test_config.yaml").write_text(yaml.safe_dump(tiny_config(model, csv)))
+            snakemake(directory)
+            done.touch()
     return directory
-
-
-# pytest-xdist (./run.sh test runs the suite on every core) sends the tests of a group to one worker
-TINY_TREE = pytest.mark.xdist_group("tiny_tree")
 
 
 def snakemake(directory: Path, *args, check=True, configfile="test_config.yaml") -> subprocess.CompletedProcess:

@@ -31,6 +31,11 @@ def test_same_seed_gives_identical_metrics_on_cpu(tiny_model_dir, prepared, tmp_
     for key in ("train_samples_per_second", "peak_memory_mb", "device", "versions", "training"):
         assert key in first
     assert first["training"]["seed"] == 0 and first["versions"]["torch"]
+    assert (first["device_claim"], first["gpu_slots"], first["jobs_per_gpu"]) == ("cpu", [], 1)
+    # the kernel of each kind of sdpa call: layers 0-1 dense, 2-3 masked, in training and evaluation
+    assert set(first["sdpa_kernels"]) == {"dense train", "masked train", "dense eval", "masked eval"}
+    assert set(first["sdpa_kernels"].values()) <= {"MATH", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION",
+                                                   "OVERRIDEABLE"}, first["sdpa_kernels"]
 
 
 RUNNER = """

@@ -17,8 +17,6 @@ from breaking_bert.learned import (
 )
 from conftest import finetune_job
 
-pytestmark = pytest.mark.xdist_group("learned")  # one worker builds its module fixtures
-
 
 def _model(tiny_model_dir):
     from breaking_bert.attention import backend_for

@@ -9,8 +9,6 @@ from breaking_bert.models import load_tokenizer
 from breaking_bert.parse import load_parser, parse_frame, tree_hops
 from breaking_bert.tokens import tokenize_frame
 
-pytestmark = pytest.mark.xdist_group("parse")  # one worker builds its module fixtures
-
 # Heads checked by hand against the usual English dependency analysis (UD/ClearNLP style).
 HAND_PARSES = {
     "The cat sat on the mat.": ["The", "cat", "sat", "on", "the", "mat", "."],

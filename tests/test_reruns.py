@@ -15,7 +15,7 @@ import yaml
 from conftest import copy_workflow
 from conftest import SNAKEMAKE, finetune_grid_only, scheduled_jobs, snakemake, tiny_config
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reruns")]  # one worker builds `finished`
+pytestmark = pytest.mark.slow
 
 CELL = "results/runs/tiny/neighbour/late/seed0"
 DOWNSTREAM_OF_FINETUNE = {"aggregate": 1, "figure_score_by_pattern_and_placement": 1, "figure_score_vs_sparsity": 1,
@@ -74,6 +74,20 @@ def test_reordering_config_keys_schedules_nothing(finished):
 
     try:
         _write(directory, reversed_keys(config))
+        assert scheduled_jobs(directory) == {}
+    finally:
+        _write(directory, config)
+
+
+def test_more_jobs_per_gpu_reruns_nothing_and_is_recorded(finished):
+    """training.jobs_per_gpu decides where jobs run, not what they compute: no rerun; each run's
+    metrics.json says under which setting and claim it ran."""
+    directory, config, first = finished
+    assert first["jobs_per_gpu"] == 1 and first["device_claim"] == "cpu" and first["gpu_slots"] == []
+    shared = json.loads(json.dumps(config))
+    shared["training"]["jobs_per_gpu"] = 4
+    try:
+        _write(directory, shared)
         assert scheduled_jobs(directory) == {}
     finally:
         _write(directory, config)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, TINY_TREE, copy_workflow
+from conftest import REPO, copy_workflow
 from conftest import finetune_grid_only, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -58,17 +58,17 @@ def slurm_environment(directory: Path) -> dict:
 
 def _workflow_dir(tmp_path, name, model_dir, csv):
     directory = copy_workflow(tmp_path / name)
-    # the finetune grid only: SLURM's part is submitting GPU jobs and collecting their results
+    # two finetunes (dense, neighbour at the late layers) and the CPU rules they need: SLURM's part
+    # is submitting GPU and CPU jobs to their partitions and collecting their results
     config = finetune_grid_only(tiny_config(model_dir, csv))
-    config["experiments"]["ablation"]["placements"] = ["late"]
+    config["experiments"] = {"ablation": {"tasks": ["tiny"], "patterns": ["neighbour"], "placements": ["late"]}}
     config["tracking"] = {"enabled": False}
     (directory / "test_config.yaml").write_text(yaml.safe_dump(config))
     return directory
 
 
-@TINY_TREE
 def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, finished_tiny_tree, tiny_model_dir, tiny_csv, tmp_path):
-    """The finetune grid at the late layers through the cluster; its runs train exactly as the same
+    """Dense and neighbour at the late layers through the cluster; the runs train exactly as the same
     cells of the whole tiny DAG run locally (finished_tiny_tree)."""
     cluster = _workflow_dir(tmp_path, "cluster", tiny_model_dir, tiny_csv)
     profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
@@ -92,7 +92,8 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, finished_tiny_tr
     jobs = subprocess.run(["scontrol", "show", "job", "-o"], capture_output=True, text=True, env=env).stdout
     finetune = [line for line in jobs.splitlines() if "rule_finetune" in line]
     cluster_runs = sorted(path.relative_to(cluster) for path in (cluster / "results/runs").rglob("metrics.json"))
-    assert len(cluster_runs) == 6  # dense + 3 patterns at the late placement + 2 controls
+    assert [str(path.parent) for path in cluster_runs] == ["results/runs/tiny/dense/none/seed0",
+                                                           "results/runs/tiny/neighbour/late/seed0"]
     assert len(finetune) == len(cluster_runs), jobs
     for line in finetune:
         assert re.search(r"gres/gpu[:=]1\b|gpu:1\b", line), line

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import SNAKEMAKE, TINY_TREE, finetune_grid_only, scheduled_jobs, snakemake, tiny_config  # noqa: F401
+from conftest import SNAKEMAKE, finetune_grid_only, scheduled_jobs, snakemake, tiny_config  # noqa: F401
 
-pytestmark = [pytest.mark.slow, TINY_TREE]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

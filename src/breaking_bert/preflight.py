@@ -28,6 +28,7 @@ from .data_checks import (
     resolve_data_path,
 )
 from .models import ModelError, resolve_model_path
+from .packages import is_package_path
 from .tracking import TrackingError, check_store
 from .vocabulary import placement_layers
 
@@ -148,7 +149,7 @@ def model_depth(model: dict) -> int | None:
     """num_hidden_layers from the model's config.json: a local folder or a package now, a hub model
     from the local Hugging Face cache if it is there (None: the finetune job checks it)."""
     name = model["name_or_path"]
-    if not name.startswith("package:") and not Path(name).exists():
+    if not is_package_path(name) and not Path(name).exists():
         if looks_like_a_path(name):
             raise ModelError(f"model.name_or_path: {name}: folder not found")
         try:

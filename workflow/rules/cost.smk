@@ -5,7 +5,7 @@ rule cost:
     input:
         tokens="results/tokens/{task}/eval.parquet",
         masks=lambda w: f"{mask_dir(w.task, w.pattern, first_seed())}/eval.npz",
-        code=library("cost", "models", "masks/storage"),
+        code=library("cost", "models", "packages", "masks/storage"),
     output:
         cost="results/cost/{task}/{pattern}/cost.json",
         retained="results/cost/{task}/{pattern}/retained_mass.csv",

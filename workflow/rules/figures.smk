@@ -24,7 +24,7 @@ rule figure_mask_gallery:
     input:
         tokens="results/tokens/{task}/eval.parquet",
         masks=get_gallery_masks,
-        code=library("figures", "vocabulary", "masks/storage", "models"),
+        code=library("figures", "vocabulary", "masks/storage", "models", "packages"),
     output:
         report(
             "results/figures/masks_{task}.png",

@@ -9,7 +9,8 @@ from breaking_bert.finetune.stage import run_stage_job, stage_job
 
 wildcards, inputs = snakemake.wildcards, snakemake.input
 job = stage_job(inputs, snakemake.params, int(wildcards.seed), snakemake.threads, snakemake.output.get("model"),
-                train_masks=inputs.get("train_masks"), eval_masks=inputs.get("eval_masks"), placement=wildcards.placement)
+                snakemake.config["training"]["jobs_per_gpu"], train_masks=inputs.get("train_masks"),
+                eval_masks=inputs.get("eval_masks"), placement=wildcards.placement)
 mask_summary = json.loads(Path(inputs.mask_summary).read_text()) if "mask_summary" in inputs.keys() else None
 mask_degrees = mask_summary["degrees"] if mask_summary else None
 resolved = {

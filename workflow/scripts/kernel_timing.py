@@ -12,7 +12,8 @@ from breaking_bert.devices import GPU_SLOTS, claim_device
 
 settings = snakemake.params.settings
 torch.set_num_threads(max(1, snakemake.threads))
-claim = claim_device("auto", GPU_SLOTS)  # its own GPU, like a finetune job
+# a whole GPU, every slot of it: a device shared with finetune jobs would time them too
+claim = claim_device("auto", GPU_SLOTS, snakemake.config["training"]["jobs_per_gpu"], exclusive=True)
 rows = kernel_timing_rows(settings["timing_patterns"], settings["timing_lengths"], settings["timing_sparsity"],
                           settings["block_size"], settings["timing_repeats"], claim.device)
 claim.release()

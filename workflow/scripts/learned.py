@@ -15,7 +15,7 @@ if "learned_run" in inputs.keys():  # a control: the learned run's windows, fixe
     frozen_windows = json.loads(Path(inputs.learned_run).read_text())["learned_windows"]
 learned = learned_config_for_setting(snakemake.params.learned, wildcards.variant, wildcards.setting, frozen_windows)
 job = stage_job(inputs, snakemake.params, int(wildcards.seed), snakemake.threads, snakemake.output.get("model"),
-                placement="all", learned=learned)
+                snakemake.config["training"]["jobs_per_gpu"], placement="all", learned=learned)
 resolved = {
     "task": wildcards.task,
     "variant": wildcards.variant,

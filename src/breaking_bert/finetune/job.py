@@ -38,7 +38,8 @@ class TrainingConfig:
     @classmethod
     def from_dict(cls, values: dict, seed: int) -> "TrainingConfig":
         """The config's ``training`` section (its defaults are these fields', tests/test_config.py
-        checks) with the run's seed; ``save_model`` is the workflow's (it names the model output)."""
+        checks) with the run's seed; ``save_model`` is the workflow's (it names the model output),
+        ``jobs_per_gpu`` the device claim's (FinetuneJob)."""
         unknown = set(values) - set(cls.__dataclass_fields__) - WORKFLOW_TRAINING_KEYS
         if unknown:
             raise ValueError(f"training: unknown key(s) {', '.join(sorted(unknown))}; known: "
@@ -47,7 +48,8 @@ class TrainingConfig:
         return cls(**{**known, "seed": seed})
 
 
-WORKFLOW_TRAINING_KEYS = frozenset({"save_model"})  # read by the workflow, not by the training loop
+# read by the workflow and the device claim, not by the training loop
+WORKFLOW_TRAINING_KEYS = frozenset({"save_model", "jobs_per_gpu"})
 
 
 class Preempted(SystemExit):
@@ -67,6 +69,7 @@ class FinetuneJob:
     primary_metric: str = "accuracy"
     checkpoint_dir: str = "checkpoints"
     lock_dir: str = GPU_SLOTS
+    jobs_per_gpu: int = 1  # jobs sharing a GPU (devices.py); where a job runs, not what it computes
     threads: int = 1
     learned: LearnedConfig | None = None  # experiment 3: learn neighbour degrees instead of a fixed mask
     model_output: str | None = None  # a folder for the final weights (training.save_model), else none kept

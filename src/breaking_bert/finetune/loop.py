@@ -84,11 +84,13 @@ def run_finetune(job: FinetuneJob, tracked=None) -> dict:
     """Train and evaluate one job. ``tracked``: its MLflow run (tracking.TrackedRun), which gets the
     mean training loss and the learning rate every ``log_every_steps`` optimizer steps and the eval
     metrics after each evaluation, as they happen."""
+    from ..attention import SDPA_KERNELS
     from ..devices import claim_device
 
+    SDPA_KERNELS.clear()  # this job's calls only (tests run several jobs in one process)
     cfg = job.training
     torch.set_num_threads(max(1, job.threads))
-    claim = claim_device(cfg.device, job.lock_dir)
+    claim = claim_device(cfg.device, job.lock_dir, job.jobs_per_gpu)
     device = torch.device(claim.device)
     try:
         return _train(job, cfg, device, claim, tracked)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..attention import SDPA_KERNELS
 from ..scoring import classification_metrics  # noqa: F401 (the loop scores with it from here)
 
 _IMPORTED_AT = time.time()
@@ -65,7 +66,8 @@ def environment(device, claim) -> dict:
         "peak_memory_mb": peak_memory_mb(device),
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-        "device_claim": claim.how,
+        **claim.describe(),  # device_claim, gpu_slots, jobs_per_gpu
+        "sdpa_kernels": dict(SDPA_KERNELS),  # the kernel of each kind of sdpa call (attention.SDPA_KERNELS)
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "numpy": np.__version__},
     }

@@ -13,9 +13,12 @@ from .job import FinetuneJob, Preempted, TrainingConfig
 from .loop import run_finetune
 
 
-def stage_job(inputs, params, seed: int, threads: int, model_output: str | None, **specific) -> FinetuneJob:
+def stage_job(inputs, params, seed: int, threads: int, model_output: str | None, jobs_per_gpu: int = 1,
+              **specific) -> FinetuneJob:
     """A FinetuneJob from a rule's inputs (tokens, labels) and params (model, task, training,
-    checkpoint_dir); ``specific``: what only this rule sets (masks and placement, or learned)."""
+    checkpoint_dir); ``jobs_per_gpu``: training.jobs_per_gpu, read from the config and not a param, so
+    that changing it reruns nothing; ``specific``: what only this rule sets (masks and placement, or
+    learned)."""
     return FinetuneJob(
         model_cfg=params.model,
         train_tokens=inputs.train_tokens,
@@ -25,6 +28,7 @@ def stage_job(inputs, params, seed: int, threads: int, model_output: str | None,
         training=TrainingConfig.from_dict(params.training, seed=seed),
         checkpoint_dir=params.checkpoint_dir,
         threads=threads,
+        jobs_per_gpu=jobs_per_gpu,
         model_output=model_output,
         **specific,
     )

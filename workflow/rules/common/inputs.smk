@@ -13,7 +13,7 @@ def get_mask_inputs(wildcards):
     inputs = {
         "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
         "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
-        "code": library("masks", "parse", "vocabulary", "kinds", "models"),
+        "code": library("masks", "parse", "vocabulary", "kinds", "models", "packages"),
     }
     if "parse" in needs:
         inputs["train_parses"] = f"results/parses/{wildcards.task}/train.parquet"
@@ -47,6 +47,7 @@ def get_finetune_inputs(wildcards):
             "devices",
             "tracking",
             "models",
+            "packages",
             "vocabulary",
             "identity",
             "masks/storage",
@@ -78,6 +79,7 @@ def get_learned_inputs(wildcards):
             "devices",
             "tracking",
             "models",
+            "packages",
             "vocabulary",
             "identity",
             "masks/storage",

@@ -24,7 +24,9 @@ def without(section, keys):
 
 # what each job reads of the config; a key outside these reruns none of those jobs
 TASK_DATA_KEYS_NOT_READ = ("metric",)  # the metric is the finetune's business
-TRAINING_KEYS_NOT_READ = ("save_model",)  # an output (the model folder), not a param
+# save_model: an output (the model folder); jobs_per_gpu: where a job runs, not what it computes (the
+# scripts read it from the config, so that changing it reruns nothing)
+TRAINING_KEYS_NOT_READ = ("save_model", "jobs_per_gpu")
 LEARNED_SWEEP_KEYS = (
     "tasks",
     "variants",

@@ -1,137 +1,32 @@
-"""MLflow tracking: one store and one experiment, created once; one MLflow run per job attempt,
-opened when the job starts and closed when it ends.
-
-Why the store is initialised by its own job: a fresh sqlite store migrates its schema on first
-use, and eight jobs migrating it at once break it; ``set_experiment`` racing in eight jobs can file
-runs under "Default". So ``init_tracking`` runs once before the jobs fan out and writes the
-experiment id to a file; every job logs with ``create_run(experiment_id)``.
-
-What can stop a run and what cannot (README, "Tracking"): a store that cannot be opened stops the
-workflow before any job (``preflight``) or in the init job, within seconds, naming
-``tracking.uri`` and the path. Once jobs run, tracking never fails one: ``metrics.json`` is the
-result. When logging fails mid-job (a server going down), the job finishes, its MLflow run is
-left unfinished, and ``tracking_pending.json`` in its run directory lets
-``breaking-bert-sync-tracking results/`` log it afterwards.
-
-What a run holds: every resolved config value as a param; the metrics (step metrics every
-``log_every_steps`` optimizer steps, eval metrics per epoch, the final measurements) with their
-wall-clock timestamps and step numbers; tags for the cell (``run_key``), the run's fingerprint and
-the code version (git commit, dirty flag); the run directory's files as artifacts. In a sqlite
-store the artifact root is kept relative to the project, as the store's own URI is, so a copied
-store or a moved project still finds its artifacts.
-"""
+"""One MLflow run per job attempt (``TrackedRun``), and runs logged after the fact: a run whose
+logging failed leaves a pending marker that ``breaking-bert-sync-tracking`` logs later."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-PENDING = "tracking_pending.json"
+from ..identity import flatten
+from .store import init_tracking
 
-# A down tracking server should cost a finished job seconds, not MLflow's default minutes of retries.
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+PENDING = "tracking_pending.json"
 
 # Numbers in metrics.json that describe a run rather than measure it: params, not metrics.
 SETTINGS = ("seed", "num_layers", "train_examples", "eval_examples", "resumed")
 
 
-class TrackingError(RuntimeError):
-    """The tracking store cannot be used; the message names tracking.uri, the path and what to do."""
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The file of a sqlite:/// store (relative to the working directory), else None."""
-    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
-
-
-def check_store(uri: str) -> None:
-    """A sqlite store must be a file that exists or can be created: the first existing folder on its
-    path is a writable folder. Checked before the first job (preflight) and by the init job, since
-    MLflow would otherwise retry for minutes and then fail naming neither the key nor the path.
-    A server's store is checked by the init job, which asks it."""
-    path = sqlite_path(uri)
-    if path is None:
-        return
-    problem = None
-    if path.exists() and not path.is_file():
-        problem = "it exists and is not a file"
-    else:
-        ancestor = path.parent.absolute()
-        while not ancestor.exists():
-            ancestor = ancestor.parent
-        if not ancestor.is_dir():
-            problem = f"{ancestor} is a file, not a folder"
-        elif not os.access(ancestor, os.W_OK | os.X_OK):
-            problem = f"{ancestor} is not writable"
-        elif path.exists() and not os.access(path, os.R_OK | os.W_OK):
-            problem = "it is not readable and writable"
-    if problem:
-        raise TrackingError(
-            f"tracking.uri={uri!r}: the store {path} cannot be opened ({problem}); "
-            "point tracking.uri at a writable place or set tracking.enabled: false"
-        )
-
-
-def _flatten(prefix: str, value, out: dict) -> dict:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
-    elif isinstance(value, list | tuple):
-        out[prefix] = json.dumps(value)
-    else:
-        out[prefix] = value
-    return out
-
-
-def init_tracking(uri: str, experiment_name: str, artifact_location: str | None = None,
-                  log_every_steps: int = 10) -> dict:
-    """Create (or find) the experiment; running it once also migrates a fresh store."""
-    check_store(uri)
-    import mlflow
-
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        client = mlflow.MlflowClient(tracking_uri=uri)
-        experiment = client.get_experiment_by_name(experiment_name)
-        if experiment is None:
-            if artifact_location:
-                Path(artifact_location).mkdir(parents=True, exist_ok=True)
-            experiment_id = client.create_experiment(experiment_name, artifact_location=artifact_location)
-            _keep_artifact_root_relative(uri, experiment_id, artifact_location)
-        else:
-            experiment_id = experiment.experiment_id
-    except Exception as error:
-        raise TrackingError(
-            f"tracking.uri={uri!r}: the store cannot be opened ({type(error).__name__}: {error}); point "
-            "tracking.uri at a reachable store or set tracking.enabled: false"
-        ) from None
-    return {"uri": uri, "experiment_name": experiment_name, "experiment_id": experiment_id,
-            "log_every_steps": log_every_steps}
-
-
-def _keep_artifact_root_relative(uri: str, experiment_id: str, artifact_location: str | None) -> None:
-    """MLflow stores a local artifact root as an absolute path, which breaks when the project moves;
-    a relative root in a relative sqlite store is written back as given (both resolve from the
-    project's folder, where jobs and ``mlflow ui`` run)."""
-    path = sqlite_path(uri)
-    if path is None or path.is_absolute() or not artifact_location or Path(artifact_location).is_absolute():
-        return
-    with sqlite3.connect(path) as connection:
-        connection.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
-                           (Path(artifact_location).as_posix(), int(experiment_id)))
+def _flatten(values: dict) -> dict:
+    """identity.flatten, with lists as JSON (MLflow params and tags are strings)."""
+    return {key: json.dumps(value) if isinstance(value, list | tuple) else value for key, value in flatten(values).items()}
 
 
 def code_version() -> dict:
     """The git commit of the checkout whose library runs, and whether it has uncommitted changes."""
-    checkout = Path(__file__).resolve().parents[2]
+    checkout = Path(__file__).resolve().parents[3]  # src/breaking_bert/tracking/runs.py
     try:
         commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
@@ -145,7 +40,7 @@ def code_version() -> dict:
 def split_results(metrics: dict) -> tuple[dict, dict]:
     """metrics.json as (params, metrics): measurements are metrics, what describes the run a param."""
     # the history is logged epoch by epoch; the per-example predictions are in metrics.json, an artifact
-    flat = _flatten("", {k: v for k, v in metrics.items() if k not in ("history", "identity", "eval_predictions", "eval_labels")}, {})
+    flat = _flatten({k: v for k, v in metrics.items() if k not in ("history", "identity", "eval_predictions", "eval_labels")})
     measured = {k: float(v) for k, v in flat.items()
                 if isinstance(v, int | float) and not isinstance(v, bool) and k not in SETTINGS and v == v}
     described = {f"result.{k}": str(v)[:6000] for k, v in flat.items() if k not in measured}
@@ -190,7 +85,7 @@ class TrackedRun:
         run = self.client.create_run(self.tracking["experiment_id"], start_time=self.started_ms, run_name=self.run_name,
                                      tags={"run_key": self.run_name, **code_version(), **tags})
         self.run_id = run.info.run_id
-        params = {k: str(v)[:6000] for k, v in _flatten("", self.params, {}).items()}
+        params = {k: str(v)[:6000] for k, v in _flatten(self.params).items()}
         self.client.log_batch(self.run_id, params=[mlflow.entities.Param(k, v) for k, v in params.items()])
 
     def log_metrics(self, step: int, values: dict) -> None:
@@ -213,10 +108,7 @@ class TrackedRun:
         if self.error is None:
             (self.run_dir / PENDING).unlink(missing_ok=True)
             return True
-        payload = {"tracking": self.tracking, "run_name": self.run_name, "params": self.params,
-                   "started_ms": self.started_ms, "ended_ms": _now_ms(), "error": str(self.error)}
-        (self.run_dir / PENDING).write_text(json.dumps(payload, default=str))
-        print(f"left {self.run_dir / PENDING} for breaking-bert-sync-tracking", file=sys.stderr)
+        _leave_pending(self.run_dir, self.tracking, self.run_name, self.params, self.started_ms, _now_ms(), self.error)
         return False
 
     def _finish(self, metrics: dict, ended_ms: int) -> None:
@@ -268,17 +160,22 @@ def log_run(tracking: dict, run_dir: str | Path, run_name: str, params: dict, me
 def log_run_or_leave_pending(tracking: dict, run_dir, run_name: str, params: dict, metrics: dict,
                              started_ms: int | None = None, ended_ms: int | None = None) -> bool:
     """Log a finished run after the fact; on any failure leave the pending marker and return False."""
-    pending = Path(run_dir) / PENDING
     try:
         log_run(tracking, run_dir, run_name, params, metrics, started_ms, ended_ms)
     except Exception as error:  # tracking must never lose a finished result
-        print(f"MLflow logging failed ({error}); left {pending} for breaking-bert-sync-tracking", file=sys.stderr)
-        pending.write_text(json.dumps({"tracking": tracking, "run_name": run_name, "params": params,
-                                       "started_ms": started_ms, "ended_ms": ended_ms, "error": str(error)},
-                                      default=str))
+        print(f"MLflow logging failed ({error})", file=sys.stderr)
+        _leave_pending(Path(run_dir), tracking, run_name, params, started_ms, ended_ms, error)
         return False
-    pending.unlink(missing_ok=True)
+    (Path(run_dir) / PENDING).unlink(missing_ok=True)
     return True
+
+
+def _leave_pending(run_dir: Path, tracking: dict, run_name: str, params: dict, started_ms, ended_ms, error) -> None:
+    """The marker from which ``sync_pending`` logs the run later: what logging it needs, and why it failed."""
+    payload = {"tracking": tracking, "run_name": run_name, "params": params, "started_ms": started_ms,
+               "ended_ms": ended_ms, "error": str(error)}
+    (run_dir / PENDING).write_text(json.dumps(payload, default=str))
+    print(f"left {run_dir / PENDING} for breaking-bert-sync-tracking", file=sys.stderr)
 
 
 def sync_pending(results_dir: str | Path, uri: str | None = None) -> tuple[int, int]:
