@@ -165,8 +165,9 @@ def undecided_groups(verdicts: Iterable) -> set[tuple]:
         for cell in verdict.cells:
             if cell.verdict not in DEFINITIVE and cell.more_seeds_help:
                 groups |= cell.reads
+    learned = [group for group in groups if group[0] == "learned"]  # ("learned", task, variant, setting)
     groups |= {("learned", task, learned_variant(variant), setting)
-               for table, task, variant, setting in [g for g in groups if g[0] == "learned"] if is_control(variant)}
+               for _, task, variant, setting in learned if is_control(variant)}
     return groups
 
 

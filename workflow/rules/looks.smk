@@ -26,6 +26,8 @@ checkpoint look:
         learned_runs="results/looks/look{look}_learned_runs.csv",
     log:
         "results/logs/look{look}.log",
+    benchmark:
+        "results/benchmarks/look{look}.tsv"
     wildcard_constraints:
         look=r"\d+",
     conda:
