@@ -46,6 +46,11 @@ def test_whole_dag_produces_tables_figures_and_runs(finished_run):
     assert metrics["masked_layers"] == [2, 3] and metrics["placement"] == "late"
     assert json.loads((run / "config.json").read_text())["pattern_config"]["kind"] == "syntax"
     assert "finetune" in (run / "train.log").read_text()  # the progress bar goes to the job's log
+    # the SDPA kernel of each kind of call the job made: a dense run makes no masked call (the
+    # maskability probe at load is not the job's)
+    assert set(metrics["sdpa_kernels"]) == {"dense train", "masked train", "dense eval", "masked eval"}
+    dense = json.loads((finished_run / "results/runs/tiny/dense/none/seed0/metrics.json").read_text())
+    assert set(dense["sdpa_kernels"]) == {"dense train", "dense eval"}, dense["sdpa_kernels"]
     for figure in ("layer_sweep", "score_vs_sparsity", "retained_mass", "kernel_timing", "learned_degrees_tiny"):
         _assert_a_drawn_figure(finished_run / f"results/figures/{figure}.png")
     # the effective sparsity beside the paper's: masking the late half of 4 layers reaches 1 of the 3

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..attention import backend_for
+from ..attention import SDPA_KERNELS, backend_for
 from ..identity import differences, fingerprint
 from ..models import resolve_model_path
 from ..vocabulary import placement_layers
@@ -84,10 +84,8 @@ def run_finetune(job: FinetuneJob, tracked=None) -> dict:
     """Train and evaluate one job. ``tracked``: its MLflow run (tracking.TrackedRun), which gets the
     mean training loss and the learning rate every ``log_every_steps`` optimizer steps and the eval
     metrics after each evaluation, as they happen."""
-    from ..attention import SDPA_KERNELS
     from ..devices import claim_device
 
-    SDPA_KERNELS.clear()  # this job's calls only (tests run several jobs in one process)
     cfg = job.training
     torch.set_num_threads(max(1, job.threads))
     claim = claim_device(cfg.device, job.lock_dir, job.jobs_per_gpu)
@@ -178,6 +176,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
     progress, resumed_from = resume(checkpoint_dir, identity, model, optimizer, scheduler, device)
     stopwatch, log_step, lengths = Stopwatch(), StepLog(tracked, scheduler), train.lengths()
     trained_before, loop_started = progress["train_seconds"], time.time()
+    SDPA_KERNELS.clear()  # the job's own calls: not the load's maskability probe, nor an earlier job's
 
     def checkpoint():
         stopwatch.timed("checkpoint", save_checkpoint, checkpoint_dir, model, optimizer, scheduler, progress, identity)
