@@ -77,8 +77,8 @@ _MASK_FORMAT = {"eager": eager_mask, "sdpa": sdpa_mask, "flex": flex_padding_mas
 
 
 # The SDPA kernel torch picks for each kind of call this process made ("masked train", "dense eval",
-# ...), as torch._fused_sdp_choice names it for the call's inputs: metrics.json's sdpa_kernels. A
-# masked call with dropout on CPU, for one, takes the math kernel, not flash attention.
+# ...), as torch._fused_sdp_choice names it for the call's inputs: metrics.json's sdpa_kernels. On
+# a CPU, for one, every training call with attention dropout takes the math kernel, masked or not.
 SDPA_KERNELS: dict[str, str] = {}
 
 
