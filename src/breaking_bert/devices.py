@@ -33,9 +33,7 @@ class DeviceClaim:
     _lock_files: list = field(default_factory=list, repr=False)
 
     def release(self) -> None:
-        for handle in self._lock_files:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+        _unlock(self._lock_files)
         self._lock_files = []
 
     def describe(self) -> dict:
@@ -68,6 +66,12 @@ def _try_lock(path: Path):
     return handle
 
 
+def _unlock(handles) -> None:
+    for handle in handles:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
 def _free_slot(lock_dir: Path, count: int, jobs_per_gpu: int, exclusive: bool) -> DeviceClaim | None:
     if exclusive:
         for device in range(count):
@@ -79,7 +83,7 @@ def _free_slot(lock_dir: Path, count: int, jobs_per_gpu: int, exclusive: bool) -
                 held.append(handle)
             if len(held) == jobs_per_gpu:
                 return DeviceClaim(f"cuda:{device}", "lock", tuple(range(jobs_per_gpu)), jobs_per_gpu, held)
-            DeviceClaim("", "", _lock_files=held).release()
+            _unlock(held)  # part of this device is taken: try the next
         return None
     for slot in range(jobs_per_gpu):
         for device in range(count):
