@@ -247,20 +247,24 @@ print(json.dumps({k: metrics[k] for k in ("train_samples_per_second", "train_exa
 """
 
 
-def _finetune_processes(paths, tmp, threads, training, count, concurrent, model=MODEL, jobs_per_gpu=1):
+def _finetune_processes(paths, tmp, threads, training, count, concurrent, model=MODEL, jobs_per_gpu=1, env=None):
     """``count`` sparse finetune jobs as the workflow runs them, one process each, with ``threads``
-    threads, all at once or one after the other; their wall time and results."""
+    threads, all at once or one after the other; their wall time and results. ``env``: variables
+    added to the jobs' environment."""
+    import os
     import subprocess
+
+    env = {**os.environ, **(env or {})}
 
     commands = [[sys.executable, "-c", JOB_RUNNER,
                  json.dumps([paths, f"{tmp}/job{time.time_ns()}_{i}", threads, training, model, jobs_per_gpu])]
                 for i in range(count)]
     start = time.perf_counter()
     if concurrent:
-        processes = [subprocess.Popen(c, stdout=subprocess.PIPE, text=True) for c in commands]
+        processes = [subprocess.Popen(c, stdout=subprocess.PIPE, text=True, env=env) for c in commands]
         outputs = [process.communicate()[0] for process in processes]
     else:
-        outputs = [subprocess.run(c, stdout=subprocess.PIPE, text=True, check=True).stdout for c in commands]
+        outputs = [subprocess.run(c, stdout=subprocess.PIPE, text=True, check=True, env=env).stdout for c in commands]
     wall = time.perf_counter() - start
     return wall, [json.loads(output.strip().splitlines()[-1]) for output in outputs]
 
@@ -416,8 +420,8 @@ def bench_gpu_packing():
         for name, model in models.items():
             single = None
             for jobs in (1, 2, 4, 8):
-                env = {"BREAKING_BERT_GPU_COUNT": "1"}  # every job on cuda:0
-                wall, results = _with_env(env, _finetune_processes, paths, tmp, 2, training, jobs, True, model, jobs)
+                wall, results = _finetune_processes(paths, tmp, 2, training, jobs, True, model, jobs,
+                                                    env={"BREAKING_BERT_GPU_COUNT": "1"})  # every job on cuda:0
                 trained = sum(r["train_examples"] * training["epochs"] for r in results)
                 # training samples/s of the device: every job's training time, over the longest job's
                 busy = max(r["timing"]["training"] for r in results)
@@ -427,18 +431,6 @@ def bench_gpu_packing():
                        job_samples_per_s=[r["train_samples_per_second"] for r in results],
                        peak_memory_mb=[r["peak_memory_mb"] for r in results], ratio=throughput / single,
                        goal=">= 3 at 8 jobs for MiniLM")
-
-
-def _with_env(env: dict, function, *args):
-    import os
-
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        return function(*args)
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
 
 
 def _bert_base_sized(directory: Path) -> str:
