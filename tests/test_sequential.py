@@ -24,14 +24,13 @@ def test_obrien_fleming_boundaries_are_the_published_ones():
 
 def test_the_fixed_design_is_the_one_look_rule():
     fixed = Design.from_config([0, 1, 2])
-    assert fixed.looks == (3,) and fixed.nominal_alpha(3) == pytest.approx(0.025) and not fixed.sequential
+    assert fixed.looks == (3,) and nominal_levels(fixed.looks, 0.025) == pytest.approx((0.025,)) and not fixed.sequential
     with at_look(fixed.looks, 0):
         assert level() == ONE_SIDED_ALPHA and level(0.01) == 0.01
     design = Design.from_config({"initial": 3, "max": 10, "step": 2})
     assert design.looks == (3, 5, 7, 9, 10)
     levels = nominal_levels(design.looks, 0.025)
     assert all(a < b for a, b in zip(levels, levels[1:])) and levels[-1] < 0.025, "early looks spend little"
-    assert design.nominal_alpha(2) == 0.0 and design.nominal_alpha(6) == levels[1]
     with at_look(design.looks, 1):
         assert level() == levels[1]
     assert level() == ONE_SIDED_ALPHA, "outside a look, the fixed rule"

@@ -78,14 +78,6 @@ class Design:
     def sequential(self) -> bool:
         return len(self.looks) > 1
 
-    def nominal_alpha(self, seeds: int) -> float:
-        """The one-sided level a comparison over ``seeds`` paired seeds is tested at: that of the
-        last look it has reached."""
-        reached = [k for k, n in enumerate(self.looks) if n <= seeds]
-        if not reached:
-            return 0.0  # before the first look nothing is judged
-        return nominal_level(self.looks, reached[-1], ONE_SIDED_ALPHA)
-
     def describe(self) -> str:
         if not self.sequential:
             return f"Fixed design: {self.max} seeds per cell, one look"
