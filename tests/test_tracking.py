@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import socket
+import threading
 import time
 
 import mlflow
@@ -52,35 +53,52 @@ def test_init_then_log_one_run_with_params_metrics_and_artifacts(tmp_path):
     assert {a.path for a in client.list_artifacts(run_id)} == {"config.json", "metrics.json"}
 
 
-def test_a_live_run_opens_at_the_start_logs_as_it_goes_and_closes_at_the_end(tmp_path):
+def _logging_threads() -> list[str]:
+    return [thread.name for thread in threading.enumerate() if thread.name == "mlflow-logging"]
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["in_the_job", "on_a_thread"])
+def test_a_live_run_opens_at_the_start_logs_as_it_goes_and_closes_at_the_end(tmp_path, background):
     """What a job's run holds, read back through MlflowClient: its real duration, step metrics with
-    their own timestamps and steps, every config value as a param, the settings not as metrics."""
+    their own timestamps and steps, every config value as a param, the settings not as metrics.
+    On a thread (the workflow's jobs), the same run, each value stamped when the job logged it, and
+    the thread gone once the run is finished."""
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     tracking = init_tracking(uri, "exp", str(tmp_path / "artifacts"), log_every_steps=2)
     run_dir = _run_dir(tmp_path)
     started = time.time() * 1000
-    run = TrackedRun(tracking, run_dir, "t/nb/late/seed0", PARAMS)
+    run = TrackedRun(tracking, run_dir, "t/nb/late/seed0", PARAMS, background=background)
+    constructed = time.time() * 1000
+    assert len(_logging_threads()) == background
+    called = []
     for step in (2, 4):
         time.sleep(0.05)
+        before = time.time() * 1000
         run.log_metrics(step, {"train_loss": 1.0 / step})
+        called.append((before, time.time() * 1000))
     time.sleep(0.05)
     assert run.finish({**METRICS, "seed": 0, "num_layers": 4, "fingerprint": "abc"}) is True
-    ended = time.time() * 1000
+    assert _logging_threads() == []
     client = mlflow.MlflowClient(tracking_uri=uri)
     logged = client.get_run(run.run_id)
     assert logged.info.status == "FINISHED" and logged.info.end_time - logged.info.start_time >= 150
+    assert int(started) <= logged.info.start_time <= constructed, "the job's start, not the thread's"
     losses = client.get_metric_history(run.run_id, "train_loss")
     assert [m.step for m in losses] == [2, 4] and losses[0].timestamp < losses[1].timestamp
-    assert all(started <= m.timestamp <= ended for m in losses)
+    assert all(int(before) <= m.timestamp <= after for m, (before, after) in zip(losses, called)), (losses, called)
     assert logged.data.params["seed"] == "0" and logged.data.params["result.num_layers"] == "4"
     assert "seed" not in logged.data.metrics and "num_layers" not in logged.data.metrics
     assert logged.data.tags["fingerprint"] == "abc" and "git_commit" in logged.data.tags
 
 
-def test_a_failed_or_preempted_job_closes_its_run_so(tmp_path):
+@pytest.mark.parametrize("background", [False, True], ids=["in_the_job", "on_a_thread"])
+def test_a_failed_or_preempted_job_closes_its_run_so(tmp_path, background):
+    """Stopped at once (a job failing before its first step): on a thread, the stop waits for the
+    run to be opened, then closes it."""
     tracking = init_tracking(f"sqlite:///{tmp_path}/mlflow.db", "exp")
-    run = TrackedRun(tracking, _run_dir(tmp_path), "t/nb/late/seed0", PARAMS)
+    run = TrackedRun(tracking, _run_dir(tmp_path), "t/nb/late/seed0", PARAMS, background=background)
     run.stop("KILLED")
+    assert _logging_threads() == []
     assert mlflow.MlflowClient(tracking_uri=tracking["uri"]).get_run(run.run_id).info.status == "KILLED"
 
 
@@ -137,6 +155,20 @@ def test_down_server_leaves_pending_and_sync_logs_it_later(tmp_path, monkeypatch
     client = mlflow.MlflowClient(tracking_uri=store)
     experiment = client.get_experiment_by_name("exp")
     assert len(client.search_runs([experiment.experiment_id])) == 1
+
+
+def test_a_down_server_never_stops_a_job_logging_on_a_thread(tmp_path, monkeypatch):
+    """The job's calls return at once; the first failure is kept, the later calls are skipped, and
+    finish leaves the pending marker, as in the job's own thread."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    down = {"uri": f"http://127.0.0.1:{_closed_port()}", "experiment_name": "exp", "experiment_id": "1"}
+    run_dir = _run_dir(tmp_path)
+    run = TrackedRun(down, run_dir, "t/nb/late/seed0", PARAMS, background=True)
+    run.log_metrics(10, {"train_loss": 0.5})
+    assert run.finish(METRICS) is False
+    assert run.error is not None and run.run_id is None and _logging_threads() == []
+    assert json.loads((run_dir / PENDING).read_text())["run_name"] == "t/nb/late/seed0"
 
 
 def _log_one(tracking, run_dir, name):

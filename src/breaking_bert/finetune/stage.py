@@ -44,7 +44,8 @@ def run_stage_job(job: FinetuneJob, resolved: dict, config_path, metrics_path, d
     if tracking_path is not None:
         from ..tracking import TrackedRun
 
-        tracked = TrackedRun(json.loads(Path(tracking_path).read_text()), Path(metrics_path).parent, run_name, resolved)
+        tracked = TrackedRun(json.loads(Path(tracking_path).read_text()), Path(metrics_path).parent, run_name, resolved,
+                             background=True)  # MLflow's import and calls off the training's path
     try:
         metrics = run_finetune(job, tracked)
     except BaseException as stopped:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import queue
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -56,20 +58,54 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class _InOrder:
+    """One daemon thread running the calls handed to it, one after another, in the order given."""
+
+    def __init__(self):
+        self._calls = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="mlflow-logging", daemon=True)
+        self._thread.start()
+
+    def submit(self, call, *args) -> None:
+        self._calls.put((call, args))
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            call, args = item
+            call(*args)
+
+    def close(self) -> None:
+        """Wait for every call handed in so far."""
+        self._calls.put(None)
+        self._thread.join()
+
+
 class TrackedRun:
     """One job attempt's MLflow run. Opened when the job starts; step and epoch metrics as they come;
     closed when the job ends (FINISHED, or FAILED / KILLED when it stops). No method raises: the
-    first tracking error is kept, logging stops, and ``finish`` leaves the pending marker."""
+    first tracking error is kept, logging stops, and ``finish`` leaves the pending marker.
+
+    ``background``: MLflow's calls run on a thread of their own, in order, each stamped with the
+    time the job made it, so that importing MLflow (~1 s) and the store's queries are not on the
+    way to the first training step (the workflow's jobs; docs/BENCHMARKS.md, "startup").
+    ``finish`` and ``stop`` wait for them."""
 
     def __init__(self, tracking: dict, run_dir, run_name: str, params: dict, started_ms: int | None = None,
-                 logged_later: bool = False):
+                 logged_later: bool = False, background: bool = False):
         self.tracking, self.run_dir, self.run_name, self.params = tracking, Path(run_dir), run_name, params
         self.log_every_steps = int(tracking.get("log_every_steps", 10))
         self.started_ms = started_ms or _now_ms()
         self.client = self.run_id = self.error = None
+        self._worker = _InOrder() if background else None
         self._attempt(self._open, {"logged_later": "true"} if logged_later else {})
 
     def _attempt(self, action, *args) -> None:
+        if self._worker is not None:
+            self._worker.submit(self._guarded, action, *args)
+        else:
+            self._guarded(action, *args)
+
+    def _guarded(self, action, *args) -> None:
         if self.error is not None:
             return
         try:
@@ -77,6 +113,11 @@ class TrackedRun:
         except Exception as error:  # tracking must never lose a result
             self.error = error
             print(f"MLflow logging failed ({error}); the job goes on without it", file=sys.stderr)
+
+    def _wait(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
     def _open(self, tags: dict) -> None:
         import mlflow
@@ -105,6 +146,7 @@ class TrackedRun:
     def finish(self, metrics: dict) -> bool:
         """Final measurements, results as params, the fingerprint, the files; or the pending marker."""
         self._attempt(self._finish, metrics, _now_ms())
+        self._wait()
         if self.error is None:
             (self.run_dir / PENDING).unlink(missing_ok=True)
             return True
@@ -126,8 +168,12 @@ class TrackedRun:
 
     def stop(self, status: str) -> None:
         """The job ends without a result (FAILED) or is preempted (KILLED): close the run so."""
-        if self.run_id is not None:
-            self._attempt(self.client.set_terminated, self.run_id, status, _now_ms())
+        self._attempt(self._terminate, status, _now_ms())
+        self._wait()
+
+    def _terminate(self, status: str, ended_ms: int) -> None:
+        if self.run_id is not None:  # None: the run could not be opened
+            self.client.set_terminated(self.run_id, status, end_time=ended_ms)
 
 
 def log_run(tracking: dict, run_dir: str | Path, run_name: str, params: dict, metrics: dict,
