@@ -61,21 +61,24 @@ def _logging_threads() -> list[str]:
 def test_a_live_run_opens_at_the_start_logs_as_it_goes_and_closes_at_the_end(tmp_path, background):
     """What a job's run holds, read back through MlflowClient: its real duration, step metrics with
     their own timestamps and steps, every config value as a param, the settings not as metrics.
-    On a thread (the workflow's jobs), the same run, each value stamped when the job logged it, and
-    the thread gone once the run is finished."""
+    On a thread (the workflow's jobs), the same run, each value stamped when the job logged it; the
+    thread starts with the first metrics (not before the job's first step) and is gone once the run
+    is finished."""
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     tracking = init_tracking(uri, "exp", str(tmp_path / "artifacts"), log_every_steps=2)
     run_dir = _run_dir(tmp_path)
     started = time.time() * 1000
     run = TrackedRun(tracking, run_dir, "t/nb/late/seed0", PARAMS, background=background)
     constructed = time.time() * 1000
-    assert len(_logging_threads()) == background
+    if background:  # nothing done yet: the thread starts with the first metrics the job logs
+        assert _logging_threads() == [] and run.run_id is None
     called = []
     for step in (2, 4):
         time.sleep(0.05)
         before = time.time() * 1000
         run.log_metrics(step, {"train_loss": 1.0 / step})
         called.append((before, time.time() * 1000))
+        assert len(_logging_threads()) == background
     time.sleep(0.05)
     assert run.finish({**METRICS, "seed": 0, "num_layers": 4, "fingerprint": "abc"}) is True
     assert _logging_threads() == []

@@ -59,15 +59,19 @@ def _now_ms() -> int:
 
 
 class _InOrder:
-    """One daemon thread running the calls handed to it, one after another, in the order given."""
+    """One daemon thread running the calls handed to it, one after another, in the order given,
+    from ``start`` on (calls handed in before wait for it)."""
 
     def __init__(self):
         self._calls = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="mlflow-logging", daemon=True)
-        self._thread.start()
 
     def submit(self, call, *args) -> None:
         self._calls.put((call, args))
+
+    def start(self) -> None:
+        if self._thread.ident is None:  # not started yet
+            self._thread.start()
 
     def _serve(self) -> None:
         while (item := self._calls.get()) is not None:
@@ -75,8 +79,9 @@ class _InOrder:
             call(*args)
 
     def close(self) -> None:
-        """Wait for every call handed in so far."""
+        """Run every call handed in so far, and wait for them."""
         self._calls.put(None)
+        self.start()
         self._thread.join()
 
 
@@ -86,9 +91,10 @@ class TrackedRun:
     first tracking error is kept, logging stops, and ``finish`` leaves the pending marker.
 
     ``background``: MLflow's calls run on a thread of their own, in order, each stamped with the
-    time the job made it, so that importing MLflow (~1 s) and the store's queries are not on the
-    way to the first training step (the workflow's jobs; docs/BENCHMARKS.md, "startup").
-    ``finish`` and ``stop`` wait for them."""
+    time the job made it, and the thread starts with the first metrics the job logs (its training
+    has begun): importing MLflow (~1 s) and the store's queries are then off the way to the first
+    training step, and do not share the interpreter with the model's loading (the workflow's jobs;
+    docs/BENCHMARKS.md, "startup"). ``finish`` and ``stop`` run what is left and wait for it."""
 
     def __init__(self, tracking: dict, run_dir, run_name: str, params: dict, started_ms: int | None = None,
                  logged_later: bool = False, background: bool = False):
@@ -132,6 +138,8 @@ class TrackedRun:
     def log_metrics(self, step: int, values: dict) -> None:
         """Metrics at an optimizer step, stamped now (the loop calls this)."""
         self._attempt(self._log_metrics, step, values, _now_ms())
+        if self._worker is not None:
+            self._worker.start()
 
     def log_epoch(self, entry: dict) -> None:
         """An evaluation as the loop records it in the history ({"epoch", "step", metrics...})."""
