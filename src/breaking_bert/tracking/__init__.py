@@ -1,5 +1,6 @@
 """MLflow tracking: one store and one experiment, created once; one MLflow run per job attempt,
-opened when the job starts and closed when it ends.
+dated from the job's start (written to the store from its first logged step) and closed when it
+ends.
 
 Why the store is initialised by its own job: a fresh sqlite store migrates its schema on first
 use, and eight jobs migrating it at once break it; ``set_experiment`` racing in eight jobs can file

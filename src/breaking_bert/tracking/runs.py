@@ -86,7 +86,7 @@ class _InOrder:
 
 
 class TrackedRun:
-    """One job attempt's MLflow run. Opened when the job starts; step and epoch metrics as they come;
+    """One job attempt's MLflow run. Dated from the job's start; step and epoch metrics as they come;
     closed when the job ends (FINISHED, or FAILED / KILLED when it stops). No method raises: the
     first tracking error is kept, logging stops, and ``finish`` leaves the pending marker.
 
