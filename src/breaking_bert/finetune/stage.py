@@ -45,7 +45,7 @@ def run_stage_job(job: FinetuneJob, resolved: dict, config_path, metrics_path, d
         from ..tracking import TrackedRun
 
         tracked = TrackedRun(json.loads(Path(tracking_path).read_text()), Path(metrics_path).parent, run_name, resolved,
-                             background=True)  # MLflow's import and calls off the training's path
+                             background=True)  # MLflow's import and calls on a thread of their own, after start-up
     try:
         metrics = run_finetune(job, tracked)
     except BaseException as stopped:
