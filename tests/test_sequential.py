@@ -172,3 +172,85 @@ def test_the_second_look_trains_only_the_undecided_cells_new_seeds(tiny_model_di
     assert "| look 1 (3 seeds) |" in text and "| undecided after look 2 |" in text, text
     assert "Sequential design: looks at 3, 4 seeds" in text
     assert scheduled_jobs(directory, report) == {}
+
+
+def _swapping_tasks() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two tasks, one BigBird point each, whose order by sparsity swaps between looks at 3 and 5
+    seeds (a's mean 0.80 then 0.84, b's 0.82 then 0.796): a's learned frontier is 0.10 above its
+    point (a real gain), b's on it (no gain)."""
+    rows, learned = [], []
+    cells = {"a": ([0.80, 0.80, 0.80, 0.90, 0.90], 0.10), "b": ([0.82, 0.82, 0.82, 0.76, 0.76], 0.0)}
+    wobble = [0.01, -0.01, 0.002, 0.006, -0.004]
+    for task, (sparsity, gain) in cells.items():
+        for seed in range(5):
+            common = {"task": task, "seed": seed, "metric": "accuracy", "train_samples_per_second": 1.0}
+            rows.append({**common, "pattern": "dense", "kind": "dense", "placement": "none", "degrees": "",
+                         "score": 0.8, "sparsity_mean": 0.0, "effective_sparsity_mean": 0.0})
+            rows.append({**common, "pattern": f"bb_{task}", "kind": "bigbird", "placement": "all",
+                         "degrees": "g=1 w=1 r=1", "score": 0.70 + 0.001 * seed, "sparsity_mean": sparsity[seed],
+                         "effective_sparsity_mean": sparsity[seed]})
+            for target in (0.70, 0.90):  # a flat frontier: its score at any sparsity is the point's + gain
+                learned.append({"task": task, "variant": "regular", "setting": f"target{target}", "seed": seed,
+                                "score": 0.70 + 0.001 * seed + gain + (wobble[seed] if gain == 0 else 0.002 * (seed % 2)),
+                                "sparsity_mean": target, "effective_sparsity_mean": target})
+    from breaking_bert.vocabulary import degree_columns, parse_degrees
+
+    table = pd.DataFrame(rows)
+    for column, values in zip(degree_columns(parse_degrees("g=1 w=1 r=1")), zip(*[
+            degree_columns(parse_degrees(d) if d else None).values() for d in table["degrees"]])):
+        table[column] = values
+    return table, pd.DataFrame(learned)
+
+
+def test_cells_whose_order_swaps_between_looks_merge_by_what_they_are():
+    """Merged by position, look 2's first cell (b) took look 1's first cell's verdict (a's
+    support): a showed twice, b not at all, and the finding came out supported though no look said
+    so; b then got no more seeds. By key each cell is itself, once, and the null one goes on."""
+    from breaking_bert.findings import learned_beats_bigbird
+
+    runs, learned = _swapping_tasks()
+    design = Design(3, 5, 2)
+
+    def judge(r, l):
+        return [learned_beats_bigbird(r, l, high_sparsity=0.75)]
+
+    per_look = []
+    for look, seeds in enumerate(design.looks):
+        with at_look(design.looks, look):
+            per_look.append(judge(runs[runs["seed"] < seeds], learned[learned["seed"] < seeds]))
+    orders = [[key[0] for key in verdicts[0].cell_keys] for verdicts in per_look]
+    assert orders == [["a", "b"], ["b", "a"]], "the order by sparsity swaps"
+    (merged,) = judge_looks(design, runs, learned, judge)
+    by_task = dict(zip([key[0] for key in merged.cell_keys], merged.cells))
+    assert sorted(by_task) == ["a", "b"], "each cell once"
+    assert by_task["a"].verdict == SUPPORTED and by_task["b"].verdict == CANNOT_TELL
+    assert merged.verdict == CANNOT_TELL
+    rows = merged.evidence.set_index("task")
+    assert rows.loc["a", "decided"] == "look 1 (3 seeds)" and rows.loc["b", "decided"] == "undecided after look 2"
+    going = undecided_groups(judge_looks(design, runs, learned, judge, last=0))
+    assert ("runs", "b", "bb_b", "all") in going and ("learned", "b", "regular", "target0.7") in going
+    assert not any(group[1] == "a" for group in going), "a is decided: it gets no more seeds"
+
+
+def test_a_finding_is_never_supported_when_no_single_look_supports_all_its_cells():
+    """x supported at look 1 only, y at look 2 only: each cell is supported at some look, but no
+    look's evidence supports both, so the finding cannot tell."""
+    from breaking_bert.decision import Outcome
+    from breaking_bert.findings.cells import conclude
+    from breaking_bert.sequential import merge_looks
+
+    def look(x, y):
+        rows = [{"task": "x"}, {"task": "y"}]
+        outcomes = [Outcome(x, f"x {x}", 0.001 if x == SUPPORTED else 0.5), Outcome(y, f"y {y}", 0.001 if y == SUPPORTED else 0.5)]
+        return [conclude("f", rows, outcomes, "({tally})", [("x",), ("y",)])]
+
+    per_look = [look(SUPPORTED, CANNOT_TELL), look(CANNOT_TELL, SUPPORTED)]
+    (merged,) = merge_looks(Design(3, 5, 2), per_look)
+    assert [cell.verdict for cell in merged.cells] == [SUPPORTED, SUPPORTED]
+    assert merged.verdict == CANNOT_TELL and "no single look supported them all" in merged.reason
+    (both,) = merge_looks(Design(3, 5, 2), [look(SUPPORTED, CANNOT_TELL), look(SUPPORTED, SUPPORTED)])
+    assert both.verdict == SUPPORTED
+    # a cell that joins the finding at a later look is judged from the looks it is in
+    (joined,) = merge_looks(Design(3, 5, 2), [[conclude("f", [{"task": "x"}], [Outcome(SUPPORTED, "x", 0.001)],
+                                                        "({tally})", [("x",)])], look(SUPPORTED, SUPPORTED)])
+    assert joined.verdict == SUPPORTED and joined.evidence["decided"].tolist() == ["look 1 (3 seeds)", "look 2 (5 seeds)"]

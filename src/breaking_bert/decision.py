@@ -1,32 +1,36 @@
 """The one decision rule every finding uses (statistics in one place).
 
 A comparison is a difference of scores between two cells (e.g. a masked cell minus dense). Its
-estimate is the mean difference with a two-sided 95% t interval on n - 1 degrees of freedom (or on
-the pooled degrees of freedom of its finding's cells, ``pool``):
-paired by seed over the seeds both cells ran (the tables show that paired n, and say when a cell
-ran seeds the other did not), else Welch-style from the two cells' means and spreads with the
-smaller cell's n - 1 degrees of freedom (conservative). A claim about the difference ("below a
-bound" or "above a bound") then has three outcomes:
+estimate is the mean difference with a two-sided 95% t interval, paired by seed over the seeds both
+cells ran, on n - 1 degrees of freedom (the tables show that paired n, and say when a cell ran seeds
+the other did not), else Welch's interval with Satterthwaite's degrees of freedom. Every comparison
+keeps its own spread: nothing is pooled across comparisons, tasks or metrics (differences.py says
+why). A claim about the difference ("below a bound" or "above a bound") then has three outcomes:
 
 - supported: the whole interval is on the claimed side of the bound (a one-sided test at 2.5%);
-- not supported: the whole interval is on the other side (for "costs little", an equivalence
-  test: the interval's lower end above ``-negligible_drop`` supports it, its upper end below
-  refutes it);
+- not supported: the whole interval is on the other side (a one-sided test at 2.5% of the
+  opposite claim; for "costs little", a non-inferiority test: the interval's lower end above
+  ``-negligible_drop`` supports it, its upper end below refutes it);
 - cannot tell: the interval straddles the bound; or fewer than 3 paired seeds, or no spread
   across them, or a cell without a score: the outcome says why, and how many seeds would give
   80% power at the observed difference and spread (a rough figure: both are estimated).
 
-Within one finding, a cell's definitive verdict stands only if its p-value survives Holm's
-step-down over the finding's cells (refutations and supports each a family), so the chance of any
-false verdict in the finding stays at the 2.5% of one interval's side, however many cells it has
-(``judge_cells``); a finding every cell of which supports it is supported without that correction
-(an intersection-union test, exact at the per-cell level). With one cell the rule is the interval
-rule. No evidence of a drop is never reported as no drop: that needs the interval to exclude it.
+Each side spends its own 2.5%, so a claim exactly on its bound gets a definitive verdict, either
+way, at most 5% of the time. Within one finding, a cell's definitive verdict stands only if its
+p-value survives Holm's step-down over the finding's cells (refutations and supports each a
+family; valid under any dependence between the cells), so each side's chance of a false verdict
+in the finding stays at 2.5% however many cells it has (``judge_cells``); a finding every cell of
+which supports it is supported without that correction (an intersection-union test: at most 2.5%
+false support when one cell is on its bound, conservative when more are). A cell whose claim has
+k parts is supported when every part is (the largest p-value) and refuted when one part is at
+level alpha / k (Bonferroni over its parts); Holm's thresholds for its refutation carry the same
+1 / k (``Outcome.parts``), so both tests use one scale. No evidence of a drop is never reported as
+no drop: that needs the interval to exclude it.
 
-The estimates and their intervals are ``differences``' (and ``pool``, there). Every level above is
-the fixed design's; at a look of a sequential design (spending.at_look), ``spending.level`` gives
-that look's nominal level instead, and intervals, Holm's thresholds and the
-Bonferroni over a cell's parts all use it: one rule, of which the fixed design is the one-look case.
+The estimates and their intervals are ``differences``'. Every level above is the fixed design's; at
+a look of a sequential design (spending.at_look), ``spending.level`` gives that look's nominal level
+instead, and intervals, Holm's thresholds and the Bonferroni over a cell's parts all use it: one
+rule, of which the fixed design is the one-look case.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ class Outcome:
     # False where more seeds cannot decide it (a missing score, a sparsity mismatch, a point outside
     # the frontier): a sequential design gives such a cell no more seeds
     more_seeds_help: bool = True
+    # the parts of a claim refuted when any one is (all_of): its refutation is tested at alpha / parts
+    parts: int = 1
 
 
 def decide(diff: Difference, *, above: float | None = None, below: float | None = None) -> Outcome:
@@ -87,16 +93,19 @@ def _decide(diff: Difference, *, above: float | None, below: float | None) -> Ou
     return Outcome(CANNOT_TELL, f"{diff}{note} straddles {bound:+.3f}; {more}", p_claim, p_refute)
 
 
-def holm_rejections(p_values: list[float], alpha: float = ONE_SIDED_ALPHA) -> list[bool]:
+def holm_rejections(p_values: list[float], alpha: float = ONE_SIDED_ALPHA, parts: list[int] | None = None) -> list[bool]:
     """Holm's step-down: the k-th smallest p-value (from 0) is rejected while it and every smaller one
     is at most alpha / (m - k) (at a look of a sequential design, the look's nominal level of a
     boundary spending alpha / (m - k), ``level``: Holm's procedure with group-sequential tests,
-    Maurer and Bretz 2013). Written out rather than statsmodels' multipletests(method="holm"),
-    whose Holm branch runs gc.collect() on every call (0.04 s in a small process, seconds in a large
-    one); tests/test_decision.py checks the two agree."""
+    Maurer and Bretz 2013). A hypothesis of ``parts[i]`` parts, any one of which rejects it, is
+    tested at alpha / (m - k) / parts[i], the level its own Bonferroni over the parts uses (all_of),
+    and ordered by its p-value times its parts. Written out rather than statsmodels'
+    multipletests(method="holm"), whose Holm branch runs gc.collect() on every call (0.04 s in a
+    small process, seconds in a large one); tests/test_decision.py checks the two agree."""
+    parts = parts or [1] * len(p_values)
     rejected = [False] * len(p_values)
-    for rank, index in enumerate(sorted(range(len(p_values)), key=lambda i: p_values[i])):
-        if not p_values[index] <= level(alpha / (len(p_values) - rank)):
+    for rank, index in enumerate(sorted(range(len(p_values)), key=lambda i: p_values[i] * parts[i])):
+        if not p_values[index] <= level(alpha / (len(p_values) - rank) / parts[index]):
             break
         rejected[index] = True
     return rejected
@@ -121,7 +130,8 @@ def judge_cells(cells: list[Outcome]) -> tuple[str, list[Outcome]]:
             tested = [i for i, p in enumerate(p_values) if not math.isnan(p)]
             if not tested:
                 continue
-            keeps = holm_rejections([p_values[i] for i in tested])
+            divisors = [cells[i].parts if verdict == NOT_SUPPORTED else 1 for i in tested]
+            keeps = holm_rejections([p_values[i] for i in tested], parts=divisors)
             for i, kept in zip(tested, keeps):
                 if judged[i].verdict == verdict and not kept:
                     judged[i] = replace(judged[i], verdict=CANNOT_TELL, why=(
@@ -140,11 +150,12 @@ def combine(outcomes: list[Outcome]) -> str:
 
 def all_of(outcomes: list[Outcome]) -> Outcome:
     """A cell whose claim has several parts: supported when all are (its p-value the largest of
-    theirs), not supported when any is refuted (Bonferroni over the parts)."""
+    theirs), not supported when any is refuted at alpha / parts (Bonferroni over the parts; its
+    p-value is the smallest of theirs, ``parts`` carries the divisor to Holm)."""
     verdicts = [o.verdict for o in outcomes]
     claims = [o.p_claim for o in outcomes]
     refutations = [o.p_refute for o in outcomes if not math.isnan(o.p_refute)]
-    p_refute = min(1.0, len(outcomes) * min(refutations)) if refutations else math.nan
+    p_refute = min(refutations) if refutations else math.nan
     why = "; ".join(o.why for o in outcomes)
     verdict = SUPPORTED if set(verdicts) == {SUPPORTED} else CANNOT_TELL
     if NOT_SUPPORTED in verdicts:
@@ -155,24 +166,26 @@ def all_of(outcomes: list[Outcome]) -> Outcome:
             verdict = NOT_SUPPORTED
         else:
             why += (f"; a part is refuted alone, but not after Bonferroni over the cell's {len(outcomes)} parts "
-                    f"(p = {p_refute:.3f})")
+                    f"(p = {p_refute:.3f} against {level(ONE_SIDED_ALPHA / len(outcomes)):.4f})")
     return Outcome(verdict, why, max(claims) if not any(math.isnan(p) for p in claims) else math.nan, p_refute,
                    reads=frozenset().union(*(o.reads for o in outcomes)),
-                   more_seeds_help=any(o.more_seeds_help for o in outcomes))
+                   more_seeds_help=any(o.more_seeds_help for o in outcomes), parts=len(outcomes))
 
 
 RULE_TEXT = (
     "Decision rule (src/breaking_bert/decision.py): each comparison is a difference of scores with a "
-    "two-sided 95% t interval, paired by seed over the seeds both cells ran (n is that paired count). Its spread "
-    "is pooled over the finding's cells for the same comparison (sum of (n - 1) s^2 over sum of (n - 1), the "
-    "pooled df shown) when Bartlett's test does not reject equal spreads (p >= 0.05), else each cell's own on n - 1 "
-    "degrees of freedom. A claim is supported when the whole interval is on its side of the bound, not supported "
-    "when the whole interval is on the other side, and cannot tell otherwise, with the seeds that would give 80% "
+    "two-sided 95% t interval, paired by seed over the seeds both cells ran (n is that paired count), on n - 1 "
+    "degrees of freedom; each comparison keeps its own spread (nothing is pooled across comparisons, tasks or "
+    "metrics, so shared baselines and unequal spreads leave each interval exact). A claim is supported when the "
+    "whole interval is on its side of the bound (a one-sided test at 2.5%), not supported when the whole interval "
+    "is on the other side (the opposite one-sided test, also at 2.5%: a claim on its bound gets a definitive "
+    "verdict at most 5% of the time, 2.5% each way), and cannot tell otherwise, with the seeds that would give 80% "
     "power at the observed difference and spread; fewer than 3 paired seeds, no spread across them, or a missing "
     "score never give a definitive verdict. Within a finding, a cell's definitive verdict must also survive Holm's "
-    "correction over the finding's cells (one-sided 2.5%), so the finding's chance of any false verdict stays at "
-    "that of one interval; a finding is supported when every cell supports it. A cell whose claim has parts (finding "
-    "1's two, finding 2's four) is refuted only when a part is, after Bonferroni over the parts. \"Costs little\" is an equivalence "
-    "test: the interval's lower end above -negligible_drop. The rule's calibration (false-definitive rate, power) "
-    "is in docs/EXPERIMENTS.md."
+    "correction over the finding's cells (one-sided 2.5% per side, valid under any dependence between them); a "
+    "finding is supported when every cell supports it (an intersection-union test, conservative). A cell whose "
+    "claim has parts (finding 1's two, finding 2's four, finding 3's two) is supported when every part is and "
+    "refuted when one part is after Bonferroni over the parts, in Holm's thresholds too. \"Costs little\" is a "
+    "one-sided non-inferiority test: the interval's lower end above minus the metric's negligible drop. The "
+    "rule's calibration (false-definitive rates at the least favourable nulls, power) is in docs/EXPERIMENTS.md."
 )

@@ -1,6 +1,16 @@
 """A difference of scores between two cells, with its interval: paired by seed over the seeds both
-ran, else Welch-style; and ``pool``, one spread over a finding's cells. Its interval's width is at
-the current look's level (spending.t_critical); decision.py turns it into a verdict.
+ran, else Welch's with Satterthwaite's degrees of freedom. Its interval's width is at the current
+look's level (spending.t_critical); decision.py turns it into a verdict.
+
+Each difference keeps its own spread, on its own degrees of freedom. Nothing is pooled across
+comparisons: a finding's comparisons share baselines (finding 1's late - dense share the dense
+runs, finding 2's four contrasts carry three independent ones per seed) and need not have equal
+spreads, and a pooled spread's degrees of freedom would count the shared runs more than once (the
+effective df of finding 2's four at 3 seeds are ~5, not the pooled 8). The per-seed differences of
+one comparison are independent across seeds whatever the covariance between cells, so its paired t
+is exact under any dependence and any spreads; Holm's correction over a finding's comparisons
+(decision.py) needs no independence either. A pre-test of equal spreads to decide pooling has no
+power at 3 seeds, so none is made.
 """
 
 from __future__ import annotations
@@ -23,18 +33,18 @@ class Difference:
     """A difference of scores (first cell minus second) with its 95% interval over n seeds."""
 
     mean: float
-    std: float  # of the per-seed differences (paired) or the pooled standard error times sqrt(n)
+    std: float  # of the per-seed differences (paired), or the Welch standard error times sqrt(n)
     n: int
     paired: bool
     note: str = ""  # how the cells were paired, or why there is no estimate
     deltas: tuple = ()  # the per-seed differences, when paired
-    df: int | None = None  # degrees of freedom of ``std``: n - 1, or more when pooled over cells (pool)
+    df: float | None = None  # degrees of freedom of ``std`` when not n - 1 (Welch-Satterthwaite, unpaired)
     # the run groups the two cells' scores came from (findings.cells.run_groups): a sequential
     # design gives an undecided comparison's groups more seeds
     reads: frozenset = frozenset()
 
     @property
-    def degrees_of_freedom(self) -> int:
+    def degrees_of_freedom(self) -> float:
         return self.df if self.df is not None else self.n - 1
 
     @property
@@ -58,8 +68,8 @@ class Difference:
             return f"no estimate ({self.note})"
         if self.n < 2:
             return f"{self.mean:+.3f} (1 seed: no interval)"
-        pooled = f", pooled df={self.df}" if self.df is not None else ""
-        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.n}{pooled})"
+        welch = f", Welch df={self.df:.1f}" if self.df is not None else ""
+        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.n}{welch})"
 
     def p_value(self, bound: float, side: str) -> float:
         """One-sided p-value of the claim that the true difference is on ``side`` ('above' or
@@ -81,8 +91,7 @@ class Difference:
         if self.n < 2 or not self.std > NO_SPREAD or distance == 0:
             return None
         seeds = np.arange(max(self.n, MIN_DEFINITIVE_SEEDS), MAX_SEEDS + 1)
-        cells = self.degrees_of_freedom / max(self.n - 1, 1)  # a pooled spread's df grows with every cell's seeds
-        reach = (t.ppf(1 - level(), (seeds - 1) * cells) + norm.ppf(POWER)) * self.std / np.sqrt(seeds)
+        reach = (t.ppf(1 - level(), seeds - 1) + norm.ppf(POWER)) * self.std / np.sqrt(seeds)
         enough = np.flatnonzero(reach < distance)
         return int(seeds[enough[0]]) if len(enough) else None
 
@@ -120,39 +129,8 @@ def _difference(first: dict, second: dict) -> Difference:
     note = "unpaired: the cells share fewer than 2 seeds" if n >= 2 else ""
     if n < 2:
         return Difference(mean, math.nan, n, False, note)
-    standard_error = float(standard_error_of_difference(a.std(ddof=1), len(a), b.std(ddof=1), len(b)))
-    return Difference(mean, standard_error * math.sqrt(n), n, False, note)
-
-
-HOMOGENEITY_ALPHA = 0.05  # Bartlett's test below this: the cells' spreads differ, so no pooling
-
-
-def pool(differences: list[Difference]) -> list[Difference]:
-    """The paired differences of one comparison across a finding's cells, with one spread: the
-    pooled variance of the per-seed differences, sum (n_i - 1) s_i^2 / sum (n_i - 1), on
-    sum (n_i - 1) degrees of freedom (the residual variance of a model with one mean per cell).
-    Three seeds give an interval t(2) = 4.30 spreads wide; pooled over 4 cells, t(8) = 2.31.
-
-    Only where it is justified: cells paired over >= 2 seeds with a spread take part, and only when
-    Bartlett's test (scipy) does not reject equal spreads (p >= 0.05; with 3 seeds a cell it has
-    little power, which the calibration simulation's null, with equal spreads, does not test);
-    otherwise every difference keeps its own interval and says why. The others are returned as
-    they are."""
-    from scipy.stats import bartlett
-
-    members = [i for i, d in enumerate(differences) if d.paired and d.n >= 2 and d.std > NO_SPREAD and len(d.deltas) == d.n]
-    if len(members) < 2:
-        return list(differences)
-    chosen = [differences[i] for i in members]
-    homogeneity = float(bartlett(*[np.asarray(d.deltas) for d in chosen]).pvalue)
-    pooled = list(differences)
-    if homogeneity < HOMOGENEITY_ALPHA:
-        for i in members:
-            note = f"spreads differ across the {len(members)} cells (Bartlett p = {homogeneity:.3f}): not pooled"
-            pooled[i] = replace(differences[i], note="; ".join(filter(None, [differences[i].note, note])))
-        return pooled
-    df = sum(d.n - 1 for d in chosen)
-    spread = math.sqrt(sum((d.n - 1) * d.std**2 for d in chosen) / df)
-    for i in members:
-        pooled[i] = replace(differences[i], std=spread, df=df)
-    return pooled
+    var_a, var_b = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    standard_error = float(math.sqrt(var_a + var_b))
+    # Welch-Satterthwaite, never more than the two samples' n - 1 summed
+    df = (var_a + var_b) ** 2 / (var_a**2 / (len(a) - 1) + var_b**2 / (len(b) - 1)) if var_a + var_b > 0 else n - 1
+    return Difference(mean, standard_error * math.sqrt(n), n, False, note, df=float(df))

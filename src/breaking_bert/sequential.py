@@ -113,28 +113,42 @@ def judge_looks(design: Design, runs: pd.DataFrame, learned_runs: pd.DataFrame |
 
 
 def merge_looks(design: Design, per_look: list[list]) -> list:
-    """One verdict per finding from its verdict at each look: each cell as judged at the first look
-    where it was definitive (its evidence row from that look), else as at the last look; the
-    finding's verdict from those cells (supported when all are; not supported, or partly, when one
-    refutes it; else cannot tell). A finding whose cells differ between looks keeps the last look's."""
+    """One verdict per finding from its verdict at each look, matched by what it is: findings by
+    name, cells by key (Verdict.cell_keys), never by position (finding 4 orders its cells by
+    sparsity, which moves as seeds are added). Each of the last look's cells is taken as judged at
+    the first look where that cell was definitive (its evidence row from that look), else as at the
+    last look; a cell absent from an earlier look has no verdict there, and one absent from the
+    last look (it left the finding, e.g. below its sparsity gate) is no part of the merged
+    verdict. The finding's verdict from those cells (supported when all are; not supported, or
+    partly, when one refutes it; else cannot tell), except that it is supported only when some
+    single look supported every one of them: cells supported at different looks never add up to a
+    support no look saw."""
     merged = []
-    for position, last in enumerate(per_look[-1]):
-        history = [verdicts[position] for verdicts in per_look]
-        if not last.cells or any(len(v.cells) != len(last.cells) or v.finding != last.finding for v in history):
+    for last in per_look[-1]:
+        history = [next((v for v in verdicts if v.finding == last.finding), None) for verdicts in per_look]
+        if not last.cells or len(last.cell_keys) != len(last.cells):
             merged.append(last)
             continue
-        cells, evidence = [], last.evidence.copy()
-        decided_at = []
-        for c, row in enumerate(last.cell_rows):
-            look = next((k for k, v in enumerate(history) if v.cells[c].verdict in DEFINITIVE), len(history) - 1)
-            cells.append(history[look].cells[c])
-            evidence.loc[row] = history[look].evidence.loc[history[look].cell_rows[c]]
-            decided_at.append(f"look {look + 1} ({design.looks[look]} seeds)" if history[look].cells[c].verdict
-                              in DEFINITIVE else f"undecided after look {look + 1}")
+        cells, evidence, decided_at = [], last.evidence.copy(), []
+        for key, row in zip(last.cell_keys, last.cell_rows):
+            judged = [(k, v, v.cell_keys.index(key)) for k, v in enumerate(history)
+                      if v is not None and key in v.cell_keys]
+            look, verdict, c = next(((k, v, c) for k, v, c in judged if v.cells[c].verdict in DEFINITIVE), judged[-1])
+            cells.append(verdict.cells[c])
+            evidence.loc[row] = verdict.evidence.loc[verdict.cell_rows[c]]
+            decided_at.append(f"look {look + 1} ({design.looks[look]} seeds)" if verdict.cells[c].verdict in DEFINITIVE
+                              else f"undecided after look {look + 1}")
         evidence["decided"] = ""
         evidence.loc[last.cell_rows, "decided"] = decided_at
-        merged.append(replace(last, verdict=_combine(cells), evidence=evidence, cells=cells,
-                              reason=replace(last, evidence=evidence).rendered(cells)))
+        found = _combine(cells)
+        reason = replace(last, evidence=evidence).rendered(cells)
+        keys = set(last.cell_keys)
+        if found == SUPPORTED and not any(v is not None and v.verdict == SUPPORTED and keys <= set(v.cell_keys)
+                                          for v in history):
+            found = CANNOT_TELL
+            reason += ("; every cell was supported at some look, but no single look supported them all, so the "
+                       "finding is not supported by any one look's evidence")
+        merged.append(replace(last, verdict=found, evidence=evidence, cells=cells, reason=reason))
     return merged
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from ..decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, Outcome, judge_cells
@@ -13,8 +14,31 @@ from ..differences import MIN_DEFINITIVE_SEEDS
 PAPER_KINDS = ("syntax", "lexical", "neighbour", "random")
 NOT_TESTED = "not tested"
 # the findings' thresholds when a caller gives none; the config's defaults (config/schema.yaml,
-# findings.*) are these, which tests/test_config.py checks
-NEGLIGIBLE_DROP, HIGH_SPARSITY, SPARSITY_TOLERANCE = 0.01, 0.75, 0.01
+# findings.*) are these, which tests/test_config.py checks. The negligible drop is in each metric's
+# own units: Matthews' correlation spans [-1, 1], and on a balanced binary task it moves about twice
+# as far as accuracy for the same change in errors (MCC ~ 2 accuracy - 1), so its margin is twice
+# accuracy's; F1 moves about as accuracy does.
+NEGLIGIBLE_DROP = {"accuracy": 0.01, "f1": 0.01, "matthews": 0.02}
+HIGH_SPARSITY, SPARSITY_TOLERANCE = 0.75, 0.01
+
+
+def margin(negligible_drop: float | dict, metric: str) -> float:
+    """The negligible drop in ``metric``'s units: one number for every metric, or one per metric
+    (findings.negligible_drop)."""
+    if isinstance(negligible_drop, dict):
+        if metric not in negligible_drop:
+            raise ValueError(f"findings.negligible_drop gives no margin for the metric {metric!r} "
+                             f"(it gives {sorted(negligible_drop)}); add one")
+        return float(negligible_drop[metric])
+    return float(negligible_drop)
+
+
+def metric_of(runs: pd.DataFrame, task: str) -> str:
+    """The metric a task's scores are in (one per task: runs.csv's ``metric``)."""
+    metrics = runs.loc[runs["task"] == task, "metric"].dropna().unique()
+    if len(metrics) != 1:
+        raise ValueError(f"runs table: task {task!r} has scores in {sorted(metrics)}; one metric per task")
+    return str(metrics[0])
 
 
 @dataclass
@@ -23,11 +47,13 @@ class Verdict:
     verdict: str
     reason: str
     evidence: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # the cells the verdict combines, as judged, and the evidence row of each (a sequential design
-    # merges its looks cell by cell, sequential.merge_looks); the reason before its tally was filled in
+    # the cells the verdict combines, as judged, the evidence row of each and what each cell is (its
+    # key: task, pattern, placement, comparison...), by which a sequential design merges its looks
+    # (sequential.merge_looks); the reason before its tally was filled in
     cells: list[Outcome] = field(default_factory=list)
     cell_rows: list[int] = field(default_factory=list)
     template: str = ""
+    cell_keys: list[tuple] = field(default_factory=list)
 
     def rendered(self, cells: list[Outcome]) -> str:
         """The reason with these cells' tally."""
@@ -45,7 +71,7 @@ def run_groups(selected: pd.DataFrame) -> frozenset:
     columns = list(RUN_GROUP_COLUMNS[table])
     if selected.empty or not set(columns) <= set(selected):
         return frozenset()
-    return frozenset((table, *map(str, key)) for key in selected[columns].drop_duplicates().itertuples(index=False))
+    return frozenset((table, *map(str, key)) for key in zip(*(selected[column].to_numpy() for column in columns)))
 
 
 class Scores(dict):
@@ -58,10 +84,10 @@ class Scores(dict):
 
 def _select(runs: pd.DataFrame, **cell) -> pd.DataFrame:
     """The runs matching every column value in ``cell``."""
-    selected = runs
+    chosen = np.ones(len(runs), dtype=bool)
     for column, value in cell.items():
-        selected = selected[selected[column] == value]
-    return selected
+        chosen &= runs[column].to_numpy() == value
+    return runs[chosen]
 
 
 def _by_seed(runs: pd.DataFrame, column: str, **cell) -> Scores:
@@ -99,11 +125,14 @@ def _few_seeds_caveat(evidence: pd.DataFrame) -> str:
     return ""
 
 
-def conclude(name: str, rows: list[dict], cells: list[Outcome], reason: str, untested: str | None = None) -> Verdict:
+def conclude(name: str, rows: list[dict], cells: list[Outcome], reason: str, keys: list[tuple],
+             untested: str | None = None) -> Verdict:
     """A finding's verdict from its cells (decision.judge_cells: Holm's correction over them), the
     evidence table with each cell's verdict as judged, the reason (``{tally}`` in it becomes the
     count of cells per verdict) with the few-seeds caveat; ``not tested`` (why: ``untested``) when
-    no cell could be judged."""
+    no cell could be judged. ``keys``: what each cell is, unique within the finding."""
+    if len(set(keys)) != len(keys) or len(keys) != len(cells):
+        raise ValueError(f"{name}: each cell needs a key of its own, got {keys}")
     evidence = pd.DataFrame(rows)
     if untested is not None and evidence.empty:
         return Verdict(name, NOT_TESTED, untested)
@@ -111,6 +140,6 @@ def conclude(name: str, rows: list[dict], cells: list[Outcome], reason: str, unt
     if not evidence.empty:
         evidence["verdict"] = [cell.verdict for cell in judged]
         evidence["why"] = [cell.why for cell in judged]
-    found = Verdict(name, verdict, "", evidence, judged, list(range(len(judged))), reason)
+    found = Verdict(name, verdict, "", evidence, judged, list(range(len(judged))), reason, list(keys))
     found.reason = found.rendered(judged)
     return found

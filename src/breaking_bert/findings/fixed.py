@@ -7,37 +7,38 @@ import pandas as pd
 
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, all_of, decide
-from ..differences import difference, pool
+from ..differences import difference
 from ..vocabulary import BASELINE_KIND, degrees_from_columns, grid_point_name
 from .cells import (HIGH_SPARSITY, NEGLIGIBLE_DROP, PAPER_KINDS, SPARSITY_TOLERANCE, Verdict, _scores, conclude,
-                    unequal_sparsity)
+                    margin, metric_of, unequal_sparsity)
 
 
-def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = NEGLIGIBLE_DROP, high_sparsity: float = HIGH_SPARSITY) -> Verdict:
+def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float | dict = NEGLIGIBLE_DROP,
+                       high_sparsity: float = HIGH_SPARSITY) -> Verdict:
     """Finding 1: masking the late half at >= high_sparsity costs little; masking all layers costs a lot.
 
     Per task and highly sparse pattern run at both placements, two claims: 'late costs little'
-    (late minus dense above -negligible_drop: an equivalence test) and 'all costs more' (all minus
-    late below -negligible_drop). The cell supports the finding when both are supported.
+    (late minus dense above minus the task metric's negligible drop: a one-sided non-inferiority
+    test) and 'all costs more' (all minus late below minus that drop). The cell supports the
+    finding when both are supported. All and late differ in how much of what reaches the classifier
+    they mask as well as in where (their effective sparsities are shown, and the report says so).
     """
     name = f"1. Late-layer sparsity >= {high_sparsity:.0%} costs little; all-layer sparsity costs a lot"
     summary = summarize(runs)
     sparse = summary[(summary["kind"] != BASELINE_KIND) & (summary["sparsity_mean"] >= high_sparsity)]
-    measured = []
+    rows, outcomes, keys = [], [], []
     for (task, pattern), cells in sparse.groupby(["task", "pattern"]):
         if not {"late", "all"} <= set(cells["placement"]):
             continue
         dense = _scores(runs, task=task, kind=BASELINE_KIND)
         late = _scores(runs, task=task, pattern=pattern, placement="late")
         every = _scores(runs, task=task, pattern=pattern, placement="all")
-        measured.append((task, pattern, cells, difference(late, dense), difference(every, late)))
-    rows, outcomes = [], []
-    # each comparison's spread pooled over the cells (decision.pool)
-    pooled = zip(pool([m[3] for m in measured]), pool([m[4] for m in measured]))
-    for (task, pattern, cells, _, _), (late_vs_dense, all_vs_late) in zip(measured, pooled):
-        little = decide(late_vs_dense, above=-negligible_drop)
-        more = decide(all_vs_late, below=-negligible_drop)
+        late_vs_dense, all_vs_late = difference(late, dense), difference(every, late)
+        drop = margin(negligible_drop, metric_of(runs, task))
+        little = decide(late_vs_dense, above=-drop)
+        more = decide(all_vs_late, below=-drop)
         outcomes.append(all_of([little, more]))
+        keys.append((task, pattern))
         effective = cells.set_index("placement")["effective_sparsity_mean"]
         rows.append(
             {
@@ -46,6 +47,7 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = NEGLIGIBLE_D
                 "sparsity": float(cells["sparsity_mean"].mean()),
                 # how much of what reaches the classifier each placement masks (masks/effective.py)
                 "effective sparsity late / all": f"{effective['late']:.3f} / {effective['all']:.3f}",
+                "negligible drop": drop,
                 "seeds": min(late_vs_dense.n, all_vs_late.n),
                 "late - dense": str(late_vs_dense),
                 "late costs little": little.verdict,
@@ -53,10 +55,25 @@ def late_vs_all_layers(runs: pd.DataFrame, negligible_drop: float = NEGLIGIBLE_D
                 "all costs more": more.verdict,
             }
         )
+    margins = ", ".join(sorted({f"{row['negligible drop']:g}" for row in rows})) or "-"
     reason = ("per task x pattern ({tally}): late costs little when late - dense has its whole 95% "
-              f"interval above -{negligible_drop}; all costs more when all - late has its whole interval below "
-              f"-{negligible_drop}")
-    return conclude(name, rows, outcomes, reason, untested=f"no pattern at sparsity >= {high_sparsity} was run at both 'late' and 'all'")
+              f"interval above minus the task metric's negligible drop ({margins}); all costs more when all - late "
+              "has its whole interval below it. All and late differ in amount as well as in placement: all masks "
+              f"{_amount_gap(rows)} of what reaches the classifier, so 'all costs more' does not say that placement "
+              "alone matters")
+    return conclude(name, rows, outcomes, reason, keys,
+                    untested=f"no pattern at sparsity >= {high_sparsity} was run at both 'late' and 'all'")
+
+
+def _amount_gap(rows: list[dict]) -> str:
+    """'0.773 against 0.309 (late)': the effective sparsity of all against late, over the cells."""
+    pairs = [tuple(float(v) for v in row["effective sparsity late / all"].split(" / ")) for row in rows]
+    pairs = [(late, every) for late, every in pairs if late == late and every == every]
+    if not pairs:
+        return "an unrecorded share (no effective sparsity)"
+    lates, alls = [p[0] for p in pairs], [p[1] for p in pairs]
+    span = lambda values: f"{min(values):.3f}" if min(values) == max(values) else f"{min(values):.3f}-{max(values):.3f}"
+    return f"an effective sparsity of {span(alls)} where late masks {span(lates)}"
 
 
 PAIRS = [(good, bad) for good in ("neighbour", "random") for bad in ("syntax", "lexical")]  # finding 2's claims
@@ -71,7 +88,7 @@ def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity
     name = "2. Neighbour and random are the least damaging of syntax / lexical / neighbour / random"
     summary = summarize(runs)
     cells = summary[(summary["placement"] == placement) & summary["kind"].isin(PAPER_KINDS)]
-    rows, outcomes = [], []
+    rows, outcomes, keys = [], [], []
     for task, rows_of_task in cells.groupby("task"):
         # one cell per kind: its alphabetically first pattern (in the shipped configs, the one
         # named after the kind; matched controls are a kind of their own)
@@ -81,8 +98,8 @@ def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity
         scores = {kind: _scores(runs, task=task, pattern=per_kind.loc[kind, "pattern"], placement=placement) for kind in PAPER_KINDS}
         sparsity = per_kind["sparsity_mean"]
         comparisons, paired = [], []
-        # the four comparisons' spreads pooled (decision.pool)
-        differences = dict(zip(PAIRS, pool([difference(scores[good], scores[bad]) for good, bad in PAIRS])))
+        # each comparison on its own spread and n - 1 df: the four share their runs (differences.py)
+        differences = {(good, bad): difference(scores[good], scores[bad]) for good, bad in PAIRS}
         for good, bad in PAIRS:
             diff = differences[good, bad]
             paired.append(diff.n)
@@ -93,6 +110,7 @@ def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity
                                                     f"({sparsity[winner]:.3f} vs {sparsity[loser]:.3f})")
             comparisons.append(outcome)
         outcomes.append(all_of(comparisons))
+        keys.append((task, placement))
         ranked = per_kind.sort_values("delta_vs_dense", ascending=False)
         rows.append(
             {
@@ -106,7 +124,8 @@ def least_damaging_patterns(runs: pd.DataFrame, placement: str = "all", sparsity
     reason = (f"per task ({{tally}}), at placement '{placement}': neighbour and random each score above "
               f"syntax and lexical (paired differences, 95% intervals above 0); a winner less sparse than its loser "
               f"by more than {sparsity_tolerance} cannot tell")
-    return conclude(name, rows, outcomes, reason, untested=f"the four kinds were not all run at placement '{placement}' on one task")
+    return conclude(name, rows, outcomes, reason, keys,
+                    untested=f"the four kinds were not all run at placement '{placement}' on one task")
 
 
 def _is_full_bigbird(degrees: dict) -> bool:
@@ -157,14 +176,13 @@ def removing_neighbour_hurts_most(runs: pd.DataFrame, sparsity_tolerance: float 
                 "largest drop": min(drops, key=lambda c: drops[c].mean),
                 "seeds": min(drop.n for drop in drops.values()),
             }
-            measured.append((row, sparsity, {other: difference(scores["w"], scores[other]) for other in "gr"}))
-    rows, outcomes = [], []
-    # each comparison's spread pooled over the points (decision.pool)
-    pooled = {other: pool([m[2][other] for m in measured]) for other in "gr"}
-    for k, (row, sparsity, _) in enumerate(measured):
+            measured.append(((task, placement, grid, key), row, sparsity,
+                             {other: difference(scores["w"], scores[other]) for other in "gr"}))
+    rows, outcomes, keys = [], [], []
+    for key, row, sparsity, removals in measured:
         claims = []
         for other in "gr":
-            diff = pooled[other][k]
+            diff = removals[other]
             claim = decide(diff, below=0.0)
             gap = abs(sparsity["w"] - sparsity[other])
             if claim.verdict != CANNOT_TELL and gap > sparsity_tolerance:
@@ -173,7 +191,8 @@ def removing_neighbour_hurts_most(runs: pd.DataFrame, sparsity_tolerance: float 
             claims.append(claim)
         outcomes.append(all_of(claims))
         rows.append(row)
+        keys.append(key)
     reason = ("per task, placement and BigBird point ({tally}): without w scores below without g and below "
               f"without r (paired differences, 95% intervals below 0), each pair at sparsities within "
               f"{sparsity_tolerance} of each other")
-    return conclude(name, rows, outcomes, reason, untested="no full BigBird point (g, w, r > 0) was run together with all three of its one-component-removed variants")
+    return conclude(name, rows, outcomes, reason, keys, untested="no full BigBird point (g, w, r > 0) was run together with all three of its one-component-removed variants")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Outcome, decide, judge_cells
-from ..differences import Difference, difference, pool
+from ..differences import Difference, difference
 from ..vocabulary import control_of, degrees_from_columns, is_control
 from .cells import HIGH_SPARSITY, NOT_TESTED, Scores, Verdict, _scores, _by_seed, _select, conclude, run_groups
 from .fixed import _is_full_bigbird
@@ -52,18 +52,15 @@ def _against_frontier(learned_runs, task, variant, sparsity, scores, point_above
     return difference(frontier, scores), f"{variant} frontier - point"
 
 
-def _judge_pooled(measured: list[tuple[Difference | Outcome, str]], pooled: bool = True) -> list[tuple[Outcome, str, int]]:
-    """Each measured difference pooled with the others (decision.pool) and decided (above 0); an
-    outcome already reached is kept. With the compared text and the paired n."""
-    differences = [m for m, _ in measured if isinstance(m, Difference)]
-    pooled = iter(pool(differences) if pooled else differences)
+def _judge_each(measured: list[tuple[Difference | Outcome, str]]) -> list[tuple[Outcome, str, int]]:
+    """Each measured difference decided (above 0) on its own spread; an outcome already reached is
+    kept. With the compared text and the paired n."""
     judged = []
     for measure, text in measured:
         if isinstance(measure, Outcome):
             judged.append((measure, "", 0))
             continue
-        diff = next(pooled)
-        judged.append((decide(diff, above=0.0), f"{text} {diff}", diff.n))
+        judged.append((decide(measure, above=0.0), f"{text} {measure}", measure.n))
     return judged
 
 
@@ -75,8 +72,8 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
     their sparsity otherwise and are left out), one per pattern,
     is compared with each learned variant's frontier interpolated at the cell's effective sparsity,
     seed by seed (no extrapolation beyond the learned targets), and the claim is that the frontier
-    scores above it (paired difference). The finding's verdict combines the cells at sparsity >=
-    high_sparsity; the others are listed for context, as are the frozen-window controls
+    scores above it (paired difference). The finding's verdict combines the cells at effective
+    sparsity >= high_sparsity (the measure the comparison uses); the others are listed for context, as are the frozen-window controls
     (``<variant>_frozen``: the learned windows, fixed, trained again from the pretrained model),
     whose rows say how much of a gain the windows alone explain."""
     name = "4. Learned neighbour degrees dominate fixed BigBird patterns at high sparsity"
@@ -93,23 +90,21 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
         for variant in sorted(learned_runs.loc[learned_runs["task"] == point["task"], "variant"].unique()):
             compared_points.append((point, variant, _against_frontier(learned_runs, point["task"], variant, sparsity,
                                                                       bigbird_scores)))
-    counted = [point["sparsity_mean"] >= high_sparsity and not is_control(variant) for point, variant, _ in compared_points]
-    # the counted comparisons' spreads pooled together; the context rows (controls, low sparsity) each alone
-    judged = dict(zip([i for i, c in enumerate(counted) if c],
-                      _judge_pooled([m for (_, _, m), c in zip(compared_points, counted) if c])))
-    judged.update({i: _judge_pooled([m], pooled=False)[0] for i, ((_, _, m), c) in enumerate(zip(compared_points, counted))
-                   if not c})
-    rows, outcomes, counted_rows = [], [], []
+    # the gate and the comparison on one measure: effective sparsity
+    counted = [point[SPARSITY] >= high_sparsity and not is_control(variant) for point, variant, _ in compared_points]
+    judged = _judge_each([m for _, _, m in compared_points])
+    rows, outcomes, counted_rows, keys = [], [], [], []
     for i, (point, variant, _) in enumerate(compared_points):
         outcome, compared, paired = judged[i]
         if counted[i]:
             outcomes.append(outcome)
             counted_rows.append(len(rows))
+            keys.append((point["task"], point["pattern"], variant))
         label = outcome.verdict
         if is_control(variant):
             label = f"({outcome.verdict}; control: the windows alone, not counted)"
         elif not counted[i]:
-            label = f"({outcome.verdict}; below {high_sparsity}, not counted)"
+            label = f"({outcome.verdict}; effective sparsity below {high_sparsity}, not counted)"
         rows.append(
             {
                 "task": point["task"],
@@ -125,15 +120,15 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
         )
     evidence = pd.DataFrame(rows)
     if not outcomes:
-        return Verdict(name, NOT_TESTED, f"no full BigBird point (g, w, r > 0) at placement 'all' reached sparsity >= "
-                                         f"{high_sparsity}", evidence)
+        return Verdict(name, NOT_TESTED, f"no full BigBird point (g, w, r > 0) at placement 'all' reached effective "
+                                         f"sparsity >= {high_sparsity}", evidence)
     verdict, judged = judge_cells(outcomes)
     for row, outcome in zip(counted_rows, judged):  # the counted cells as the finding judges them (Holm)
         evidence.loc[row, ["verdict", "why"]] = [outcome.verdict, outcome.why]
-    template = (f"per full BigBird point at placement 'all' and sparsity >= {high_sparsity} and learned variant "
+    template = (f"per full BigBird point at placement 'all' and effective sparsity >= {high_sparsity} and learned variant "
                 "({tally}): the learned frontier, interpolated seed by seed at the point's effective sparsity, "
                 "scores higher (95% interval above 0)")
-    found = Verdict(name, verdict, "", evidence, judged, counted_rows, template)
+    found = Verdict(name, verdict, "", evidence, judged, counted_rows, template, keys)
     found.reason = found.rendered(judged)
     return found
 
@@ -150,13 +145,13 @@ def irregular_beats_regular(learned_runs: pd.DataFrame | None) -> Verdict:
     measured = [_against_frontier(learned_runs, task, "regular", _by_seed(cells, SPARSITY), _scores(cells), point_above=True)
                 for task, _, cells in points]
     rows, outcomes = [], []
-    for (task, setting, cells), (outcome, compared, paired) in zip(points, _judge_pooled(measured)):
+    for (task, setting, cells), (outcome, compared, paired) in zip(points, _judge_each(measured)):
         outcomes.append(outcome)
         rows.append({"task": task, "irregular": setting, "effective sparsity": cells[SPARSITY].mean(),
                      "seeds": paired, "regular frontier there": compared})
     reason = ("per irregular point ({tally}): it scores above the regular frontier interpolated at its "
               f"effective sparsity (95% interval above 0)")
-    return conclude(name, rows, outcomes, reason)
+    return conclude(name, rows, outcomes, reason, [(task, setting) for task, setting, _ in points])
 
 
 def learning_beats_its_frozen_control(learned_runs: pd.DataFrame | None) -> Verdict:
@@ -176,19 +171,19 @@ def learning_beats_its_frozen_control(learned_runs: pd.DataFrame | None) -> Verd
         if not control.empty:
             pairs.append((task, variant, setting, cells, control, difference(_scores(cells), _scores(control))))
     rows, outcomes = [], []
-    for (task, variant, setting, cells, control, _), diff in zip(pairs, pool([pair[-1] for pair in pairs])):
+    for task, variant, setting, cells, control, diff in pairs:
         outcomes.append(decide(diff, above=0.0))
         rows.append({"task": task, "variant": variant, "setting": setting, "sparsity": cells["sparsity_mean"].mean(),
                      "control sparsity": control["sparsity_mean"].mean(), "seeds": diff.n,
                      "learned - control": str(diff)})
     reason = ("per learned run ({tally}): it scores above its frozen-window control, paired by seed (95% "
               f"interval above 0); the control has the learned run's final windows, so the same sparsity")
-    return conclude(name, rows, outcomes, reason)
+    return conclude(name, rows, outcomes, reason, [(task, variant, setting) for task, variant, setting, *_ in pairs])
 
 
 def learned_degree_placement(learned: pd.DataFrame) -> str:
     """Where the learned degrees put their connections: the mean hardened window of the early and
-    the late half of the layers, per setting; experiment 1 predicts wider early windows."""
+    the late half of the layers, per setting (a count of means: no verdict, and no link to a finding)."""
     from ..aggregate import to_markdown
 
     if learned is None or learned.empty:
@@ -203,9 +198,8 @@ def learned_degree_placement(learned: pd.DataFrame) -> str:
         "",
         f"Early layers (first half) keep wider windows than late layers (the second half but the last, whose windows "
         f"change no logit and are not learned) in {wider} of {len(table)} learned settings "
-        "(mean hardened window over heads, position classes and seeds; a count of means, with no interval). Wider "
-        "early windows would fit the paper's placement finding, that sparsity costs more early; whether this run "
-        "supports that finding is finding 1's verdict above.",
+        "(mean hardened window over heads, position classes and seeds). This is a count of means with no interval "
+        "and no test: it is no verdict, about placement or anything else.",
         "",
         to_markdown(table, float_format="{:.3f}"),
     ]
