@@ -94,11 +94,12 @@ def _by_seed(runs: pd.DataFrame, column: str, **cell) -> Scores:
     """seed -> value of the cell; a seed that appears twice in one cell is an error (one would
     silently overwrite the other)."""
     selected = _select(runs, **cell)
-    seeds = selected["seed"].astype(int)
-    if seeds.duplicated().any():
-        raise ValueError(f"runs table: seed(s) {sorted(set(seeds[seeds.duplicated()]))} appear more than once in the "
-                         f"cell {cell}; each seed runs a cell once")
-    return Scores(zip(seeds, selected[column].astype(float)), run_groups(selected))
+    seeds = selected["seed"].to_numpy().astype(int)
+    if len(np.unique(seeds)) < len(seeds):
+        twice = sorted({int(s) for s in seeds if (seeds == s).sum() > 1})
+        raise ValueError(f"runs table: seed(s) {twice} appear more than once in the cell {cell}; each seed runs a "
+                         "cell once")
+    return Scores(zip(seeds.tolist(), selected[column].to_numpy().astype(float).tolist()), run_groups(selected))
 
 
 def _scores(runs: pd.DataFrame, **cell) -> Scores:
