@@ -66,7 +66,8 @@ def test_under_like_words_the_last_layer_masks_cls_s_own_row():
     n = mask.shape[0]
     masked, total = effective_counts([None] * (LAYERS - 1) + [mask], n)
     read = int(mask[0].sum())  # [CLS] reads itself and w0 in the last layer: those rows below, then all
-    assert (masked, total) == (n - read, n + read * n + (LAYERS - 2) * n * n)
+    total_unmasked = (LAYERS - 1) * n * n + n  # the unmasked model's: the denominator of every mask
+    assert (masked, total) == (total_unmasked - (read + read * n + (LAYERS - 2) * n * n), total_unmasked)
     assert effective_sparsity(mask, last, LAYERS) == pytest.approx(masked / total)
     assert not torch.allclose(_logits(mask, last), _logits(mask, frozenset()), atol=1e-4)
 
@@ -89,8 +90,27 @@ def test_rows_no_reachable_row_reads_are_not_effective():
     mask = _neighbour("like_words", words=10, w=1)
     rows = reachable_rows([mask] * LAYERS, mask.shape[0])
     assert [int(r.sum()) for r in rows] == [4, 3, 2, 1]  # [CLS], then w0, then w1, ...
-    masked, total = effective_counts([mask] * LAYERS, mask.shape[0])
-    assert total == mask.shape[0] * (4 + 3 + 2 + 1)
+    n = mask.shape[0]
+    masked, total = effective_counts([mask] * LAYERS, n)
+    assert total == (LAYERS - 1) * n * n + n, "the unmasked model's reachable connections"
+    kept = sum(int(mask[r].sum()) for r in rows)
+    assert masked == total - kept, "the unreachable rows count as masked"
+
+
+def test_cutting_paths_raises_effective_sparsity():
+    """BigBird without g at the late layers under like_words isolates [CLS] from most of the input:
+    it keeps fewer effective connections than the full point, so its effective sparsity is higher
+    (counted in its own reachable rows, it scored 0.125 against the full point's 0.308)."""
+    example = _example(words=30)
+    options = MaskOptions(special_tokens="like_words")
+    full = build_mask(example, "bigbird", {"g": 1, "w": 1, "r": 1}, options, seed=0)
+    without_g = build_mask(example, "bigbird", {"g": 0, "w": 1, "r": 1}, options, seed=0)
+    late = placement_layers("late", LAYERS)
+    assert effective_sparsity(without_g, late, LAYERS) > effective_sparsity(full, late, LAYERS) > 0
+    # and a superset of links never has a higher effective sparsity than its subset
+    everything = np.ones_like(full)
+    assert effective_sparsity(everything, late, LAYERS) == 0.0 <= effective_sparsity(full | without_g, late, LAYERS) \
+        <= effective_sparsity(full, late, LAYERS)
 
 
 def _hardened_masks(degrees, batch, example):
@@ -111,8 +131,7 @@ def test_learned_effective_sparsity_is_the_masks_definition():
         padding[row, :n] = 1
     batch = LearnedBatch.build(degrees, padding)
     for layer in range(3):
-        kept = degrees.weights(layer, batch)
-        batch.densities.append(((kept * batch.real_pairs).sum((-1, -2)) / batch.real_pairs.sum((-1, -2))).mean(-1))
+        batch.record(degrees.weights(layer, batch), hard=True)
     measured = per_example_effective_sparsity(batch).numpy()
     for example, n in enumerate(lengths):
         masked, total = effective_counts(_hardened_masks(degrees, batch, example), n)

@@ -120,8 +120,7 @@ def test_density_budget_is_the_hardened_sparsity_and_lands_closest_to_its_target
     assert not kept[2, :, 9, 1:9].any() and not kept[2, :, 1:9, 9].any(), "no window links a [SEP]"
     assert kept[2, :, 9, 0].all() and kept[2, :, 0, 9].all() and kept[2, :, 9, 9].all(), "[CLS] and itself"
     for layer in range(3):
-        batch.densities.append(((degrees.weights(layer, batch) * batch.real_pairs).sum((-1, -2))
-                                / batch.real_pairs.sum((-1, -2))).mean(-1))
+        batch.record(degrees.weights(layer, batch), hard=True)
     measured = float(per_example_effective_sparsity(batch).mean())  # the budget counts what reaches the classifier
     assert 1 - budget.density(degrees.windows()) == pytest.approx(measured, abs=1e-6)  # float32 masks
 
@@ -217,3 +216,36 @@ def test_the_frozen_control_trains_with_the_given_windows_unchanged(tiny_model_d
     assert metrics["radius_learning_rate_last"] == 0.0 and metrics["budget_sparsity"] is None
     with pytest.raises(ValueError, match="frozen windows of shape"):
         LearnedNeighbourDegrees(3, 4, learned)
+
+
+@pytest.mark.parametrize("policy", ["cls_global", "global", "like_words"])
+def test_learned_windows_follow_the_special_token_policy_of_the_fixed_masks(policy):
+    """One policy for both: the hardened window's mask of each layer is the fixed neighbour mask of
+    the same window under the same masks.special_tokens (under like_words [CLS] is linked like a
+    word: its row and column are the window's); the effective sparsity the learned run records is
+    the masks' definition."""
+    from breaking_bert.masks import MaskInputs, MaskOptions, build_mask
+    from breaking_bert.masks.effective import effective_counts
+
+    config = LearnedConfig(ramp=2.0, special_tokens=policy)
+    degrees = LearnedNeighbourDegrees(3, 1, config)
+    with torch.no_grad():
+        degrees.radius.copy_(torch.tensor([[[1.0]], [[2.0]], [[0.0]]]))  # windows 2, 3, 1
+    degrees.hard = True
+    n = 12  # [CLS] w0 .. w9 [SEP]
+    padding = torch.ones(1, n, dtype=torch.long)
+    separators = torch.zeros(1, n, dtype=torch.bool)
+    separators[0, n - 1] = True
+    batch = LearnedBatch.build(degrees, padding, separators)
+    example = MaskInputs(word_ids=np.array([-1, *range(n - 2), -1]))
+    masks = []
+    for layer, window in enumerate(degrees.windows()[:, 0, 0].tolist()):
+        kept = degrees.weights(layer, batch)
+        batch.record(kept, hard=True)
+        fixed = build_mask(example, "neighbour", {"w": window}, MaskOptions(special_tokens=policy))
+        assert np.array_equal(kept[0, 0].bool().numpy(), fixed), (policy, layer)
+        masks.append(fixed)
+    cls_row = masks[0][0]
+    assert cls_row.all() if policy != "like_words" else cls_row.sum() == 3, "[CLS] like a word under like_words"
+    masked, total = effective_counts(masks, n)
+    assert float(per_example_effective_sparsity(batch)[0]) == pytest.approx(masked / total)

@@ -79,7 +79,7 @@ class LearnedWindows(FixedPattern):
         else:
             sample = np.random.default_rng(seed).permutation(len(train))[: self.config.budget_sample]
             self.budget = DensityBudget(train.lengths()[sample], self.config.num_classes, self.config.target_sparsity,
-                                        [train.separators[i] for i in sample])
+                                        [train.separators[i] for i in sample], self.config.special_tokens)
             self.budget.hold(self.module, self.longest)
 
     def add_inputs(self, inputs: dict, data, indices) -> None:

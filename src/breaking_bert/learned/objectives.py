@@ -35,8 +35,11 @@ class DensityBudget:
     radii where they are.
     """
 
-    def __init__(self, lengths, num_classes: int, target_sparsity: float, separators=None):
-        """``separators``: per example, the [SEP] positions (None: no [SEP] set apart)."""
+    def __init__(self, lengths, num_classes: int, target_sparsity: float, separators=None, policy: str = "cls_global"):
+        """``separators``: per example, the [SEP] positions (None: no [SEP] set apart); ``policy``:
+        masks.special_tokens. Under like_words [CLS]'s rows are windowed, so rows below the last may
+        not reach the classifier: the budget still counts them all (an upper bound on the effective
+        density), and the effective sparsity the run records, measured exactly, may exceed the target."""
         separators = list(separators) if separators is not None else [()] * len(lengths)
         examples = [(int(n), [int(p) for p in positions]) for n, positions in zip(lengths, separators) if n > 0]
         lengths = [n for n, _ in examples]
@@ -48,7 +51,7 @@ class DensityBudget:
             needed = (index[:, None] - index[None, :]).abs()  # the smallest window keeping (i, j)
             separators = torch.zeros(1, n, dtype=torch.bool)
             separators[0, positions] = True
-            always, excluded = policy_pairs(separators)
+            always, excluded = policy_pairs(separators, policy)
             needed[excluded[0]] = never
             needed[always[0]] = 0
             classes = (index * num_classes // n).clamp(max=num_classes - 1)

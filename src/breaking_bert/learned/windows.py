@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..masks.policy import special_token_links
 from ..vocabulary import OBJECTIVES, VARIANTS, learned_variant, parse_setting
 
 RADIUS_MARGIN = 0.01  # keeps the projected radii strictly inside the range where they get gradient
@@ -25,6 +26,7 @@ class LearnedConfig:
     radius_learning_rate: float = 0.2  # radii move in token units; their own AdamW group
     classes: int = 3  # irregular: position classes (equal parts of the input)
     frozen_windows: list | None = None  # a control: these windows [layer][head][class], fixed from step 0
+    special_tokens: str = "cls_global"  # masks.special_tokens: the policy every fixed pattern follows too
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -53,17 +55,18 @@ def position_classes(padding: torch.Tensor, num_classes: int) -> torch.Tensor:
     return (positions * num_classes // lengths).clamp(max=num_classes - 1)
 
 
-def policy_pairs(separators: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def policy_pairs(separators: torch.Tensor, policy: str = "cls_global") -> tuple[torch.Tensor, torch.Tensor]:
     """The special-token policy of the learned windows, (B, L, L) each: ``always`` kept (the
-    diagonal, [CLS]'s row and column: the fixed masks' default cls_global) and ``never`` kept (the
-    other pairs of a [SEP] row or column), for (B, L) bool [SEP] positions. The windows and their
-    budget (objectives.DensityBudget) both take it from here."""
+    diagonal and the policy's global rows and columns) and ``never`` kept (the other pairs of a
+    token no window may link), for (B, L) bool [SEP] positions; position 0 is [CLS]. The policy is
+    the fixed masks' (masks.inputs.special_token_links): under like_words [CLS] is windowed like a
+    word. The windows and their budget (objectives.DensityBudget) both take it from here."""
     batch, length = separators.shape
-    always = torch.eye(length, dtype=torch.bool, device=separators.device)
-    always[0, :] = True  # [CLS] attends to every token
-    always[:, 0] = True  # and every token attends to [CLS]
-    always = always.expand(batch, length, length)
-    never = (separators[:, :, None] | separators[:, None, :]) & ~always
+    special = separators.clone()
+    special[:, 0] = True  # [CLS]
+    hubs, linkable = special_token_links(special, policy)
+    always = torch.eye(length, dtype=torch.bool, device=separators.device) | hubs
+    never = ~(linkable[:, :, None] & linkable[:, None, :]) & ~always
     return always, never
 
 
@@ -78,17 +81,32 @@ class LearnedBatch:
     always: torch.Tensor  # (B, 1, L, L) bool: kept by policy ([CLS] row/column, diagonal)
     never: torch.Tensor  # (B, 1, L, L) bool: dropped by policy ([SEP] rows and columns, but ``always``)
     densities: list = field(default_factory=list)  # per layer: (B,) mean kept weight over real pairs and heads
+    # per layer, of hardened windows only (evaluation): (B, L, L) pairs some head keeps, and (B, L)
+    # each row's kept real pairs, mean over heads; per_example_effective_sparsity reads them
+    reach: list = field(default_factory=list)
+    row_counts: list = field(default_factory=list)
+
+    def record(self, kept: torch.Tensor, hard: bool) -> None:
+        """One layer's (B, H, L, L) keep-weights: their density, and with hardened windows what
+        effective sparsity needs."""
+        real = self.real_pairs.to(kept.dtype)
+        n_squared = real.sum((-1, -2)).clamp(min=1)  # (B, 1)
+        self.densities.append(((kept * real).sum((-1, -2)) / n_squared).mean(-1))  # (B,)
+        if hard:
+            self.reach.append((kept.detach() > 0).any(1) & self.real_pairs[:, 0])
+            self.row_counts.append((kept.detach() * real).sum(-1).mean(1))
 
     @classmethod
     def build(cls, degrees: "LearnedNeighbourDegrees", padding: torch.Tensor, separators: torch.Tensor | None = None) -> "LearnedBatch":
-        """``separators``: (B, L) bool, the [SEP] positions (special tokens after [CLS])."""
+        """``separators``: (B, L) bool, the [SEP] positions (special tokens after [CLS]); the policy
+        is the windows' config's (masks.special_tokens)."""
         length = padding.shape[-1]
         index = torch.arange(length, device=padding.device)
         real = padding.bool()
         real_pairs = (real[:, :, None] & real[:, None, :])[:, None]
         if separators is None:
             separators = torch.zeros_like(real)
-        always, never = policy_pairs(separators.bool())
+        always, never = policy_pairs(separators.bool(), degrees.config.special_tokens)
         return cls(
             degrees=degrees,
             distance=(index[:, None] - index[None, :]).abs().float(),
@@ -154,9 +172,7 @@ class LearnedNeighbourDegrees(nn.Module):
         # the rows of the queries computed: all, or [CLS]'s alone in a last layer run for it (cls_only.py)
         probabilities = probabilities * kept[..., : query.shape[-2], :]
         probabilities = probabilities / probabilities.sum(-1, keepdim=True).clamp(min=1e-9)
-        real = batch.real_pairs.to(kept.dtype)
-        n_squared = real.sum((-1, -2)).clamp(min=1)  # (B, 1)
-        batch.densities.append(((kept * real).sum((-1, -2)) / n_squared).mean(-1))  # (B,)
+        batch.record(kept, self.hard)
         probabilities = nn.functional.dropout(probabilities.to(query.dtype), p=dropout, training=module.training)
         output = torch.matmul(probabilities, value).transpose(1, 2).contiguous()
         return output, probabilities
@@ -174,13 +190,23 @@ def per_example_sparsity(batch: LearnedBatch) -> torch.Tensor:
 
 
 def per_example_effective_sparsity(batch: LearnedBatch) -> torch.Tensor:
-    """(B,) the effective sparsity (masks/effective.py) of hardened windows: [CLS]'s row is always
-    kept, so every row below the last layer reaches the classifier and, in the last layer, [CLS]'s
-    row alone, which is unmasked. Over layers and heads: 1 - (sum of the lower layers' densities +
-    1/n) / (layers - 1 + 1/n), n the example's length."""
-    lower = torch.stack(batch.densities[:-1]).sum(0) if len(batch.densities) > 1 else 0.0
-    n = batch.real_pairs.sum((-1, -2)).squeeze(-1).double().sqrt()  # (B,)
-    return 1 - (lower + 1 / n) / (len(batch.densities) - 1 + 1 / n)
+    """(B,) the effective sparsity (masks/effective.py) of the hardened windows recorded in the
+    batch: rows reachable from [CLS]'s last-layer row through the pairs some head keeps, each
+    reachable row's kept pairs (mean over heads) summed over layers, against the unmasked model's
+    (layers - 1) n^2 + n. Under cls_global every row below the last is reachable and [CLS]'s row is
+    whole; under like_words narrow windows leave rows unreachable, which count as masked."""
+    if not batch.reach:
+        raise ValueError("no hardened windows recorded: effective sparsity is measured at evaluation")
+    real = batch.real_pairs[:, 0]
+    n = real.diagonal(dim1=-2, dim2=-1).sum(-1).double()  # (B,)
+    needed = torch.zeros_like(real[:, 0])
+    needed[:, 0] = True
+    kept = torch.zeros_like(n)
+    for reach, counts in zip(reversed(batch.reach), reversed(batch.row_counts)):
+        kept += (counts.double() * needed).sum(-1)
+        needed = (reach & needed[:, :, None]).any(1)
+    layers = len(batch.reach)
+    return 1 - kept / ((layers - 1) * n**2 + n)
 
 
 def learned_config_for_setting(section: dict, variant: str, setting: str, frozen_windows=None) -> LearnedConfig:
@@ -191,6 +217,7 @@ def learned_config_for_setting(section: dict, variant: str, setting: str, frozen
     objective, value = parse_setting(setting)
     if objective != section.get("objective", "target"):
         raise ValueError(f"setting {setting!r} does not match learned_sparsity.objective={section.get('objective', 'target')!r}")
-    known = {k: section[k] for k in ("ramp", "initial_radius", "radius_learning_rate", "budget_sample", "classes") if k in section}
+    known = {k: section[k] for k in ("ramp", "initial_radius", "radius_learning_rate", "budget_sample", "classes",
+                                     "special_tokens") if k in section}
     sweep = {"penalty": value} if objective == "penalty" else {"target_sparsity": value}
     return LearnedConfig(variant=variant, objective=objective, **known, **sweep, frozen_windows=frozen_windows)

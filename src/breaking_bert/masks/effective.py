@@ -1,11 +1,16 @@
-"""Effective sparsity: the share of masked connections among those on a path to the classifier's
-input (docs/MASKS.md, "Effective sparsity").
+"""Effective sparsity: the share of the connections on a path to the classifier's input in the
+unmasked model that the masked model does not use on such a path (docs/MASKS.md, "Effective
+sparsity").
 
 The classifier reads [CLS]'s final state only. In the last layer, only [CLS]'s row reaches it; in a
 layer below, the rows that some reachable row of the layer above may read (its mask's columns; the
-diagonal carries the residual stream). A connection is effective when its row is reachable. Under
-the [CLS]-global policy [CLS]'s row is always unmasked, so the last layer masks no effective
-connection, whatever its mask: the paper's sparsity counts it, the classifier never sees it.
+diagonal carries the residual stream). In the unmasked model that is every row below the last
+layer and [CLS]'s row in it: (L - 1) n^2 + n connections, the denominator for every mask. A
+masked model's effective connections are the allowed ones in its own reachable rows; everything
+else of the denominator is masked, so a mask that cuts paths (and leaves rows unreachable) can only
+raise its effective sparsity. Under the [CLS]-global policy [CLS]'s row is always unmasked, every
+row below the last stays reachable, and the last layer masks no effective connection, whatever its
+mask: the paper's sparsity counts it, the classifier never sees it.
 """
 
 from __future__ import annotations
@@ -32,14 +37,13 @@ def reachable_rows(layer_masks: Sequence[np.ndarray | None], n: int) -> list[np.
 
 def effective_counts(layer_masks: Sequence[np.ndarray | None], n: int) -> tuple[int, int]:
     """(masked, total) effective connections of one example of n tokens in the whole model, each
-    layer's mask given (None: unmasked, whose effective connections count in the total, so that
-    masking half the layers masks about half as much as masking them all)."""
-    masked = total = 0
+    layer's mask given (None: unmasked). ``total`` is the unmasked model's, (layers - 1) n^2 + n;
+    ``masked`` is total less the allowed connections of the masked model's reachable rows."""
+    total = (len(layer_masks) - 1) * n * n + n if layer_masks and n else 0
+    kept = 0
     for mask, rows in zip(layer_masks, reachable_rows(layer_masks, n)):
-        total += int(rows.sum()) * n
-        if mask is not None:
-            masked += int(rows.sum()) * n - int(mask[rows].sum())
-    return masked, total
+        kept += int(rows.sum()) * n if mask is None else int(mask[rows].sum())
+    return total - kept, total
 
 
 def effective_sparsity(mask: np.ndarray, masked_layers: Collection[int], num_layers: int) -> float:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SPECIAL_TOKEN_POLICIES = ("cls_global", "global", "like_words")
+from .policy import SPECIAL_TOKEN_POLICIES
+
 CROSS_SEGMENT_POLICIES = ("pattern", "block")
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..kinds import get_kind, per_row_partner_order
 from .inputs import MaskInputs, MaskOptions
+from .policy import special_token_links
 
 # ---------------------------------------------------------------------------------------------
 # Forced links shared by every pattern
@@ -21,22 +22,17 @@ def forced_links(inputs: MaskInputs, options: MaskOptions) -> np.ndarray:
     allowed = np.eye(n, dtype=bool)
     is_word = word_ids >= 0
     allowed |= (word_ids[:, None] == word_ids[None, :]) & is_word[:, None] & is_word[None, :]
-    if options.special_tokens == "cls_global" and n and word_ids[0] < 0:
-        allowed[0, :] = allowed[:, 0] = True
-    elif options.special_tokens == "global":
-        special = ~is_word
-        allowed[special, :] = True
-        allowed[:, special] = True
+    if n:
+        allowed |= special_token_links(~is_word, options.special_tokens)[0]
     return allowed
 
 
 def pattern_tokens(inputs: MaskInputs, options: MaskOptions) -> np.ndarray:
     """(n,) bool: the tokens a pattern may link; words, and the leading [CLS] under like_words."""
     word_ids = np.asarray(inputs.word_ids)
-    tokens = word_ids >= 0
-    if options.special_tokens == "like_words" and len(word_ids) and word_ids[0] < 0:
-        tokens[0] = True
-    return tokens
+    if not len(word_ids):
+        return word_ids >= 0
+    return special_token_links(word_ids < 0, options.special_tokens)[1]
 
 
 def _block_cross_segment(allowed: np.ndarray, inputs: MaskInputs) -> np.ndarray:

@@ -84,6 +84,7 @@ def get_learned_inputs(wildcards):
             "identity",
             "masks/storage",
             "masks/effective",
+            "masks/policy",
             "scoring",
         ),
     }

@@ -58,7 +58,11 @@ def get_training_params():
 
 
 def get_learned_params():
-    return without(config.get("learned_sparsity", {}), LEARNED_SWEEP_KEYS)
+    """The learned windows' settings, and the special-token policy every fixed pattern follows."""
+    return {
+        **without(config.get("learned_sparsity", {}), LEARNED_SWEEP_KEYS),
+        "special_tokens": config["masks"]["special_tokens"],
+    }
 
 
 def get_model_output(run_directory):
