@@ -1,4 +1,6 @@
-"""How much of a cell's spread over seeds is eval sampling (eval_sampling.py), on constructed runs."""
+"""What the sampling of the eval set adds to a cell's uncertainty (eval_sampling.py), on
+constructed runs: per-example jackknife values, the crossed seeds x examples variance components,
+and the table the report prints."""
 
 import json
 
@@ -6,25 +8,40 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from breaking_bert.eval_sampling import eval_sampling_section, eval_sampling_table, paired_bootstrap_variance
+from breaking_bert.eval_sampling import crossed_variances, eval_sampling_section, eval_sampling_table, influence_values
 from breaking_bert.scoring import classification_metrics
 
 
-def test_the_paired_bootstrap_variance_of_accuracy_is_the_per_example_difference_variance_over_n():
+@pytest.mark.parametrize("metric", ["accuracy", "f1", "matthews"])
+def test_jackknife_values_average_to_the_metric_and_spread_as_its_sampling_error(metric):
     rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, 800)
-    baseline = np.where(rng.random(800) < 0.8, labels, 1 - labels)
-    predicted = np.where(rng.random(800) < 0.15, 1 - baseline, baseline)  # disagrees on ~15%
-    difference = (predicted == labels).astype(float) - (baseline == labels)
-    expected = difference.var() / len(labels)
-    assert paired_bootstrap_variance(predicted, baseline, labels, "accuracy", draws=4000) == pytest.approx(expected, rel=0.1)
-    # identical predictions: the paired difference never moves; alone, the score does
-    assert paired_bootstrap_variance(baseline, baseline, labels, "accuracy") == 0.0
-    accuracy = float((baseline == labels).mean())
-    alone = paired_bootstrap_variance(baseline, None, labels, "accuracy", draws=4000)
-    assert alone == pytest.approx(accuracy * (1 - accuracy) / len(labels), rel=0.1)
-    # other metrics resample through classification_metrics
-    assert paired_bootstrap_variance(predicted, baseline, labels, "f1", draws=300) > 0
+    labels = rng.integers(0, 2, 600)
+    predicted = np.where(rng.random(600) < 0.8, labels, 1 - labels)
+    values = influence_values(predicted, labels, metric, 2)
+    whole = classification_metrics(predicted, labels, 2)[metric]
+    assert values.mean() == pytest.approx(whole, abs=2e-3)
+    if metric == "accuracy":
+        assert np.array_equal(values, (predicted == labels).astype(float))
+    draws = rng.integers(0, 600, (3000, 600))
+    bootstrap = np.var([classification_metrics(predicted[rows], labels[rows], 2)[metric] for rows in draws])
+    assert values.var(ddof=1) / 600 == pytest.approx(bootstrap, rel=0.15)
+
+
+def test_crossed_variances_separate_the_seeds_from_the_eval_set():
+    """y = seed + example + residual with SDs 0.02, 0.3, 0.4 on 5 seeds x 2000 examples: the seed
+    part estimates var(seed) / S + var(residual) / (S I), the eval-set part var(example) / I."""
+    rng = np.random.default_rng(3)
+    seeds, examples = 5, 2000
+    found = []
+    for _ in range(200):
+        values = (rng.normal(0, 0.02, (seeds, 1)) + rng.normal(0, 0.3, (1, examples))
+                  + rng.normal(0, 0.4, (seeds, examples)))
+        found.append(crossed_variances(values))
+    seed_part, eval_part = np.mean(found, axis=0)
+    assert seed_part == pytest.approx(0.02**2 / seeds + 0.4**2 / (seeds * examples), rel=0.15)
+    assert eval_part == pytest.approx(0.3**2 / examples, rel=0.1)
+    one = crossed_variances(rng.normal(0, 1, (1, 100)))
+    assert np.isnan(one[0]) and one[1] > 0
 
 
 def _write(tmp_path, name, kind, placement, seed, predicted, labels):
@@ -36,23 +53,30 @@ def _write(tmp_path, name, kind, placement, seed, predicted, labels):
     return path
 
 
-def test_the_table_sets_each_cells_seed_spread_beside_its_eval_sampling(tmp_path):
+def test_the_table_sets_the_eval_sets_standard_error_beside_the_seeds(tmp_path):
+    """dense gets the first 60 of 400 examples wrong at every seed (hard examples) and 3% more at
+    random; 'noisy' flips a fresh 10% of dense's predictions at each seed (no example it shares
+    between seeds: the eval set adds little); 'hard' is dense also wrong on 40 more examples at every
+    seed (the eval set's luck with those dominates); 'twin' is dense itself."""
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 2, 400)
     paths = []
     for seed in range(4):
-        dense = np.where(rng.random(400) < 0.85, labels, 1 - labels)
+        wrong = (np.arange(400) < 60) | (rng.random(400) < 0.03)
+        dense = np.where(wrong, 1 - labels, labels)
         paths.append(_write(tmp_path, "dense", "dense", "none", seed, dense, labels))
-        # 'noisy' flips a fresh 10% of dense's predictions each seed; 'twin' is dense itself
         paths.append(_write(tmp_path, "noisy", "neighbour", "all", seed, np.where(rng.random(400) < 0.1, 1 - dense, dense), labels))
-        paths.append(_write(tmp_path, "twin", "neighbour", "all", seed, dense, labels))
+        hard = np.where((np.arange(400) >= 360) | (rng.random(400) < 0.03), 1 - labels, dense)
+        paths.append(_write(tmp_path, "hard", "neighbour", "late", seed, hard, labels))
+        paths.append(_write(tmp_path, "twin", "neighbour", "early", seed, dense, labels))
     (tmp_path / "old.json").write_text(json.dumps({"task": "t", "pattern": "noisy", "seed": 9}))  # no predictions
-    table = eval_sampling_table([*paths, tmp_path / "old.json"], draws=500).set_index("pattern")
+    table = eval_sampling_table([*paths, tmp_path / "old.json"]).set_index("pattern")
     assert table.loc["noisy", "seeds"] == 4 and table.loc["noisy", "eval examples"] == 400
-    # flips at random: the seed spread is all eval sampling, so the share is near 1
-    assert 0.3 < table.loc["noisy", "eval sampling share"] < 3
-    assert table.loc["twin", "eval sampling sd"] == 0 and np.isnan(table.loc["twin", "eval sampling share"])
-    assert table.loc["dense", "eval sampling sd"] == pytest.approx((0.85 * 0.15 / 400) ** 0.5, rel=0.2)
+    assert table.loc["noisy", "eval set share"] < 0.25 < 0.6 < table.loc["hard", "eval set share"]
+    assert table.loc["hard", "se from eval set"] == pytest.approx((0.1 * 0.9 / 400) ** 0.5, rel=0.25)
+    assert table.loc["twin", "se of both"] == 0 and np.isnan(table.loc["twin", "eval set share"])
+    assert table.loc["dense", "compared"] == "its score"
+    assert table.loc["dense", "se from eval set"] == pytest.approx((0.15 * 0.85 / 400) ** 0.5, rel=0.25)
     section = eval_sampling_section(table.reset_index())
-    assert "Median share of the seed variance" in section and "over 1 cells" in section
+    assert "The verdicts above are about this eval set" in section and "over the 2 sparse cells" in section.lower(), "twin: no share"
     assert "No sparse cell" in eval_sampling_section(pd.DataFrame(columns=table.reset_index().columns))

@@ -107,9 +107,17 @@ def to_markdown(frame: pd.DataFrame, float_format: str = "{:.4f}") -> str:
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
     lines = [header, rule]
     for row in frame.itertuples(index=False):
-        cells = [float_format.format(v) if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(_cell_text(v, float_format) for v in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _cell_text(value, float_format: str) -> str:
+    """A table cell: numbers in ``float_format``, '-' where there is no value (NaN, None: no literal
+    'nan'), and '|' escaped so that it does not split the cell."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return "-"
+    text = float_format.format(value) if isinstance(value, float) else str(value)
+    return text.replace("|", "\\|")
 
 
 LEARNED_COLUMNS = [

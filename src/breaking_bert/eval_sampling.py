@@ -1,17 +1,18 @@
-"""How much of a cell's spread over seeds is the sampling of its eval set (issue 27): per sparse
-cell, the spread over seeds of its paired difference from dense beside the spread that resampling
-the eval examples gives within one seed (a paired bootstrap: the same resampled examples for the
-cell's run and the dense run of that seed).
+"""How much the sampling of the eval set adds to a cell's uncertainty (issue 37): per cell, its
+difference from dense (dense: its own score) with two standard errors of the mean over seeds,
 
-The eval set is fixed across seeds. Its sampling error has two parts: the part that differs
-between the seeds' models (each model's own errors meet the set's luck differently) shows in the
-spread over seeds; the part they share (the set's luck with errors the models have in common) does
-not, and the t interval over seeds, which treats the eval set as fixed, leaves it out: its claims
-are about this eval set. The bootstrap measures both parts for one run. A share near or above 1
-says the eval set's sampling error is as large as the spread over seeds: more eval examples narrow
-the intervals and make them about the task rather than the set, for the price of evaluation only
-(cheap next to training); a small share says only more seeds will. Bootstrap variance shrinks as
-1 / eval examples.
+- from seeds: the spread of the per-seed differences over seeds, sd / sqrt(seeds), what the
+  verdicts' intervals use; it holds the eval set fixed, so those verdicts are about this eval set;
+- from the eval set: what drawing another eval set of the same size from the task would add.
+
+The second comes from a crossed model of per-example values y[seed, example] (the difference of the
+two runs' per-example jackknife values, which for accuracy are the examples' correctness): y = mu +
+seed + example + residual. The variance of the mean over both is var(seed) / S + var(example) / I +
+var(residual) / (S I); the mean over seeds of the per-seed differences, which the seed interval
+uses, estimates var(seed) / S + var(residual) / (S I), so the eval set adds var(example) / I,
+estimated by (MS_example - MS_residual) / (S I) (zero when negative; the two-way ANOVA mean
+squares). It shrinks as 1 / eval examples; more seeds do not shrink it. With one seed it cannot be
+told apart from the residual, and the table says so.
 """
 
 from __future__ import annotations
@@ -19,32 +20,47 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .scoring import classification_metrics
+from .scoring import metrics_from_confusion
 from .vocabulary import BASELINE_KIND
 
-BOOTSTRAP_DRAWS = 1000
-COLUMNS = ["task", "pattern", "kind", "placement", "metric", "eval examples", "seeds", "seed sd", "eval sampling sd",
-           "eval sampling share"]
+COLUMNS = ["task", "pattern", "kind", "placement", "metric", "compared", "eval examples", "seeds", "se from seeds",
+           "se from eval set", "se of both", "eval set share"]
 
 
-def paired_bootstrap_variance(predicted: np.ndarray, baseline: np.ndarray, labels: np.ndarray, metric: str,
-                              draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> float:
-    """Variance of metric(predicted) - metric(baseline) over eval sets drawn with replacement from
-    this one (the same draw for both); ``baseline`` None: of metric(predicted) alone."""
-    labels = np.asarray(labels)
-    draw = np.random.default_rng(seed).integers(0, len(labels), (draws, len(labels)))
-    if metric == "accuracy":  # the mean of per-example correctness: vectorised
-        per_example = (np.asarray(predicted) == labels).astype(float)
-        if baseline is not None:
-            per_example -= np.asarray(baseline) == labels
-        return float(per_example[draw].mean(axis=1).var(ddof=1))
-    num_labels = int(max(labels.max(), np.max(predicted), 0 if baseline is None else np.max(baseline))) + 1
+def influence_values(predicted: np.ndarray, labels: np.ndarray, metric: str, num_labels: int) -> np.ndarray:
+    """(I,) per-example jackknife pseudo-values of ``metric``: I theta - (I - 1) theta without that
+    example; their mean is about the metric, and their spread is its sampling variance times I.
+    For accuracy they are the examples' correctness. Leaving one example out changes one cell of
+    the confusion matrix, so theta without it depends on its (label, prediction) alone."""
+    predicted, labels = np.asarray(predicted, dtype=int), np.asarray(labels, dtype=int)
+    if metric == "accuracy":
+        return (predicted == labels).astype(float)
+    confusion = np.zeros((num_labels, num_labels), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    size, whole = len(labels), metrics_from_confusion(confusion)[metric]
+    without = np.full((num_labels, num_labels), np.nan)
+    for label, prediction in zip(*np.nonzero(confusion)):
+        confusion[label, prediction] -= 1
+        without[label, prediction] = metrics_from_confusion(confusion)[metric]
+        confusion[label, prediction] += 1
+    return size * whole - (size - 1) * without[labels, predicted]
 
-    def score(values, rows):
-        return classification_metrics(np.asarray(values)[rows], labels[rows], num_labels)[metric]
 
-    differences = [score(predicted, rows) - (score(baseline, rows) if baseline is not None else 0.0) for rows in draw]
-    return float(np.var(differences, ddof=1))
+def crossed_variances(values: np.ndarray) -> tuple[float, float]:
+    """(seed part, eval-set part) of the variance of the mean of a (seeds, examples) table under the
+    crossed model (module docstring): MS_seed / (S I) and max(0, MS_example - MS_residual) / (S I);
+    the seed part is NaN with one seed, and the eval-set part then var(examples) / I (residual
+    included: with one seed the two cannot be told apart)."""
+    seeds, examples = values.shape
+    grand = values.mean()
+    if seeds < 2:
+        return float("nan"), float(values[0].var(ddof=1) / examples)
+    by_seed, by_example = values.mean(axis=1), values.mean(axis=0)
+    seed_square = examples * ((by_seed - grand) ** 2).sum() / (seeds - 1)
+    example_square = seeds * ((by_example - grand) ** 2).sum() / (examples - 1)
+    residual = values - by_seed[:, None] - by_example[None, :] + grand
+    residual_square = (residual**2).sum() / ((seeds - 1) * (examples - 1))
+    return float(seed_square / (seeds * examples)), float(max(0.0, example_square - residual_square) / (seeds * examples))
 
 
 def _load(metrics_paths) -> pd.DataFrame:
@@ -56,54 +72,67 @@ def _load(metrics_paths) -> pd.DataFrame:
     return runs[runs["eval_predictions"].notna()].reset_index(drop=True)
 
 
-def eval_sampling_table(metrics_paths, draws: int = BOOTSTRAP_DRAWS) -> pd.DataFrame:
-    """One row per sparse cell paired with its task's dense runs (and one per dense baseline, its
-    score alone): seeds, the sample SD over seeds, the within-seed bootstrap SD (root mean
-    variance over seeds) and their variance ratio."""
+def _cell_row(task, pattern, placement, cell: pd.DataFrame, dense: pd.DataFrame) -> dict | None:
+    is_dense = cell["kind"].iloc[0] == BASELINE_KIND
+    labels = np.asarray(cell["eval_labels"].iloc[0])
+    metric = cell["metric"].iloc[0]
+    num_labels = int(max(labels.max(), *(max(p) for p in cell["eval_predictions"]))) + 1
+    per_seed, scores = [], []
+    for run in cell.itertuples():
+        if not is_dense and run.seed not in dense.index:
+            continue
+        values = influence_values(run.eval_predictions, labels, metric, num_labels)
+        score = run.score
+        if not is_dense:
+            baseline = dense.loc[run.seed]
+            values = values - influence_values(baseline["eval_predictions"], labels, metric, num_labels)
+            score -= baseline["score"]
+        per_seed.append(values)
+        scores.append(score)
+    if not per_seed:
+        return None
+    _, from_eval_set = crossed_variances(np.stack(per_seed))
+    from_seeds = float(np.var(scores, ddof=1) / len(scores)) if len(scores) > 1 else float("nan")
+    both = from_seeds + from_eval_set
+    return {"task": task, "pattern": pattern, "kind": cell["kind"].iloc[0], "placement": placement, "metric": metric,
+            "compared": "its score" if is_dense else "minus dense, paired by seed", "eval examples": len(labels),
+            "seeds": len(scores), "se from seeds": from_seeds**0.5, "se from eval set": from_eval_set**0.5,
+            "se of both": both**0.5, "eval set share": from_eval_set / both if both > 0 else float("nan")}
+
+
+def eval_sampling_table(metrics_paths) -> pd.DataFrame:
+    """One row per sparse cell paired with its task's dense runs by seed, and one per dense
+    baseline (its score alone): the standard errors from seeds and from the eval set."""
     runs = _load(metrics_paths)
-    rows = []
     if runs.empty:
         return pd.DataFrame(columns=COLUMNS)
+    rows = []
     for (task, pattern, placement), cell in runs.groupby(["task", "pattern", "placement"], sort=True):
         dense = runs[(runs["task"] == task) & (runs["kind"] == BASELINE_KIND)].set_index("seed")
-        is_dense = cell["kind"].iloc[0] == BASELINE_KIND
-        values, variances = [], []
-        for run in cell.itertuples():
-            if not is_dense and run.seed not in dense.index:
-                continue
-            baseline = None if is_dense else dense.loc[run.seed]
-            values.append(run.score - (0.0 if is_dense else baseline["score"]))
-            variances.append(paired_bootstrap_variance(
-                np.asarray(run.eval_predictions), None if is_dense else np.asarray(baseline["eval_predictions"]),
-                np.asarray(run.eval_labels), run.metric, draws, seed=int(run.seed)))
-        if not values:
-            continue
-        seed_variance = float(np.var(values, ddof=1)) if len(values) > 1 else float("nan")
-        eval_variance = float(np.mean(variances))
-        rows.append({"task": task, "pattern": pattern, "kind": cell["kind"].iloc[0], "placement": placement,
-                     "metric": cell["metric"].iloc[0],
-                     "eval examples": len(cell["eval_labels"].iloc[0]), "seeds": len(values),
-                     "seed sd": seed_variance ** 0.5, "eval sampling sd": eval_variance ** 0.5,
-                     "eval sampling share": eval_variance / seed_variance if seed_variance > 0 else float("nan")})
+        row = _cell_row(task, pattern, placement, cell, dense)
+        if row:
+            rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def eval_sampling_section(table: pd.DataFrame) -> str:
-    """The report's section: the table, and the median share in words."""
+    """The report's section: the table, and what it says in words."""
     from .aggregate import to_markdown
 
-    lines = ["## Beyond the paper: how much of the spread over seeds is eval sampling", ""]
-    sparse = table[table["kind"] != BASELINE_KIND].dropna(subset=["eval sampling share"]) if len(table) else table
+    lines = ["## Beyond the paper: what the sampling of the eval set adds", ""]
+    sparse = table[table["kind"] != BASELINE_KIND].dropna(subset=["eval set share"]) if len(table) else table
     if sparse.empty:
         return "\n".join(lines + ["No sparse cell has two seeds with kept predictions.", ""])
-    median = float(sparse["eval sampling share"].median())
+    median = float(sparse["eval set share"].median())
+    largest = float(sparse["se from eval set"].max())
     lines += [
-        f"Per sparse cell, its difference from dense: the sample SD over seeds, and the SD that resampling the "
-        f"eval examples gives within a seed (paired bootstrap, {BOOTSTRAP_DRAWS} draws, root mean variance over "
-        f"seeds). Median share of the seed variance: {median:.2f} over {len(sparse)} cells. The seed-based "
-        "intervals leave out the part of the eval set's sampling error that all seeds share, so they are about this "
-        "eval set; a share near or above 1 says a larger eval set would narrow them and make them about the task "
-        "(the bootstrap variance shrinks as 1 / eval examples); a small share says only more seeds will.",
+        "Per cell, its difference from dense (dense: its own score): the standard error of the mean over seeds that "
+        "the verdicts' intervals use (the eval set held fixed), and the one that drawing another eval set of the "
+        "same size would add (crossed seeds x examples variance components on per-example jackknife values; "
+        "src/breaking_bert/eval_sampling.py). The verdicts above are about this eval set. Over the "
+        f"{len(sparse)} sparse cells the eval set's part is a median {median:.0%} of the variance of both, and its "
+        f"standard error reaches {largest:.4f}: an interval about the task rather than this eval set would be "
+        "that much wider. It shrinks as 1 / eval examples; more seeds do not shrink it.",
         "",
         to_markdown(table, float_format="{:.4f}"),
     ]

@@ -12,6 +12,11 @@ def classification_metrics(predictions: np.ndarray, labels: np.ndarray, num_labe
     """Accuracy, F1 (binary: of class 1; else macro) and Matthews correlation (multi-class form)."""
     confusion = np.zeros((num_labels, num_labels), dtype=np.int64)
     np.add.at(confusion, (labels, predictions), 1)
+    return metrics_from_confusion(confusion)
+
+
+def metrics_from_confusion(confusion: np.ndarray) -> dict:
+    """The metrics of a (labels x predictions) confusion matrix of counts."""
     total = confusion.sum()
     accuracy = float(np.trace(confusion) / total) if total else float("nan")
     tp = np.diag(confusion).astype(float)
@@ -20,7 +25,7 @@ def classification_metrics(predictions: np.ndarray, labels: np.ndarray, num_labe
     f1_per_class = np.divide(
         2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0
     )
-    f1 = float(f1_per_class[1]) if num_labels == 2 else float(f1_per_class.mean())
+    f1 = float(f1_per_class[1]) if len(confusion) == 2 else float(f1_per_class.mean())
     t_k, p_k = confusion.sum(axis=1).astype(float), confusion.sum(axis=0).astype(float)
     c, s = float(np.trace(confusion)), float(total)
     denominator = math.sqrt(max(s * s - p_k @ p_k, 0.0) * max(s * s - t_k @ t_k, 0.0))
