@@ -148,6 +148,8 @@ CASES = [
     Case("control_without_reference", lambda c, f: {**c, "patterns": {**c["patterns"], "ctl": {"kind": "matched_random"}}},
          "patterns.ctl.reference must name another pattern"),
     Case("empty_label_folders", _empty_folders, "no <label>/*.txt files found"),
+    Case("header_only_csv", lambda c, f: _task(c, path=_csv(f, _rows().iloc[:0])),
+         "no rows after the header (columns ['text', 'label']); add examples to the file"),
     Case("filter_column_missing", lambda c, f: _task(c, filter={"source": "rt"}), "filter column 'source' not in columns"),
     Case("unknown_learned_task", _unknown_learned_task, "learned_sparsity.tasks: unknown name 'nope'"),
     Case("misspelt_key", lambda c, f: {**c, "seed": [1]}, "Additional properties are not allowed ('seed' was unexpected)"),

@@ -101,7 +101,7 @@ def test_empty_text_and_missing_file(tmp_path):
 def test_undecodable_bytes_name_the_file(tmp_path):
     path = tmp_path / "d.csv"
     path.write_bytes(b"text,label\ncaf\xe9,1\nok,0\nfine,1\ngood,0\n")
-    with pytest.raises(DataError, match="d.csv: cannot decode as utf-8"):
+    with pytest.raises(DataError, match=r"d.csv: not utf-8 text \(byte 14: b'\\xe9'\); set the task's encoding"):
         prepare_task(_task(path))
     train, evaluation, _ = prepare_task(_task(path, encoding="latin-1", eval_fraction=0.5))
     assert "café" in set(train["text_a"]) | set(evaluation["text_a"])
@@ -184,3 +184,64 @@ def test_a_file_is_read_as_its_content_shows(tmp_path):
     frame.to_csv(mislabelled, sep="\t", index=False)
     with pytest.raises(DataError, match=r"content is tsv; set the task's format: tsv"):
         prepare_task(_task(mislabelled))
+
+
+def _spreadsheet_rows():
+    return [(f"a review, with a comma; and a semicolon {i}", "pos" if i % 2 else "neg") for i in range(20)]
+
+
+def _written(tmp_path, name, delimiter=",", newline="\n", encoding="utf-8", bom=b"", rows=None):
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=delimiter, lineterminator=newline)
+    writer.writerow(["text", "label"])
+    writer.writerows(_spreadsheet_rows() if rows is None else rows)
+    path = tmp_path / name
+    path.write_bytes(bom + text.getvalue().encode(encoding))
+    return path
+
+
+def _plan_and_stage(task):
+    """What the plan check says of a task's file, and what the data stage does with it: the error
+    message, or the rows it prepared."""
+    from breaking_bert.preflight import check_task_data
+
+    outcomes = []
+    for step in (lambda: check_task_data("toy", task), lambda: prepare_task(task, name="toy")):
+        try:
+            outcomes.append(step())
+        except DataError as error:
+            outcomes.append(str(error))
+    return outcomes
+
+
+@pytest.mark.parametrize("name, options", [
+    ("bom.csv", {"bom": b"\xef\xbb\xbf"}),  # Excel's "CSV UTF-8"
+    ("windows.csv", {"newline": "\r\n"}),
+    ("semicolons.csv", {"delimiter": ";"}),  # European spreadsheets' CSV
+    ("utf16.csv", {"encoding": "utf-16-le", "bom": b"\xff\xfe"}),  # Excel's "Unicode text"
+    ("utf16.tsv", {"encoding": "utf-16-le", "bom": b"\xff\xfe", "delimiter": "\t", "newline": "\r\n"}),
+])
+def test_files_spreadsheets_write_pass_the_plan_and_the_data_stage_alike(tmp_path, name, options):
+    path = _written(tmp_path, name, **options)
+    plan, (train, evaluation, labels) = _plan_and_stage(_task(path, eval_fraction=0.5))
+    assert plan is None, plan
+    assert labels == ["neg", "pos"] and len(train) + len(evaluation) == 20
+    texts = set(train["text_a"]) | set(evaluation["text_a"])
+    assert texts == {text for text, _ in _spreadsheet_rows()}, "no BOM, delimiter or line ending left in a cell"
+
+
+def test_the_plan_and_the_data_stage_name_the_same_fix(tmp_path):
+    header_only = _written(tmp_path, "empty.csv", rows=[])
+    plan, stage = _plan_and_stage(_task(header_only))
+    assert plan == stage and "no rows after the header (columns ['text', 'label']); add examples" in plan
+    assert "missing column" not in plan
+    latin = _written(tmp_path, "bom_latin.csv", bom=b"\xef\xbb\xbf")
+    plan, stage = _plan_and_stage(_task(latin, encoding="latin-1"))
+    assert plan == stage and "starts with a UTF-8 byte-order mark but the task's encoding is latin-1; set the task's " \
+                              "encoding: utf-8" in plan
+    wrong = _written(tmp_path, "wrong.csv", rows=[("café", "pos"), ("thé", "neg")] * 5, encoding="latin-1")
+    plan, stage = _plan_and_stage(_task(wrong))
+    assert plan == stage and "not utf-8 text" in plan and "set the task's encoding (e.g. latin-1)" in plan

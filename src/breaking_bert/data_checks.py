@@ -7,62 +7,15 @@ Rows are numbered from 0, the header excluded, as in every data message of the p
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from pathlib import Path
 
 from .packages import is_package_path, not_installed, package_folder, split_package_path
 
-FORMATS = ("csv", "tsv", "json", "jsonl", "parquet")
-SAMPLE_BYTES = 65536
-
 
 class DataError(ValueError):
     """A problem with a task's data, naming the file (and row) it comes from and what to change."""
-
-
-def sniff_format(path: Path) -> str:
-    """The format a file's content shows: parquet (its magic bytes), json or jsonl (one object on
-    its first line), tsv or csv (the header's separator); 'binary' for anything else undecodable."""
-    with open(path, "rb") as handle:
-        head = handle.read(SAMPLE_BYTES)
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    if b"\x00" in head:
-        return "binary"
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
-    if text.startswith("["):
-        return "json"
-    if text.startswith("{"):
-        try:
-            json.loads(text.splitlines()[0])
-            return "jsonl"
-        except ValueError:
-            return "json"
-    header = text.splitlines()[0] if text else ""
-    return "tsv" if "\t" in header and "," not in header else "csv"
-
-
-def file_format(path: Path, declared: str | None, key: str) -> str:
-    """The format to read a file with: the one the task declares, else its suffix, else its content;
-    a declared or suffix format that the content contradicts is an error naming both."""
-    if not path.is_file():
-        raise DataError(f"{key}: {path}: file not found")
-    sniffed = sniff_format(path)
-    if sniffed == "binary":
-        raise DataError(f"{key}: {path}: not a text table nor parquet; use one of {', '.join(FORMATS)}")
-    claimed = declared or path.suffix.lstrip(".").lower()
-    source = "the task's format" if declared else "its name"
-    if claimed not in FORMATS:
-        return sniffed
-    family = {"json": "json", "jsonl": "json", "csv": "text", "tsv": "text", "parquet": "parquet"}
-    if family[claimed] != family[sniffed] or (claimed in ("csv", "tsv") and claimed != sniffed):
-        raise DataError(
-            f"{key}: {path}: {source} says {claimed} but its content is {sniffed}; "
-            f"set the task's format: {sniffed} (or give the file its real suffix)"
-        )
-    return sniffed if family[sniffed] == "json" else claimed  # JSON lines or not: as the content shows
 
 
 def resolve_data_path(path: str, key: str) -> Path:
@@ -111,6 +64,12 @@ def _is_missing(value) -> bool:
 
 def _rows(rows, mask) -> list:
     return [row for row, bad in zip(rows, mask) if bad][:5]
+
+
+def check_rows(columns: list, rows: int, where: str) -> None:
+    """A file with a header has rows under it (its columns are named, so the message says so)."""
+    if rows == 0:
+        raise DataError(f"{where}: no rows after the header (columns {columns}); add examples to the file")
 
 
 def check_columns(columns: list, task: dict, where: str) -> None:

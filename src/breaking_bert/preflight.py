@@ -11,22 +11,21 @@ the first job that loads it, with the same functions (``data_checks``, ``vocabul
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from pathlib import Path
 
 from .data_checks import (
     DataError,
     check_columns,
     check_labels,
+    check_rows,
     check_texts,
-    file_format,
     label_key,
     label_keys,
     read_label_folders,
     resolve_data_path,
 )
+from .data_files import Table, read_table
 from .models import ModelError, resolve_model_path
 from .packages import is_package_path
 from .tracking import TrackingError, check_store
@@ -38,63 +37,16 @@ class PlanError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Data files, read with the standard library
+# Data files, read as the data stage reads them (data_files.read_table)
 
 
-def _read_text_table(path: Path, delimiter: str, encoding: str, key: str) -> list[dict]:
-    csv.field_size_limit(sys.maxsize)  # reviews longer than csv's 128 KB default field
-    try:
-        with open(path, newline="", encoding=encoding) as handle:
-            return list(csv.DictReader(handle, delimiter=delimiter))
-    except UnicodeDecodeError as error:
-        raise DataError(
-            f"{key}: {path}: not {encoding} text (byte {error.start}: {error.object[error.start:error.start + 1]!r}); "
-            "set the task's encoding (e.g. latin-1)"
-        ) from None
-
-
-def _read_json(path: Path, lines: bool, encoding: str, key: str) -> list[dict]:
-    try:
-        text = path.read_text(encoding=encoding)
-        if lines:
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        data = json.loads(text)
-    except UnicodeDecodeError as error:
-        raise DataError(f"{key}: {path}: not {encoding} text ({error}); set the task's encoding") from None
-    except ValueError as error:
-        raise DataError(f"{key}: {path}: not valid JSON{' lines' if lines else ''} ({error})") from None
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):  # column-oriented, as pandas writes it: {column: {index: value}} or lists
-        columns = {name: list(values.values()) if isinstance(values, dict) else list(values) for name, values in data.items()}
-        return [dict(zip(columns, row)) for row in zip(*columns.values())]
-    raise DataError(f"{key}: {path}: JSON holds neither records nor columns")
-
-
-def _read_parquet(path: Path) -> list[dict] | None:
-    try:
-        import pyarrow.parquet
-    except ImportError:  # the data job reads it with pandas and checks the same
-        return None
-    return pyarrow.parquet.read_table(path).to_pylist()
-
-
-def read_records(path: Path, declared_format: str | None, encoding: str, key: str) -> list[dict] | None:
-    """A local file's rows as dicts (None: a parquet file without pyarrow here)."""
-    fmt = file_format(path, declared_format, key)
-    if fmt in ("csv", "tsv"):
-        return _read_text_table(path, "\t" if fmt == "tsv" else ",", encoding, key)
-    if fmt in ("json", "jsonl"):
-        return _read_json(path, fmt == "jsonl", encoding, key)
-    return _read_parquet(path)
-
-
-def check_records(records: list[dict], task: dict, where: str, training: bool) -> None:
-    """The checks prepare_data makes after its split, made on a whole file: columns present, no
-    empty text, labels of one type inside the declared set, and (training data) two classes or more
-    with every declared label present."""
-    columns = list(records[0]) if records else []
+def check_records(table: Table, task: dict, where: str, training: bool) -> None:
+    """The checks prepare_data makes after its split, made on a whole file: columns present, rows
+    under the header, no empty text, labels of one type inside the declared set, and (training
+    data) two classes or more with every declared label present."""
+    records, columns = table.records, table.columns
     check_columns(columns, task, where)
+    check_rows(columns, len(records), where)
     rows = list(range(len(records)))
     for column, value in (task.get("filter") or {}).items():
         if column not in columns:
@@ -123,17 +75,18 @@ def check_task_data(name: str, task: dict) -> None:
     encoding = task.get("encoding", "utf-8")
     if source == "folders":
         records = read_label_folders(path, encoding, key)
+        table = Table(["text", "label", "file"], records)
         task = {**task, "text_columns": ["text"], "label_column": "label"}
     else:
-        records = read_records(path, task.get("format"), encoding, key)
-    if records is not None:
-        check_records(records, task, f"{key} ({path})", training=True)
+        table = read_table(path, task.get("format"), encoding, key)
+    if table is not None:
+        check_records(table, task, f"{key} ({path})", training=True)
     if task.get("eval_path"):
         key = f"tasks.{name}.eval_path"
         eval_path = resolve_data_path(task["eval_path"], key)
-        records = read_records(eval_path, task.get("format"), encoding, key)
-        if records is not None:
-            check_records(records, {**task, "filter": {}}, f"{key} ({eval_path})", training=False)
+        table = read_table(eval_path, task.get("format"), encoding, key)
+        if table is not None:
+            check_records(table, {**task, "filter": {}}, f"{key} ({eval_path})", training=False)
 
 
 # ---------------------------------------------------------------------------------------------

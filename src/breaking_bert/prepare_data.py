@@ -19,29 +19,28 @@ from .data_checks import (
     DataError,
     check_columns,
     check_labels,
+    check_rows,
     check_texts,
     class_counts,
-    file_format,
     label_key,
     label_keys,
     read_label_folders,
     resolve_data_path,
     sorted_labels,
 )
+from .data_files import read_table
 
 SOURCES = {"hub", "file", "folders"}
 
 
 def _read_local_file(path: Path, fmt: str | None, encoding: str, key: str) -> pd.DataFrame:
-    fmt = file_format(path, fmt, key)  # the content's format; a name or format it contradicts stops here
-    try:
-        if fmt in ("csv", "tsv"):
-            return pd.read_csv(path, encoding=encoding, sep="\t" if fmt == "tsv" else ",")
-        if fmt in ("json", "jsonl"):
-            return pd.read_json(path, lines=fmt == "jsonl", encoding=encoding)
+    """The file as the plan check read it (data_files.read_table: format, encoding, delimiter,
+    header); a table's cells as they are written (text stays text: labels meet as label_key()s)."""
+    table = read_table(path, fmt, encoding, key)
+    if table is None:  # parquet without pyarrow: cannot happen in this env, which has it
         return pd.read_parquet(path)
-    except UnicodeDecodeError as error:
-        raise DataError(f"{key}: {path}: cannot decode as {encoding} ({error}); set the task's encoding") from None
+    check_rows(table.columns, len(table.records), f"{key} ({path})")
+    return pd.DataFrame(table.records, columns=table.columns)
 
 
 def _load_hub_split(task: dict, split: str) -> pd.DataFrame:
