@@ -260,3 +260,34 @@ def test_a_cell_with_several_parts_is_refuted_only_after_bonferroni_over_them():
     combined = all_of(parts)
     assert combined.verdict == CANNOT_TELL and "not after Bonferroni over the cell's 2 parts" in combined.why
     assert all_of([parts[0], decide(Difference(-0.05, 0.01, 5, True), above=0.0)]).verdict == NOT_SUPPORTED
+
+
+def test_an_interval_about_the_task_covers_the_sampling_of_the_eval_set():
+    """A cell wrong on 8 of 80 examples that dense gets right, at every seed, with a little seed
+    noise: on this eval set the drop is sure (seeds agree), but another eval set of 80 could show
+    a different one; with the runs' per-example values the interval covers that (se sqrt(0.09 / 80)
+    = 0.034) and the claim 'drop below -0.05' cannot tell; without them it is supported."""
+    from breaking_bert.findings.cells import Scores
+
+    rng = np.random.default_rng(0)
+    examples = 80
+    dense, cell = {}, {}
+    for seed in range(3):
+        base = (rng.random(examples) < 0.9).astype(float)
+        base[:8] = 1.0
+        worse = base.copy()
+        worse[:8] = 0.0  # the same 8 examples at every seed
+        flip = rng.integers(8, examples)
+        worse[flip] = 1 - worse[flip]  # a seed's own noise
+        dense[seed], cell[seed] = base, worse
+    scores = [Scores({s: float(v.mean()) for s, v in values.items()}) for values in (cell, dense)]
+    with_examples = [Scores(dict(s), examples=values) for s, values in zip(scores, (cell, dense))]
+    alone, about_the_task = difference(*scores), difference(*with_examples)
+    assert about_the_task.mean == alone.mean and about_the_task.std == alone.std
+    assert about_the_task.eval_variance == pytest.approx(0.1 * 0.9 / examples, rel=0.2)
+    assert about_the_task.half_width > alone.half_width and "eval set se 0.03" in str(about_the_task)
+    assert decide(alone, below=-0.05).verdict == SUPPORTED
+    assert decide(about_the_task, below=-0.05).verdict == CANNOT_TELL
+    # a cell whose runs kept no predictions: the seeds' interval, as before
+    partial = Scores(dict(scores[0]), examples={0: cell[0]})
+    assert difference(partial, with_examples[1]).eval_variance == 0.0

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from breaking_bert.eval_sampling import crossed_variances, eval_sampling_section, eval_sampling_table, influence_values
+from breaking_bert.differences import crossed_variances
+from breaking_bert.eval_sampling import eval_sampling_section, eval_sampling_table, influence_values
 from breaking_bert.scoring import classification_metrics
 
 
@@ -80,3 +81,25 @@ def test_the_table_sets_the_eval_sets_standard_error_beside_the_seeds(tmp_path):
     section = eval_sampling_section(table.reset_index())
     assert "The verdicts above are about this eval set" in section and "over the 2 sparse cells" in section.lower(), "twin: no share"
     assert "No sparse cell" in eval_sampling_section(pd.DataFrame(columns=table.reset_index().columns))
+
+
+def test_eval_values_are_attached_to_runs_by_what_they_are(tmp_path):
+    from breaking_bert.aggregate import _load
+    from breaking_bert.differences import EVAL_VALUES
+    from breaking_bert.eval_sampling import attach_eval_values
+
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 50)
+    paths = [_write(tmp_path, name, kind, placement, seed, rng.integers(0, 2, 50), labels)
+             for name, kind, placement in (("dense", "dense", "none"), ("n", "neighbour", "all")) for seed in range(3)]
+    runs = _load(paths, ["task", "pattern", "placement", "seed", "eval_predictions", "eval_labels"])
+    shuffled = runs.sample(frac=1, random_state=0).drop(columns=["eval_predictions", "eval_labels"])
+    shuffled = pd.concat([shuffled, pd.DataFrame([{"task": "t", "pattern": "n", "placement": "all", "seed": 7}])])
+    attached = attach_eval_values(shuffled, paths)
+    for row, original in zip(attached.itertuples(), shuffled.itertuples()):
+        assert (row.pattern, row.seed) == (original.pattern, original.seed), "rows stay where they were"
+        if row.seed == 7:
+            assert getattr(row, EVAL_VALUES) is None, "a run without predictions gets none"
+            continue
+        kept = runs[(runs["pattern"] == row.pattern) & (runs["seed"] == row.seed)].iloc[0]
+        assert np.array_equal(getattr(row, EVAL_VALUES), (np.asarray(kept.eval_predictions) == labels).astype(float))

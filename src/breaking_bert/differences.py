@@ -11,6 +11,14 @@ one comparison are independent across seeds whatever the covariance between cell
 is exact under any dependence and any spreads; Holm's correction over a finding's comparisons
 (decision.py) needs no independence either. A pre-test of equal spreads to decide pooling has no
 power at 3 seeds, so none is made.
+
+Where both cells carry their runs' per-example values (``Scores.examples``: the eval predictions'
+jackknife values, eval_sampling.influence_values), a paired difference's standard error also
+covers the sampling of the eval set: the variance a crossed seeds x examples model gives the mean
+beyond what the seeds show (``crossed_variances``), so that the interval is about the task rather
+than this eval set. Its degrees of freedom stay the seeds' n - 1 (the eval set's part is estimated
+on ~n examples' worth of them: Satterthwaite's would be more; n - 1 is conservative and keeps the
+sequential levels, computed for t on n - 1, exact for the seed part).
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ MIN_DEFINITIVE_SEEDS = 3  # two seeds tie on an accuracy step often enough to fa
 POWER = 0.8  # the seeds quoted for an undecided comparison give this power
 MAX_SEEDS = 100  # beyond this a difference is called unresolvable rather than given a seed count
 NO_SPREAD = 1e-9  # a spread below this is float rounding of equal differences, not a measured spread
+# a runs table's optional column of per-example values (eval_sampling.attach_eval_values): the
+# findings' Scores carry them, and each difference's interval then covers the eval set's sampling
+EVAL_VALUES = "eval_values"
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,9 @@ class Difference:
     note: str = ""  # how the cells were paired, or why there is no estimate
     deltas: tuple = ()  # the per-seed differences, when paired
     df: float | None = None  # degrees of freedom of ``std`` when not n - 1 (Welch-Satterthwaite, unpaired)
+    # the variance of the mean that the sampling of the eval set adds (crossed_variances); 0 where
+    # the cells carry no per-example values (the interval is then about this eval set)
+    eval_variance: float = 0.0
     # the run groups the two cells' scores came from (findings.cells.run_groups): a sequential
     # design gives an undecided comparison's groups more seeds
     reads: frozenset = frozenset()
@@ -48,8 +62,13 @@ class Difference:
         return self.df if self.df is not None else self.n - 1
 
     @property
+    def standard_error(self) -> float:
+        """Of the mean difference: the seeds' std / sqrt(n), with the eval set's part where known."""
+        return math.sqrt(self.std**2 / self.n + self.eval_variance)
+
+    @property
     def half_width(self) -> float:
-        return t_critical(self.degrees_of_freedom) * self.std / math.sqrt(self.n) if self.n >= 2 else math.inf
+        return t_critical(self.degrees_of_freedom) * self.standard_error if self.n >= 2 else math.inf
 
     @property
     def low(self) -> float:
@@ -69,7 +88,8 @@ class Difference:
         if self.n < 2:
             return f"{self.mean:+.3f} (1 seed: no interval)"
         welch = f", Welch df={self.df:.1f}" if self.df is not None else ""
-        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.n}{welch})"
+        examples = f", eval set se {math.sqrt(self.eval_variance):.3f}" if self.eval_variance > 0 else ""
+        return f"{self.mean:+.3f} [{self.low:+.3f}, {self.high:+.3f}] (n={self.n}{welch}{examples})"
 
     def p_value(self, bound: float, side: str) -> float:
         """One-sided p-value of the claim that the true difference is on ``side`` ('above' or
@@ -78,20 +98,22 @@ class Difference:
 
         if self.n < 2 or not self.std > NO_SPREAD:
             return math.nan
-        statistic = (self.mean - bound) / (self.std / math.sqrt(self.n))
+        statistic = (self.mean - bound) / self.standard_error
         df = self.degrees_of_freedom
         return float(t.sf(statistic, df) if side == "above" else t.cdf(statistic, df))
 
     def seeds_needed(self, bound: float) -> int | None:
         """Seeds at which the interval would clear ``bound`` with 80% power, if the true difference
-        and spread were the observed ones; None without a spread to go by or beyond MAX_SEEDS."""
+        and spread were the observed ones; None without a spread to go by or beyond MAX_SEEDS (or
+        where the eval set's part alone keeps the interval from clearing it: more seeds do not shrink
+        it, a larger eval set would)."""
         from scipy.stats import norm, t
 
         distance = abs(self.mean - bound)
         if self.n < 2 or not self.std > NO_SPREAD or distance == 0:
             return None
         seeds = np.arange(max(self.n, MIN_DEFINITIVE_SEEDS), MAX_SEEDS + 1)
-        reach = (t.ppf(1 - level(), seeds - 1) + norm.ppf(POWER)) * self.std / np.sqrt(seeds)
+        reach = (t.ppf(1 - level(), seeds - 1) + norm.ppf(POWER)) * np.sqrt(self.std**2 / seeds + self.eval_variance)
         enough = np.flatnonzero(reach < distance)
         return int(seeds[enough[0]]) if len(enough) else None
 
@@ -107,7 +129,33 @@ def difference(first: dict, second: dict) -> Difference:
     Where they carry the run groups they were read from (findings.cells.Scores), so does the
     difference."""
     reads = frozenset(getattr(first, "groups", ())) | frozenset(getattr(second, "groups", ()))
-    return replace(_difference(first, second), reads=reads)
+    found = replace(_difference(first, second), reads=reads)
+    examples = [getattr(cell, "examples", {}) for cell in (first, second)]
+    seeds = sorted(set(first) & set(second))
+    if found.paired and all(seed in values for values in examples for seed in seeds):
+        per_seed = [examples[0][seed] - examples[1][seed] for seed in seeds]
+        if len({len(values) for values in per_seed}) == 1:  # one eval set
+            found = replace(found, eval_variance=crossed_variances(np.stack(per_seed))[1])
+    return found
+
+
+def crossed_variances(values: np.ndarray) -> tuple[float, float]:
+    """(seed part, eval-set part) of the variance of the mean of a (seeds, examples) table under a
+    crossed model y = mu + seed + example + residual: MS_seed / (S I), which is the variance of the
+    seeds' means over S (what the seeds' interval uses), and max(0, MS_example - MS_residual) /
+    (S I), which estimates var(example) / I, what drawing another eval set adds. With one seed the
+    seed part is NaN and the eval-set part var(examples) / I (residual included: the two cannot be
+    told apart)."""
+    seeds, examples = values.shape
+    grand = values.mean()
+    if seeds < 2:
+        return float("nan"), float(values[0].var(ddof=1) / examples)
+    by_seed, by_example = values.mean(axis=1), values.mean(axis=0)
+    seed_square = examples * ((by_seed - grand) ** 2).sum() / (seeds - 1)
+    example_square = seeds * ((by_example - grand) ** 2).sum() / (examples - 1)
+    residual = values - by_seed[:, None] - by_example[None, :] + grand
+    residual_square = (residual**2).sum() / ((seeds - 1) * (examples - 1))
+    return float(seed_square / (seeds * examples)), float(max(0.0, example_square - residual_square) / (seeds * examples))
 
 
 def _difference(first: dict, second: dict) -> Difference:

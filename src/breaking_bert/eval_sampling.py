@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .differences import EVAL_VALUES, crossed_variances
 from .scoring import metrics_from_confusion
 from .vocabulary import BASELINE_KIND
 
@@ -46,21 +47,25 @@ def influence_values(predicted: np.ndarray, labels: np.ndarray, metric: str, num
     return size * whole - (size - 1) * without[labels, predicted]
 
 
-def crossed_variances(values: np.ndarray) -> tuple[float, float]:
-    """(seed part, eval-set part) of the variance of the mean of a (seeds, examples) table under the
-    crossed model (module docstring): MS_seed / (S I) and max(0, MS_example - MS_residual) / (S I);
-    the seed part is NaN with one seed, and the eval-set part then var(examples) / I (residual
-    included: with one seed the two cannot be told apart)."""
-    seeds, examples = values.shape
-    grand = values.mean()
-    if seeds < 2:
-        return float("nan"), float(values[0].var(ddof=1) / examples)
-    by_seed, by_example = values.mean(axis=1), values.mean(axis=0)
-    seed_square = examples * ((by_seed - grand) ** 2).sum() / (seeds - 1)
-    example_square = seeds * ((by_example - grand) ** 2).sum() / (examples - 1)
-    residual = values - by_seed[:, None] - by_example[None, :] + grand
-    residual_square = (residual**2).sum() / ((seeds - 1) * (examples - 1))
-    return float(seed_square / (seeds * examples)), float(max(0.0, example_square - residual_square) / (seeds * examples))
+def attach_eval_values(runs: pd.DataFrame | None, metrics_paths) -> pd.DataFrame | None:
+    """The runs table with each run's per-example values (findings.cells.EVAL_VALUES: jackknife
+    values of its eval predictions, None for a run that kept none), matched by what the run is
+    (task, pattern, placement, seed; learned runs: task, variant, setting, seed), so that every
+    difference's interval covers the sampling of the eval set too (differences.py)."""
+    from .aggregate import _load as load_columns
+
+    if runs is None:
+        return None
+    key = ["task", "variant", "setting", "seed"] if "variant" in runs else ["task", "pattern", "placement", "seed"]
+    loaded = load_columns(metrics_paths, [*key, "metric", "eval_predictions", "eval_labels"])
+    values = {}
+    for run in loaded[loaded["eval_predictions"].notna()].itertuples(index=False):
+        labels, predicted = np.asarray(run.eval_labels), np.asarray(run.eval_predictions)
+        num_labels = int(max(labels.max(), predicted.max())) + 1 if len(labels) else 2
+        values[tuple(str(getattr(run, column)) for column in key)] = influence_values(predicted, labels, run.metric,
+                                                                                      num_labels)
+    identity = runs[key].astype(str).itertuples(index=False, name=None)
+    return runs.assign(**{EVAL_VALUES: [values.get(tuple(row)) for row in identity]})
 
 
 def _load(metrics_paths) -> pd.DataFrame:

@@ -19,6 +19,7 @@ checkpoint look:
             "aggregate",
             "vocabulary",
             "scoring",
+            "eval_sampling",
         ),
     output:
         decisions="results/looks/look{look}.json",

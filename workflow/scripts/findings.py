@@ -5,12 +5,15 @@ log_to(snakemake.log[0])
 import pandas as pd
 
 from breaking_bert.aggregate import read_runs_table
-from breaking_bert.eval_sampling import eval_sampling_section
+from breaking_bert.eval_sampling import attach_eval_values, eval_sampling_section
 from breaking_bert.findings import design_verdicts, learned_degree_placement, render_report, retained_mass_section
 
-runs = read_runs_table(snakemake.input.runs)
+# each run's per-example values beside its score: the intervals cover the eval set's sampling too
+runs = attach_eval_values(read_runs_table(snakemake.input.runs), snakemake.input.metrics)
 summary = read_runs_table(snakemake.input.summary)
-learned_runs = pd.read_csv(snakemake.input.learned_runs) if "learned_runs" in snakemake.input.keys() else None
+learned_runs = None
+if "learned_runs" in snakemake.input.keys():
+    learned_runs = attach_eval_values(pd.read_csv(snakemake.input.learned_runs), snakemake.input.learned_metrics)
 # of a sequential design, each cell as judged at the look that decided it
 verdicts = design_verdicts(snakemake.params.seeds, runs, learned_runs, snakemake.params.thresholds)
 sections = [learned_degree_placement(pd.read_csv(snakemake.input.learned_summary))] if learned_runs is not None else []

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, Outcome, judge_cells
-from ..differences import MIN_DEFINITIVE_SEEDS
+from ..differences import EVAL_VALUES, MIN_DEFINITIVE_SEEDS
 
 PAPER_KINDS = ("syntax", "lexical", "neighbour", "random")
 NOT_TESTED = "not tested"
@@ -75,11 +75,13 @@ def run_groups(selected: pd.DataFrame) -> frozenset:
 
 
 class Scores(dict):
-    """seed -> value of one cell, with the run groups it was read from (``groups``)."""
+    """seed -> value of one cell, with the run groups it was read from (``groups``) and, where the
+    runs table carries them, each seed's per-example values (``examples``: seed -> array)."""
 
-    def __init__(self, values=(), groups=frozenset()):
+    def __init__(self, values=(), groups=frozenset(), examples=None):
         super().__init__(values)
         self.groups = frozenset(groups)
+        self.examples = dict(examples or {})
 
 
 def _select(runs: pd.DataFrame, **cell) -> pd.DataFrame:
@@ -99,7 +101,10 @@ def _by_seed(runs: pd.DataFrame, column: str, **cell) -> Scores:
         twice = sorted({int(s) for s in seeds if (seeds == s).sum() > 1})
         raise ValueError(f"runs table: seed(s) {twice} appear more than once in the cell {cell}; each seed runs a "
                          "cell once")
-    return Scores(zip(seeds.tolist(), selected[column].to_numpy().astype(float).tolist()), run_groups(selected))
+    examples = None
+    if EVAL_VALUES in selected and column == "score":
+        examples = {seed: values for seed, values in zip(seeds.tolist(), selected[EVAL_VALUES]) if values is not None}
+    return Scores(zip(seeds.tolist(), selected[column].to_numpy().astype(float).tolist()), run_groups(selected), examples)
 
 
 def _scores(runs: pd.DataFrame, **cell) -> Scores:

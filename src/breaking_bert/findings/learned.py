@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Outcome, decide, judge_cells
-from ..differences import Difference, difference
+from ..differences import EVAL_VALUES, Difference, difference
 from ..vocabulary import control_of, degrees_from_columns, is_control
 from .cells import HIGH_SPARSITY, NOT_TESTED, Scores, Verdict, _scores, _by_seed, _select, conclude, run_groups
 from .fixed import _is_full_bigbird
@@ -30,7 +30,14 @@ def frontier_at(learned_runs: pd.DataFrame, task: str, variant: str, sparsity_by
     for seed, sparsity in sparsity_by_seed.items():
         frontier = selected[selected["seed"] == seed].sort_values(SPARSITY)
         if len(frontier) and frontier[SPARSITY].min() <= sparsity <= frontier[SPARSITY].max():
-            scores[seed] = float(np.interp(sparsity, frontier[SPARSITY], frontier["score"]))
+            # the interpolation's weight on each point (linear in the scores, so the per-example
+            # values interpolate with the same weights)
+            weights = np.array([np.interp(sparsity, frontier[SPARSITY], np.eye(len(frontier))[k])
+                                for k in range(len(frontier))])
+            scores[seed] = float(weights @ frontier["score"].to_numpy(dtype=float))
+            values = frontier[EVAL_VALUES].tolist() if EVAL_VALUES in frontier else []
+            if values and all(v is not None for v in values):
+                scores.examples[seed] = sum(w * np.asarray(v) for w, v in zip(weights, values))
     return scores
 
 

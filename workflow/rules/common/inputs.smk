@@ -114,6 +114,8 @@ def get_score_vs_sparsity_inputs(wildcards):
 def get_findings_inputs(wildcards):
     inputs = {
         "runs": "results/tables/runs.csv",
+        # each run's eval predictions: the intervals cover the eval set's sampling (differences.py)
+        "metrics": get_metrics_files(wildcards),
         "summary": "results/tables/summary.csv",
         "eval_sampling": "results/tables/eval_sampling.csv",
         "code": library(
@@ -130,6 +132,7 @@ def get_findings_inputs(wildcards):
     }
     if get_learned_runs():
         inputs["learned_runs"] = "results/tables/learned_runs.csv"
+        inputs["learned_metrics"] = get_learned_metrics_files(wildcards)
         inputs["learned_summary"] = "results/tables/learned_summary.csv"
     if config["cost"]["enabled"]:
         inputs["retained"] = "results/tables/retained_mass.csv"
