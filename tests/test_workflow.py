@@ -188,6 +188,7 @@ RERUN_TABLE_CHANGES = {
     "model.max_length": ("model.max_length", 24),
     "parser.batch_size": ("parser.batch_size", 7),
     "masks.tolerance": ("masks.tolerance", 0.2),
+    "masks.special_tokens": ("masks.special_tokens", "like_words"),
     "patterns.<name>.degrees": ("patterns.neighbour.degrees", {"w": 2}),
     "training.learning_rate": ("training.learning_rate", 5e-4),
     "training.checkpoint_every_steps": ("training.checkpoint_every_steps", 7),
