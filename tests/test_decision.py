@@ -207,7 +207,8 @@ def test_a_24_point_findings_false_definitive_rate_stays_within_5_percent():
     """Finding 3 judged by its own code on 24-point null tables (every removal equal; runs with a
     shared seed effect), 120 draws: Holm's correction keeps the rate of any definitive verdict
     within 5% (./run.sh calibrate has the 4,000-draw figures)."""
-    from breaking_bert.calibration import finding_3, rates
+    from breaking_bert.calibration import rates
+    from breaking_bert.calibration_scenarios import finding_3
 
     assert rates(finding_3, 24, 0.0, 3, draws=120)["definitive"] <= 0.05
 
@@ -251,7 +252,8 @@ def test_a_cell_with_several_parts_is_refuted_only_after_bonferroni_over_them():
     """Finding 2's one cell has four comparisons; refuting it when any one is refuted at 2.5%
     refuted a null table in 8% of draws (docs/EXPERIMENTS.md). With the parts' Bonferroni
     correction the rate of any definitive verdict stays near 5%, and a clear refutation stands."""
-    from breaking_bert.calibration import finding_2, rates
+    from breaking_bert.calibration import rates
+    from breaking_bert.calibration_scenarios import finding_2
 
     assert rates(finding_2, 1, 0.0, 5, draws=200)["definitive"] <= 0.05 + 2 * (0.05 * 0.95 / 200) ** 0.5
     parts = [decide(Difference(0.02, 0.01, 5, True), above=0.0), decide(Difference(-0.0135, 0.01, 5, True), above=0.0)]

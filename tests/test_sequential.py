@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from breaking_bert.calibration import finding_4, sequential_rates
+from breaking_bert.calibration import sequential_rates
+from breaking_bert.calibration_scenarios import finding_4
 from breaking_bert.decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED
 from breaking_bert.findings import late_vs_all_layers
 from breaking_bert.sequential import Design, judge_looks, look_decisions, run_design, simulate, undecided_groups
