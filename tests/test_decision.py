@@ -163,7 +163,7 @@ def test_unpaired_cells_get_welch_satterthwaite_df():
     va, vb = np.var(list(a.values()), ddof=1) / 4, np.var(list(b.values()), ddof=1) / 3
     expected = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 2)
     assert not diff.paired and diff.degrees_of_freedom == pytest.approx(expected) and 2 <= expected <= 5
-    assert "Welch df=" in str(diff)
+    assert f"df={expected:.1f}" in str(diff)
 
 
 def test_holm_tests_a_refutation_of_k_parts_on_the_scale_of_its_own_bonferroni():
@@ -288,8 +288,11 @@ def test_an_interval_about_the_task_covers_the_sampling_of_the_eval_set():
     assert about_the_task.mean == alone.mean and about_the_task.std == alone.std
     assert about_the_task.eval_variance == pytest.approx(0.1 * 0.9 / examples, rel=0.2)
     assert about_the_task.half_width > alone.half_width and "eval set se 0.03" in str(about_the_task)
+    # Satterthwaite's df: between the seeds' 2 and the examples' hundreds, near 2 when the seed part is small
+    assert 2 <= about_the_task.degrees_of_freedom < 2 * examples
     assert decide(alone, below=-0.05).verdict == SUPPORTED
     assert decide(about_the_task, below=-0.05).verdict == CANNOT_TELL
-    # a cell whose runs kept no predictions: the seeds' interval, as before
+    # a cell one of whose runs kept no predictions: the seeds' interval, and it says so
     partial = Scores(dict(scores[0]), examples={0: cell[0]})
-    assert difference(partial, with_examples[1]).eval_variance == 0.0
+    mixed = difference(partial, with_examples[1])
+    assert mixed.eval_variance == 0.0 and "about this eval set only (seed(s) [1, 2] kept no eval predictions)" in mixed.note

@@ -255,3 +255,29 @@ def test_a_finding_is_never_supported_when_no_single_look_supports_all_its_cells
     (joined,) = merge_looks(Design(3, 5, 2), [[conclude("f", [{"task": "x"}], [Outcome(SUPPORTED, "x", 0.001)],
                                                         "({tally})", [("x",)])], look(SUPPORTED, SUPPORTED)])
     assert joined.verdict == SUPPORTED and joined.evidence["decided"].tolist() == ["look 1 (3 seeds)", "look 2 (5 seeds)"]
+
+
+def test_a_cell_decided_at_an_earlier_look_stays_when_it_leaves_the_finding():
+    """A BigBird point refuted at look 1 whose mean sparsity then falls below the gate (its other
+    variant's cell kept it running): it leaves the last look's cells, but its refutation stands,
+    so the finding is not supported (merged by the last look alone, it came out supported)."""
+    from breaking_bert.decision import Outcome
+    from breaking_bert.findings.cells import conclude
+    from breaking_bert.sequential import merge_looks
+
+    look_1 = conclude("f", [{"task": "x"}, {"task": "y"}], [Outcome(NOT_SUPPORTED, "x refuted", 0.9, 0.0001),
+                                                             Outcome(CANNOT_TELL, "y open", 0.2, 0.5)],
+                      "({tally})", [("x",), ("y",)])
+    look_2 = conclude("f", [{"task": "y"}], [Outcome(SUPPORTED, "y supported", 0.001, 0.9)], "({tally})", [("y",)])
+    (merged,) = merge_looks(Design(3, 5, 2), [[look_1], [look_2]])
+    assert merged.verdict == "partly" and sorted(merged.cell_keys) == [("x",), ("y",)]
+    assert [cell.verdict for cell in merged.cells] == [SUPPORTED, NOT_SUPPORTED]
+    rows = merged.evidence.set_index("task")
+    assert rows.loc["x", "decided"] == "look 1 (3 seeds); not among the last look's cells"
+    assert rows.loc["y", "decided"] == "look 2 (5 seeds)"
+    # an undecided cell that left is left out
+    look_1b = conclude("f", [{"task": "x"}, {"task": "y"}], [Outcome(CANNOT_TELL, "x open", 0.3, 0.4),
+                                                              Outcome(CANNOT_TELL, "y open", 0.2, 0.5)],
+                       "({tally})", [("x",), ("y",)])
+    (left,) = merge_looks(Design(3, 5, 2), [[look_1b], [look_2]])
+    assert left.verdict == SUPPORTED and left.cell_keys == [("y",)]

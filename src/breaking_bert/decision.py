@@ -186,6 +186,9 @@ RULE_TEXT = (
     "finding is supported when every cell supports it (an intersection-union test, conservative). A cell whose "
     "claim has parts (finding 1's two, finding 2's four, finding 3's two) is supported when every part is and "
     "refuted when one part is after Bonferroni over the parts, in Holm's thresholds too. \"Costs little\" is a "
-    "one-sided non-inferiority test: the interval's lower end above minus the metric's negligible drop. The "
+    "one-sided non-inferiority test: the interval's lower end above minus the metric's negligible drop. Where the "
+    "runs kept their eval predictions an interval also covers the sampling of the eval set (Satterthwaite's df), "
+    "so its verdict is about the task. The t intervals assume that a comparison's per-seed differences vary "
+    "roughly normally: a finetune that collapses in some seeds breaks that, and 3 seeds cannot show it. The "
     "rule's calibration (false-definitive rates at the least favourable nulls, power) is in docs/EXPERIMENTS.md."
 )

@@ -1,9 +1,11 @@
 """How much the sampling of the eval set adds to a cell's uncertainty (issue 37): per cell, its
 difference from dense (dense: its own score) with two standard errors of the mean over seeds,
 
-- from seeds: the spread of the per-seed differences over seeds, sd / sqrt(seeds), what the
-  verdicts' intervals use; it holds the eval set fixed, so those verdicts are about this eval set;
-- from the eval set: what drawing another eval set of the same size from the task would add.
+- from seeds: the spread of the per-seed differences over seeds, sd / sqrt(seeds): it holds the
+  eval set fixed;
+- from the eval set: what drawing another eval set of the same size from the task would add. The
+  findings' intervals include it wherever both cells' runs kept their predictions
+  (differences.py), so that their verdicts are about the task, not this eval set.
 
 The second comes from a crossed model of per-example values y[seed, example] (the difference of the
 two runs' per-example jackknife values, which for accuracy are the examples' correctness): y = mu +
@@ -96,7 +98,7 @@ def _cell_row(task, pattern, placement, cell: pd.DataFrame, dense: pd.DataFrame)
         scores.append(score)
     if not per_seed:
         return None
-    _, from_eval_set = crossed_variances(np.stack(per_seed))
+    _, from_eval_set, _ = crossed_variances(np.stack(per_seed))
     from_seeds = float(np.var(scores, ddof=1) / len(scores)) if len(scores) > 1 else float("nan")
     both = from_seeds + from_eval_set
     return {"task": task, "pattern": pattern, "kind": cell["kind"].iloc[0], "placement": placement, "metric": metric,
@@ -131,13 +133,13 @@ def eval_sampling_section(table: pd.DataFrame) -> str:
     median = float(sparse["eval set share"].median())
     largest = float(sparse["se from eval set"].max())
     lines += [
-        "Per cell, its difference from dense (dense: its own score): the standard error of the mean over seeds that "
-        "the verdicts' intervals use (the eval set held fixed), and the one that drawing another eval set of the "
-        "same size would add (crossed seeds x examples variance components on per-example jackknife values; "
-        "src/breaking_bert/eval_sampling.py). The verdicts above are about this eval set. Over the "
+        "Per cell, its difference from dense (dense: its own score): the standard error of the mean over seeds (the "
+        "eval set held fixed), and the one that drawing another eval set of the same size adds (crossed seeds x "
+        "examples variance components on per-example jackknife values; src/breaking_bert/eval_sampling.py). The "
+        "findings' intervals include both wherever the runs kept their predictions, so their verdicts are about "
+        "the task; an interval marked 'about this eval set only' could not. Over the "
         f"{len(sparse)} sparse cells the eval set's part is a median {median:.0%} of the variance of both, and its "
-        f"standard error reaches {largest:.4f}: an interval about the task rather than this eval set would be "
-        "that much wider. It shrinks as 1 / eval examples; more seeds do not shrink it.",
+        f"standard error reaches {largest:.4f}. It shrinks as 1 / eval examples; more seeds do not shrink it.",
         "",
         to_markdown(table, float_format="{:.4f}"),
     ]

@@ -118,8 +118,9 @@ def merge_looks(design: Design, per_look: list[list]) -> list:
     sparsity, which moves as seeds are added). Each of the last look's cells is taken as judged at
     the first look where that cell was definitive (its evidence row from that look), else as at the
     last look; a cell absent from an earlier look has no verdict there, and one absent from the
-    last look (it left the finding, e.g. below its sparsity gate) is no part of the merged
-    verdict. The finding's verdict from those cells (supported when all are; not supported, or
+    last look (it left the finding since, e.g. below its sparsity gate) stays with the verdict of the
+    look that decided it if one did (dropping it could drop a refutation), and is left out if none
+    did. The finding's verdict from those cells (supported when all are; not supported, or
     partly, when one refutes it; else cannot tell), except that it is supported only when some
     single look supported every one of them: cells supported at different looks never add up to a
     support no look saw."""
@@ -140,15 +141,28 @@ def merge_looks(design: Design, per_look: list[list]) -> list:
                               else f"undecided after look {look + 1}")
         evidence["decided"] = ""
         evidence.loc[last.cell_rows, "decided"] = decided_at
+        keys, rows = list(last.cell_keys), list(last.cell_rows)
+        # a cell decided at an earlier look stays, though it left the finding since (its sparsity
+        # moved across the gate as seeds were added): dropping it could drop a refutation
+        for k, verdict in enumerate(history):
+            for c, key in enumerate(verdict.cell_keys if verdict is not None else ()):
+                if key in keys or verdict.cells[c].verdict not in DEFINITIVE:
+                    continue
+                row = verdict.evidence.loc[verdict.cell_rows[c]].copy()
+                row["decided"] = f"look {k + 1} ({design.looks[k]} seeds); not among the last look's cells"
+                evidence = pd.concat([evidence, row.to_frame().T], ignore_index=True)
+                keys.append(key)
+                rows.append(len(evidence) - 1)
+                cells.append(verdict.cells[c])
         found = _combine(cells)
-        reason = replace(last, evidence=evidence).rendered(cells)
-        keys = set(last.cell_keys)
-        if found == SUPPORTED and not any(v is not None and v.verdict == SUPPORTED and keys <= set(v.cell_keys)
+        reason = replace(last, evidence=evidence, cell_rows=rows).rendered(cells)
+        if found == SUPPORTED and not any(v is not None and v.verdict == SUPPORTED and set(keys) <= set(v.cell_keys)
                                           for v in history):
             found = CANNOT_TELL
             reason += ("; every cell was supported at some look, but no single look supported them all, so the "
                        "finding is not supported by any one look's evidence")
-        merged.append(replace(last, verdict=found, evidence=evidence, cells=cells, reason=reason))
+        merged.append(replace(last, verdict=found, evidence=evidence, cells=cells, reason=reason, cell_rows=rows,
+                              cell_keys=keys))
     return merged
 
 
