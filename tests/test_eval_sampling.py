@@ -103,3 +103,14 @@ def test_eval_values_are_attached_to_runs_by_what_they_are(tmp_path):
             continue
         kept = runs[(runs["pattern"] == row.pattern) & (runs["seed"] == row.seed)].iloc[0]
         assert np.array_equal(getattr(row, EVAL_VALUES), (np.asarray(kept.eval_predictions) == labels).astype(float))
+
+
+def test_runs_that_predict_one_class_for_every_example_are_named(tmp_path):
+    from breaking_bert.eval_sampling import collapsed_runs
+
+    labels = np.array([0, 1] * 20)
+    fine = _write(tmp_path, "n", "neighbour", "all", 0, labels, labels)
+    collapsed = _write(tmp_path, "n", "neighbour", "all", 1, np.zeros(40, dtype=int), labels)
+    assert collapsed_runs([fine]) == []
+    (line, _) = collapsed_runs([fine, collapsed])
+    assert "t/n/all/seed1" in line and "seed0" not in line

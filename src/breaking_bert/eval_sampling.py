@@ -70,6 +70,19 @@ def attach_eval_values(runs: pd.DataFrame | None, metrics_paths) -> pd.DataFrame
     return runs.assign(**{EVAL_VALUES: [values.get(tuple(row)) for row in identity]})
 
 
+def collapsed_runs(metrics_paths) -> list[str]:
+    """Lines naming the runs that predict one class for every eval example (a finetune that
+    collapsed): the t intervals over seeds assume per-seed differences that vary roughly normally,
+    which such a run breaks and 3 seeds cannot show (docs/EXPERIMENTS.md)."""
+    runs = _load(metrics_paths)
+    collapsed = [run for run in runs.itertuples() if len(set(run.eval_predictions)) == 1 < len(set(run.eval_labels))]
+    if not collapsed:
+        return []
+    names = ", ".join(f"{run.task}/{run.pattern}/{run.placement}/seed{run.seed}" for run in collapsed)
+    return [f"**Collapsed runs** (one class predicted for every eval example): {names}. The intervals assume that "
+            "seeds vary roughly normally; a verdict on a cell with such a run is not to be trusted as it stands.", ""]
+
+
 def _load(metrics_paths) -> pd.DataFrame:
     """The runs that kept their predictions (runs from before predictions were kept are left out)."""
     from .aggregate import _load as load_columns

@@ -5,7 +5,7 @@ log_to(snakemake.log[0])
 import pandas as pd
 
 from breaking_bert.aggregate import read_runs_table
-from breaking_bert.eval_sampling import attach_eval_values, eval_sampling_section
+from breaking_bert.eval_sampling import attach_eval_values, collapsed_runs, eval_sampling_section
 from breaking_bert.findings import design_verdicts, learned_degree_placement, render_report, retained_mass_section
 
 # each run's per-example values beside its score: the intervals cover the eval set's sampling too
@@ -23,4 +23,5 @@ if "retained" in snakemake.input.keys():
     sections.append(retained_mass_section(summary, retained, cost))
 sections.append(eval_sampling_section(pd.read_csv(snakemake.input.eval_sampling)))
 with open(snakemake.output[0], "w") as handle:
-    handle.write(render_report(verdicts, summary, sections, snakemake.params.seeds))
+    handle.write(render_report(verdicts, summary, sections, snakemake.params.seeds,
+                               warnings=collapsed_runs(snakemake.input.metrics)))

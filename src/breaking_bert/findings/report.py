@@ -107,7 +107,9 @@ def design_verdicts(seeds, runs: pd.DataFrame, learned_runs: pd.DataFrame | None
     return judge_looks(Design.from_config(seeds), runs, learned_runs, judge_with(thresholds))
 
 
-def render_report(verdicts: list[Verdict], summary: pd.DataFrame, extra_sections: list[str] = (), seeds=None) -> str:
+def render_report(verdicts: list[Verdict], summary: pd.DataFrame, extra_sections: list[str] = (), seeds=None,
+                  warnings: list[str] = ()) -> str:
+    """The report; ``warnings``: lines set under the verdict table (e.g. collapsed runs)."""
     from ..aggregate import to_markdown
     from ..sequential import SEQUENTIAL_RULE_TEXT, Design
 
@@ -121,7 +123,8 @@ def render_report(verdicts: list[Verdict], summary: pd.DataFrame, extra_sections
              "", *rule, ""]
     lines += ["| finding | verdict |", "| --- | --- |"]
     lines += [f"| {v.finding} | **{v.verdict}** |" for v in verdicts]
-    lines += ["", *ineffective_placements(summary), "## Dense baseline across seeds", "", to_markdown(dense_stability(summary))]
+    lines += ["", *warnings, *ineffective_placements(summary), "## Dense baseline across seeds", "",
+              to_markdown(dense_stability(summary))]
     for v in verdicts:
         lines += [f"## {v.finding}", "", f"**{v.verdict}**: {v.reason}.", ""]
         if not v.evidence.empty:
