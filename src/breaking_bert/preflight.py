@@ -159,6 +159,13 @@ def check_plan(config: dict, task_names, is_dense) -> None:
         depth = None
     if depth is not None:
         problems += check_placements(config, depth, is_dense)
+    margins = config.get("findings", {}).get("negligible_drop")
+    if isinstance(margins, dict):
+        for name in task_names:
+            metric = config["tasks"][name].get("metric", "accuracy")
+            if metric not in margins:
+                problems.append(f"findings.negligible_drop: no margin for the metric {metric!r} of task {name!r} (it "
+                                f"gives {sorted(margins)}); add one, in that metric's units")
     tracking = config.get("tracking", {})
     if tracking.get("enabled", True):
         try:
