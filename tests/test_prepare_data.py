@@ -78,7 +78,7 @@ def test_bbc_news_folders_read_as_latin1():
 def test_missing_label_column_names_file_and_columns(tmp_path):
     path = tmp_path / "d.csv"
     pd.DataFrame({"text": ["a", "b"], "y": [0, 1]}).to_csv(path, index=False)
-    with pytest.raises(DataError, match=r"d.csv.*missing label column 'label'.*\['text', 'y'"):
+    with pytest.raises(DataError, match=r"d.csv\): missing column\(s\) \['label'\]; columns are \['text', 'y'\]"):
         prepare_task(_task(path))
 
 
@@ -101,7 +101,7 @@ def test_empty_text_and_missing_file(tmp_path):
 def test_undecodable_bytes_name_the_file(tmp_path):
     path = tmp_path / "d.csv"
     path.write_bytes(b"text,label\ncaf\xe9,1\nok,0\nfine,1\ngood,0\n")
-    with pytest.raises(DataError, match=r"d.csv: not utf-8 text \(byte 14: b'\\xe9'\); set the task's encoding"):
+    with pytest.raises(DataError, match=r"d.csv: not utf-8 text \(line 2, byte 14: b'\\xe9'\); set the task's encoding \(e.g. latin-1\)"):
         prepare_task(_task(path))
     train, evaluation, _ = prepare_task(_task(path, encoding="latin-1", eval_fraction=0.5))
     assert "café" in set(train["text_a"]) | set(evaluation["text_a"])
@@ -244,4 +244,33 @@ def test_the_plan_and_the_data_stage_name_the_same_fix(tmp_path):
                               "encoding: utf-8" in plan
     wrong = _written(tmp_path, "wrong.csv", rows=[("café", "pos"), ("thé", "neg")] * 5, encoding="latin-1")
     plan, stage = _plan_and_stage(_task(wrong))
-    assert plan == stage and "not utf-8 text" in plan and "set the task's encoding (e.g. latin-1)" in plan
+    assert plan == stage and "not utf-8 text (line 2, byte 14: b'\\xe9')" in plan and "(e.g. latin-1)" in plan
+    quotes = _written(tmp_path, "quotes.csv", rows=[("\u201cgood\u201d", "pos"), ("bad", "neg")] * 5, encoding="cp1252")
+    plan, stage = _plan_and_stage(_task(quotes))
+    assert plan == stage and "(e.g. cp1252)" in plan, "latin-1 would turn curly quotes into control characters"
+    for name, content, message in [
+        ("empty.csv", b"", "the file is empty (no header row)"),
+        ("only_bom.csv", b"\xef\xbb\xbf", "the file is empty (no header row)"),
+        ("other_columns.csv", b"review,sentiment\n", "missing column(s) ['text', 'label']"),
+        ("twice.csv", b"text,label,text\na,pos,b\nc,neg,d\n", "names column(s) ['text'] more than once"),
+        ("unquoted.csv", b"text,label\nfine,pos\nthis film, honestly, was great,pos\n",
+         "row 1 has 4 fields where the header has 2"),
+        ("utf16_no_mark.csv", "text,label\na,pos\nb,neg\n".encode("utf-16-le"),
+         "UTF-16 text without a byte-order mark; set the task's encoding: utf-16-le"),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        plan, stage = _plan_and_stage(_task(path))
+        assert plan == stage and message in plan, (name, plan, stage)
+
+
+def test_labels_read_as_they_read_before_the_one_reader(tmp_path):
+    """Text labels '0.0' / '1.0' meet the integers 0 and 1 (pandas read them as floats); 'N/A' is
+    no label (pandas read it as missing)."""
+    floats = _written(tmp_path, "floats.csv", rows=[(f"text {i}", f"{i % 2}.0") for i in range(10)])
+    plan, (train, evaluation, labels) = _plan_and_stage(_task(floats, labels=[0, 1], eval_fraction=0.5))
+    assert plan is None and labels == [0, 1]
+    missing = _written(tmp_path, "na.csv", rows=[(f"text {i}", "pos" if i % 2 else "neg") for i in range(9)]
+                       + [("text 9", "N/A")])
+    plan, stage = _plan_and_stage(_task(missing))
+    assert plan == stage and "no label in column 'label' at row(s) [9]" in plan

@@ -55,7 +55,11 @@ def label_key(value):
     if isinstance(value, float) and value.is_integer():
         return int(value)
     text = str(value).strip()
-    return int(text) if re.fullmatch(r"[+-]?\d+", text) else text
+    return int(text.split(".")[0]) if re.fullmatch(r"[+-]?\d+(\.0*)?", text) else text
+
+
+# what spreadsheets and pandas write for "no value": in a label column, a missing label
+MISSING_MARKS = {"na", "n/a", "#n/a", "nan", "null", "none", "<na>"}
 
 
 def _is_missing(value) -> bool:
@@ -66,8 +70,10 @@ def _rows(rows, mask) -> list:
     return [row for row, bad in zip(rows, mask) if bad][:5]
 
 
-def check_rows(columns: list, rows: int, where: str) -> None:
-    """A file with a header has rows under it (its columns are named, so the message says so)."""
+def check_header(columns: list, rows: int, task: dict, where: str) -> None:
+    """A file's header names the task's text and label columns, and rows follow it: the plan check
+    and the data stage both ask this, in this order, so that they name the same fix."""
+    check_columns(columns, task, where)
     if rows == 0:
         raise DataError(f"{where}: no rows after the header (columns {columns}); add examples to the file")
 
@@ -91,7 +97,7 @@ def check_texts(values: list, rows: list, column: str, where: str) -> None:
 def label_keys(values: list, rows: list, column: str, where: str) -> list:
     """The column's labels as label_key()s; a column that mixes integers and text is an error naming
     the rows of the rarer type (one 'pos' among integers names that row, not the others)."""
-    missing = [_is_missing(value) for value in values]
+    missing = [_is_missing(value) or str(value).strip().lower() in MISSING_MARKS for value in values]
     if any(missing):
         raise DataError(f"{where}: no label in column {column!r} at row(s) {_rows(rows, missing)}; drop or label them")
     keys = [label_key(value) for value in values]

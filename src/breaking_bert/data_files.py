@@ -45,16 +45,28 @@ def text_encoding(head: bytes, declared: str, path: Path, key: str) -> str:
 
 
 def _head(path: Path, encoding: str, key: str) -> tuple[bytes, str, str]:
+    """The file's first bytes, the encoding to decode it with, and those bytes decoded."""
     with open(path, "rb") as handle:
         head = handle.read(SAMPLE_BYTES)
     encoding = text_encoding(head, encoding, path, key)
     return head, encoding, head.decode(encoding, errors="replace").lstrip("\ufeff")
 
 
-def sniff_format(path: Path, encoding: str = "utf-8", key: str = "file") -> str:
+def _utf16_without_mark(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' where every other byte of a text's start is NUL (UTF-16 without
+    a byte-order mark), else None."""
+    sample = head[:2048]
+    if len(sample) < 4:
+        return None
+    for name, zeros in (("utf-16-le", sample[1::2]), ("utf-16-be", sample[0::2])):
+        if zeros.count(0) > 0.9 * len(zeros):
+            return name
+    return None
+
+
+def sniff_format(head: bytes, encoding: str, text: str) -> str:
     """The format a file's content shows: parquet (its magic bytes), json or jsonl (one object on
     its first line), tsv or csv (the header's delimiter); 'binary' for anything else undecodable."""
-    head, encoding, text = _head(path, encoding, key)
     if head.startswith(b"PAR1"):
         return "parquet"
     if b"\x00" in head and not encoding.startswith("utf-16"):
@@ -80,13 +92,14 @@ def delimiter_of(text: str) -> str:
     return best if counts[best] else ","
 
 
-def file_format(path: Path, declared: str | None, key: str, encoding: str = "utf-8") -> str:
+def _file_format(path: Path, declared: str | None, key: str, head: bytes, encoding: str, text: str) -> str:
     """The format to read a file with: the one the task declares, else its suffix, else its content;
     a declared or suffix format that the content contradicts is an error naming both."""
-    if not path.is_file():
-        raise DataError(f"{key}: {path}: file not found")
-    sniffed = sniff_format(path, encoding, key)
+    sniffed = sniff_format(head, encoding, text)
     if sniffed == "binary":
+        utf16 = _utf16_without_mark(head)
+        if utf16:
+            raise DataError(f"{key}: {path}: UTF-16 text without a byte-order mark; set the task's encoding: {utf16}")
         raise DataError(f"{key}: {path}: not a text table nor parquet; use one of {', '.join(FORMATS)}")
     claimed = declared or path.suffix.lstrip(".").lower()
     source = "the task's format" if declared else "its name"
@@ -101,35 +114,49 @@ def file_format(path: Path, declared: str | None, key: str, encoding: str = "utf
     return sniffed if family[sniffed] == "json" else claimed  # JSON lines or not: as the content shows
 
 
-def _decode_error(path: Path, encoding: str, key: str, error: UnicodeDecodeError) -> DataError:
-    return DataError(
-        f"{key}: {path}: not {encoding} text (byte {error.start}: {error.object[error.start:error.start + 1]!r}); "
-        "set the task's encoding (e.g. latin-1)"
-    )
+def _decode_error(path: Path, encoding: str, key: str) -> DataError:
+    """Where the file stops being ``encoding`` text, counted from its start, and the encoding to
+    try: cp1252 where the byte is one of its printable extras (curly quotes, dashes: latin-1 would
+    turn them into invisible control characters), latin-1 otherwise."""
+    raw = path.read_bytes()
+    try:
+        raw.decode(encoding)
+        return DataError(f"{key}: {path}: not {encoding} text; set the task's encoding")
+    except UnicodeDecodeError as error:
+        byte = raw[error.start:error.start + 1]
+        line = raw.count(b"\n", 0, error.start) + 1
+        suggestion = "cp1252" if byte and 0x80 <= byte[0] <= 0x9F else "latin-1"
+        return DataError(f"{key}: {path}: not {encoding} text (line {line}, byte {error.start}: {byte!r}); set the "
+                         f"task's encoding (e.g. {suggestion})")
 
 
-def _read_text_table(path: Path, encoding: str, key: str) -> Table:
+def _read_text_table(path: Path, encoding: str, text: str, key: str) -> Table:
     csv.field_size_limit(sys.maxsize)  # reviews longer than csv's 128 KB default field
-    _, encoding, text = _head(path, encoding, key)
     try:
         with open(path, newline="", encoding=encoding) as handle:
-            reader = csv.DictReader(handle, delimiter=delimiter_of(text.lstrip(" \t\r\n")))
-            records = list(reader)
-            return Table(list(reader.fieldnames or []), records)
-    except UnicodeDecodeError as error:
-        raise _decode_error(path, encoding, key, error) from None
+            reader = csv.reader(handle, delimiter=delimiter_of(text.lstrip(" \t\r\n")))
+            header = next(reader, [])
+            columns = [name.lstrip("\ufeff") for name in header]
+            rows = [row for row in reader if row]
+    except UnicodeDecodeError:
+        raise _decode_error(path, encoding, key) from None
+    for number, row in enumerate(rows):
+        if len(row) > len(columns):
+            raise DataError(f"{key}: {path}: row {number} has {len(row)} fields where the header has {len(columns)} "
+                            f"({row[:len(columns) + 1]!r}...); quote the text: a field that holds the delimiter "
+                            "needs quotes")
+    return Table(columns, [dict(zip(columns, row + [None] * (len(columns) - len(row)))) for row in rows])
 
 
 def _read_json(path: Path, lines: bool, encoding: str, key: str) -> Table:
-    _, encoding, _ = _head(path, encoding, key)
     try:
         text = path.read_text(encoding=encoding)
         if lines:
             data = [json.loads(line) for line in text.splitlines() if line.strip()]
         else:
             data = json.loads(text)
-    except UnicodeDecodeError as error:
-        raise _decode_error(path, encoding, key, error) from None
+    except UnicodeDecodeError:
+        raise _decode_error(path, encoding, key) from None
     except ValueError as error:
         raise DataError(f"{key}: {path}: not valid JSON{' lines' if lines else ''} ({error})") from None
     if isinstance(data, dict):  # column-oriented, as pandas writes it: {column: {index: value}} or lists
@@ -138,19 +165,33 @@ def _read_json(path: Path, lines: bool, encoding: str, key: str) -> Table:
     if not isinstance(data, list):
         raise DataError(f"{key}: {path}: JSON holds neither records nor columns")
     columns = list(dict.fromkeys(name for record in data if isinstance(record, dict) for name in record))
-    return Table(columns, data)
+    return Table(columns, [{name: record.get(name) for name in columns} if isinstance(record, dict) else record
+                           for record in data])
 
 
 def read_table(path: Path, declared_format: str | None, encoding: str, key: str) -> Table | None:
-    """A local file's columns and rows (None: a parquet file where pyarrow is not importable)."""
-    fmt = file_format(path, declared_format, key, encoding)
+    """A local file's columns and rows (None: a parquet file where pyarrow is not importable); an
+    empty file, or a header that names a column twice, is an error naming it."""
+    if not path.is_file():
+        raise DataError(f"{key}: {path}: file not found")
+    head, encoding, text = _head(path, encoding, key)
+    if not text.strip():
+        raise DataError(f"{key}: {path}: the file is empty (no header row); write a header naming the text and label "
+                        "columns, then the examples")
+    fmt = _file_format(path, declared_format, key, head, encoding, text)
     if fmt in ("csv", "tsv"):
-        return _read_text_table(path, encoding, key)
-    if fmt in ("json", "jsonl"):
-        return _read_json(path, fmt == "jsonl", encoding, key)
-    try:
-        import pyarrow.parquet
-    except ImportError:  # the data job reads it (its env has pyarrow) and checks the same
-        return None
-    table = pyarrow.parquet.read_table(path)
-    return Table(list(table.column_names), table.to_pylist())
+        table = _read_text_table(path, encoding, text, key)
+    elif fmt in ("json", "jsonl"):
+        table = _read_json(path, fmt == "jsonl", encoding, key)
+    else:
+        try:
+            import pyarrow.parquet
+        except ImportError:  # the data job reads it (its env has pyarrow) and checks the same
+            return None
+        arrow = pyarrow.parquet.read_table(path)
+        table = Table(list(arrow.column_names), arrow.to_pylist())
+    repeated = sorted({name for name in table.columns if table.columns.count(name) > 1})
+    if repeated:
+        raise DataError(f"{key}: {path}: the header names column(s) {repeated} more than once; give each column a "
+                        "name of its own")
+    return table

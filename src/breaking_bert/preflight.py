@@ -16,9 +16,8 @@ from pathlib import Path
 
 from .data_checks import (
     DataError,
-    check_columns,
+    check_header,
     check_labels,
-    check_rows,
     check_texts,
     label_key,
     label_keys,
@@ -45,8 +44,7 @@ def check_records(table: Table, task: dict, where: str, training: bool) -> None:
     under the header, no empty text, labels of one type inside the declared set, and (training
     data) two classes or more with every declared label present."""
     records, columns = table.records, table.columns
-    check_columns(columns, task, where)
-    check_rows(columns, len(records), where)
+    check_header(columns, len(records), task, where)
     rows = list(range(len(records)))
     for column, value in (task.get("filter") or {}).items():
         if column not in columns:

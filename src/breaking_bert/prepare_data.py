@@ -18,8 +18,8 @@ import pandas as pd
 from .data_checks import (
     DataError,
     check_columns,
+    check_header,
     check_labels,
-    check_rows,
     check_texts,
     class_counts,
     label_key,
@@ -33,13 +33,14 @@ from .data_files import read_table
 SOURCES = {"hub", "file", "folders"}
 
 
-def _read_local_file(path: Path, fmt: str | None, encoding: str, key: str) -> pd.DataFrame:
+def _read_local_file(path: Path, task: dict, encoding: str, key: str) -> pd.DataFrame:
     """The file as the plan check read it (data_files.read_table: format, encoding, delimiter,
-    header); a table's cells as they are written (text stays text: labels meet as label_key()s)."""
-    table = read_table(path, fmt, encoding, key)
+    header) and checked its header (data_checks.check_header); a table's cells as they are written
+    (text stays text: labels meet as label_key()s)."""
+    table = read_table(path, task.get("format"), encoding, key)
     if table is None:  # parquet without pyarrow: cannot happen in this env, which has it
         return pd.read_parquet(path)
-    check_rows(table.columns, len(table.records), f"{key} ({path})")
+    check_header(table.columns, len(table.records), task, f"{key} ({path})")
     return pd.DataFrame(table.records, columns=table.columns)
 
 
@@ -73,7 +74,7 @@ def load_raw_splits(task: dict, name: str = "<task>") -> tuple[dict[str, pd.Data
     if source == "folders":
         frame = pd.DataFrame(read_label_folders(path, encoding, key))
     else:
-        frame = _read_local_file(path, task.get("format"), encoding, key)
+        frame = _read_local_file(path, task, encoding, key)
     frame = frame.reset_index(drop=True)
     frame["row"] = np.arange(len(frame))
     for column, value in (task.get("filter") or {}).items():
@@ -83,16 +84,14 @@ def load_raw_splits(task: dict, name: str = "<task>") -> tuple[dict[str, pd.Data
     eval_path = task.get("eval_path")
     if eval_path:
         key = f"tasks.{name}.eval_path"
-        eval_frame = _read_local_file(resolve_data_path(eval_path, key), task.get("format"), encoding, key)
+        eval_frame = _read_local_file(resolve_data_path(eval_path, key), task, encoding, key)
         eval_frame["row"] = np.arange(len(eval_frame))
-        return {"train": frame, "eval": eval_frame}, str(path)
-    # No eval split shipped: hold out a seeded fraction of every class.
-    if task["label_column"] not in frame.columns:
-        raise DataError(f"{path}: missing label column {task['label_column']!r}; columns are {list(frame.columns)}")
-    # every class keeps a training example
+        return {"train": frame, "eval": eval_frame}, f"tasks.{name}.path ({path})"
+    # No eval split shipped: hold out a seeded fraction of every class (the header was checked:
+    # the label column is there); every class keeps a training example
     held_out = stratified_sample(frame[task["label_column"]], task.get("eval_fraction", 0.2), task.get("split_seed", 0),
                                  leave=1)
-    return {"train": frame[~held_out], "eval": frame[held_out]}, str(path)
+    return {"train": frame[~held_out], "eval": frame[held_out]}, f"{key} ({path})"
 
 
 def stratified_sample(labels: pd.Series, share: float, seed: int, at_least: int = 0, leave: int = 0) -> np.ndarray:
