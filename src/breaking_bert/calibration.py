@@ -107,37 +107,59 @@ def _power_row(job: tuple) -> dict:
             "seeds per run": found["seeds"]}
 
 
-def _map(function: Callable, jobs: list, processes: int) -> list:
-    """Each job in a process of its own (the draws of one configuration stay in one process, seeded)."""
+def _map(function: Callable, jobs: list, processes: int, each: Callable = lambda row: None) -> list:
+    """Each job in a process of its own (the draws of one configuration stay in one process,
+    seeded); ``each`` sees every row as it is done (a long calibration shows its rows as it goes)."""
+    rows = []
     if processes <= 1:
-        return [function(job) for job in jobs]
+        for job in jobs:
+            rows.append(function(job))
+            each(rows[-1])
+        return rows
     from multiprocessing import get_context
 
     with get_context("spawn").Pool(processes) as pool:
-        return pool.map(function, jobs, chunksize=1)
+        for row in pool.imap(function, jobs, chunksize=1):
+            rows.append(row)
+            each(row)
+    return rows
 
 
-def null_table(draws: int = 4000, sequential=(3, 7, 2), findings=None, cases=None, processes: int = 1) -> pd.DataFrame:
-    """Each finding's false-definitive rate at each least favourable null, fixed and sequential."""
-    jobs = [(name, case, label, design, draws) for name, (_, _, own_cases) in FINDINGS.items()
-            if not findings or name[0] in findings for case in own_cases if not cases or case in cases
-            for label, design in _designs(sequential).items()]
-    return pd.DataFrame(_map(_null_row, jobs, processes))
+def null_table(draws: int = 4000, sequential=(3, 7, 2), findings=None, cases=None, processes: int = 1,
+               each: Callable = lambda row: None) -> pd.DataFrame:
+    """Each finding's false-definitive rate at each least favourable null, fixed and sequential (the
+    fixed design's rows first: they are the quicker)."""
+    jobs = [(name, case, label, design, draws) for label, design in _designs(sequential).items()
+            for name, (_, _, own_cases) in FINDINGS.items() if not findings or name[0] in findings
+            for case in own_cases if not cases or case in cases]
+    return pd.DataFrame(_map(_null_row, jobs, processes, each))
 
 
 def power_table(draws: int = 1000, effects=(0.02, 0.03), sequential=(3, 7, 2), processes: int = 1,
-                cases=("null", "e")) -> pd.DataFrame:
+                cases=("null", "e"), each: Callable = lambda row: None) -> pd.DataFrame:
     """Each finding's power (share supported) at each effect, every cell that far beyond its bound:
     on tables without per-example values (``null``: the seeds' interval) and with them (``e``: the
     interval about the task)."""
-    jobs = [(name, effect, label, design, draws, case) for name in FINDINGS for case in cases for effect in effects
-            for label, design in _designs(sequential).items()]
-    return pd.DataFrame(_map(_power_row, jobs, processes))
+    jobs = [(name, effect, label, design, draws, case) for label, design in _designs(sequential).items()
+            for name in FINDINGS for case in cases for effect in effects]
+    return pd.DataFrame(_map(_power_row, jobs, processes, each))
+
+
+def _printer(float_format: str = "{:.4f}") -> Callable:
+    """Prints each row as a Markdown table row as it comes, the header before the first."""
+    from .aggregate import _cell_text
+
+    shown = []
+
+    def show(row: dict) -> None:
+        if not shown:
+            print("| " + " | ".join(row) + " |\n| " + " | ".join("---" for _ in row) + " |")
+            shown.append(True)
+        print("| " + " | ".join(_cell_text(value, float_format) for value in row.values()) + " |", flush=True)
+    return show
 
 
 if __name__ == "__main__":
-    from .aggregate import to_markdown
-
     if sys.argv[1:2] in (["aa"], ["aso"]):
         from .calibration_aa import main
 
@@ -149,10 +171,9 @@ if __name__ == "__main__":
     cases = options["cases"].split(",") if options.get("cases") else [c for c in (*CASES, "d") if c != "null"]
     if options.get("findings"):
         options["findings"] = options["findings"].split(",")
-    print(f"run noise {RUN_NOISE}, seed noise {SEED_NOISE}; cases {', '.join(cases)} (docs/EXPERIMENTS.md)")
-    print(to_markdown(null_table(draws, findings=options.get("findings"), cases=cases, processes=processes),
-                      float_format="{:.4f}"), flush=True)
+    print(f"run noise {RUN_NOISE}, seed noise {SEED_NOISE}; cases {', '.join(cases)} (docs/EXPERIMENTS.md)", flush=True)
+    null_table(draws, findings=options.get("findings"), cases=cases, processes=processes, each=_printer())
     if options.get("power", "yes") != "no":
-        power_cases = options.get("power_cases", "null,e").split(",")
-        print(to_markdown(power_table(int(options.get("power_draws", 1000)), processes=processes, cases=power_cases),
-                          float_format="{:.4f}"))
+        print()
+        power_table(int(options.get("power_draws", 1000)), processes=processes,
+                    cases=options.get("power_cases", "null,e").split(","), each=_printer())
