@@ -33,6 +33,7 @@ demo)
     setup
     snakemake --cores "$(nproc)" --configfile config/embedded.yaml --show-failed-logs "${@:2}"
     echo
+    echo "Findings: $PWD/results/findings.md"
     echo "Tables:  $PWD/results/tables/summary.md, $PWD/results/tables/sparsity.md"
     echo "Figures: $PWD/results/figures/"
     echo "MLflow:  $VENV/bin/mlflow ui --backend-store-uri sqlite:///results/mlflow/mlflow.db"
