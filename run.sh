@@ -3,7 +3,8 @@
 #   ./run.sh demo    create/reuse .venv, install pinned dependencies, run the embedded demo
 #   ./run.sh test    the same set-up, then the test suite
 #   ./run.sh bench   the same set-up, then the benchmarks (docs/BENCHMARKS.md)
-#   ./run.sh calibrate [draws] [--processes=N] [--cases=a,b2,...] | aa RUNS.csv | aso RUNS.csv
+#   ./run.sh calibrate [draws] [--processes=N] [--cases=a,b2,...] [--designs=fixed,sequential] [--power=no]
+#                    | aa RUNS.csv | aso RUNS.csv
 #                    the decision rule's calibration (docs/EXPERIMENTS.md)
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -126,10 +126,11 @@ def _map(function: Callable, jobs: list, processes: int, each: Callable = lambda
 
 
 def null_table(draws: int = 4000, sequential=(3, 7, 2), findings=None, cases=None, processes: int = 1,
-               each: Callable = lambda row: None) -> pd.DataFrame:
+               each: Callable = lambda row: None, designs=("fixed", "sequential")) -> pd.DataFrame:
     """Each finding's false-definitive rate at each least favourable null, fixed and sequential (the
     fixed design's rows first: they are the quicker)."""
     jobs = [(name, case, label, design, draws) for label, design in _designs(sequential).items()
+            if label.split(",")[0] in designs
             for name, (_, _, own_cases) in FINDINGS.items() if not findings or name[0] in findings
             for case in own_cases if not cases or case in cases]
     return pd.DataFrame(_map(_null_row, jobs, processes, each))
@@ -172,7 +173,10 @@ if __name__ == "__main__":
     if options.get("findings"):
         options["findings"] = options["findings"].split(",")
     print(f"run noise {RUN_NOISE}, seed noise {SEED_NOISE}; cases {', '.join(cases)} (docs/EXPERIMENTS.md)", flush=True)
-    null_table(draws, findings=options.get("findings"), cases=cases, processes=processes, each=_printer())
+    designs = options.get("designs", "fixed,sequential").split(",")
+    if options.get("null", "yes") != "no":
+        null_table(draws, findings=options.get("findings"), cases=cases, processes=processes, each=_printer(),
+                   designs=designs)
     if options.get("power", "yes") != "no":
         print()
         power_table(int(options.get("power_draws", 1000)), processes=processes,
