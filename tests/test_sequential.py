@@ -281,3 +281,10 @@ def test_a_cell_decided_at_an_earlier_look_stays_when_it_leaves_the_finding():
                        "({tally})", [("x",), ("y",)])
     (left,) = merge_looks(Design(3, 5, 2), [[look_1b], [look_2]])
     assert left.verdict == SUPPORTED and left.cell_keys == [("y",)]
+    # every cell left by the last look (not tested there): the refutation decided before stands
+    from breaking_bert.findings.cells import NOT_TESTED, Verdict
+
+    (gone,) = merge_looks(Design(3, 5, 2), [[look_1], [Verdict("f", NOT_TESTED, "no cell at the gate")]])
+    assert gone.verdict == NOT_SUPPORTED and gone.cell_keys == [("x",)]
+    (never,) = merge_looks(Design(3, 5, 2), [[look_1b], [Verdict("f", NOT_TESTED, "no cell at the gate")]])
+    assert never.verdict == NOT_TESTED

@@ -125,11 +125,16 @@ def merge_looks(design: Design, per_look: list[list]) -> list:
     single look supported every one of them: cells supported at different looks never add up to a
     support no look saw."""
     merged = []
-    for last in per_look[-1]:
-        history = [next((v for v in verdicts if v.finding == last.finding), None) for verdicts in per_look]
-        if not last.cells or len(last.cell_keys) != len(last.cells):
-            merged.append(last)
+    for shown in per_look[-1]:
+        history = [next((v for v in verdicts if v.finding == shown.finding), None) for verdicts in per_look]
+        keyed = [v for v in history if v is not None and v.cells and len(v.cell_keys) == len(v.cells)]
+        if not keyed:
+            merged.append(shown)
             continue
+        # the last look's cells; where it has none left (all below the gate, say), none, on the frame
+        # of the last look that had some, so that earlier decided cells are still reported
+        last = shown if keyed[-1] is shown else replace(keyed[-1], evidence=keyed[-1].evidence.iloc[0:0].copy(),
+                                                        cells=[], cell_rows=[], cell_keys=[])
         cells, evidence, decided_at = [], last.evidence.copy(), []
         for key, row in zip(last.cell_keys, last.cell_rows):
             judged = [(k, v, v.cell_keys.index(key)) for k, v in enumerate(history)
@@ -154,6 +159,9 @@ def merge_looks(design: Design, per_look: list[list]) -> list:
                 keys.append(key)
                 rows.append(len(evidence) - 1)
                 cells.append(verdict.cells[c])
+        if not cells:  # nothing decided ever left: the last look's verdict as it is
+            merged.append(shown)
+            continue
         found = _combine(cells)
         reason = replace(last, evidence=evidence, cell_rows=rows).rendered(cells)
         if found == SUPPORTED and not any(v is not None and v.verdict == SUPPORTED and set(keys) <= set(v.cell_keys)
