@@ -243,3 +243,23 @@ def test_retained_mass_predictor_averages_the_masked_layers():
     assert table.loc["late", "retained_mass"] == pytest.approx(0.7)
     assert table.loc["all", "retained_mass"] == pytest.approx(0.5)
     assert table.loc["all", "lost_mass_sum"] == pytest.approx(2.0)
+
+
+def test_mass_and_damage_holds_the_number_of_masked_layers_out():
+    """Deltas driven by the number of masked layers (1, 3 or 6) and, a thousand times more weakly,
+    by the mass lost per layer: the summed loss correlates with the delta because it counts layers;
+    within groups of equal layer counts the small relation of the mass itself shows."""
+    from breaking_bert.findings.report import mass_and_damage
+
+    rows = []
+    for layers, delta in ((1, -0.01), (3, -0.03), (6, -0.08)):
+        for retained in (0.5, 0.7, 0.9):
+            rows.append({"masked layers": layers, "retained_mass": retained,
+                         "lost_mass_sum": layers * (1 - retained), "delta_vs_dense": delta + 0.001 * retained})
+    cells = pd.DataFrame(rows)
+    assert cells["lost_mass_sum"].corr(cells["delta_vs_dense"]) < -0.6, "the summed loss follows the layer count"
+    text = mass_and_damage(cells)
+    partial = float(text.split("numbers of masked layers: Pearson ")[1].split(" ")[0])
+    assert partial < -0.99, text  # within a layer count, the mass lost is all there is to the delta
+    assert "single-layer cells" in text and "no interval" in text
+    assert "too few cells" in mass_and_damage(cells.head(2))

@@ -14,7 +14,8 @@ from .learned import irregular_beats_regular, learned_beats_bigbird, learning_be
 
 def retained_mass_vs_damage(summary: pd.DataFrame, retained: pd.DataFrame) -> pd.DataFrame:
     """Per sparse cell: the mean retained dense attention mass over the layers it masks (a
-    prediction made before finetuning) beside its measured delta vs dense."""
+    prediction made before finetuning) and how many layers it masks, beside its measured delta vs
+    dense."""
 
     rows = []
     for _, cell in summary[summary["kind"] != BASELINE_KIND].iterrows():
@@ -28,6 +29,7 @@ def retained_mass_vs_damage(summary: pd.DataFrame, retained: pd.DataFrame) -> pd
                 "task": cell["task"],
                 "pattern": cell["pattern"],
                 "placement": cell["placement"],
+                "masked layers": len(layers),
                 "retained_mass": float(per_layer.loc[layers].mean()),
                 # what the masked layers lose, summed: a placement that masks more layers loses more
                 "lost_mass_sum": float((1 - per_layer.loc[layers]).sum()),
@@ -35,6 +37,32 @@ def retained_mass_vs_damage(summary: pd.DataFrame, retained: pd.DataFrame) -> pd
             }
         )
     return pd.DataFrame(rows)
+
+
+def _within(values: pd.Series, groups: pd.Series) -> pd.Series:
+    """``values`` less their group's mean: what is left with the group held out, whatever its shape."""
+    return values - values.groupby(groups).transform("mean")
+
+
+def mass_and_damage(cells: pd.DataFrame) -> str:
+    """How the mass a cell's masks lose per masked layer relates to its drop, with the number of
+    masked layers held out: that number drives both the summed loss and the drop, so a correlation
+    of the two sums says little. Over the single-layer placements alone (one layer each), and over
+    all cells partialled on the number of masked layers. Correlations of means, with no interval."""
+    lost = 1 - cells["retained_mass"]
+    parts = []
+    single = cells[cells["masked layers"] == 1]
+    if len(single) >= 3 and single["delta_vs_dense"].std() > 0:
+        parts.append(f"over its {len(single)} single-layer cells, mass lost at that layer against the delta vs dense: "
+                     f"Spearman {(1 - single['retained_mass']).rank().corr(single['delta_vs_dense'].rank()):+.2f}")
+    counts = cells["masked layers"]
+    if len(cells) >= 4 and counts.nunique() < len(cells):
+        partial = _within(lost, counts).corr(_within(cells["delta_vs_dense"], counts))
+        parts.append(f"over all {len(cells)} cells, mean mass lost per masked layer against the delta, within groups of "
+                     f"equal numbers of masked layers: Pearson {partial:+.2f}")
+    if not parts:
+        return "too few cells to relate mass to damage with the number of masked layers held out"
+    return "; ".join(parts) + " (negative: losing more mass goes with a larger drop; correlations of means, no interval)"
 
 
 def retained_mass_section(summary: pd.DataFrame, retained: pd.DataFrame | None, cost: pd.DataFrame | None) -> str:
@@ -46,16 +74,7 @@ def retained_mass_section(summary: pd.DataFrame, retained: pd.DataFrame | None, 
     if retained is not None and not retained.empty:
         table = retained_mass_vs_damage(summary, retained)
         for task, cells in table.groupby("task"):
-            if len(cells) >= 3:
-                pearson = cells["lost_mass_sum"].corr(cells["delta_vs_dense"])
-                spearman = cells["lost_mass_sum"].rank().corr(cells["delta_vs_dense"].rank())
-                lines.append(
-                    f"- {task}: over {len(cells)} cells, the attention mass lost at the masked layers (summed over "
-                    f"layers, pretrained model) against the measured delta vs dense: Pearson {pearson:+.2f}, "
-                    f"Spearman {spearman:+.2f} (negative: losing more mass predicts a larger drop)."
-                )
-            else:
-                lines.append(f"- {task}: fewer than 3 sparse cells, no correlation computed.")
+            lines.append(f"- {task}: {mass_and_damage(cells)}.")
         lines += ["", to_markdown(table, float_format="{:.3f}")]
     if cost is not None and not cost.empty:
         lines += ["Cost of each pattern on its task's eval split (fractions of dense; block columns: share of kernel blocks with any allowed pair, which a block-sparse kernel must compute):", "", to_markdown(cost, float_format="{:.3f}")]
