@@ -73,7 +73,8 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     firsts = grouped[[column for column in DEGREE_COLUMNS if column in runs] + ["metric"]].first()
     means = grouped[["score", "sparsity_mean", "effective_sparsity_mean", "train_samples_per_second"]].mean()
     summary = pd.concat([firsts, grouped["seed"].nunique().rename("seeds"), means["score"].rename("score_mean"),
-                         grouped["score"].std().fillna(0.0).rename("score_std"),  # one seed: no spread
+                         # one seed: no spread (NaN, shown as '-', drawn with no error bar), not a spread of 0
+                         grouped["score"].std().rename("score_std"),
                          means[["sparsity_mean", "effective_sparsity_mean"]],
                          means["train_samples_per_second"].rename("samples_per_second")], axis=1)
     summary = summary[[*firsts.columns[:-1], "seeds", "metric", "score_mean", "score_std", "sparsity_mean",
