@@ -49,8 +49,13 @@ def influence_values(predicted: np.ndarray, labels: np.ndarray, metric: str, num
     return size * whole - (size - 1) * without[labels, predicted]
 
 
+def _num_labels(labels, *predictions) -> int:
+    """Classes in a confusion matrix of these labels and predictions (the largest id + 1)."""
+    return int(max(np.max(labels), *(np.max(p) for p in predictions))) + 1 if len(labels) else 2
+
+
 def attach_eval_values(runs: pd.DataFrame | None, metrics_paths) -> pd.DataFrame | None:
-    """The runs table with each run's per-example values (findings.cells.EVAL_VALUES: jackknife
+    """The runs table with each run's per-example values (differences.EVAL_VALUES: jackknife
     values of its eval predictions, None for a run that kept none), matched by what the run is
     (task, pattern, placement, seed; learned runs: task, variant, setting, seed), so that every
     difference's interval covers the sampling of the eval set too (differences.py)."""
@@ -63,9 +68,8 @@ def attach_eval_values(runs: pd.DataFrame | None, metrics_paths) -> pd.DataFrame
     values = {}
     for run in loaded[loaded["eval_predictions"].notna()].itertuples(index=False):
         labels, predicted = np.asarray(run.eval_labels), np.asarray(run.eval_predictions)
-        num_labels = int(max(labels.max(), predicted.max())) + 1 if len(labels) else 2
-        values[tuple(str(getattr(run, column)) for column in key)] = influence_values(predicted, labels, run.metric,
-                                                                                      num_labels)
+        values[tuple(str(getattr(run, column)) for column in key)] = influence_values(
+            predicted, labels, run.metric, _num_labels(labels, predicted))
     identity = runs[key].astype(str).itertuples(index=False, name=None)
     return runs.assign(**{EVAL_VALUES: [values.get(tuple(row)) for row in identity]})
 
@@ -96,7 +100,7 @@ def _cell_row(task, pattern, placement, cell: pd.DataFrame, dense: pd.DataFrame)
     is_dense = cell["kind"].iloc[0] == BASELINE_KIND
     labels = np.asarray(cell["eval_labels"].iloc[0])
     metric = cell["metric"].iloc[0]
-    num_labels = int(max(labels.max(), *(max(p) for p in cell["eval_predictions"]))) + 1
+    num_labels = _num_labels(labels, *cell["eval_predictions"])
     per_seed, scores = [], []
     for run in cell.itertuples():
         if not is_dense and run.seed not in dense.index:
