@@ -97,26 +97,27 @@ class Difference:
     def p_value(self, bound: float, side: str) -> float:
         """One-sided p-value of the claim that the true difference is on ``side`` ('above' or
         'below') of ``bound``: small when the data put it there; NaN without a spread."""
-        from scipy.stats import t
+        # Student's t distribution function itself (scipy.stats.t's cdf through its wrapper costs
+        # ~1 ms a call, a third of a calibration's time)
+        from scipy.special import stdtr
 
         if self.n < 2 or not self.std > NO_SPREAD:
             return math.nan
         statistic = (self.mean - bound) / self.standard_error
-        df = self.degrees_of_freedom
-        return float(t.sf(statistic, df) if side == "above" else t.cdf(statistic, df))
+        return float(stdtr(self.degrees_of_freedom, -statistic if side == "above" else statistic))
 
     def seeds_needed(self, bound: float) -> int | None:
         """Seeds at which the interval would clear ``bound`` with 80% power, if the true difference
         and spread were the observed ones; None without a spread to go by or beyond MAX_SEEDS (or
         where the eval set's part alone keeps the interval from clearing it: more seeds do not shrink
         it, a larger eval set would)."""
-        from scipy.stats import norm, t
+        from scipy.special import ndtri, stdtrit  # the t and normal quantiles without scipy.stats' wrappers
 
         distance = abs(self.mean - bound)
         if self.n < 2 or not self.std > NO_SPREAD or distance == 0:
             return None
         seeds = np.arange(max(self.n, MIN_DEFINITIVE_SEEDS), MAX_SEEDS + 1)
-        reach = (t.ppf(1 - level(), seeds - 1) + norm.ppf(POWER)) * np.sqrt(self.std**2 / seeds + self.eval_variance)
+        reach = (stdtrit(seeds - 1, 1 - level()) + ndtri(POWER)) * np.sqrt(self.std**2 / seeds + self.eval_variance)
         enough = np.flatnonzero(reach < distance)
         return int(seeds[enough[0]]) if len(enough) else None
 
