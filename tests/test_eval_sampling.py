@@ -106,11 +106,19 @@ def test_eval_values_are_attached_to_runs_by_what_they_are(tmp_path):
 
 
 def test_runs_that_predict_one_class_for_every_example_are_named(tmp_path):
-    from breaking_bert.eval_sampling import collapsed_runs
+    from breaking_bert.aggregate import _load
+    from breaking_bert.differences import COLLAPSED
+    from breaking_bert.eval_sampling import attach_eval_values, collapsed_runs
 
     labels = np.array([0, 1] * 20)
     fine = _write(tmp_path, "n", "neighbour", "all", 0, labels, labels)
     collapsed = _write(tmp_path, "n", "neighbour", "all", 1, np.zeros(40, dtype=int), labels)
-    assert collapsed_runs([fine]) == []
-    (line, _) = collapsed_runs([fine, collapsed])
+    runs = _load([fine, collapsed], ["task", "pattern", "placement", "seed"])
+    attached = attach_eval_values(runs, [fine, collapsed])
+    assert attached[COLLAPSED].tolist() == [False, True]
+    assert collapsed_runs(attached[attached["seed"] == 0]) == [] and collapsed_runs(None) == []
+    (line, _) = collapsed_runs(attached, None)
     assert "t/n/all/seed1" in line and "seed0" not in line
+    # a run of a one-class eval set predicting that class has not collapsed
+    one_class = _write(tmp_path, "n", "neighbour", "all", 0, labels * 0, labels * 0)
+    assert attach_eval_values(runs, [one_class, collapsed])[COLLAPSED].tolist() == [False, True]

@@ -96,6 +96,29 @@ def test_finding_4_compares_full_bigbird_points_with_the_learned_frontier_at_the
     assert learned_beats_bigbird(ablations_only, _learned([(0.8, [0.8] * 3), (0.9, [0.8] * 3)])).verdict == NOT_TESTED
 
 
+def test_a_comparison_that_reads_a_collapsed_run_is_not_judged():
+    """The claims are about runs that train: a run that predicted one class for every example
+    (COLLAPSED) makes each comparison that reads it cannot tell, with no seeds asked for, however
+    clear its interval; the frontier's interpolated score reads the collapse of the points it uses."""
+    from breaking_bert.differences import COLLAPSED
+
+    runs = _runs(_placements([0.80, 0.81, 0.815], [0.70, 0.71, 0.72]))
+    assert late_vs_all_layers(runs.assign(**{COLLAPSED: False})).verdict == SUPPORTED
+    flagged = runs.assign(**{COLLAPSED: (runs["placement"] == "all") & (runs["seed"] == 1)})
+    found = late_vs_all_layers(flagged)
+    assert found.verdict == CANNOT_TELL and found.evidence["late costs little"].iloc[0] == SUPPORTED
+    assert "seed(s) [1] predicted one class" in found.evidence["why"].iloc[0]
+    assert not found.cells[0].more_seeds_help
+    points = {("bb_a", "bigbird", "all", "g=1 w=1 r=1", 0.80): [0.70, 0.71, 0.72]}
+    frontier = _learned([(0.78, [0.76, 0.775, 0.78]), (0.82, [0.75, 0.765, 0.77])])
+    assert learned_beats_bigbird(_runs(points), frontier).verdict == SUPPORTED
+    collapsed_point = frontier.assign(**{COLLAPSED: (frontier["setting"] == "target0.82") & (frontier["seed"] == 2)})
+    assert learned_beats_bigbird(_runs(points), collapsed_point).verdict == CANNOT_TELL
+    assert frontier_at(collapsed_point, "t", "regular", {0: 0.80, 2: 0.80}).collapsed == {2}
+    outside_its_span = collapsed_point.assign(effective_sparsity_mean=collapsed_point["effective_sparsity_mean"] - 0.02)
+    assert not frontier_at(outside_its_span, "t", "regular", {2: 0.76}).collapsed, "a point given no weight is not read"
+
+
 def test_finding_4_compares_at_equal_effective_sparsity():
     """Learned runs that parked sparsity in the last layer look sparser than they are: at the
     paper's sparsity they would be compared with the wrong BigBird point."""

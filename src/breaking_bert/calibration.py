@@ -12,7 +12,11 @@ whose truth is known, at its least favourable nulls, in the fixed and the sequen
 - ``e``: as ``a`` for every cell, on an eval set of EXAMPLES examples drawn anew in every draw, each
   cell with its own luck on each example (shared by its seeds) as large as its seed noise: the
   truth is about the task, and the runs carry per-example values (differences.py); ``e0`` judges
-  the same tables without them (the seeds' interval alone, about the eval set), for comparison.
+  the same tables without them (the seeds' interval alone, about the eval set), for comparison;
+- ``f``: as ``a``, with every run collapsing to chance (one class predicted) 10% of the time, marked
+  as the runs table marks it (differences.COLLAPSED): the claims are about runs that train, so the
+  truth is that of the runs that did; ``f0`` judges the same tables without the marks (a collapse
+  then enters the t interval as an outlier), for comparison.
 
 Any definitive finding verdict (supported, not supported, partly) is false in every case: at the
 bound neither the claim nor its opposite holds. Goal: at most 5% + 2 SE. Power is the share of
@@ -35,10 +39,12 @@ import pandas as pd
 
 from .calibration_scenarios import CASES, FINDINGS, RUN_NOISE, SEED_NOISE, Scenario
 from .decision import CANNOT_TELL, SUPPORTED
+from .differences import COLLAPSED, EVAL_VALUES
 
 
 def _as_judged(scenario: Scenario, case: str) -> Scenario:
-    return scenario.seeds_only() if case == "e0" else scenario
+    unmarked = {"e0": EVAL_VALUES, "f0": COLLAPSED}.get(case)
+    return scenario.without(unmarked) if unmarked else scenario
 
 
 def rates(simulate: Callable, cells: int, effect: float, seeds: int, draws: int, seed: int = 0,

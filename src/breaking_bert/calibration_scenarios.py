@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .differences import EVAL_VALUES
+from .differences import COLLAPSED, EVAL_VALUES
 from .findings.cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
 from .findings.fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
 from .findings.learned import learned_beats_bigbird
@@ -22,10 +22,11 @@ DENSE = 0.80
 MARGIN = NEGLIGIBLE_DROP["accuracy"]
 SPARSITY = 0.78
 CLEAR = 0.10  # "clearly true": this far beyond the bound (~10 standard errors of a paired difference at 3 seeds)
-CASES = ("null", "a", "b2", "b3", "c", "e", "e0")
+CASES = ("null", "a", "b2", "b3", "c", "e", "e0", "f", "f0")
 EXAMPLES = 100  # the eval set of cases e and e0
 EXAMPLE_NOISE = RUN_NOISE * EXAMPLES**0.5  # per example: its mean over the set has the run noise's SD
 SCALE = {"b2": 2.0, "b3": 3.0}  # the run SD of the cell on its bound, in units of the others'
+COLLAPSE_RATE, CHANCE = 0.10, 0.50  # case f: each run collapses to chance this often
 
 
 def _noise(rng, seeds: int, scale: float, examples: bool):
@@ -39,11 +40,26 @@ def _noise(rng, seeds: int, scale: float, examples: bool):
     return values.mean(axis=1), list(values)
 
 
+def _collapses(rng, seeds: int, case: str) -> dict:
+    """Case f: which of a cell's runs collapsed (the COLLAPSED column), each with COLLAPSE_RATE."""
+    return {COLLAPSED: rng.random(seeds) < COLLAPSE_RATE} if case in ("f", "f0") else {}
+
+
+def _collapse(rows: list[dict], collapsed: dict) -> list[dict]:
+    """The rows with the runs marked collapsed scoring chance (their truth lost), as a finetune that
+    collapsed to one class does; no column where the case has no collapses."""
+    if not collapsed:
+        return rows
+    return [{**row, COLLAPSED: bool(flag), **({"score": CHANCE} if flag else {})}
+            for row, flag in zip(rows, collapsed[COLLAPSED])]
+
+
 def _runs(cells: dict, seeds: int, rng, task: str = "t", dense_noise: float = 1.0,
-          sparsity_by_seed: dict | None = None, examples: bool = False) -> pd.DataFrame:
+          sparsity_by_seed: dict | None = None, examples: bool = False, case: str = "") -> pd.DataFrame:
     """cells: {(pattern, kind, placement, degrees): (truth, noise scale)}, plus the dense cell, as
     a runs table; ``sparsity_by_seed``: {pattern: per-seed sparsity} where it varies by seed;
-    ``examples``: each run's per-example values in the EVAL_VALUES column."""
+    ``examples``: each run's per-example values in the EVAL_VALUES column; ``case`` f: runs that
+    collapsed (_collapses)."""
     shared = rng.normal(0, SEED_NOISE, seeds)
     rows = []
     for (pattern, kind, placement, degrees), (truth, scale) in {("dense", BASELINE_KIND, "none", ""): (DENSE, dense_noise),
@@ -51,13 +67,15 @@ def _runs(cells: dict, seeds: int, rng, task: str = "t", dense_noise: float = 1.
         sparsity = [0.0 if kind == BASELINE_KIND else SPARSITY] * seeds
         sparsity = (sparsity_by_seed or {}).get(pattern, sparsity)
         noise, values = _noise(rng, seeds, scale, examples)
+        cell = []
         for seed in range(seeds):
-            rows.append({"task": task, "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
+            cell.append({"task": task, "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
                          **degree_columns(parse_degrees(degrees) if degrees else None), "seed": seed,
                          "metric": "accuracy", "score": truth + shared[seed] + noise[seed],
                          "sparsity_mean": sparsity[seed], "effective_sparsity_mean": sparsity[seed],
                          "train_samples_per_second": 1.0,
                          **({EVAL_VALUES: truth + shared[seed] + values[seed]} if examples else {})})
+        rows += _collapse(cell, _collapses(rng, seeds, case))
     return pd.DataFrame(rows)
 
 
@@ -73,10 +91,11 @@ class Scenario:
     def verdict(self) -> str:
         return self.judge(self.runs, self.learned_runs)[0].verdict
 
-    def seeds_only(self) -> "Scenario":
-        """The same tables without their per-example values (case e0)."""
+    def without(self, column: str) -> "Scenario":
+        """The same tables without a column: the per-example values (case e0) or the collapse
+        marks (f0)."""
         def drop(table):
-            return None if table is None else table.drop(columns=[EVAL_VALUES], errors="ignore")
+            return None if table is None else table.drop(columns=[column], errors="ignore")
         return Scenario(drop(self.runs), drop(self.learned_runs), self.judge)
 
 
@@ -108,7 +127,7 @@ def finding_1(cells: int, effect: float, seeds: int, rng, case: str = "null") ->
         late = DENSE - MARGIN + _beyond(k, effect, case)
         table[(f"p{k}", "neighbour", "late", "w=1")] = (late, _scale(k, case))
         table[(f"p{k}", "neighbour", "all", "w=1")] = (late - MARGIN - _second(k, effect, case), 1.0)
-    runs = _runs(table, seeds, rng, dense_noise=3.0 if case == "c" else 1.0, examples=_examples(case))
+    runs = _runs(table, seeds, rng, dense_noise=3.0 if case == "c" else 1.0, examples=_examples(case), case=case)
     return Scenario(runs, None, lambda runs, _: [late_vs_all_layers(runs, NEGLIGIBLE_DROP, HIGH_SPARSITY)])
 
 
@@ -123,7 +142,7 @@ def finding_2(cells: int, effect: float, seeds: int, rng, case: str = "null") ->
             truth.update(lexical=0.0, random=effect)
         scale = {"syntax": 3.0 if case == "c" else _scale(k, case)}
         table = {(kind, kind, "all", "k=1"): (DENSE - 0.05 + gain, scale.get(kind, 1.0)) for kind, gain in truth.items()}
-        frames.append(_runs(table, seeds, rng, task=f"t{k}", examples=_examples(case)))
+        frames.append(_runs(table, seeds, rng, task=f"t{k}", examples=_examples(case), case=case))
     return Scenario(pd.concat(frames, ignore_index=True), None,
                     lambda runs, _: [least_damaging_patterns(runs, sparsity_tolerance=SPARSITY_TOLERANCE)])
 
@@ -140,11 +159,12 @@ def finding_3(cells: int, effect: float, seeds: int, rng, case: str = "null") ->
         for removed, degrees in (("g", "g=0 w=2 r=2"), ("w", "g=1 w=0 r=2"), ("r", "g=1 w=2 r=0")):
             suffix = "_".join(part.replace("=", "") for part in degrees.split())
             table[(f"{grid}_{suffix}", "bigbird", "all", degrees)] = (without[removed], scale.get(removed, 1.0))
-    return Scenario(_runs(table, seeds, rng, examples=_examples(case)), None,
+    return Scenario(_runs(table, seeds, rng, examples=_examples(case), case=case), None,
                     lambda runs, _: [removing_neighbour_hurts_most(runs, SPARSITY_TOLERANCE)])
 
 
-def _frontier(task: str, gain: float, seeds: int, rng, scale: float = 1.0, examples: bool = False) -> list[dict]:
+def _frontier(task: str, gain: float, seeds: int, rng, scale: float = 1.0, examples: bool = False,
+              case: str = "") -> list[dict]:
     """A learned frontier (targets 0.70 and 0.85) through the BigBird truth + ``gain`` at SPARSITY."""
     shared = rng.normal(0, SEED_NOISE, seeds)
     slope = -0.2  # score per unit of sparsity along the frontier
@@ -152,9 +172,11 @@ def _frontier(task: str, gain: float, seeds: int, rng, scale: float = 1.0, examp
     for target in (0.70, 0.85):
         truth = DENSE - 0.03 + gain + slope * (target - SPARSITY)
         noise, values = _noise(rng, seeds, scale, examples)
-        rows += [{"task": task, "variant": "regular", "setting": f"target{target}", "seed": seed,
-                  "score": truth + shared[seed] + noise[seed], "sparsity_mean": target, "effective_sparsity_mean": target,
-                  **({EVAL_VALUES: truth + shared[seed] + values[seed]} if examples else {})} for seed in range(seeds)]
+        rows += _collapse([{"task": task, "variant": "regular", "setting": f"target{target}", "seed": seed,
+                            "score": truth + shared[seed] + noise[seed], "sparsity_mean": target,
+                            "effective_sparsity_mean": target,
+                            **({EVAL_VALUES: truth + shared[seed] + values[seed]} if examples else {})}
+                           for seed in range(seeds)], _collapses(rng, seeds, case))
     return rows
 
 
@@ -177,8 +199,8 @@ def finding_4(cells: int, effect: float, seeds: int, rng, case: str = "null") ->
     points = {(f"bb{k}_g1_w1_r1", "bigbird", "all", "g=1 w=1 r=1"): (DENSE - 0.03 - _beyond(k, effect, case) +
                                                                      (effect if effect else 0.0), _scale(k, case))
               for k in range(cells)}
-    learned = _frontier("t", effect, seeds, rng, scale=3.0 if case == "c" else 1.0, examples=_examples(case))
-    return Scenario(_runs(points, seeds, rng, examples=_examples(case)), pd.DataFrame(learned), judge)
+    learned = _frontier("t", effect, seeds, rng, scale=3.0 if case == "c" else 1.0, examples=_examples(case), case=case)
+    return Scenario(_runs(points, seeds, rng, examples=_examples(case), case=case), pd.DataFrame(learned), judge)
 
 
 FINDINGS: dict[str, tuple[Callable, int, tuple[str, ...]]] = {

@@ -24,7 +24,9 @@ which supports it is supported without that correction (an intersection-union te
 false support when one cell is on its bound, conservative when more are). A cell whose claim has
 k parts is supported when every part is (the largest p-value) and refuted when one part is at
 level alpha / k (Bonferroni over its parts); Holm's thresholds for its refutation carry the same
-1 / k (``Outcome.parts``), so both tests use one scale. No evidence of a drop is never reported as
+1 / k (``Outcome.parts``), so both tests use one scale. A comparison that reads a run which
+collapsed to one class is not judged (cannot tell): the claims are about runs that train, and such
+a run is an outlier the normal model cannot absorb at a few seeds. No evidence of a drop is never reported as
 no drop: that needs the interval to exclude it.
 
 The estimates and their intervals are ``differences``'. Every level above is the fixed design's; at
@@ -73,6 +75,13 @@ def _decide(diff: Difference, *, above: float | None, below: float | None) -> Ou
     other = "below" if side == "above" else "above"
     if not diff.estimable:
         return Outcome(CANNOT_TELL, str(diff), reads=diff.reads, more_seeds_help=False)
+    if diff.collapsed:
+        # the claims are about runs that train; a collapse is an outlier the t interval cannot
+        # absorb at a few seeds, either way (docs/EXPERIMENTS.md, "What the intervals assume")
+        return Outcome(CANNOT_TELL, f"{diff}: the run(s) of seed(s) {list(diff.collapsed)} predicted one class for every "
+                                    "eval example (collapsed), which the interval's model of roughly normal seeds does "
+                                    "not cover; not judged: find why it collapsed (more seeds do not mend it)",
+                       more_seeds_help=False)
     if diff.n < 2:
         return Outcome(CANNOT_TELL, f"{diff}: one seed gives no spread; run at least {MIN_DEFINITIVE_SEEDS} seeds")
     note = f" ({diff.note})" if diff.note else ""
@@ -169,7 +178,10 @@ def all_of(outcomes: list[Outcome]) -> Outcome:
                     f"(p = {p_refute:.3f} against {level(ONE_SIDED_ALPHA / len(outcomes)):.4f})")
     return Outcome(verdict, why, max(claims) if not any(math.isnan(p) for p in claims) else math.nan, p_refute,
                    reads=frozenset().union(*(o.reads for o in outcomes)),
-                   more_seeds_help=any(o.more_seeds_help for o in outcomes), parts=len(outcomes))
+                   # seeds help where an undecided part can still move: not a part decided already, nor
+                   # one that more seeds cannot decide (a collapsed run, unequal sparsity)
+                   more_seeds_help=any(o.more_seeds_help and o.verdict == CANNOT_TELL for o in outcomes),
+                   parts=len(outcomes))
 
 
 RULE_TEXT = (
@@ -189,6 +201,9 @@ RULE_TEXT = (
     "one-sided non-inferiority test: the interval's lower end above minus the metric's negligible drop. Where the "
     "runs kept their eval predictions an interval also covers the sampling of the eval set (Satterthwaite's df), "
     "so its verdict is about the task. The t intervals assume that a comparison's per-seed differences vary "
-    "roughly normally: a finetune that collapses in some seeds breaks that, and 3 seeds cannot show it. The "
+    "roughly normally. A finetune that collapses (one class predicted for every eval example) breaks that, so "
+    "a comparison that reads a collapsed run is cannot tell: the claims are about runs that train, and a "
+    "collapse rate too low to show among the seeds run is not excluded (none in n runs bounds it below "
+    "1 - 0.05^(1/n) at 95%: 63% at 3 runs, 35% at 7). The "
     "rule's calibration (false-definitive rates at the least favourable nulls, power) is in docs/EXPERIMENTS.md."
 )

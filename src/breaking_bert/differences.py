@@ -38,6 +38,10 @@ NO_SPREAD = 1e-9  # a spread below this is float rounding of equal differences, 
 # a runs table's optional column of per-example values (eval_sampling.attach_eval_values): the
 # findings' Scores carry them, and each difference's interval then covers the eval set's sampling
 EVAL_VALUES = "eval_values"
+# a runs table's optional column: True for a run that predicted one class for every eval example
+# (eval_sampling.attach_eval_values). Such a run breaks the intervals' model (per-seed differences
+# that vary roughly normally): a comparison that reads one is not judged (decision.py)
+COLLAPSED = "collapsed"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Difference:
     # the run groups the two cells' scores came from (findings.cells.run_groups): a sequential
     # design gives an undecided comparison's groups more seeds
     reads: frozenset = frozenset()
+    # the seeds whose run, in either cell, collapsed to one class (COLLAPSED)
+    collapsed: tuple = ()
 
     @property
     def degrees_of_freedom(self) -> float:
@@ -134,6 +140,10 @@ def difference(first: dict, second: dict) -> Difference:
     difference."""
     reads = frozenset(getattr(first, "groups", ())) | frozenset(getattr(second, "groups", ()))
     found = replace(_difference(first, second), reads=reads)
+    used = set(first) & set(second) if found.paired else set(first) | set(second)
+    collapsed = tuple(sorted(used & (set(getattr(first, "collapsed", ())) | set(getattr(second, "collapsed", ())))))
+    if collapsed:
+        found = replace(found, collapsed=collapsed)
     examples = [getattr(cell, "examples", {}) for cell in (first, second)]
     if not found.paired or not any(examples):
         return found

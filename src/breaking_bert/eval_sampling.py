@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .differences import EVAL_VALUES, crossed_variances
+from .differences import COLLAPSED, EVAL_VALUES, crossed_variances
 from .scoring import metrics_from_confusion
 from .vocabulary import BASELINE_KIND
 
@@ -56,8 +56,10 @@ def _num_labels(labels, *predictions) -> int:
 
 def attach_eval_values(runs: pd.DataFrame | None, metrics_paths) -> pd.DataFrame | None:
     """The runs table with each run's per-example values (differences.EVAL_VALUES: jackknife
-    values of its eval predictions, None for a run that kept none), matched by what the run is
-    (task, pattern, placement, seed; learned runs: task, variant, setting, seed), so that every
+    values of its eval predictions, None for a run that kept none) and whether it collapsed
+    (differences.COLLAPSED: one class predicted for every eval example of a task with more; False
+    for a run that kept no predictions, which cannot show it), matched by what the run is (task,
+    pattern, placement, seed; learned runs: task, variant, setting, seed), so that every
     difference's interval covers the sampling of the eval set too (differences.py)."""
     from .aggregate import _load as load_columns
 
@@ -65,26 +67,34 @@ def attach_eval_values(runs: pd.DataFrame | None, metrics_paths) -> pd.DataFrame
         return None
     key = ["task", "variant", "setting", "seed"] if "variant" in runs else ["task", "pattern", "placement", "seed"]
     loaded = load_columns(metrics_paths, [*key, "metric", "eval_predictions", "eval_labels"])
-    values = {}
+    values, collapsed = {}, set()
     for run in loaded[loaded["eval_predictions"].notna()].itertuples(index=False):
         labels, predicted = np.asarray(run.eval_labels), np.asarray(run.eval_predictions)
-        values[tuple(str(getattr(run, column)) for column in key)] = influence_values(
-            predicted, labels, run.metric, _num_labels(labels, predicted))
-    identity = runs[key].astype(str).itertuples(index=False, name=None)
-    return runs.assign(**{EVAL_VALUES: [values.get(tuple(row)) for row in identity]})
+        identity = tuple(str(getattr(run, column)) for column in key)
+        values[identity] = influence_values(predicted, labels, run.metric, _num_labels(labels, predicted))
+        if len(set(predicted.tolist())) == 1 < len(set(labels.tolist())):
+            collapsed.add(identity)
+    identities = list(runs[key].astype(str).itertuples(index=False, name=None))
+    return runs.assign(**{EVAL_VALUES: [values.get(tuple(row)) for row in identities],
+                          COLLAPSED: [tuple(row) in collapsed for row in identities]})
 
 
-def collapsed_runs(metrics_paths) -> list[str]:
-    """Lines naming the runs that predict one class for every eval example (a finetune that
-    collapsed): the t intervals over seeds assume per-seed differences that vary roughly normally,
-    which such a run breaks and 3 seeds cannot show (docs/EXPERIMENTS.md)."""
-    runs = _load(metrics_paths)
-    collapsed = [run for run in runs.itertuples() if len(set(run.eval_predictions)) == 1 < len(set(run.eval_labels))]
-    if not collapsed:
+def collapsed_runs(*tables: pd.DataFrame | None) -> list[str]:
+    """Lines naming the runs of these runs tables (as attach_eval_values gives them) that predicted
+    one class for every eval example (a finetune that collapsed): the intervals assume per-seed
+    differences that vary roughly normally, so no comparison that reads one is judged (decision.py)."""
+    names = [f"{run.task}/{'/'.join(str(getattr(run, c)) for c in _group_columns(table))}/seed{run.seed}"
+             for table in tables if table is not None and COLLAPSED in table
+             for run in table[table[COLLAPSED] == True].itertuples()]  # noqa: E712
+    if not names:
         return []
-    names = ", ".join(f"{run.task}/{run.pattern}/{run.placement}/seed{run.seed}" for run in collapsed)
-    return [f"**Collapsed runs** (one class predicted for every eval example): {names}. The intervals assume that "
-            "seeds vary roughly normally; a verdict on a cell with such a run is not to be trusted as it stands.", ""]
+    return [f"**Collapsed runs** (one class predicted for every eval example): {', '.join(names)}. The intervals assume "
+            "that seeds vary roughly normally, which such a run breaks: every comparison that reads one is cannot "
+            "tell, whatever its interval.", ""]
+
+
+def _group_columns(table: pd.DataFrame) -> tuple[str, str]:
+    return ("variant", "setting") if "variant" in table else ("pattern", "placement")
 
 
 def _load(metrics_paths) -> pd.DataFrame:

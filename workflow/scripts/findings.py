@@ -24,4 +24,4 @@ if "retained" in snakemake.input.keys():
 sections.append(eval_sampling_section(pd.read_csv(snakemake.input.eval_sampling)))
 with open(snakemake.output[0], "w") as handle:
     handle.write(render_report(verdicts, summary, sections, snakemake.params.seeds,
-                               warnings=collapsed_runs(snakemake.input.metrics)))
+                               warnings=collapsed_runs(runs, learned_runs)))

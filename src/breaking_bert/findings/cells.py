@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, Outcome, judge_cells
-from ..differences import EVAL_VALUES, MIN_DEFINITIVE_SEEDS
+from ..differences import COLLAPSED, EVAL_VALUES, MIN_DEFINITIVE_SEEDS
 
 PAPER_KINDS = ("syntax", "lexical", "neighbour", "random")
 NOT_TESTED = "not tested"
@@ -76,12 +76,14 @@ def run_groups(selected: pd.DataFrame) -> frozenset:
 
 class Scores(dict):
     """seed -> value of one cell, with the run groups it was read from (``groups``) and, where the
-    runs table carries them, each seed's per-example values (``examples``: seed -> array)."""
+    runs table carries them, each seed's per-example values (``examples``: seed -> array) and the
+    seeds whose run collapsed (``collapsed``, differences.COLLAPSED)."""
 
-    def __init__(self, values=(), groups=frozenset(), examples=None):
+    def __init__(self, values=(), groups=frozenset(), examples=None, collapsed=()):
         super().__init__(values)
         self.groups = frozenset(groups)
         self.examples = dict(examples or {})
+        self.collapsed = frozenset(collapsed)
 
 
 def _select(runs: pd.DataFrame, **cell) -> pd.DataFrame:
@@ -104,7 +106,9 @@ def _by_seed(runs: pd.DataFrame, column: str, **cell) -> Scores:
     examples = None
     if EVAL_VALUES in selected and column == "score":
         examples = {seed: values for seed, values in zip(seeds.tolist(), selected[EVAL_VALUES]) if values is not None}
-    return Scores(zip(seeds.tolist(), selected[column].to_numpy().astype(float).tolist()), run_groups(selected), examples)
+    collapsed = seeds[selected[COLLAPSED].to_numpy() == True].tolist() if COLLAPSED in selected else ()  # noqa: E712
+    return Scores(zip(seeds.tolist(), selected[column].to_numpy().astype(float).tolist()), run_groups(selected), examples,
+                  collapsed)
 
 
 def _scores(runs: pd.DataFrame, **cell) -> Scores:

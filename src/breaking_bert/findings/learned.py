@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..aggregate import summarize
 from ..decision import CANNOT_TELL, Outcome, decide, judge_cells
-from ..differences import EVAL_VALUES, Difference, difference
+from ..differences import COLLAPSED, EVAL_VALUES, Difference, difference
 from ..vocabulary import control_of, degrees_from_columns, is_control
 from .cells import HIGH_SPARSITY, NOT_TESTED, Scores, Verdict, _scores, _by_seed, _select, conclude, run_groups
 from .fixed import _is_full_bigbird
@@ -24,7 +24,8 @@ SPARSITY = "effective_sparsity_mean"
 def frontier_at(learned_runs: pd.DataFrame, task: str, variant: str, sparsity_by_seed: dict[int, float]) -> Scores:
     """seed -> the learned frontier's score at that seed's effective sparsity: linear between the
     two points of the same seed (and variant) around it. Seeds whose sparsity lies outside their
-    frontier's range are left out (no extrapolation)."""
+    frontier's range are left out (no extrapolation). A seed whose interpolated score reads a
+    collapsed run is marked collapsed."""
     selected = _select(learned_runs, task=task, variant=variant).dropna(subset=[SPARSITY])
     scores = Scores(groups=run_groups(selected))
     for seed, sparsity in sparsity_by_seed.items():
@@ -38,6 +39,8 @@ def frontier_at(learned_runs: pd.DataFrame, task: str, variant: str, sparsity_by
             values = frontier[EVAL_VALUES].tolist() if EVAL_VALUES in frontier else []
             if values and all(v is not None for v in values):
                 scores.examples[seed] = sum(w * np.asarray(v) for w, v in zip(weights, values))
+            if COLLAPSED in frontier and (frontier[COLLAPSED].to_numpy()[weights > 0] == True).any():  # noqa: E712
+                scores.collapsed |= {seed}
     return scores
 
 
