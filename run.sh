@@ -6,6 +6,8 @@
 #   ./run.sh calibrate [draws] [--processes=N] [--cases=a,b2,...] [--designs=fixed,sequential] [--power=no]
 #                    | aa RUNS.csv | aso RUNS.csv
 #                    the decision rule's calibration (docs/EXPERIMENTS.md)
+#   ./run.sh page NAME RESULTS_FOLDER CONFIG...   an experiment's results page, docs/results/NAME.md,
+#                    generated from its finished results folder (docs/results/README.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3.11}
@@ -54,8 +56,12 @@ calibrate)
     setup
     python -m breaking_bert.calibration "${@:2}"
     ;;
+page)
+    setup
+    python -m breaking_bert.findings.page "${@:2}"
+    ;;
 *)
-    echo "usage: $0 demo|test|bench|calibrate [extra arguments]" >&2
+    echo "usage: $0 demo|test|bench|calibrate|page [extra arguments]" >&2
     exit 2
     ;;
 esac

@@ -109,6 +109,10 @@ def placement_layers(placement: str, num_layers: int) -> frozenset[int]:
 # Mask draws: a seeded kind's masks per run seed ('seed<k>'), the others' once ('fixed')
 
 DRAW_REGEX = r"fixed|seed\d+"
+# where each job's results go, relative to the checkout (the rules' output templates)
+MASK_DIR = "results/masks/{task}/{pattern}/{draw}"
+RUN_DIR = "results/runs/{task}/{pattern}/{placement}/seed{seed}"
+LEARNED_DIR = "results/learned/{task}/{variant}/{setting}/seed{seed}"
 
 
 def mask_draw(kind: str, run_seed: int) -> str:

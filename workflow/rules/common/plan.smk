@@ -43,11 +43,9 @@ def mask_draw(pattern, seed):
     return vocabulary.mask_draw(config["patterns"][pattern]["kind"], seed)
 
 
-# Where each job's results go, defined once: the rules' output templates and the input functions'
-# concrete paths are both made from these
-MASK_DIR = "results/masks/{task}/{pattern}/{draw}"
-RUN_DIR = "results/runs/{task}/{pattern}/{placement}/seed{seed}"
-LEARNED_DIR = "results/learned/{task}/{variant}/{setting}/seed{seed}"
+# Where each job's results go, defined once (vocabulary): the rules' output templates, the input
+# functions' concrete paths and the results pages (findings/page.py) are all made from these
+MASK_DIR, RUN_DIR, LEARNED_DIR = vocabulary.MASK_DIR, vocabulary.RUN_DIR, vocabulary.LEARNED_DIR
 
 
 def mask_dir(task, pattern, seed):

@@ -1,0 +1,77 @@
+"""Results pages (findings/page.py): generated from a finished results folder, they say what the
+findings report says and nothing more, with what ran and what it cost."""
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from breaking_bert.aggregate import summarize
+from breaking_bert.findings import all_verdicts, render_report
+from breaking_bert.findings.page import verdict_tables, write_page
+from runs_tables import _placements, _runs
+
+PAGES = Path(__file__).resolve().parent.parent / "docs" / "results"
+
+
+def _finished_folder(checkout: Path) -> Path:
+    """A results folder as a finished run leaves it: the report, the runs table, benchmark files
+    (40 s of CPU per finetune, 12 s elsewhere), a figure, the tracking store's commit tags and a
+    Snakemake log."""
+    results = checkout / "results"
+    runs = _runs(_placements([0.80, 0.81, 0.815], [0.70, 0.71, 0.72]))
+    (results / "tables").mkdir(parents=True)
+    runs.to_csv(results / "tables" / "runs.csv", index=False)
+    (results / "findings.md").write_text(render_report(all_verdicts(runs), summarize(runs)))
+    for row in runs.itertuples():
+        run = results / "runs" / row.task / row.pattern / row.placement / f"seed{row.seed}"
+        run.mkdir(parents=True)
+        (run / "benchmark.tsv").write_text("s\tcpu_time\n41.0\t40.0\n")
+    (results / "runs" / "t" / "other_config" / "all" / "seed0").mkdir(parents=True)  # not this config's: not counted
+    (results / "runs" / "t" / "other_config" / "all" / "seed0" / "benchmark.tsv").write_text("s\tcpu_time\n1\t9999\n")
+    (results / "benchmarks" / "masks").mkdir(parents=True)
+    (results / "benchmarks" / "masks" / "t_neighbour_fixed.tsv").write_text("s\tcpu_time\n13\t12.0\n")
+    (results / "figures").mkdir()
+    (results / "figures" / "score.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (results / "mlflow").mkdir()
+    with sqlite3.connect(results / "mlflow" / "mlflow.db") as db:
+        db.execute("CREATE TABLE tags (key TEXT, value TEXT, run_uuid TEXT)")
+        for run in range(len(runs)):
+            db.executemany("INSERT INTO tags VALUES (?, ?, ?)", [("git_commit", "a" * 40, str(run)),
+                                                                  ("git_dirty", "false", str(run))])
+    (checkout / ".snakemake" / "log").mkdir(parents=True)
+    (checkout / ".snakemake" / "log" / "2026-12-03T160543.273213.snakemake.log").write_text("done\n")
+    (checkout / "config").mkdir()
+    (checkout / "config" / "run.yaml").write_text("seeds: [0, 1, 2]\n")
+    return results
+
+
+def test_a_page_says_what_its_report_says_with_what_ran_and_what_it_cost(tmp_path):
+    results = _finished_folder(tmp_path / "checkout")
+    page = write_page("experiment9", results, [tmp_path / "checkout" / "config" / "run.yaml"], tmp_path / "pages")
+    text = page.read_text()
+    summary, in_report = verdict_tables(text)
+    assert summary == in_report == verdict_tables((results / "findings.md").read_text())[0]
+    assert summary[0][1] == "supported"
+    assert "finetune 0.10 h, other stages 0.00 h; 0.10 h in all" in text, "9 runs x 40 s, not the other config's"
+    assert f"`{'a' * 40}` (without uncommitted changes): 9 runs" in text
+    assert f"git checkout {'a' * 12}\nsnakemake --cores 2 --configfile config/run.yaml" in text
+    assert "seeds: [0, 1, 2]" in text and "Runs: 9 finetunes" in text and "1 Snakemake invocation(s)" in text
+    assert "![score](experiment9/score.png)" in text and (tmp_path / "pages" / "experiment9" / "score.png").exists()
+    assert "\n## Findings\n" in text and "\n### 1. Late-layer" in text, "the report's headings one level down"
+
+
+def test_verdict_tables_read_each_table_of_a_page():
+    text = "| finding | verdict |\n| --- | --- |\n| a | **supported** |\n| b | **cannot tell** |\n\nx\n| a | **partly** |\n"
+    assert verdict_tables(text) == [[("a", "supported"), ("b", "cannot tell")], [("a", "partly")]]
+
+
+@pytest.mark.parametrize("page", sorted(PAGES.glob("*.md")) if PAGES.exists() else [], ids=lambda p: p.name)
+def test_every_committed_page_says_what_its_report_says(page):
+    """The summary at a page's top is its report's verdict table, word for word: a hand edit of
+    either shows."""
+    if page.name == "README.md":
+        return
+    tables = verdict_tables(page.read_text())
+    assert len(tables) == 2 and tables[0] == tables[1], f"{page.name}: summary and report disagree"
