@@ -92,3 +92,27 @@ def test_cells_that_ran_different_seeds_say_how_many(drawn, tmp_path):
     figures.plot_score_vs_sparsity(summary, tmp_path / "frontier.png")
     assert {t.get_text() for t in drawn[1].axes[0].texts} == {"n=7", "n=3", "g=1,w=1,r=1 n=3", "g=1,w=1,r=0 n=3"}
     assert figures.seeds_label(_summary()) is None, "equal seeds: nothing added"
+
+
+def test_axes_are_honest_and_every_figure_has_a_vector_copy(drawn, tmp_path):
+    """Points at one sparsity get a plain, readable x axis (no '1e-5+7.8e-1' offset); the bars'
+    axis spans the bars, not up to 1 regardless; the retained-mass plot has a tick per layer and
+    says what its bands are; each figure is saved as a PDF beside its PNG."""
+    summary = _summary()
+    summary.loc[summary["kind"] != "dense", "sparsity_mean"] = 0.78 + 1e-6 * np.arange((summary["kind"] != "dense").sum())
+    figures.plot_score_vs_sparsity(summary, tmp_path / "frontier.png")
+    axis = drawn[0].axes[0]
+    drawn[0].canvas.draw()
+    assert axis.xaxis.get_major_formatter().get_offset() == "" and axis.get_xlim() == pytest.approx((0.73, 0.83), abs=1e-4)
+    figures.plot_score_by_pattern_and_placement(summary, tmp_path / "bars.png")
+    low, high = drawn[1].axes[0].get_ylim()
+    assert 0.80 + 0.01 < high < 0.85 and low < 0.70 - 0.005, (low, high)
+    retained = pd.DataFrame([{"task": "rt", "pattern": p, "layer": layer, "head": head, "retained_mass": 0.5 + 0.1 * head}
+                             for p in ("neighbour", "syntax") for layer in range(3) for head in range(2)])
+    figures.plot_retained_mass(retained, tmp_path / "retained.png")
+    axis = drawn[2].axes[0]
+    drawn[2].canvas.draw()
+    assert all(float(t).is_integer() for t in axis.get_xticks() if 0 <= t <= 2)
+    assert "band: lowest to highest head" in [t.get_text() for t in axis.get_legend().get_texts()]
+    for name in ("frontier", "bars", "retained"):
+        assert (tmp_path / f"{name}.pdf").read_bytes().startswith(b"%PDF") and (tmp_path / f"{name}.png").exists()

@@ -8,8 +8,29 @@ matplotlib.use("Agg")  # headless: jobs run on clusters without a display
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from .vocabulary import BASELINE_KIND, NAMED_PLACEMENTS, SWEEPS, parse_setting, sweep_of
+
+
+def vector_copy(path) -> str:
+    """The PDF a figure is saved as beside its PNG (for a paper: the PNG is for a screen)."""
+    return str(path)[: -len(".png")] + ".pdf" if str(path).endswith(".png") else str(path) + ".pdf"
+
+
+def _save(fig, path, **options) -> None:
+    """The figure as a PNG at 150 dpi and as a vector PDF beside it (vector_copy), then closed."""
+    fig.savefig(path, dpi=150, **options)
+    fig.savefig(vector_copy(path), **options)
+    plt.close(fig)
+
+
+def _plain_numbers(ax) -> None:
+    """Tick labels as the numbers themselves: no offset ('1e-5+7.8e-1') when the values are close."""
+    for axis in (ax.xaxis, ax.yaxis):
+        formatter = axis.get_major_formatter()
+        if hasattr(formatter, "set_useOffset"):
+            formatter.set_useOffset(False)
 
 
 def _placement_sort_key(placement: str):
@@ -66,12 +87,16 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
         ax.set_xticks(x, [f"{p}\n(sparsity {sparsity[p]:.2f})" for p in patterns], rotation=30, ha="right")
         ax.set_ylabel(f"eval {metric}")
         ax.set_title(task)
-        low = np.nanmin(rows["score_mean"] - rows["score_std"]) if len(rows) else 0
-        ax.set_ylim(max(0.0, low - 0.05), 1.0)
+        # the axis spans the bars and their error bars with a margin, not up to 1 regardless
+        spread = rows["score_std"].fillna(0)
+        low = np.nanmin(rows["score_mean"] - spread) if len(rows) else 0.0
+        high = np.nanmax(rows["score_mean"] + spread) if len(rows) else 1.0
+        margin = max(0.02, 0.1 * (high - low))
+        ax.set_ylim(max(0.0, low - margin), min(1.0, high + margin))
+        _plain_numbers(ax)
         ax.legend(title="masked layers", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def pick_example(lengths, preferred_length: int = 24) -> int:
@@ -100,8 +125,7 @@ def plot_mask_gallery(pieces: list[str], masks: dict, path, title: str = "") -> 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def layer_sweep_table(summary: pd.DataFrame, task: str, prefix: str) -> pd.DataFrame:
@@ -142,8 +166,7 @@ def plot_layer_sweep(summary: pd.DataFrame, path) -> None:
         ax.set_xlabel("layer i (0 = closest to the embeddings)")
         fig.colorbar(image, ax=ax, label="score - dense")
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | None = None) -> None:
@@ -176,13 +199,17 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
             ax.axhline(mean, color="black", linewidth=1, label="dense")
             ax.axhspan(mean - std, mean + std, color="black", alpha=0.1)
         metric = dense["metric"].iloc[0] if len(dense) else "score"
+        _plain_numbers(ax)
+        xs = pd.concat([rows["sparsity_mean"]] + ([learned.loc[learned["task"] == task, "sparsity_mean"]]
+                                                  if learned is not None and not learned.empty else []))
+        if xs.notna().any():  # points at one sparsity get a readable span around them, not a 1e-5 one
+            ax.set_xlim(max(0.0, xs.min() - 0.05), min(1.0, xs.max() + 0.05))
         ax.set_xlabel("achieved sparsity (eval, mean over examples)")
         ax.set_ylabel(f"eval {metric}")
         ax.set_title(f"{task}: masked at all layers")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
@@ -210,14 +237,13 @@ def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
     if panels:
         fig.colorbar(image, ax=axes.ravel().tolist(), label="window w (tokens, |i - j| <= w)")
     fig.suptitle(f"{task}: learned neighbour windows", fontsize=10)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path, bbox_inches="tight")
 
 
 
 def plot_retained_mass(retained: pd.DataFrame, path) -> None:
     """Per task: retained dense attention mass per layer (mean over heads), one line per pattern,
-    with the spread over heads as a band."""
+    with the lowest to the highest head as a band (the legend says so); a tick per layer."""
     tasks = sorted(retained["task"].unique()) if not retained.empty else [""]
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(6, 5 * len(tasks)), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -225,16 +251,18 @@ def plot_retained_mass(retained: pd.DataFrame, path) -> None:
         for pattern, cells in rows.groupby("pattern"):
             per_layer = cells.groupby("layer")["retained_mass"]
             mean, low, high = per_layer.mean(), per_layer.min(), per_layer.max()
-            ax.plot(mean.index, mean.values, marker="o", label=pattern)
-            ax.fill_between(mean.index, low.values, high.values, alpha=0.12)
+            line, = ax.plot(mean.index, mean.values, marker="o", label=f"{pattern} (mean over heads)")
+            ax.fill_between(mean.index, low.values, high.values, alpha=0.12, color=line.get_color())
+        if len(rows):  # what the bands are, once
+            ax.fill_between([], [], [], color="grey", alpha=0.12, label="band: lowest to highest head")
         ax.set_ylim(0, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("layer (0 = first)")
         ax.set_ylabel("retained dense attention mass")
         ax.set_title(task)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_kernel_timing(timing: pd.DataFrame, path) -> None:
@@ -260,5 +288,4 @@ def plot_kernel_timing(timing: pd.DataFrame, path) -> None:
         ax.set_title(f"{name}, {rows['device'].iloc[0]}, block {rows['block'].iloc[0]}")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _save(fig, path)

@@ -78,6 +78,7 @@ rule figure_retained_mass:
             caption="../report/retained_mass.rst",
             category="Cost and retained attention",
         ),
+        vector="results/figures/retained_mass.pdf",
     log:
         "results/logs/figures/retained_mass.log",
     benchmark:
@@ -99,6 +100,7 @@ rule figure_kernel_timing:
             caption="../report/kernel_timing.rst",
             category="Cost and retained attention",
         ),
+        vector="results/figures/kernel_timing.pdf",
     log:
         "results/logs/figures/kernel_timing.log",
     benchmark:

@@ -9,6 +9,7 @@ rule figure_score_by_pattern_and_placement:
             caption="../report/score_by_pattern_and_placement.rst",
             category="Experiment 1: pattern ablation",
         ),
+        vector="results/figures/score_by_pattern_and_placement.pdf",
     log:
         "results/logs/figures/score_by_pattern_and_placement.log",
     benchmark:
@@ -32,6 +33,7 @@ rule figure_mask_gallery:
             category="Masks",
             labels={"task": "{task}"},
         ),
+        vector="results/figures/masks_{task}.pdf",
     log:
         "results/logs/figures/masks_{task}.log",
     benchmark:
@@ -56,6 +58,7 @@ rule figure_layer_sweep:
             caption="../report/layer_sweep.rst",
             category="Experiment 1: pattern ablation",
         ),
+        vector="results/figures/layer_sweep.pdf",
     log:
         "results/logs/figures/layer_sweep.log",
     benchmark:
@@ -76,6 +79,7 @@ rule figure_score_vs_sparsity:
             caption="../report/score_vs_sparsity.rst",
             category="Experiment 2 and 3: sparsity trade-off",
         ),
+        vector="results/figures/score_vs_sparsity.pdf",
     log:
         "results/logs/figures/score_vs_sparsity.log",
     benchmark:

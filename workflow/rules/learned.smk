@@ -64,6 +64,7 @@ rule figure_learned_degrees:
             category="Experiment 3: learned sparsity",
             labels={"task": "{task}"},
         ),
+        vector="results/figures/learned_degrees_{task}.pdf",
     log:
         "results/logs/figures/learned_degrees_{task}.log",
     benchmark:

@@ -45,7 +45,11 @@ def mask_draw(pattern, seed):
 
 # Where each job's results go, defined once (vocabulary): the rules' output templates, the input
 # functions' concrete paths and the results pages (findings/page.py) are all made from these
-MASK_DIR, RUN_DIR, LEARNED_DIR = vocabulary.MASK_DIR, vocabulary.RUN_DIR, vocabulary.LEARNED_DIR
+MASK_DIR, RUN_DIR, LEARNED_DIR = (
+    vocabulary.MASK_DIR,
+    vocabulary.RUN_DIR,
+    vocabulary.LEARNED_DIR,
+)
 
 
 def mask_dir(task, pattern, seed):
