@@ -90,12 +90,25 @@ def test_learned_sparsity_runs_hold_their_targets_and_feed_the_findings(finished
                                                            ("flex", "forward")]
 
 
-def test_report_captions_every_figure(finished_run):
+def test_report_captions_every_figure_and_shows_the_findings_and_tables_as_html(finished_run):
+    """The report embeds each result as a data URI; the findings and the tables are HTML (which
+    Snakemake shows inline; Markdown it would only offer as a download), with their content."""
+    import base64
+    import re
+
     snakemake(finished_run, "--report", str(finished_run / "report.html"))
     html = (finished_run / "report.html").read_text(errors="replace")
     for figure in ("score_by_pattern_and_placement", "layer_sweep", "score_vs_sparsity", "retained_mass",
                    "kernel_timing", "learned_degrees_tiny", "masks_tiny"):
         assert f"{figure}.png" in html, figure
+    embedded = {name: base64.b64decode(data).decode() for mime, name, data in
+                re.findall(r"data:([\w/.+-]+);charset=[\w-]+;filename=([^;]+);base64,([A-Za-z0-9+/=]+)", html)
+                if mime == "text/html"}
+    assert {"findings.html", "summary.html", "sparsity.html", "eval_sampling.html", "cost.html",
+            "learned_summary.html"} <= set(embedded)
+    assert "<h1>Findings</h1>" in embedded["findings.html"] and "<td>1. Late-layer" in embedded["findings.html"]
+    assert "<th>score_mean</th>" in embedded["summary.html"] and "<td>tiny</td>" in embedded["summary.html"]
+    assert "findings.md" not in {name for _, name, _ in re.findall(r"data:([\w/.+-]+);charset=[\w-]+;filename=([^;]+);base64,", html)}
 
 
 def test_second_run_schedules_nothing(finished_run):

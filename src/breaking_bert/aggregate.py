@@ -195,12 +195,18 @@ def load_retained_mass(paths) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def write_table(frame: pd.DataFrame, csv_path, markdown_path=None) -> None:
-    """A table as CSV (for code) and, when asked, as Markdown (for people, without the typed degree
-    columns, which repeat the degrees' text)."""
+def write_table(frame: pd.DataFrame, csv_path, markdown_path=None, html_path=None, title: str = "") -> None:
+    """A table as CSV (for code) and, when asked, as Markdown and as an HTML page (for people: the
+    HTML is what Snakemake's report shows inline), without the typed degree columns, which repeat
+    the degrees' text."""
     frame.to_csv(csv_path, index=False)
+    text = to_markdown(frame.drop(columns=list(DEGREE_COLUMNS), errors="ignore"))
     if markdown_path is not None:
-        Path(markdown_path).write_text(to_markdown(frame.drop(columns=list(DEGREE_COLUMNS), errors="ignore")))
+        Path(markdown_path).write_text(text)
+    if html_path is not None:
+        from .report_html import html_page
+
+        Path(html_path).write_text(html_page(f"# {title}\n\n{text}" if title else text, title))
 
 
 def read_runs_table(csv_path) -> pd.DataFrame:

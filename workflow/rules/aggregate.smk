@@ -11,15 +11,31 @@ rule aggregate:
             "vocabulary",
             "eval_sampling",
             "scoring",
+            "report_html",
         ),
     output:
         runs="results/tables/runs.csv",
         eval_sampling="results/tables/eval_sampling.csv",
         eval_sampling_md="results/tables/eval_sampling.md",
+        eval_sampling_html=report(
+            "results/tables/eval_sampling.html",
+            caption="../report/eval_sampling.rst",
+            category="Tables",
+        ),
         summary="results/tables/summary.csv",
         summary_md="results/tables/summary.md",
+        summary_html=report(
+            "results/tables/summary.html",
+            caption="../report/summary.rst",
+            category="Tables",
+        ),
         sparsity="results/tables/sparsity.csv",
         sparsity_md="results/tables/sparsity.md",
+        sparsity_html=report(
+            "results/tables/sparsity.html",
+            caption="../report/sparsity.rst",
+            category="Tables",
+        ),
     log:
         "results/logs/aggregate.log",
     benchmark:

@@ -53,9 +53,14 @@ rule aggregate_cost:
     input:
         costs=get_cost_files("cost.json"),
         retained=get_cost_files("retained_mass.csv"),
-        code=library("aggregate", "differences", "spending", "vocabulary"),
+        code=library("aggregate", "differences", "spending", "vocabulary", "report_html"),
     output:
         cost="results/tables/cost.csv",
+        cost_html=report(
+            "results/tables/cost.html",
+            caption="../report/cost.rst",
+            category="Tables",
+        ),
         retained="results/tables/retained_mass.csv",
     log:
         "results/logs/aggregate_cost.log",

@@ -3,8 +3,9 @@ rule findings:
     input:
         unpack(get_findings_inputs),
     output:
-        report(
-            "results/findings.md",
+        markdown="results/findings.md",
+        html=report(
+            "results/findings.html",
             caption="../report/findings.rst",
             category="Findings",
         ),

@@ -36,12 +36,17 @@ rule aggregate_learned:
     windows, and a summary per task x variant x setting (mean, spread)."""
     input:
         metrics=get_learned_metrics_files,
-        code=library("aggregate", "differences", "spending", "vocabulary"),
+        code=library("aggregate", "differences", "spending", "vocabulary", "report_html"),
     output:
         runs="results/tables/learned_runs.csv",
         windows="results/tables/learned_windows.csv",
         summary="results/tables/learned_summary.csv",
         summary_md="results/tables/learned_summary.md",
+        summary_html=report(
+            "results/tables/learned_summary.html",
+            caption="../report/learned_summary.rst",
+            category="Tables",
+        ),
     log:
         "results/logs/aggregate_learned.log",
     benchmark:

@@ -2,10 +2,13 @@ from breaking_bert.joblog import log_to
 
 log_to(snakemake.log[0])
 
+from pathlib import Path
+
 import pandas as pd
 
 from breaking_bert.aggregate import read_runs_table
 from breaking_bert.eval_sampling import attach_eval_values, collapsed_runs, eval_sampling_section
+from breaking_bert.report_html import html_page
 from breaking_bert.findings import design_verdicts, learned_degree_placement, render_report, retained_mass_section
 
 # each run's per-example values beside its score: the intervals cover the eval set's sampling too
@@ -22,6 +25,6 @@ if "retained" in snakemake.input.keys():
     cost = pd.read_csv(snakemake.input.cost)
     sections.append(retained_mass_section(summary, retained, cost))
 sections.append(eval_sampling_section(pd.read_csv(snakemake.input.eval_sampling)))
-with open(snakemake.output[0], "w") as handle:
-    handle.write(render_report(verdicts, summary, sections, snakemake.params.seeds,
-                               warnings=collapsed_runs(runs, learned_runs)))
+report = render_report(verdicts, summary, sections, snakemake.params.seeds, warnings=collapsed_runs(runs, learned_runs))
+Path(snakemake.output.markdown).write_text(report)
+Path(snakemake.output.html).write_text(html_page(report, "Findings"))

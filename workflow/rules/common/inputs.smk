@@ -128,6 +128,7 @@ def get_findings_inputs(wildcards):
             "vocabulary",
             "eval_sampling",
             "scoring",
+            "report_html",
         ),
     }
     if get_learned_runs():
