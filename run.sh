@@ -4,6 +4,7 @@
 #   ./run.sh test    the same set-up, then the test suite
 #   ./run.sh bench   the same set-up, then the benchmarks (docs/BENCHMARKS.md)
 #   ./run.sh calibrate [draws] [--processes=N] [--cases=a,b2,...] [--designs=fixed,sequential] [--power=no]
+#                    [--findings=1,2] [--cells=N]
 #                    | aa RUNS.csv | aso RUNS.csv
 #                    the decision rule's calibration (docs/EXPERIMENTS.md)
 #   ./run.sh page NAME RESULTS_FOLDER CONFIG...   an experiment's results page, docs/results/NAME.md,

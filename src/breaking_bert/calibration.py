@@ -94,8 +94,9 @@ def _rate(simulate, cells, effect, design, draws, seed, case) -> dict:
 
 
 def _null_row(job: tuple) -> dict:
-    name, case, label, design, draws = job
-    simulate, cells, _ = FINDINGS[name]
+    name, case, label, design, draws, cells = job
+    simulate, default_cells, _ = FINDINGS[name]
+    cells = cells or default_cells
     found = _rate(simulate, cells, 0.0, design, draws, 0, case)
     se = _standard_error(found["definitive"], draws)
     return {"finding": name, "cells": cells, "case": case, "design": label, "draws": draws,
@@ -132,10 +133,11 @@ def _map(function: Callable, jobs: list, processes: int, each: Callable = lambda
 
 
 def null_table(draws: int = 4000, sequential=(3, 7, 2), findings=None, cases=None, processes: int = 1,
-               each: Callable = lambda row: None, designs=("fixed", "sequential")) -> pd.DataFrame:
+               each: Callable = lambda row: None, designs=("fixed", "sequential"), cells: int | None = None) -> pd.DataFrame:
     """Each finding's false-definitive rate at each least favourable null, fixed and sequential (the
-    fixed design's rows first: they are the quicker)."""
-    jobs = [(name, case, label, design, draws) for label, design in _designs(sequential).items()
+    fixed design's rows first: they are the quicker); ``cells``: instead of the reproduction
+    configs' number (finding 2 over several tasks, say)."""
+    jobs = [(name, case, label, design, draws, cells) for label, design in _designs(sequential).items()
             if label.split(",")[0] in designs
             for name, (_, _, own_cases) in FINDINGS.items() if not findings or name[0] in findings
             for case in own_cases if not cases or case in cases]
@@ -182,7 +184,7 @@ if __name__ == "__main__":
     designs = options.get("designs", "fixed,sequential").split(",")
     if options.get("null", "yes") != "no":
         null_table(draws, findings=options.get("findings"), cases=cases, processes=processes, each=_printer(),
-                   designs=designs)
+                   designs=designs, cells=int(options["cells"]) if options.get("cells") else None)
     if options.get("power", "yes") != "no":
         print()
         power_table(int(options.get("power_draws", 1000)), processes=processes,
