@@ -13,6 +13,7 @@ whose truth is known, at its least favourable nulls, in the fixed and the sequen
   cell with its own luck on each example (shared by its seeds) as large as its seed noise: the
   truth is about the task, and the runs carry per-example values (differences.py); ``e0`` judges
   the same tables without them (the seeds' interval alone, about the eval set), for comparison;
+  ``e01``: as ``e`` with accuracy's own per-example values, each example right or wrong (0/1);
 - ``f``: as ``a``, with every run collapsing to chance (one class predicted) 10% of the time, marked
   as the runs table marks it (differences.COLLAPSED): the claims are about runs that train, so the
   truth is that of the runs that did; ``f0`` judges the same tables without the marks (a collapse

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .differences import COLLAPSED, EVAL_VALUES
@@ -22,21 +23,32 @@ DENSE = 0.80
 MARGIN = NEGLIGIBLE_DROP["accuracy"]
 SPARSITY = 0.78
 CLEAR = 0.10  # "clearly true": this far beyond the bound (~10 standard errors of a paired difference at 3 seeds)
-CASES = ("null", "a", "b2", "b3", "c", "e", "e0", "f", "f0")
+CASES = ("null", "a", "b2", "b3", "c", "e", "e0", "e01", "f", "f0")
 EXAMPLES = 100  # the eval set of cases e and e0
 EXAMPLE_NOISE = RUN_NOISE * EXAMPLES**0.5  # per example: its mean over the set has the run noise's SD
 SCALE = {"b2": 2.0, "b3": 3.0}  # the run SD of the cell on its bound, in units of the others'
 COLLAPSE_RATE, CHANCE = 0.10, 0.50  # case f: each run collapses to chance this often
+# case e01: a cell's luck on an example, in probability of getting it right (its mean over 100
+# examples then has an SD of 0.01, as large as a run's noise, like case e's)
+BINARY_LUCK = 0.10
 
 
-def _noise(rng, seeds: int, scale: float, examples: bool):
-    """Per seed, a run's noise around its cell's truth, and (``examples``) its per-example values
-    around it: the cell's own luck on each example of this eval set (shared by its seeds) plus each
-    run's own, so that the mean over the examples is the run's score."""
+def _draw(rng, centre: np.ndarray, scale: float, examples: bool | str):
+    """Per seed, a run's score around ``centre`` (the cell's truth plus the seed's shared effect)
+    and (``examples``) its per-example values: the cell's own luck on each example of this eval set
+    (shared by its seeds) plus each run's own, so that the mean over the examples is the run's
+    score. ``binary`` (case e01): each example right or wrong, as accuracy's values are, with
+    probability centre + the cell's luck on it (SD BINARY_LUCK) + the run's own shift."""
+    seeds = len(centre)
     if not examples:
-        return rng.normal(0, RUN_NOISE * scale, seeds), [None] * seeds
+        return centre + rng.normal(0, RUN_NOISE * scale, seeds), [None] * seeds
+    if examples == "binary":
+        luck = rng.normal(0, BINARY_LUCK * scale, EXAMPLES)
+        chance = centre[:, None] + luck[None, :] + rng.normal(0, RUN_NOISE * scale, seeds)[:, None]
+        values = (rng.random((seeds, EXAMPLES)) < np.clip(chance, 0, 1)).astype(float)
+        return values.mean(axis=1), list(values)
     luck = rng.normal(0, EXAMPLE_NOISE * scale, EXAMPLES)
-    values = luck[None, :] + rng.normal(0, EXAMPLE_NOISE * scale, (seeds, EXAMPLES))
+    values = centre[:, None] + luck[None, :] + rng.normal(0, EXAMPLE_NOISE * scale, (seeds, EXAMPLES))
     return values.mean(axis=1), list(values)
 
 
@@ -55,7 +67,7 @@ def _collapse(rows: list[dict], collapsed: dict) -> list[dict]:
 
 
 def _runs(cells: dict, seeds: int, rng, task: str = "t", dense_noise: float = 1.0,
-          sparsity_by_seed: dict | None = None, examples: bool = False, case: str = "") -> pd.DataFrame:
+          sparsity_by_seed: dict | None = None, examples: bool | str = False, case: str = "") -> pd.DataFrame:
     """cells: {(pattern, kind, placement, degrees): (truth, noise scale)}, plus the dense cell, as
     a runs table; ``sparsity_by_seed``: {pattern: per-seed sparsity} where it varies by seed;
     ``examples``: each run's per-example values in the EVAL_VALUES column; ``case`` f: runs that
@@ -66,15 +78,14 @@ def _runs(cells: dict, seeds: int, rng, task: str = "t", dense_noise: float = 1.
                                                                  **cells}.items():
         sparsity = [0.0 if kind == BASELINE_KIND else SPARSITY] * seeds
         sparsity = (sparsity_by_seed or {}).get(pattern, sparsity)
-        noise, values = _noise(rng, seeds, scale, examples)
+        scores, values = _draw(rng, truth + shared, scale, examples)
         cell = []
         for seed in range(seeds):
             cell.append({"task": task, "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
                          **degree_columns(parse_degrees(degrees) if degrees else None), "seed": seed,
-                         "metric": "accuracy", "score": truth + shared[seed] + noise[seed],
+                         "metric": "accuracy", "score": scores[seed],
                          "sparsity_mean": sparsity[seed], "effective_sparsity_mean": sparsity[seed],
-                         "train_samples_per_second": 1.0,
-                         **({EVAL_VALUES: truth + shared[seed] + values[seed]} if examples else {})})
+                         "train_samples_per_second": 1.0, **({EVAL_VALUES: values[seed]} if examples else {})})
         rows += _collapse(cell, _collapses(rng, seeds, case))
     return pd.DataFrame(rows)
 
@@ -104,11 +115,11 @@ def _beyond(k: int, effect: float, case: str) -> float:
     that part is on its bound (every cell at ``null`` and ``c``, cell 0 otherwise), else CLEAR."""
     if effect:
         return effect
-    return 0.0 if case in ("null", "c", "e", "e0") or k == 0 else CLEAR
+    return 0.0 if case in ("null", "c", "e", "e0", "e01") or k == 0 else CLEAR
 
 
-def _examples(case: str) -> bool:
-    return case in ("e", "e0")
+def _examples(case: str) -> bool | str:
+    return "binary" if case == "e01" else case in ("e", "e0")
 
 
 def _second(k: int, effect: float, case: str) -> float:
@@ -163,7 +174,7 @@ def finding_3(cells: int, effect: float, seeds: int, rng, case: str = "null") ->
                     lambda runs, _: [removing_neighbour_hurts_most(runs, SPARSITY_TOLERANCE)])
 
 
-def _frontier(task: str, gain: float, seeds: int, rng, scale: float = 1.0, examples: bool = False,
+def _frontier(task: str, gain: float, seeds: int, rng, scale: float = 1.0, examples: bool | str = False,
               case: str = "") -> list[dict]:
     """A learned frontier (targets 0.70 and 0.85) through the BigBird truth + ``gain`` at SPARSITY."""
     shared = rng.normal(0, SEED_NOISE, seeds)
@@ -171,11 +182,10 @@ def _frontier(task: str, gain: float, seeds: int, rng, scale: float = 1.0, examp
     rows = []
     for target in (0.70, 0.85):
         truth = DENSE - 0.03 + gain + slope * (target - SPARSITY)
-        noise, values = _noise(rng, seeds, scale, examples)
+        scores, values = _draw(rng, truth + shared, scale, examples)
         rows += _collapse([{"task": task, "variant": "regular", "setting": f"target{target}", "seed": seed,
-                            "score": truth + shared[seed] + noise[seed], "sparsity_mean": target,
-                            "effective_sparsity_mean": target,
-                            **({EVAL_VALUES: truth + shared[seed] + values[seed]} if examples else {})}
+                            "score": scores[seed], "sparsity_mean": target, "effective_sparsity_mean": target,
+                            **({EVAL_VALUES: values[seed]} if examples else {})}
                            for seed in range(seeds)], _collapses(rng, seeds, case))
     return rows
 
