@@ -9,6 +9,7 @@
 #                    the decision rule's calibration (docs/EXPERIMENTS.md)
 #   ./run.sh page NAME RESULTS_FOLDER CONFIG...   an experiment's results page, docs/results/NAME.md,
 #                    generated from its finished results folder (docs/results/README.md)
+#   ./run.sh memory [CHECKOUT]  each rule's declared mem_mb against its jobs' peak memory (benchmark files)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3.11}
@@ -61,8 +62,12 @@ page)
     setup
     python -m breaking_bert.findings.page "${@:2}"
     ;;
+memory)
+    setup
+    python -m breaking_bert.memory_check "${@:2}"
+    ;;
 *)
-    echo "usage: $0 demo|test|bench|calibrate|page [extra arguments]" >&2
+    echo "usage: $0 demo|test|bench|calibrate|page|memory [extra arguments]" >&2
     exit 2
     ;;
 esac

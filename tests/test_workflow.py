@@ -280,3 +280,19 @@ def test_two_checkouts_sharing_one_virtualenv_each_run_their_own_library(tiny_mo
         snakemake(checkout, "results/data/tiny/summary.json")
     assert "edited" not in json.loads((first / "results/data/tiny/summary.json").read_text())
     assert json.loads((second / "results/data/tiny/summary.json").read_text())["edited"] is True
+
+
+def test_every_job_is_checked_against_the_memory_its_rule_declares(finished_run):
+    """./run.sh memory reads each job's declared resources from Snakemake's own log and its peak
+    from its benchmark file: every benchmark file of the run is matched to its rule, and no job of
+    the tiny DAG used more than its rule declares."""
+    from breaking_bert.memory_check import declared_jobs, main, measured, per_rule
+
+    jobs = measured(finished_run, declared_jobs(finished_run))
+    files = {str(path.relative_to(finished_run)) for path in (finished_run / "results").rglob("*.tsv")
+             if path.name == "benchmark.tsv" or "benchmarks" in path.parts}
+    assert files and files == set(jobs["benchmark"])
+    table = per_rule(jobs).set_index("rule")
+    assert table.loc["finetune", "declared MiB (most)"] == pytest.approx(8000 * 1e6 / 2**20, abs=1)
+    assert table.loc["finetune", "jobs"] == 12 and table["jobs over"].sum() == 0
+    assert main(finished_run) == 0

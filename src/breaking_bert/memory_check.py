@@ -1,0 +1,84 @@
+"""Did each job stay within the memory its rule declares? (``./run.sh memory [checkout]``)
+
+Snakemake schedules local jobs side by side by ``mem_mb`` and SLURM kills a job that exceeds it,
+so a declaration below what a job uses fails on a cluster what passed on a laptop. This reads what
+every job declared from Snakemake's own logs (``.snakemake/log/*.snakemake.log``: each job's rule,
+benchmark file and resources) and what it used from that benchmark file (``max_rss``, the peak
+resident memory in MiB), and lists per rule the jobs, the most any declared and used, and the jobs
+over their declaration. A job with no ``mem_mb`` is listed as undeclared. The latest log that
+names a benchmark file wins (a job rerun with other resources).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+JOB = re.compile(r"^(?:local)?rule (?P<rule>\w+):$")
+FIELD = re.compile(r"^\s+(?P<key>benchmark|resources): (?P<value>.*)$")
+
+
+def declared_jobs(checkout: Path) -> pd.DataFrame:
+    """One row per benchmark file the logs name: rule, benchmark, declared MiB (NaN: none)."""
+    jobs = {}
+    for log in sorted((checkout / ".snakemake" / "log").glob("*.snakemake.log")):
+        rule, benchmark = None, None
+        for line in log.read_text(errors="replace").splitlines():
+            started = JOB.match(line)
+            if started:
+                rule, benchmark = started["rule"], None
+                continue
+            field = FIELD.match(line)
+            if not field or rule is None:
+                continue
+            if field["key"] == "benchmark":
+                benchmark = field["value"].strip()
+            elif benchmark is not None:
+                resources = dict(part.split("=", 1) for part in field["value"].split(", ") if "=" in part)
+                mib = resources.get("mem_mib") or resources.get("mem_mb")
+                jobs[benchmark] = {"rule": rule, "benchmark": benchmark, "declared_mib": float(mib) if mib else float("nan")}
+    return pd.DataFrame(list(jobs.values()), columns=["rule", "benchmark", "declared_mib"])
+
+
+def measured(checkout: Path, jobs: pd.DataFrame) -> pd.DataFrame:
+    """The jobs with the peak memory their benchmark file recorded (jobs whose file is gone dropped)."""
+    peaks = []
+    for benchmark in jobs["benchmark"]:
+        path = checkout / benchmark
+        table = pd.read_csv(path, sep="\t") if path.exists() else None
+        peaks.append(float(pd.to_numeric(table["max_rss"], errors="coerce").max()) if table is not None else float("nan"))
+    return jobs.assign(used_mib=peaks).dropna(subset=["used_mib"])
+
+
+def per_rule(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: jobs, the most declared and used, the jobs over their declaration, the worst one."""
+    rows = []
+    for rule, group in jobs.groupby("rule"):
+        over = group[group["used_mib"] > group["declared_mib"]]
+        worst = group.loc[group["used_mib"].idxmax()]
+        rows.append({"rule": rule, "jobs": len(group), "declared MiB (most)": group["declared_mib"].max(),
+                     "used MiB (most)": round(float(worst["used_mib"])), "jobs over": len(over),
+                     "undeclared": int(group["declared_mib"].isna().sum()), "largest": worst["benchmark"]})
+    return pd.DataFrame(rows)
+
+
+def main(checkout: Path) -> int:
+    from .aggregate import to_markdown
+
+    jobs = measured(checkout, declared_jobs(checkout))
+    if jobs.empty:
+        print(f"no job with a benchmark file in the Snakemake logs of {checkout}", file=sys.stderr)
+        return 1
+    table = per_rule(jobs)
+    print(to_markdown(table, float_format="{:.0f}"))
+    over = table[table["jobs over"] > 0]
+    if not over.empty:
+        print(f"over their declared memory: {', '.join(over['rule'])}")
+    return 2 if not over.empty else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else ".")))
