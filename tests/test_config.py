@@ -219,123 +219,65 @@ def test_envs_install_dependencies_only_and_pin_what_the_library_needs():
     assert sorted(torch_free) == ["data.yaml", "parse.yaml", "report.yaml"]
 
 
-def _library_imports(path: Path, library: Path, seen: set) -> set:
-    """The library's files that importing ``path`` runs (function-level imports too: a script's
-    result depends on them as much), followed transitively; a package counts with its __init__."""
-    import ast
-
-    def module_files(dotted: str) -> list[Path]:
-        parts = dotted.split(".")[1:]  # below breaking_bert
-        files = [library / Path(*parts[:i]) / "__init__.py" for i in range(1, len(parts))]
-        target = library / Path(*parts) if parts else library
-        files.append(target / "__init__.py" if target.is_dir() else target.with_suffix(".py"))
-        return [f for f in files if f.exists()]
-
-    def resolve(relative: str, level: int, package: str) -> str:
-        return ".".join(package.split(".")[: len(package.split(".")) - level + 1] + ([relative] if relative else []))
-
-    def lazy_homes(dotted: str) -> dict[str, str]:
-        """name -> module, for a package whose __init__ exports lazily (breaking_bert/lazy.py)."""
-        init = library / Path(*dotted.split(".")[1:]) / "__init__.py"
-        if not init.exists():
-            return {}
-        for node in ast.walk(ast.parse(init.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "lazy_exports":
-                homes = ast.literal_eval(node.args[1])
-                return {name: resolve(module.lstrip("."), len(module) - len(module.lstrip(".")) or 1, dotted)
-                        for module, names in homes.items() for name in names}
-        return {}
-
-    package = ".".join(("breaking_bert", *path.parent.relative_to(library).parts)) if path.is_relative_to(library) else ""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        names = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = resolve(base, node.level, package)
-            homes = lazy_homes(base) if base.startswith("breaking_bert") else {}
-            # a name may be a submodule, or one a lazy package loads from its module
-            names = [base] + [homes.get(alias.name, f"{base}.{alias.name}") for alias in node.names]
-        for name in names:
-            if name == "breaking_bert" or name.startswith("breaking_bert."):
-                found.update(module_files(name))
-    for file in found - seen:
-        seen.add(file)
-        found |= _library_imports(file, library, seen)
-    return found
-
-
-# Imported by a rule's script (a package's __init__ pulls its siblings in) but never run in its
-# jobs: left out of its inputs, so that editing them does not rerun it for nothing.
-MASK_BUILDING = {"kinds.py", "parse.py", "masks/inputs.py", "masks/patterns.py", "masks/solving.py",
-                 "masks/policy.py"}  # masks stage
-LEARNED = {"learned/__init__.py", "learned/objectives.py", "learned/windows.py"}  # learn_degrees jobs
-EFFECTIVE = {"masks/effective.py"}  # finetune and learn_degrees jobs measure effective sparsity
-# kinds.py (through the vocabulary) everywhere else: only the masks stage and kernel timing read
-# the kinds or run their builders; the report layer uses the vocabulary's names.
-IMPORTED_NOT_RUN = {
-    "finetune": MASK_BUILDING | LEARNED,  # a fixed run loads mask files (masks/storage)
-    "learn_degrees": MASK_BUILDING - {"masks/policy.py"},  # the windows follow the special-token policy
-    "figure_mask_gallery": {"kinds.py"},  # draws the stored masks (masks/storage): the lazy package loads nothing else
-    # loads stored masks; its synthetic masks and block masks run in kernel_timing
-    "cost": MASK_BUILDING | EFFECTIVE | {"attention.py", "vocabulary.py"},
-    "kernel_timing": {"parse.py"},  # synthetic masks need no parse
-    **{rule: {"kinds.py"} for rule in ("aggregate", "aggregate_learned", "aggregate_cost")},
-}
-
-
-# Run by every script, but they decide where messages go (the log, and the console for a fatal
-# error) and when a package loads a module, not what a job computes: editing them reruns nothing.
-MESSAGES_ONLY = {"joblog.py", "lazy.py"}
-
-
-def _only_imports(path: Path) -> bool:
-    """A package's __init__ that only re-exports (docstring, imports, __all__, __version__, a lazy
-    __getattr__)."""
-    import ast
-
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
-            continue
-        targets = [e for t in getattr(node, "targets", []) for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
-        if isinstance(node, ast.Assign) and all(getattr(t, "id", "") in ("__all__", "__version__", "__getattr__")
-                                                for t in targets):
-            continue  # __getattr__, __all__ = lazy_exports(...): names, loaded when used
-        return False
-    return True
-
-
-def test_every_library_file_a_script_imports_is_a_declared_input(tmp_path):
+def test_every_rule_declares_the_library_files_its_own_script_runs(tmp_path):
     """Snakemake reruns a rule when a declared input changes, not when code its script imports does
-    (the trap in the brief). For every rule with a script, the library files the script imports,
-    transitively, must be among its inputs (common.smk's library()), or an edit to them leaves a
-    stale result standing in for a new one."""
-    library = REPO / "src/breaking_bert"
+    (the trap in the brief). Every rule with a script declares code_of(that script): the files
+    derived from its imports (code_inputs.py), and the dry run of the GPU-box grid shows them, the
+    registry of pattern kinds among them wherever the vocabulary's columns come from it."""
+    from breaking_bert.code_inputs import code_inputs
+
     scripts = {}
     for rule_file in (REPO / "workflow/rules").glob("*.smk"):
-        for name, script in re.findall(r'^rule (\w+):.*?script:\s*"\.\./scripts/(\w+\.py)"', rule_file.read_text(),
-                                       flags=re.MULTILINE | re.DOTALL):
-            scripts[name] = REPO / "workflow/scripts" / script
+        for name, body in re.findall(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^rule |^checkpoint |\Z)", rule_file.read_text(),
+                                     flags=re.MULTILINE | re.DOTALL):
+            script = re.search(r'script:\s*"\.\./scripts/(\w+\.py)"', body)
+            if script:
+                scripts[name] = script[1]
+                assert f'code_of("{script[1]}")' in body or "unpack(get_" in body, f"{name}: no code_of its script"
+    source = "\n".join(p.read_text() for p in (REPO / "workflow/rules").rglob("*.smk"))
+    assert "library(" not in source, "a code input listed by hand"
     result = plan(REPO / "config/embedded_gpu.yaml", tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     declared = {}
-    for rule, inputs in re.findall(r"^rule (\w+):\n    input: ([^\n]*)", result.stdout, flags=re.MULTILINE):
-        declared.setdefault(rule, set()).update(Path(f) for f in inputs.split(", ") if f.endswith(".py"))
-    assert set(scripts) - {"init_tracking"} <= set(declared), set(scripts) - set(declared)
-    undeclared = {}
-    for rule, files in declared.items():
-        if rule not in scripts:
-            continue  # no script: nothing imported
-        imported = _library_imports(scripts[rule], library, set())
-        exempt = {library / name for name in IMPORTED_NOT_RUN.get(rule, {"kinds.py"}) | MESSAGES_ONLY} | {
-            f for f in imported if f.name == "__init__.py" and _only_imports(f)}
-        needed = imported - exempt
-        if needed - files:
-            undeclared[rule] = sorted(str(f.relative_to(library)) for f in needed - files)
-    assert not undeclared, f"library files a rule's script imports but its inputs do not list: {undeclared}"
+    for rule, inputs in re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n    input: ([^\n]*)", result.stdout, flags=re.MULTILINE):
+        declared.setdefault(rule, set()).update(f for f in inputs.split(", ") if f.endswith(".py"))
+    assert set(scripts) - {"look"} <= set(declared), set(scripts) - set(declared)  # look: sequential designs only
+    library = REPO / "src/breaking_bert"
+    for rule, script in scripts.items():
+        if rule not in declared:
+            continue
+        assert declared[rule] == set(code_inputs((REPO / "workflow/scripts" / script).resolve(), library.resolve())), rule
+    shown = {rule: {str(Path(f).relative_to(library.resolve())) for f in files} for rule, files in declared.items()}
+    assert {"kinds.py", "vocabulary.py", "aggregate.py"} <= shown["aggregate"], "DEGREE_COLUMNS come from kinds.KINDS"
+    assert "masks/effective.py" in shown["finetune"] and "kinds.py" not in shown["finetune"]
+    assert "joblog.py" not in shown["finetune"] and "findings/report.py" in shown["findings"]
+
+
+def test_code_inputs_follow_imports_through_functions_relative_imports_and_lazy_packages(tmp_path):
+    """The derivation on a library of its own: a function-level import counts (a job runs it), a
+    relative import resolves, a lazy package's name leads to the module it comes from and not to
+    its siblings, and a re-export-only __init__ is left out."""
+    from breaking_bert.code_inputs import code_inputs
+
+    library = tmp_path / "breaking_bert"
+    (library / "pkg").mkdir(parents=True)
+    files = {
+        "__init__.py": '"""root"""\n',
+        "top.py": "from .helper import f\n\ndef g():\n    from breaking_bert.deferred import h\n    return h\n",
+        "helper.py": "def f():\n    return 1\n",
+        "deferred.py": "from breaking_bert.pkg import Named\nh = 1\n",
+        "unused.py": "x = 1\n",
+        "pkg/__init__.py": 'from ..lazy import lazy_exports\n__getattr__, __all__ = lazy_exports(__name__, {"home": ("Named",)})\n',
+        "pkg/home.py": "Named = 1\n",
+        "pkg/sibling.py": "other = 1\n",
+        "lazy.py": "def lazy_exports(package, homes):\n    return None, []\n",
+    }
+    for name, text in files.items():
+        (library / name).write_text(text)
+    script = tmp_path / "script.py"
+    script.write_text("from breaking_bert.top import g\n")
+    found = {str(Path(f).relative_to(library)) for f in code_inputs(script, library)}
+    assert found == {"top.py", "helper.py", "deferred.py", "pkg/home.py"}, found
 
 
 def test_the_workflow_catalog_conventions_are_there():
@@ -428,6 +370,8 @@ def test_each_rules_conda_env_holds_what_its_jobs_import():
     configs name."""
     from importlib.metadata import packages_distributions
 
+    from breaking_bert.code_inputs import library_imports
+
     library, providers = REPO / "src/breaking_bert", packages_distributions()
     envs = {env.name: _with_requirements(set(_pins(next(d["pip"] for d in yaml.safe_load(env.read_text())[
         "dependencies"] if isinstance(d, dict))))) for env in (REPO / "envs").glob("*.yaml")}
@@ -440,7 +384,7 @@ def test_each_rules_conda_env_holds_what_its_jobs_import():
             if not script:
                 continue
             path = REPO / "workflow/scripts" / script[1]
-            modules = set().union(*(_third_party_imports(f) for f in _library_imports(path, library, set()) | {path}))
+            modules = set().union(*(_third_party_imports(f) for f in library_imports(path, library) | {path}))
             lacking = sorted(m for m in modules if not {d.lower().replace("_", "-") for d in providers.get(m, [m])} & envs[env[1]])
             if lacking:
                 missing[f"{rule} ({env[1]})"] = lacking

@@ -6,8 +6,9 @@ special-token policy), solving and the cost stage read them from KINDS.
 
 Standard library at import: the workflow's scheduling process reads KINDS (through
 ``vocabulary``) without numpy, which the builders import where they run, in the masks stage's
-environment. Kept apart from ``vocabulary`` so that editing a builder reruns what builds masks,
-not every job that uses the vocabulary's names (workflow/rules/common/params.smk's library()).
+environment. The rules whose results depend on the registry declare this file (code_inputs.py):
+the masks stage, kernel timing, and the tables, figures and findings, whose degree columns come
+from it; finetune jobs, which only read stored masks, do not (code_inputs.NOT_RUN).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Packages that import nothing until a name is used (PEP 562): ``from breaking_bert.masks import
 MaskSet`` loads ``masks/storage.py`` and what it imports, not the mask builders beside it, so the
-split into modules holds at import time too (a rule's inputs list the modules it runs,
-workflow/rules/common/params.smk's library(); tests/test_config.py reads the same table). Standard library
-only."""
+split into modules holds at import time too (a rule's code inputs are the modules it runs,
+code_inputs.py follows a lazy name to its module). Standard library only."""
 
 from __future__ import annotations
 

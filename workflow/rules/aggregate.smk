@@ -4,15 +4,7 @@ rule aggregate:
     input:
         metrics=get_metrics_files,
         mask_summaries=get_mask_summaries,
-        code=library(
-            "aggregate",
-            "differences",
-            "spending",
-            "vocabulary",
-            "eval_sampling",
-            "scoring",
-            "report_html",
-        ),
+        code=code_of("aggregate.py"),
     output:
         runs="results/tables/runs.csv",
         eval_sampling="results/tables/eval_sampling.csv",

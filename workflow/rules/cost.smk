@@ -5,7 +5,7 @@ rule cost:
     input:
         tokens="results/tokens/{task}/eval.parquet",
         masks=lambda w: f"{mask_dir(w.task, w.pattern, first_seed())}/eval.npz",
-        code=library("cost", "models", "packages", "masks/storage"),
+        code=code_of("cost.py"),
     output:
         cost="results/cost/{task}/{pattern}/cost.json",
         retained="results/cost/{task}/{pattern}/retained_mass.csv",
@@ -28,9 +28,7 @@ rule kernel_timing:
     synthetic sequence lengths, per pattern."""
     input:
         # its synthetic masks come from the mask builders, its block masks from attention
-        code=library(
-            "timing", "cost", "masks", "kinds", "vocabulary", "attention", "devices"
-        ),
+        code=code_of("kernel_timing.py"),
     output:
         "results/cost/kernel_timing.csv",
     log:
@@ -53,7 +51,7 @@ rule aggregate_cost:
     input:
         costs=get_cost_files("cost.json"),
         retained=get_cost_files("retained_mass.csv"),
-        code=library("aggregate", "differences", "spending", "vocabulary", "report_html"),
+        code=code_of("aggregate_cost.py"),
     output:
         cost="results/tables/cost.csv",
         cost_html=report(
@@ -76,7 +74,7 @@ rule figure_retained_mass:
     """Retained dense attention mass per layer, per pattern."""
     input:
         retained="results/tables/retained_mass.csv",
-        code=library("figures", "vocabulary"),
+        code=code_of("figure_retained_mass.py"),
     output:
         report(
             "results/figures/retained_mass.png",
@@ -98,7 +96,7 @@ rule figure_kernel_timing:
     """Attention time against sequence length, dense SDPA vs block-sparse per pattern."""
     input:
         timing="results/cost/kernel_timing.csv",
-        code=library("figures", "vocabulary"),
+        code=code_of("figure_kernel_timing.py"),
     output:
         report(
             "results/figures/kernel_timing.png",

@@ -2,7 +2,7 @@ rule figure_score_by_pattern_and_placement:
     """Score by pattern and placement per task, dense baseline as a band."""
     input:
         summary="results/tables/summary.csv",
-        code=library("figures", "vocabulary"),
+        code=code_of("figures.py"),
     output:
         report(
             "results/figures/score_by_pattern_and_placement.png",
@@ -25,7 +25,7 @@ rule figure_mask_gallery:
     input:
         tokens="results/tokens/{task}/eval.parquet",
         masks=get_gallery_masks,
-        code=library("figures", "vocabulary", "masks/storage", "models", "packages"),
+        code=code_of("figure_mask_gallery.py"),
     output:
         report(
             "results/figures/masks_{task}.png",
@@ -51,7 +51,7 @@ rule figure_layer_sweep:
     """Score change vs dense when one layer, or layers i..top, are masked (experiment 1)."""
     input:
         summary="results/tables/summary.csv",
-        code=library("figures", "vocabulary"),
+        code=code_of("figure_layer_sweep.py"),
     output:
         report(
             "results/figures/layer_sweep.png",

@@ -36,7 +36,7 @@ rule aggregate_learned:
     windows, and a summary per task x variant x setting (mean, spread)."""
     input:
         metrics=get_learned_metrics_files,
-        code=library("aggregate", "differences", "spending", "vocabulary", "report_html"),
+        code=code_of("aggregate_learned.py"),
     output:
         runs="results/tables/learned_runs.csv",
         windows="results/tables/learned_windows.csv",
@@ -61,7 +61,7 @@ rule figure_learned_degrees:
     """The hardened window of every layer and head, per variant and setting (mean over seeds)."""
     input:
         windows="results/tables/learned_windows.csv",
-        code=library("figures", "vocabulary"),
+        code=code_of("figure_learned_degrees.py"),
     output:
         report(
             "results/figures/learned_degrees_{task}.png",

@@ -10,17 +10,7 @@ checkpoint look:
     input:
         metrics=lambda w: get_metrics_files(w, look=int(w.look)),
         learned_metrics=lambda w: get_learned_metrics_files(w, look=int(w.look)),
-        code=library(
-            "sequential",
-            "spending",
-            "findings",
-            "decision",
-            "differences",
-            "aggregate",
-            "vocabulary",
-            "scoring",
-            "eval_sampling",
-        ),
+        code=code_of("look.py"),
     output:
         decisions="results/looks/look{look}.json",
         runs="results/looks/look{look}_runs.csv",

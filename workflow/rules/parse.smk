@@ -2,7 +2,7 @@ rule parse:
     """Dependency-parse every text with spaCy (parser only), for syntax masks."""
     input:
         split="results/data/{task}/{split}.parquet",
-        code=library("parse"),
+        code=code_of("parse.py"),
     output:
         "results/parses/{task}/{split}.parquet",
     log:

@@ -2,7 +2,7 @@ rule prepare_data:
     """Load a task (hub id, local file, or packaged data) into tidy train/eval parquet files."""
     input:
         data=get_task_files,
-        code=library("prepare_data", "data_checks", "data_files", "packages"),
+        code=code_of("prepare_data.py"),
     output:
         train="results/data/{task}/train.parquet",
         eval="results/data/{task}/eval.parquet",

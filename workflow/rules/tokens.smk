@@ -3,7 +3,7 @@ rule tokens:
     input:
         train="results/data/{task}/train.parquet",
         eval="results/data/{task}/eval.parquet",
-        code=library("tokens", "models", "packages"),
+        code=code_of("tokens.py"),
     output:
         train="results/tokens/{task}/train.parquet",
         eval="results/tokens/{task}/eval.parquet",

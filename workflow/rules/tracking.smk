@@ -5,7 +5,7 @@ localrules:
 rule init_tracking:
     """Create the MLflow store and experiment once, before the finetune jobs fan out."""
     input:
-        code=library("tracking"),
+        code=code_of("init_tracking.py"),
     output:
         "results/mlflow/experiment.json",
     log:

@@ -13,7 +13,7 @@ def get_mask_inputs(wildcards):
     inputs = {
         "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
         "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
-        "code": library("masks", "parse", "vocabulary", "kinds", "models", "packages"),
+        "code": code_of("masks.py"),
     }
     if "parse" in needs:
         inputs["train_parses"] = f"results/parses/{wildcards.task}/train.parquet"
@@ -41,19 +41,7 @@ def get_finetune_inputs(wildcards):
         # what runs in the job (tests/test_config.py checks the list against the script's imports):
         # not learned/ (it runs in learn_degrees jobs only) nor the mask builders (the mask files
         # carry their changes), so editing them reruns only what they change
-        "code": library(
-            "finetune",
-            "attention",
-            "devices",
-            "tracking",
-            "models",
-            "packages",
-            "vocabulary",
-            "identity",
-            "masks/storage",
-            "masks/effective",
-            "scoring",
-        ),
+        "code": code_of("finetune.py"),
     }
     if not is_dense(wildcards.pattern):
         masks = mask_dir(wildcards.task, wildcards.pattern, wildcards.seed)
@@ -72,21 +60,7 @@ def get_learned_inputs(wildcards):
         "train_tokens": f"results/tokens/{wildcards.task}/train.parquet",
         "eval_tokens": f"results/tokens/{wildcards.task}/eval.parquet",
         "labels": f"results/data/{wildcards.task}/labels.json",
-        "code": library(
-            "finetune",
-            "attention",
-            "learned",
-            "devices",
-            "tracking",
-            "models",
-            "packages",
-            "vocabulary",
-            "identity",
-            "masks/storage",
-            "masks/effective",
-            "masks/policy",
-            "scoring",
-        ),
+        "code": code_of("learned.py"),
     }
     if vocabulary.is_control(wildcards.variant):  # the learned run's final windows
         learned_run = learned_dir(
@@ -104,7 +78,7 @@ def get_learned_inputs(wildcards):
 def get_score_vs_sparsity_inputs(wildcards):
     inputs = {
         "summary": "results/tables/summary.csv",
-        "code": library("figures", "vocabulary"),
+        "code": code_of("figure_score_vs_sparsity.py"),
     }
     if get_learned_runs():
         inputs["learned"] = "results/tables/learned_summary.csv"
@@ -118,18 +92,7 @@ def get_findings_inputs(wildcards):
         "metrics": get_metrics_files(wildcards),
         "summary": "results/tables/summary.csv",
         "eval_sampling": "results/tables/eval_sampling.csv",
-        "code": library(
-            "findings",
-            "decision",
-            "differences",
-            "spending",
-            "sequential",
-            "aggregate",
-            "vocabulary",
-            "eval_sampling",
-            "scoring",
-            "report_html",
-        ),
+        "code": code_of("findings.py"),
     }
     if get_learned_runs():
         inputs["learned_runs"] = "results/tables/learned_runs.csv"

@@ -1,5 +1,6 @@
 """What each job reads of the config (its params, canonical, so that only a change to what it reads
-reruns it) and the library files each rule's script runs (its code inputs)."""
+reruns it) and the library files each rule's script runs (its code inputs, derived from its imports).
+"""
 
 
 def canonical(value):
@@ -89,17 +90,11 @@ def get_task_files(wildcards):
     return files
 
 
-def library(*modules):
-    """Library files a rule's result depends on. Snakemake does not track what a script imports,
-    so they are declared as inputs: editing one reruns exactly the rules that list it. A file
-    the script imports but never runs may be left out (tests/test_config.py lists those).
-    """
-    files = []
-    # a module (masks/storage), or every file of a package (masks)
-    for name in modules:
-        package = LIBRARY / name
-        if package.is_dir():
-            files += sorted(str(path) for path in package.glob("*.py"))
-        else:
-            files.append(str(LIBRARY / f"{name}.py"))
-    return files
+def code_of(script):
+    """The library files a rule's script runs, declared as the rule's inputs: Snakemake does not
+    track what a script imports, and editing one of them must rerun exactly the rules that run it.
+    Derived from the imports (code_inputs.py); nothing is listed by hand but what a script imports
+    and never runs (code_inputs.NOT_RUN)."""
+    return list(
+        code_inputs.code_inputs((SCRIPTS / script).resolve(), LIBRARY.resolve())
+    )

@@ -46,6 +46,9 @@ def load_vocabulary():
 
 
 vocabulary = load_vocabulary()
+# what each rule's script runs (params.smk's code_of), from the same checkout, cached per script
+code_inputs = importlib.import_module("breaking_bert.code_inputs")
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 
 def check_kinds():
