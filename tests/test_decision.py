@@ -261,6 +261,7 @@ def test_a_cell_with_several_parts_is_refuted_only_after_bonferroni_over_them():
     assert alone.verdict == NOT_SUPPORTED and 0.0125 < alone.p_refute <= 0.025, alone.p_refute
     combined = all_of(parts)
     assert combined.verdict == CANNOT_TELL and "not after Bonferroni over the cell's 2 parts" in combined.why
+    assert combined.more_seeds_help, "a part refuted alone may be refuted for good with more seeds"
     assert all_of([parts[0], decide(Difference(-0.05, 0.01, 5, True), above=0.0)]).verdict == NOT_SUPPORTED
 
 
@@ -296,3 +297,15 @@ def test_an_interval_about_the_task_covers_the_sampling_of_the_eval_set():
     partial = Scores(dict(scores[0]), examples={0: cell[0]})
     mixed = difference(partial, with_examples[1])
     assert mixed.eval_variance == 0.0 and "about this eval set only (seed(s) [1, 2] kept no eval predictions)" in mixed.note
+
+
+def test_an_unpaired_interval_says_it_is_about_this_eval_set():
+    """Welch's interval (cells sharing fewer than 2 seeds) has no crossed model to take the eval
+    set's part from: with per-example values it says its interval is about this eval set only."""
+    from breaking_bert.findings.cells import Scores
+
+    rng = np.random.default_rng(1)
+    first = Scores({0: 0.80, 1: 0.82, 2: 0.81}, examples={s: rng.random(20) for s in range(3)})
+    second = Scores({3: 0.70, 4: 0.72, 5: 0.71}, examples={s: rng.random(20) for s in range(3, 6)})
+    found = difference(first, second)
+    assert not found.paired and found.eval_variance == 0 and "about this eval set only (unpaired)" in found.note

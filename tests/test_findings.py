@@ -96,26 +96,36 @@ def test_finding_4_compares_full_bigbird_points_with_the_learned_frontier_at_the
     assert learned_beats_bigbird(ablations_only, _learned([(0.8, [0.8] * 3), (0.9, [0.8] * 3)])).verdict == NOT_TESTED
 
 
-def test_a_comparison_that_reads_a_collapsed_run_is_not_judged():
-    """The claims are about runs that train: a run that predicted one class for every example
-    (COLLAPSED) makes each comparison that reads it cannot tell, with no seeds asked for, however
-    clear its interval; the frontier's interpolated score reads the collapse of the points it uses."""
+def test_a_collapsed_run_counts_against_a_claim_and_never_for_it():
+    """A run that predicted one class for every example (COLLAPSED) counts like any run where its
+    collapse works against the claim (a pattern's cost includes its failed runs), and bars the
+    claim where it would work for it (a broken baseline): cannot tell, no seeds asked for that part.
+    The frontier's interpolated score carries the collapse of the points it uses."""
     from breaking_bert.differences import COLLAPSED
 
     runs = _runs(_placements([0.80, 0.81, 0.815], [0.70, 0.71, 0.72]))
     assert late_vs_all_layers(runs.assign(**{COLLAPSED: False})).verdict == SUPPORTED
-    flagged = runs.assign(**{COLLAPSED: (runs["placement"] == "all") & (runs["seed"] == 1)})
-    found = late_vs_all_layers(flagged)
-    assert found.verdict == CANNOT_TELL and found.evidence["late costs little"].iloc[0] == SUPPORTED
-    assert "seed(s) [1] predicted one class" in found.evidence["why"].iloc[0]
-    assert not found.cells[0].more_seeds_help
+    # 'all costs more' (all - late below the margin): a collapsed 'all' run would push it the claim's way
+    found = late_vs_all_layers(runs.assign(**{COLLAPSED: (runs["placement"] == "all") & (runs["seed"] == 1)}))
+    assert found.verdict == CANNOT_TELL and found.evidence["all costs more"].iloc[0] == CANNOT_TELL
+    assert found.evidence["late costs little"].iloc[0] == SUPPORTED
+    assert "first cell's run(s) of seed(s) [1] predicted one class" in found.evidence["why"].iloc[0]
+    # a collapsed 'late' run works against 'late costs little' and for nothing else here: counted
+    counted = late_vs_all_layers(runs.assign(**{COLLAPSED: (runs["placement"] == "late") & (runs["seed"] == 0)}))
+    assert "seed(s) [0] collapsed, counted" in counted.evidence["why"].iloc[0]
+    assert counted.evidence["late costs little"].iloc[0] == SUPPORTED, "its score, as it is, still clears the margin"
+    # all - late below the margin: a collapsed late run (the second cell) works against that claim too
+    assert counted.verdict == SUPPORTED and "seed(s) [0] collapsed, counted" in counted.cells[0].why.split("; ")[1]
     points = {("bb_a", "bigbird", "all", "g=1 w=1 r=1", 0.80): [0.70, 0.71, 0.72]}
     frontier = _learned([(0.78, [0.76, 0.775, 0.78]), (0.82, [0.75, 0.765, 0.77])])
     assert learned_beats_bigbird(_runs(points), frontier).verdict == SUPPORTED
-    collapsed_point = frontier.assign(**{COLLAPSED: (frontier["setting"] == "target0.82") & (frontier["seed"] == 2)})
-    assert learned_beats_bigbird(_runs(points), collapsed_point).verdict == CANNOT_TELL
-    assert frontier_at(collapsed_point, "t", "regular", {0: 0.80, 2: 0.80}).collapsed == {2}
-    outside_its_span = collapsed_point.assign(effective_sparsity_mean=collapsed_point["effective_sparsity_mean"] - 0.02)
+    collapsed_frontier = frontier.assign(**{COLLAPSED: (frontier["setting"] == "target0.82") & (frontier["seed"] == 2)})
+    assert frontier_at(collapsed_frontier, "t", "regular", {0: 0.80, 2: 0.80}).collapsed == {2}
+    assert learned_beats_bigbird(_runs(points), collapsed_frontier).verdict == SUPPORTED, "the frontier's own: counted"
+    broken_point = _runs(points)
+    broken_point = broken_point.assign(**{COLLAPSED: (broken_point["pattern"] == "bb_a") & (broken_point["seed"] == 0)})
+    assert learned_beats_bigbird(broken_point, frontier).verdict == CANNOT_TELL, "a broken point favours the frontier"
+    outside_its_span = collapsed_frontier.assign(effective_sparsity_mean=collapsed_frontier["effective_sparsity_mean"] - 0.02)
     assert not frontier_at(outside_its_span, "t", "regular", {2: 0.76}).collapsed, "a point given no weight is not read"
 
 

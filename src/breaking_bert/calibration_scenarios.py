@@ -52,6 +52,12 @@ def _draw(rng, centre: np.ndarray, scale: float, examples: bool | str):
     return values.mean(axis=1), list(values)
 
 
+def _trained(truth: float, case: str) -> float:
+    """The mean score of a cell's runs that train, such that with case f's collapses (to CHANCE at
+    COLLAPSE_RATE) the mean over all its runs is ``truth``: the truth is about every run made."""
+    return (truth - COLLAPSE_RATE * CHANCE) / (1 - COLLAPSE_RATE) if case in ("f", "f0") else truth
+
+
 def _collapses(rng, seeds: int, case: str) -> dict:
     """Case f: which of a cell's runs collapsed (the COLLAPSED column), each with COLLAPSE_RATE."""
     return {COLLAPSED: rng.random(seeds) < COLLAPSE_RATE} if case in ("f", "f0") else {}
@@ -78,7 +84,7 @@ def _runs(cells: dict, seeds: int, rng, task: str = "t", dense_noise: float = 1.
                                                                  **cells}.items():
         sparsity = [0.0 if kind == BASELINE_KIND else SPARSITY] * seeds
         sparsity = (sparsity_by_seed or {}).get(pattern, sparsity)
-        scores, values = _draw(rng, truth + shared, scale, examples)
+        scores, values = _draw(rng, _trained(truth, case) + shared, scale, examples)
         cell = []
         for seed in range(seeds):
             cell.append({"task": task, "pattern": pattern, "kind": kind, "placement": placement, "degrees": degrees,
@@ -182,7 +188,7 @@ def _frontier(task: str, gain: float, seeds: int, rng, scale: float = 1.0, examp
     rows = []
     for target in (0.70, 0.85):
         truth = DENSE - 0.03 + gain + slope * (target - SPARSITY)
-        scores, values = _draw(rng, truth + shared, scale, examples)
+        scores, values = _draw(rng, _trained(truth, case) + shared, scale, examples)
         rows += _collapse([{"task": task, "variant": "regular", "setting": f"target{target}", "seed": seed,
                             "score": scores[seed], "sparsity_mean": target, "effective_sparsity_mean": target,
                             **({EVAL_VALUES: values[seed]} if examples else {})}

@@ -24,9 +24,10 @@ which supports it is supported without that correction (an intersection-union te
 false support when one cell is on its bound, conservative when more are). A cell whose claim has
 k parts is supported when every part is (the largest p-value) and refuted when one part is at
 level alpha / k (Bonferroni over its parts); Holm's thresholds for its refutation carry the same
-1 / k (``Outcome.parts``), so both tests use one scale. A comparison that reads a run which
-collapsed to one class is not judged (cannot tell): the claims are about runs that train, and such
-a run is an outlier the normal model cannot absorb at a few seeds. No evidence of a drop is never reported as
+1 / k (``Outcome.parts``), so both tests use one scale. A run that collapsed to one class counts
+like any other (a pattern's cost includes its failed runs: a collapse in the cell a claim is about
+counts against it), but a claim is never supported by one: a collapse in the other cell, which
+moves the difference the claim's way (a broken baseline), makes it cannot tell. No evidence of a drop is never reported as
 no drop: that needs the interval to exclude it.
 
 The estimates and their intervals are ``differences``'. Every level above is the fixed design's; at
@@ -75,16 +76,20 @@ def _decide(diff: Difference, *, above: float | None, below: float | None) -> Ou
     other = "below" if side == "above" else "above"
     if not diff.estimable:
         return Outcome(CANNOT_TELL, str(diff), reads=diff.reads, more_seeds_help=False)
-    if diff.collapsed:
-        # the claims are about runs that train; a collapse is an outlier the t interval cannot
-        # absorb at a few seeds, either way (docs/EXPERIMENTS.md, "What the intervals assume")
-        return Outcome(CANNOT_TELL, f"{diff}: the run(s) of seed(s) {list(diff.collapsed)} predicted one class for every "
-                                    "eval example (collapsed), which the interval's model of roughly normal seeds does "
-                                    "not cover; not judged: find why it collapsed (more seeds do not mend it)",
-                       more_seeds_help=False)
+    # a collapsed run counts like any (what a pattern costs includes its failed runs), but it is no
+    # evidence for a claim: one in the cell whose collapse would move the difference the claim's way
+    # (the second cell for "above", the first for "below": a broken baseline) bars the claim
+    favouring = diff.collapsed[1 if side == "above" else 0]
+    if favouring:
+        which = "second" if side == "above" else "first"
+        return Outcome(CANNOT_TELL, f"{diff}: the {which} cell's run(s) of seed(s) {list(favouring)} predicted one class "
+                                    f"for every eval example (collapsed), which moves the difference {side} the bound: "
+                                    "no support from a broken run; find why it collapsed", more_seeds_help=False)
     if diff.n < 2:
         return Outcome(CANNOT_TELL, f"{diff}: one seed gives no spread; run at least {MIN_DEFINITIVE_SEEDS} seeds")
-    note = f" ({diff.note})" if diff.note else ""
+    against = diff.collapsed[0 if side == "above" else 1]
+    note = "; ".join(filter(None, [diff.note, f"seed(s) {list(against)} collapsed, counted" if against else ""]))
+    note = f" ({note})" if note else ""
     if not diff.std > NO_SPREAD:
         return Outcome(CANNOT_TELL, f"{diff}{note}: every seed gives the same difference, so its spread cannot be "
                                     "estimated; more seeds (or a finer metric, e.g. the eval loss) would tell")
@@ -178,17 +183,17 @@ def all_of(outcomes: list[Outcome]) -> Outcome:
                     f"(p = {p_refute:.3f} against {level(ONE_SIDED_ALPHA / len(outcomes)):.4f})")
     return Outcome(verdict, why, max(claims) if not any(math.isnan(p) for p in claims) else math.nan, p_refute,
                    reads=frozenset().union(*(o.reads for o in outcomes)),
-                   # seeds help where an undecided part can still move: not a part decided already, nor
-                   # one that more seeds cannot decide (a collapsed run, unequal sparsity)
-                   more_seeds_help=any(o.more_seeds_help and o.verdict == CANNOT_TELL for o in outcomes),
-                   parts=len(outcomes))
+                   # seeds help unless every part is barred from a verdict (a broken baseline, unequal
+                   # sparsity): a part decided alone may still be undone by Holm or the parts' Bonferroni
+                   more_seeds_help=any(o.more_seeds_help for o in outcomes), parts=len(outcomes))
 
 
 RULE_TEXT = (
     "Decision rule (src/breaking_bert/decision.py): each comparison is a difference of scores with a "
     "two-sided 95% t interval, paired by seed over the seeds both cells ran (n is that paired count), on n - 1 "
     "degrees of freedom; each comparison keeps its own spread (nothing is pooled across comparisons, tasks or "
-    "metrics, so shared baselines and unequal spreads leave each interval exact). A claim is supported when the "
+    "metrics, so shared baselines and unequal spreads leave each interval valid, as far as its normal model "
+    "holds). A claim is supported when the "
     "whole interval is on its side of the bound (a one-sided test at 2.5%), not supported when the whole interval "
     "is on the other side (the opposite one-sided test, also at 2.5%: a claim on its bound gets a definitive "
     "verdict at most 5% of the time, 2.5% each way), and cannot tell otherwise, with the seeds that would give 80% "
@@ -201,9 +206,10 @@ RULE_TEXT = (
     "one-sided non-inferiority test: the interval's lower end above minus the metric's negligible drop. Where the "
     "runs kept their eval predictions an interval also covers the sampling of the eval set (Satterthwaite's df), "
     "so its verdict is about the task. The t intervals assume that a comparison's per-seed differences vary "
-    "roughly normally. A finetune that collapses (one class predicted for every eval example) breaks that, so "
-    "a comparison that reads a collapsed run is cannot tell: the claims are about runs that train, and a "
-    "collapse rate too low to show among the seeds run is not excluded (none in n runs bounds it below "
-    "1 - 0.05^(1/n) at 95%: 63% at 3 runs, 35% at 7). The "
+    "roughly normally. A finetune that collapses (one class predicted for every eval example) breaks that: a "
+    "collapsed run counts like any (a pattern's cost includes its failed runs), a claim is never supported by one "
+    "(a collapse in the baseline makes it cannot tell), and a collapse rate too low to show among the runs made "
+    "is not excluded (none in n runs bounds it below 1 - 0.05^(1/n) at 95%: 63% at 3 runs, 35% at 7), so a "
+    "verdict is about runs like those observed. The "
     "rule's calibration (false-definitive rates at the least favourable nulls, power) is in docs/EXPERIMENTS.md."
 )

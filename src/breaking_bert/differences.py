@@ -8,8 +8,8 @@ runs, finding 2's four contrasts carry three independent ones per seed) and need
 spreads, and a pooled spread's degrees of freedom would count the shared runs more than once (the
 effective df of finding 2's four at 3 seeds are ~5, not the pooled 8). The per-seed differences of
 one comparison are independent across seeds whatever the covariance between cells, so its paired t
-is exact under any dependence and any spreads; Holm's correction over a finding's comparisons
-(decision.py) needs no independence either. A pre-test of equal spreads to decide pooling has no
+is exact under any dependence and any spreads (given roughly normal per-seed differences); Holm's
+correction over a finding's comparisons (decision.py) needs no independence either. A pre-test of equal spreads to decide pooling has no
 power at 3 seeds, so none is made.
 
 Where both cells carry their runs' per-example values (``Scores.examples``: the eval predictions'
@@ -39,8 +39,8 @@ NO_SPREAD = 1e-9  # a spread below this is float rounding of equal differences, 
 # findings' Scores carry them, and each difference's interval then covers the eval set's sampling
 EVAL_VALUES = "eval_values"
 # a runs table's optional column: True for a run that predicted one class for every eval example
-# (eval_sampling.attach_eval_values). Such a run breaks the intervals' model (per-seed differences
-# that vary roughly normally): a comparison that reads one is not judged (decision.py)
+# (eval_sampling.attach_eval_values). Its score counts like any run's (a collapse is part of what a
+# pattern costs), but no claim is supported by one (decision.py)
 COLLAPSED = "collapsed"
 
 
@@ -63,8 +63,8 @@ class Difference:
     # the run groups the two cells' scores came from (findings.cells.run_groups): a sequential
     # design gives an undecided comparison's groups more seeds
     reads: frozenset = frozenset()
-    # the seeds whose run, in either cell, collapsed to one class (COLLAPSED)
-    collapsed: tuple = ()
+    # the seeds whose run collapsed to one class (COLLAPSED), in the first cell and in the second
+    collapsed: tuple = ((), ())
 
     @property
     def degrees_of_freedom(self) -> float:
@@ -141,12 +141,14 @@ def difference(first: dict, second: dict) -> Difference:
     reads = frozenset(getattr(first, "groups", ())) | frozenset(getattr(second, "groups", ()))
     found = replace(_difference(first, second), reads=reads)
     used = set(first) & set(second) if found.paired else set(first) | set(second)
-    collapsed = tuple(sorted(used & (set(getattr(first, "collapsed", ())) | set(getattr(second, "collapsed", ())))))
-    if collapsed:
+    collapsed = tuple(tuple(sorted(used & set(getattr(cell, "collapsed", ())))) for cell in (first, second))
+    if any(collapsed):
         found = replace(found, collapsed=collapsed)
     examples = [getattr(cell, "examples", {}) for cell in (first, second)]
-    if not found.paired or not any(examples):
+    if not any(examples):
         return found
+    if not found.paired:  # Welch's interval has no crossed model to take the eval set's part from
+        return replace(found, note="; ".join(filter(None, [found.note, "interval about this eval set only (unpaired)"])))
     seeds = sorted(set(first) & set(second))
     missing = sorted({seed for values in examples for seed in seeds if seed not in values})
     per_seed = [examples[0][seed] - examples[1][seed] for seed in seeds] if not missing else []
