@@ -395,3 +395,21 @@ def test_each_rules_conda_env_holds_what_its_jobs_import():
     assert model <= packaged and data, packaged
     for module, env in [(m, "torch.yaml") for m in model] + [(m, "data.yaml") for m in data]:
         assert {d.lower().replace("_", "-") for d in providers[module]} & envs[env], f"{env} lacks {module}"
+
+
+def test_the_rehearsal_overlay_runs_the_gpu_box_grid_cut_short(tmp_path):
+    """config/overlays/rehearsal.yaml over embedded_gpu.yaml schedules the same jobs, rule for rule
+    (every pattern, placement, seed, learned target and mask set), with training cut to 2 steps
+    (part of each run's identity) and the tasks subsampled."""
+    def jobs(*configs):
+        result = plan(configs[0], tmp_path / str(len(configs)), *configs[1:])
+        assert result.returncode == 0, result.stderr[-2000:]
+        table = result.stdout[result.stdout.rindex("Job stats:"):]
+        return dict(re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)), result.stdout
+
+    full, _ = jobs(REPO / "config/embedded_gpu.yaml")
+    rehearsal, _ = jobs(REPO / "config/embedded_gpu.yaml", REPO / "config/overlays/rehearsal.yaml")
+    assert rehearsal == full and int(full["finetune"]) > 800, rehearsal
+    overlay = yaml.safe_load((REPO / "config/overlays/rehearsal.yaml").read_text())
+    assert overlay["training"]["max_steps"] == 2
+    assert set(overlay["tasks"]) == set(_load("embedded_gpu.yaml")["tasks"]), "an overlay task names no task"

@@ -38,6 +38,17 @@ def test_same_seed_gives_identical_metrics_on_cpu(tiny_model_dir, prepared, tmp_
                                                    "OVERRIDEABLE"}, first["sdpa_kernels"]
 
 
+def test_max_steps_cuts_a_run_short_and_still_evaluates(tiny_model_dir, prepared, tmp_path):
+    """training.max_steps (a rehearsal of a grid on CPU): the run stops after that many optimizer
+    steps, mid-epoch if need be, evaluates once, and the cut is part of its identity."""
+    full = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "full", epochs=2))
+    cut = run_finetune(finetune_job(tiny_model_dir, prepared, tmp_path / "cut", epochs=2, max_steps=3))
+    assert full["history"][-1]["step"] > 3 and len(full["history"]) == 2
+    assert [entry["step"] for entry in cut["history"]] == [3] and 0 <= cut["score"] <= 1
+    assert cut["training"]["max_steps"] == 3 and full["training"]["max_steps"] is None
+    assert cut["fingerprint"] != full["fingerprint"]
+
+
 RUNNER = """
 import json, sys
 sys.path.insert(0, {tests!r})

@@ -17,6 +17,7 @@ from ..models import explain_load_failure, resolve_model_path
 @dataclass
 class TrainingConfig:
     epochs: int = 3
+    max_steps: int | None = None  # stop after this many optimizer steps, then evaluate (a rehearsal)
     batch_size: int = 32
     eval_batch_size: int = 128
     learning_rate: float = 5e-5

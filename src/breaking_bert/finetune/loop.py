@@ -169,7 +169,8 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
         compute_last_layer_for_cls_only(model)
     forward = compiled(model, cfg)  # checkpoints and the regulariser keep the uncompiled module
     steps_per_epoch = math.ceil(math.ceil(len(train) / cfg.batch_size) / cfg.gradient_accumulation)
-    total_steps = steps_per_epoch * cfg.epochs
+    # training.max_steps cuts a run short (a rehearsal of a grid): the schedule is the cut one's
+    total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_steps or math.inf)
     optimizer, scheduler, clipped = optimizer_and_schedule(model, cfg, regulariser.param_groups(), device, total_steps)
     identity = run_identity(job, cfg, model)
     checkpoint_dir = Path(job.checkpoint_dir)
@@ -221,8 +222,11 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
                     started = time.perf_counter()
                     if sigterm.requested:
                         raise Preempted(143)
+                if progress["global_step"] >= total_steps:
+                    break  # max_steps reached mid-epoch
             progress["train_seconds"] += time.perf_counter() - started
-            if cfg.evaluate_each_epoch or epoch + 1 == cfg.epochs:
+            last = epoch + 1 == cfg.epochs or progress["global_step"] >= total_steps
+            if cfg.evaluate_each_epoch or last:
                 metrics, predicted = stopwatch.timed("evaluation", evaluate, model, evaluation, cfg, backend, pad_id,
                                                      layers, device, job.num_labels, regulariser, forward)
                 progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
@@ -231,7 +235,7 @@ def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, t
                     tracked.log_epoch(progress["history"][-1])
             progress["epoch"] += 1
             progress["batch"] = 0
-            if progress["epoch"] == cfg.epochs:
+            if last:
                 break  # the results are in memory and written next; a checkpoint would be deleted unread
             checkpoint()
             if sigterm.requested:
