@@ -413,3 +413,20 @@ def test_the_rehearsal_overlay_runs_the_gpu_box_grid_cut_short(tmp_path):
     overlay = yaml.safe_load((REPO / "config/overlays/rehearsal.yaml").read_text())
     assert overlay["training"]["max_steps"] == 2
     assert set(overlay["tasks"]) == set(_load("embedded_gpu.yaml")["tasks"]), "an overlay task names no task"
+
+
+def test_each_extra_installs_what_its_rule_familys_env_holds():
+    """pip install "breaking-bert[train]" (or data, parse, report) gets the packages of the conda
+    env of that name, less the library's own dependencies and the packaged data and model (their
+    own extra, `embedded`); `all` is every extra."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extras = {name: {re.split(r"[<>=\[ ]", d)[0].lower() for d in deps} for name, deps in project["optional-dependencies"].items()}
+    core = {d.lower() for d in project["dependencies"]}
+    for env in sorted((REPO / "envs").glob("*.yaml")):
+        pip = next(d["pip"] for d in yaml.safe_load(env.read_text())["dependencies"] if isinstance(d, dict))
+        held = set(_pins(pip)) - core - extras["embedded"]
+        extra = {"torch": "train"}.get(env.stem, env.stem)
+        assert extras[extra] == held, f"{env.stem}: extra {sorted(extras[extra])} but env {sorted(held)}"
+    assert set(re.search(r"\[(.*)\]", project["optional-dependencies"]["all"][0])[1].split(",")) == set(extras) - {"all"}
