@@ -310,3 +310,43 @@ def test_bigbird_global_component_is_only_removable_when_cls_is_treated_like_a_w
     assert with_global[0].all() and with_global[:, 0].all()
     assert not with_global[-1, 1:-1].any() and not with_global[1:-1, -1].any()
     assert not without[0, :-1].all(), "without g, [CLS] keeps only its pattern links"
+
+
+def test_a_users_own_pattern_kind_registers_by_entry_point(tmp_path):
+    """A researcher's package declares its kind under the entry-point group
+    breaking_bert.pattern_kinds: without editing the project, the kind is in the registry, its
+    masks build like any kind's, it is a code input wherever the registry is, and a config that
+    uses it plans; a package naming an entry point for a kind it does not define is refused."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    site = tmp_path / "site"
+    (site / "stride_kinds-0.1.dist-info").mkdir(parents=True)
+    (site / "stride_kinds-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: stride-kinds\nVersion: 0.1\n")
+    (site / "stride_kinds-0.1.dist-info" / "entry_points.txt").write_text(
+        "[breaking_bert.pattern_kinds]\nstride = stride_kinds\n")
+    (site / "stride_kinds.py").write_text(
+        "from breaking_bert.kinds import pattern_kind\n\n\n@pattern_kind('stride', degrees=('s',))\n"
+        "def stride_links(inputs, s):\n    import numpy as np\n\n    pos = np.arange(inputs.n)\n"
+        "    return (pos[:, None] - pos[None, :]) % s == 0\n")
+    program = (
+        "import numpy as np\n"
+        "from pathlib import Path\n"
+        "from breaking_bert.vocabulary import KINDS\n"
+        "from breaking_bert.masks import MaskInputs, MaskOptions, build_mask\n"
+        "from breaking_bert.code_inputs import code_inputs\n"
+        "assert 'stride' in KINDS and KINDS['stride'].degrees == ('s',)\n"
+        "mask = build_mask(MaskInputs(np.arange(8)), 'stride', {'s': 3}, MaskOptions(special_tokens='like_words'))\n"
+        "assert mask[1, 4] and mask[1, 7] and not mask[1, 5], mask.astype(int)\n"
+        f"files = code_inputs(Path({str(REPO / 'workflow/scripts/masks.py')!r}))\n"
+        "assert any(f.endswith('stride_kinds.py') for f in files), files\n"
+        "print('ok')\n")
+    env = {**__import__("os").environ, "PYTHONPATH": f"{site}:{REPO / 'src'}"}
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
+    (site / "stride_kinds.py").write_text("x = 1\n")  # names an entry point, defines nothing
+    refused = subprocess.run([sys.executable, "-c", "import breaking_bert.vocabulary"], capture_output=True, text=True,
+                             env=env, timeout=120)
+    assert refused.returncode != 0 and "stride_kinds defines no kind named 'stride'" in refused.stderr

@@ -112,5 +112,17 @@ def code_inputs(script: Path, library: Path = LIBRARY) -> tuple[str, ...]:
     runs (NOT_RUN), the message plumbing (MESSAGES_ONLY) and packages' re-export-only __init__s.
     Cached: every job of a rule asks."""
     left_out = {library / name for name in NOT_RUN.get(script.name, frozenset()) | MESSAGES_ONLY}
-    return tuple(sorted(str(f) for f in library_imports(script, library) - left_out
-                        if not (f.name == "__init__.py" and only_imports(f))))
+    files = {f for f in library_imports(script, library) - left_out if not (f.name == "__init__.py" and only_imports(f))}
+    if library / "kinds.py" in files:  # a user's own kinds (kinds.ENTRY_POINT_GROUP) run where the registry does
+        files |= plugin_files()
+    return tuple(sorted(str(f) for f in files))
+
+
+def plugin_files() -> set[Path]:
+    """The files of the modules that register a user's own pattern kinds by entry point."""
+    import importlib.util
+
+    from .kinds import plugin_modules
+
+    specs = [importlib.util.find_spec(module) for module in plugin_modules().values()]
+    return {Path(spec.origin).resolve() for spec in specs if spec is not None and spec.origin}

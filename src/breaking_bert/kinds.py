@@ -175,3 +175,36 @@ def get_kind(name: str) -> Kind:
         return KINDS[name]
     except KeyError:
         raise ValueError(f"unknown pattern kind {name!r}; known: {', '.join(KINDS)}") from None
+
+
+# A researcher's own kinds, without a fork: a package of theirs declares, under this entry-point
+# group, the module whose import runs its @pattern_kind definitions, named by the kind it defines
+# (pyproject.toml: [project.entry-points."breaking_bert.pattern_kinds"] stride = "my_kinds").
+# It must be importable wherever the workflow and its jobs run (the virtualenv, or each rule's env).
+ENTRY_POINT_GROUP = "breaking_bert.pattern_kinds"
+
+
+def plugin_modules() -> dict[str, str]:
+    """kind name -> the module an installed package registers it from (ENTRY_POINT_GROUP)."""
+    from importlib.metadata import entry_points
+
+    return {point.name: point.value.split(":")[0] for point in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load_plugin_kinds() -> None:
+    """Imports each plugin module; each must define the kind its entry point is named for, and no
+    kind of the project's own."""
+    import importlib
+
+    own = set(KINDS)
+    for name, module in plugin_modules().items():
+        if name in own:
+            raise ValueError(f"entry point {ENTRY_POINT_GROUP}: {name!r} ({module}) is a kind of the project's own")
+        importlib.import_module(module)
+        if name not in KINDS:
+            raise ValueError(f"entry point {ENTRY_POINT_GROUP}: {module} defines no kind named {name!r} "
+                             "(the entry point's name is the kind's)")
+
+
+load_plugin_kinds()
+
