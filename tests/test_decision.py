@@ -309,3 +309,13 @@ def test_an_unpaired_interval_says_it_is_about_this_eval_set():
     second = Scores({3: 0.70, 4: 0.72, 5: 0.71}, examples={s: rng.random(20) for s in range(3, 6)})
     found = difference(first, second)
     assert not found.paired and found.eval_variance == 0 and "about this eval set only (unpaired)" in found.note
+
+
+def test_a_part_with_too_few_seeds_refutes_nothing():
+    """A comparison on 2 paired seeds cannot be definitive, so its p-value takes no part in a
+    cell's refutation (a reviewer refuted a cell through one) nor in Holm's family."""
+    refuted_alone = decide(Difference(-0.0135, 0.01, 5, True), above=0.0)
+    two_seeds = decide(Difference(-0.05, 0.001, 2, True), above=0.0)
+    assert two_seeds.verdict == CANNOT_TELL and math.isnan(two_seeds.p_refute)
+    cell = all_of([refuted_alone, two_seeds])
+    assert cell.verdict == CANNOT_TELL and cell.p_refute == refuted_alone.p_refute

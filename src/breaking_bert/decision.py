@@ -25,9 +25,9 @@ false support when one cell is on its bound, conservative when more are). A cell
 k parts is supported when every part is (the largest p-value) and refuted when one part is at
 level alpha / k (Bonferroni over its parts); Holm's thresholds for its refutation carry the same
 1 / k (``Outcome.parts``), so both tests use one scale. A run that collapsed to one class counts
-like any other (a pattern's cost includes its failed runs: a collapse in the cell a claim is about
-counts against it), but a claim is never supported by one: a collapse in the other cell, which
-moves the difference the claim's way (a broken baseline), makes it cannot tell. No evidence of a drop is never reported as
+like any other where its collapse moves the difference against the claim (a pattern's cost
+includes its failed runs), but a claim is never supported by one: a collapse that moves the
+difference the claim's way, in either cell, makes it cannot tell. No evidence of a drop is never reported as
 no drop: that needs the interval to exclude it.
 
 The estimates and their intervals are ``differences``'. Every level above is the fixed design's; at
@@ -78,7 +78,7 @@ def _decide(diff: Difference, *, above: float | None, below: float | None) -> Ou
         return Outcome(CANNOT_TELL, str(diff), reads=diff.reads, more_seeds_help=False)
     # a collapsed run counts like any (what a pattern costs includes its failed runs), but it is no
     # evidence for a claim: one in the cell whose collapse would move the difference the claim's way
-    # (the second cell for "above", the first for "below": a broken baseline) bars the claim
+    # (the second cell for "above", the first for "below") bars the claim, in either direction
     favouring = diff.collapsed[1 if side == "above" else 0]
     if favouring:
         which = "second" if side == "above" else "first"
@@ -98,8 +98,10 @@ def _decide(diff: Difference, *, above: float | None, below: float | None) -> Ou
     more = (f"about {needed} seeds would give 80% power at this difference and spread (both estimated from "
             f"{diff.n} seeds: a rough figure)" if needed else f"more than {MAX_SEEDS} seeds at this spread")
     if diff.n < MIN_DEFINITIVE_SEEDS:
+        # no p-values: a comparison that cannot be definitive takes no part in Holm's family or a
+        # cell's refutation (all_of)
         return Outcome(CANNOT_TELL, f"{diff}{note}: {diff.n} paired seeds; a definitive verdict needs at least "
-                                    f"{MIN_DEFINITIVE_SEEDS}; {more}", p_claim, p_refute)
+                                    f"{MIN_DEFINITIVE_SEEDS}; {more}")
     if diff.low > bound if side == "above" else diff.high < bound:
         return Outcome(SUPPORTED, f"{diff}{note} is {side} {bound:+.3f}", p_claim, p_refute)
     if diff.high < bound if side == "above" else diff.low > bound:
@@ -207,8 +209,9 @@ RULE_TEXT = (
     "runs kept their eval predictions an interval also covers the sampling of the eval set (Satterthwaite's df), "
     "so its verdict is about the task. The t intervals assume that a comparison's per-seed differences vary "
     "roughly normally. A finetune that collapses (one class predicted for every eval example) breaks that: a "
-    "collapsed run counts like any (a pattern's cost includes its failed runs), a claim is never supported by one "
-    "(a collapse in the baseline makes it cannot tell), and a collapse rate too low to show among the runs made "
+    "collapsed run counts like any where it moves the difference against a claim (a pattern's cost includes its "
+    "failed runs), a claim is never supported by one (a collapse that moves the difference the claim's way, in "
+    "either cell, makes it cannot tell), and a collapse rate too low to show among the runs made "
     "is not excluded (none in n runs bounds it below 1 - 0.05^(1/n) at 95%: 63% at 3 runs, 35% at 7), so a "
     "verdict is about runs like those observed. The "
     "rule's calibration (false-definitive rates at the least favourable nulls, power) is in docs/EXPERIMENTS.md."

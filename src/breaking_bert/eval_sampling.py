@@ -82,15 +82,15 @@ def attach_eval_values(runs: pd.DataFrame | None, metrics_paths) -> pd.DataFrame
 def collapsed_runs(*tables: pd.DataFrame | None) -> list[str]:
     """Lines naming the runs of these runs tables (as attach_eval_values gives them) that predicted
     one class for every eval example (a finetune that collapsed): the intervals assume per-seed
-    differences that vary roughly normally, so no comparison that reads one is judged (decision.py)."""
+    differences that vary roughly normally; a collapsed run never supports a claim (decision.py)."""
     names = [f"{run.task}/{'/'.join(str(getattr(run, c)) for c in _group_columns(table))}/seed{run.seed}"
              for table in tables if table is not None and COLLAPSED in table
              for run in table[table[COLLAPSED] == True].itertuples()]  # noqa: E712
     if not names:
         return []
     return [f"**Collapsed runs** (one class predicted for every eval example): {', '.join(names)}. The intervals assume "
-            "that seeds vary roughly normally, which such a run breaks: every comparison that reads one is cannot "
-            "tell, whatever its interval.", ""]
+            "that seeds vary roughly normally, which such a run breaks: it counts where it moves a difference against "
+            "a claim, and a claim it would move the difference for is cannot tell, whatever its interval.", ""]
 
 
 def _group_columns(table: pd.DataFrame) -> tuple[str, str]:
