@@ -429,4 +429,11 @@ def test_each_extra_installs_what_its_rule_familys_env_holds():
         held = set(_pins(pip)) - core - extras["embedded"]
         extra = {"torch": "train"}.get(env.stem, env.stem)
         assert extras[extra] == held, f"{env.stem}: extra {sorted(extras[extra])} but env {sorted(held)}"
-    assert set(re.search(r"\[(.*)\]", project["optional-dependencies"]["all"][0])[1].split(",")) == set(extras) - {"all"}
+    def closure(name):  # an extra with the extras it names (breaking-bert[...])
+        named = {n for d in project["optional-dependencies"][name] if d.startswith("breaking-bert[")
+                 for n in d[len("breaking-bert["):-1].split(",")}
+        return {name}.union(*(closure(n) for n in named))
+
+    assert closure("all") == set(extras) and closure("workflow") >= {"data", "parse", "train", "report", "embedded"}
+    dev = _pins((REPO / "requirements.txt").read_text().splitlines())
+    assert extras["dev"] <= set(dev) and {"pytest", "pytest-xdist", "snakefmt"} <= extras["dev"]
