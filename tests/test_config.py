@@ -439,3 +439,20 @@ def test_each_extra_installs_what_its_rule_familys_env_holds():
     assert closure("all") == set(extras) and closure("workflow") >= {"data", "parse", "train", "report", "embedded"}
     dev = _pins((REPO / "requirements.txt").read_text().splitlines())
     assert extras["dev"] <= set(dev) and {"pytest", "pytest-xdist", "snakefmt"} <= extras["dev"]
+
+
+def test_the_learned_windows_defaults_are_the_schemas():
+    """One set of learned-sparsity defaults: every setting LearnedConfig shares with the schema's
+    learned_sparsity section (and masks.special_tokens) has the schema's default."""
+    from dataclasses import fields
+
+    from breaking_bert.learned.windows import LearnedConfig
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())["properties"]
+    learned = schema["learned_sparsity"]["properties"]
+    defaults = {f.name: f.default for f in fields(LearnedConfig)}
+    shared = sorted(set(defaults) & set(learned))
+    assert len(shared) >= 6, shared
+    assert {k: learned[k]["default"] for k in shared} == {k: defaults[k] for k in shared}
+    assert defaults["variant"] == learned["variants"]["default"][0]
+    assert defaults["special_tokens"] == schema["masks"]["properties"]["special_tokens"]["default"]
