@@ -82,7 +82,9 @@ def expand_pattern_grids():
         for values in itertools.product(*(grid["degrees"][key] for key in keys)):
             degrees = dict(zip(keys, values))
             name = vocabulary.grid_point_name(grid_name, degrees)
-            # the schema's pattern defaults, which validate() filled in for the named patterns
+            # the keys validate() fills in for a named pattern; a grid point gives its degrees, so
+            # `solve` is never used (per_dataset, not the schema's per_example: changing it would
+            # rerun every grid point's masks for nothing)
             config["patterns"][name] = {
                 "kind": grid["kind"],
                 "degrees": degrees,
