@@ -5,9 +5,10 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The paper-scale default, unless --configfile names another config: that one then replaces it
-# (Snakemake would otherwise deep-merge both, mixing the default's tasks and experiments in).
-if not workflow.overwrite_configfiles:
+# The paper-scale default, unless a config was given (--configfile): that one then stands alone,
+# as with --replace-workflow-config (a deep merge would mix the default's tasks and experiments
+# in). `--config key=value` alone still overrides the default's keys.
+if "tasks" not in config:
 
     configfile: "config/config.yaml"
 
