@@ -4,7 +4,6 @@ findings report says and nothing more, with what ran and what it cost."""
 import sqlite3
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from breaking_bert.aggregate import summarize

@@ -11,7 +11,6 @@ import time
 import mlflow
 import pytest
 
-from conftest import REPO
 from breaking_bert.tracking import (
     PENDING,
     TrackedRun,

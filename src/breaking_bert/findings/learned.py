@@ -160,7 +160,7 @@ def irregular_beats_regular(learned_runs: pd.DataFrame | None) -> Verdict:
         rows.append({"task": task, "irregular": setting, "effective sparsity": cells[SPARSITY].mean(),
                      "seeds": paired, "regular frontier there": compared})
     reason = ("per irregular point ({tally}): it scores above the regular frontier interpolated at its "
-              f"effective sparsity (95% interval above 0)")
+              "effective sparsity (95% interval above 0)")
     return conclude(name, rows, outcomes, reason, [(task, setting) for task, setting, _ in points])
 
 
@@ -187,7 +187,7 @@ def learning_beats_its_frozen_control(learned_runs: pd.DataFrame | None) -> Verd
                      "control sparsity": control["sparsity_mean"].mean(), "seeds": diff.n,
                      "learned - control": str(diff)})
     reason = ("per learned run ({tally}): it scores above its frozen-window control, paired by seed (95% "
-              f"interval above 0); the control has the learned run's final windows, so the same sparsity")
+              "interval above 0); the control has the learned run's final windows, so the same sparsity")
     return conclude(name, rows, outcomes, reason, [(task, variant, setting) for task, variant, setting, *_ in pairs])
 
 

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from .inputs import MaskInputs, MaskOptions
-from ..vocabulary import get_kind
 from ..kinds import get_kind
 from .patterns import build_mask, build_matched_random_mask
 from .storage import MaskSet, sparsity
