@@ -15,6 +15,7 @@ from breaking_bert.tracking import (
     PENDING,
     TrackedRun,
     TrackingError,
+    WORKFLOW_TAG,
     code_version,
     init_tracking,
     log_run,
@@ -42,9 +43,13 @@ def test_init_then_log_one_run_with_params_metrics_and_artifacts(tmp_path):
     run_id = log_run(tracking, _run_dir(tmp_path), "t/nb/late/seed0", PARAMS, METRICS)
     assert log_run(tracking, tmp_path / "run", "t/nb/late/seed0", PARAMS, METRICS) == run_id, "idempotent"
     client = mlflow.MlflowClient(tracking_uri=uri)
-    runs = client.search_runs([tracking["experiment_id"]])
+    everything = client.search_runs([tracking["experiment_id"]])
+    workflow = [r for r in everything if WORKFLOW_TAG in r.data.tags]
+    runs = [r for r in everything if WORKFLOW_TAG not in r.data.tags]
+    assert len(workflow) == 1 and workflow[0].info.run_id == tracking["parent_run_id"], "one parent, found again"
     assert len(runs) == 1
     run = runs[0]
+    assert run.data.tags["mlflow.parentRunId"] == tracking["parent_run_id"], "nested under the workflow's run"
     assert run.data.params["training.epochs"] == "2" and run.data.params["placement"] == "late"
     assert run.data.metrics["score"] == 0.8
     history = client.get_metric_history(run_id, "eval_accuracy")
@@ -156,7 +161,7 @@ def test_down_server_leaves_pending_and_sync_logs_it_later(tmp_path, monkeypatch
     assert not (run_dir / PENDING).exists()
     client = mlflow.MlflowClient(tracking_uri=store)
     experiment = client.get_experiment_by_name("exp")
-    assert len(client.search_runs([experiment.experiment_id])) == 1
+    assert len(_children(client, experiment.experiment_id)) == 1
 
 
 def test_a_down_server_never_stops_a_job_logging_on_a_thread(tmp_path, monkeypatch):
@@ -190,9 +195,14 @@ def _log_concurrently(tracking, tmp_path, jobs=8):
     assert all(process.exitcode == 0 for process in processes)
 
 
+def _children(client, experiment_id):
+    """The jobs' runs: every run but the workflow's own (the parent they nest under)."""
+    return [r for r in client.search_runs([experiment_id]) if WORKFLOW_TAG not in r.data.tags]
+
+
 def _runs_per_experiment(uri):
     client = mlflow.MlflowClient(tracking_uri=uri)
-    return {e.name: len(client.search_runs([e.experiment_id])) for e in client.search_experiments()}
+    return {e.name: len(_children(client, e.experiment_id)) for e in client.search_experiments()}
 
 
 def test_eight_concurrent_jobs_on_a_fresh_embedded_store(tmp_path):

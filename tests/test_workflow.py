@@ -120,8 +120,11 @@ def test_mlflow_store_has_one_run_per_finetune_job(finished_run):
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished_run}/results/mlflow/mlflow.db")
     experiment = client.get_experiment_by_name("breaking-bert")
-    found = client.search_runs([experiment.experiment_id])
+    everything = client.search_runs([experiment.experiment_id])
+    (workflow,) = [run for run in everything if "breaking_bert.workflow" in run.data.tags]
+    found = [run for run in everything if run is not workflow]
     assert len(found) == 12 + 4 + 4  # finetunes, learned-sparsity runs and their frozen-window controls
+    assert {run.data.tags.get("mlflow.parentRunId") for run in found} == {workflow.info.run_id}, "all nested"
     keys = {run.data.tags["run_key"] for run in found}
     assert "tiny/syntax/late/seed0" in keys and "tiny/dense/none/seed0" in keys
     one = next(run for run in found if run.data.tags["run_key"] == "tiny/neighbour/all/seed0")

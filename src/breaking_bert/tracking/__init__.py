@@ -14,6 +14,9 @@ result. When logging fails mid-job (a server going down), the job finishes, its 
 left unfinished, and ``tracking_pending.json`` in its run directory lets
 ``breaking-bert-sync-tracking results/`` log it afterwards.
 
+Every job's run nests under one run of the workflow's (``mlflow.parentRunId``), which the init job
+creates once per store and experiment and finds again when it reruns.
+
 What a run holds: every resolved config value as a param; the metrics (step metrics every
 ``log_every_steps`` optimizer steps, eval metrics per epoch, the final measurements) with their
 wall-clock timestamps and step numbers; tags for the cell (``run_key``), the run's fingerprint and
@@ -25,7 +28,7 @@ store or a moved project still finds its artifacts.
 from ..lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
-    "store": ("TrackingError", "check_store", "init_tracking", "sqlite_path",),
+    "store": ("TrackingError", "WORKFLOW_TAG", "check_store", "init_tracking", "sqlite_path",),
     "runs": (
         "PENDING", "TrackedRun", "code_version", "epoch_metrics", "log_run", "log_run_or_leave_pending", "main",
         "split_results", "sync_pending",

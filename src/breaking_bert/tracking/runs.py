@@ -129,8 +129,10 @@ class TrackedRun:
         import mlflow
 
         self.client = mlflow.MlflowClient(tracking_uri=self.tracking["uri"])
+        # nested under the workflow's run (store.init_tracking) where the store has one
+        parent = {"mlflow.parentRunId": self.tracking["parent_run_id"]} if self.tracking.get("parent_run_id") else {}
         run = self.client.create_run(self.tracking["experiment_id"], start_time=self.started_ms, run_name=self.run_name,
-                                     tags={"run_key": self.run_name, **code_version(), **tags})
+                                     tags={"run_key": self.run_name, **code_version(), **parent, **tags})
         self.run_id = run.info.run_id
         params = {k: str(v)[:6000] for k, v in _flatten(self.params).items()}
         self.client.log_batch(self.run_id, params=[mlflow.entities.Param(k, v) for k, v in params.items()])

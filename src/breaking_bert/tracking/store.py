@@ -67,13 +67,28 @@ def init_tracking(uri: str, experiment_name: str, artifact_location: str | None 
             _keep_artifact_root_relative(uri, experiment_id, artifact_location)
         else:
             experiment_id = experiment.experiment_id
+        parent_run_id = _workflow_run(client, experiment_id, experiment_name)
     except Exception as error:
         raise TrackingError(
             f"tracking.uri={uri!r}: the store cannot be opened ({type(error).__name__}: {error}); point "
             "tracking.uri at a reachable store or set tracking.enabled: false"
         ) from None
     return {"uri": uri, "experiment_name": experiment_name, "experiment_id": experiment_id,
-            "log_every_steps": log_every_steps}
+            "parent_run_id": parent_run_id, "log_every_steps": log_every_steps}
+
+
+WORKFLOW_TAG = "breaking_bert.workflow"
+
+
+def _workflow_run(client, experiment_id: str, experiment_name: str) -> str:
+    """The run every job's run nests under (MLflow's mlflow.parentRunId tag): one per experiment
+    and store, found again when the init job reruns, so that reruns add children to one tree."""
+    found = client.search_runs([experiment_id], filter_string=f"tags.`{WORKFLOW_TAG}` = 'true'", max_results=1)
+    if found:
+        return found[0].info.run_id
+    run = client.create_run(experiment_id, run_name=f"{experiment_name} (workflow)", tags={WORKFLOW_TAG: "true"})
+    client.set_terminated(run.info.run_id, "FINISHED")
+    return run.info.run_id
 
 
 def _keep_artifact_root_relative(uri: str, experiment_id: str, artifact_location: str | None) -> None:
