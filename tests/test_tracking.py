@@ -242,3 +242,18 @@ def test_eight_concurrent_jobs_against_a_local_mlflow_server(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_report_is_logged_on_the_workflow_run_and_a_failure_is_no_error(tmp_path, capsys):
+    from breaking_bert.tracking import log_workflow_artifacts
+
+    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
+    tracking = init_tracking(uri, "exp", str(tmp_path / "artifacts"))
+    report = tmp_path / "findings.md"
+    report.write_text("# Findings\n")
+    assert log_workflow_artifacts(tracking, [report]) and log_workflow_artifacts(tracking, [report], "tables")
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    assert {a.path for a in client.list_artifacts(tracking["parent_run_id"])} == {"findings.md", "tables"}
+    assert not log_workflow_artifacts({**tracking, "parent_run_id": None}, [report]), "no workflow run: nothing"
+    assert not log_workflow_artifacts(tracking, [tmp_path / "missing.md"])
+    assert "were not logged" in capsys.readouterr().err

@@ -125,6 +125,9 @@ def test_mlflow_store_has_one_run_per_finetune_job(finished_run):
     found = [run for run in everything if run is not workflow]
     assert len(found) == 12 + 4 + 4  # finetunes, learned-sparsity runs and their frozen-window controls
     assert {run.data.tags.get("mlflow.parentRunId") for run in found} == {workflow.info.run_id}, "all nested"
+    logged = {a.path for a in client.list_artifacts(workflow.info.run_id)}
+    assert {"findings.md", "findings.html", "tables"} <= logged, logged
+    assert {a.path for a in client.list_artifacts(workflow.info.run_id, "tables")} >= {"tables/summary.csv", "tables/runs.csv"}
     keys = {run.data.tags["run_key"] for run in found}
     assert "tiny/syntax/late/seed0" in keys and "tiny/dense/none/seed0" in keys
     one = next(run for run in found if run.data.tags["run_key"] == "tiny/neighbour/all/seed0")

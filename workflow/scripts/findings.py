@@ -28,3 +28,11 @@ sections.append(eval_sampling_section(pd.read_csv(snakemake.input.eval_sampling)
 report = render_report(verdicts, summary, sections, snakemake.params.seeds, warnings=collapsed_runs(runs, learned_runs))
 Path(snakemake.output.markdown).write_text(report)
 Path(snakemake.output.html).write_text(html_page(report, "Findings"))
+if "tracking" in snakemake.input.keys():  # the report and its tables on the workflow's MLflow run
+    import json
+
+    from breaking_bert.tracking import log_workflow_artifacts
+
+    tracking = json.loads(Path(snakemake.input.tracking).read_text())
+    log_workflow_artifacts(tracking, [snakemake.output.markdown, snakemake.output.html])
+    log_workflow_artifacts(tracking, [snakemake.input.summary, snakemake.input.runs, snakemake.input.eval_sampling], "tables")

@@ -28,7 +28,7 @@ store or a moved project still finds its artifacts.
 from ..lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
-    "store": ("TrackingError", "WORKFLOW_TAG", "check_store", "init_tracking", "sqlite_path",),
+    "store": ("TrackingError", "WORKFLOW_TAG", "check_store", "init_tracking", "log_workflow_artifacts", "sqlite_path",),
     "runs": (
         "PENDING", "TrackedRun", "code_version", "epoch_metrics", "log_run", "log_run_or_leave_pending", "main",
         "split_results", "sync_pending",

@@ -101,3 +101,23 @@ def _keep_artifact_root_relative(uri: str, experiment_id: str, artifact_location
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
                            (Path(artifact_location).as_posix(), int(experiment_id)))
+
+
+def log_workflow_artifacts(tracking: dict, paths, folder: str = "") -> bool:
+    """The findings report and tables (``paths``) as artifacts of the workflow's run, under
+    ``folder``; a failure is printed, never raised (tracking never fails a job). False when the
+    store has no workflow run or the logging failed."""
+    import sys
+
+    if not tracking.get("parent_run_id"):
+        return False
+    try:
+        import mlflow
+
+        client = mlflow.MlflowClient(tracking_uri=tracking["uri"])
+        for path in paths:
+            client.log_artifact(tracking["parent_run_id"], str(path), folder or None)
+        return True
+    except Exception as error:
+        print(f"MLflow: the workflow run's artifacts were not logged ({error})", file=sys.stderr)
+        return False
