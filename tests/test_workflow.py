@@ -115,7 +115,7 @@ def test_second_run_schedules_nothing(finished_run):
     assert scheduled_jobs(finished_run) == {}
 
 
-def test_mlflow_store_has_one_run_per_finetune_job(finished_run):
+def test_mlflow_store_has_one_run_per_finetune_job(finished_run, monkeypatch):
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished_run}/results/mlflow/mlflow.db")
@@ -125,6 +125,7 @@ def test_mlflow_store_has_one_run_per_finetune_job(finished_run):
     found = [run for run in everything if run is not workflow]
     assert len(found) == 12 + 4 + 4  # finetunes, learned-sparsity runs and their frozen-window controls
     assert {run.data.tags.get("mlflow.parentRunId") for run in found} == {workflow.info.run_id}, "all nested"
+    monkeypatch.chdir(finished_run)  # the store's artifact root is relative to the project, where `mlflow ui` runs
     logged = {a.path for a in client.list_artifacts(workflow.info.run_id)}
     assert {"findings.md", "findings.html", "tables"} <= logged, logged
     assert {a.path for a in client.list_artifacts(workflow.info.run_id, "tables")} >= {"tables/summary.csv", "tables/runs.csv"}

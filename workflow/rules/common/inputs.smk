@@ -101,6 +101,8 @@ def get_findings_inputs(wildcards):
     if config["cost"]["enabled"]:
         inputs["retained"] = "results/tables/retained_mass.csv"
         inputs["cost"] = "results/tables/cost.csv"
-    if config["tracking"]["enabled"]:  # the report is logged on the workflow's MLflow run
+    if config["tracking"][
+        "enabled"
+    ]:  # the report is logged on the workflow's MLflow run
         inputs["tracking"] = tracking_input()
     return inputs
