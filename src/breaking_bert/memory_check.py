@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-JOB = re.compile(r"^(?:local)?rule (?P<rule>\w+):$")
+JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (?P<rule>\w+):$")
 FIELD = re.compile(r"^\s+(?P<key>benchmark|resources): (?P<value>.*)$")
 
 
