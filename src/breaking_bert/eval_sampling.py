@@ -24,7 +24,7 @@ import pandas as pd
 
 from .differences import COLLAPSED, EVAL_VALUES, crossed_variances
 from .scoring import metrics_from_confusion
-from .vocabulary import BASELINE_KIND
+from .vocabulary import BASELINE_KIND, RUN_GROUP_COLUMNS, runs_table_kind
 
 COLUMNS = ["task", "pattern", "kind", "placement", "metric", "compared", "eval examples", "seeds", "se from seeds",
            "se from eval set", "se of both", "eval set share"]
@@ -65,7 +65,7 @@ def attach_eval_values(runs: pd.DataFrame | None, metrics_paths) -> pd.DataFrame
 
     if runs is None:
         return None
-    key = ["task", "variant", "setting", "seed"] if "variant" in runs else ["task", "pattern", "placement", "seed"]
+    key = [*RUN_GROUP_COLUMNS[runs_table_kind(runs)], "seed"]
     loaded = load_columns(metrics_paths, [*key, "metric", "eval_predictions", "eval_labels"])
     values, collapsed = {}, set()
     for run in loaded[loaded["eval_predictions"].notna()].itertuples(index=False):
@@ -83,7 +83,7 @@ def collapsed_runs(*tables: pd.DataFrame | None) -> list[str]:
     """Lines naming the runs of these runs tables (as attach_eval_values gives them) that predicted
     one class for every eval example (a finetune that collapsed): the intervals assume per-seed
     differences that vary roughly normally; a collapsed run never supports a claim (decision.py)."""
-    names = [f"{run.task}/{'/'.join(str(getattr(run, c)) for c in _group_columns(table))}/seed{run.seed}"
+    names = ["/".join(str(getattr(run, c)) for c in RUN_GROUP_COLUMNS[runs_table_kind(table)]) + f"/seed{run.seed}"
              for table in tables if table is not None and COLLAPSED in table
              for run in table[table[COLLAPSED] == True].itertuples()]  # noqa: E712
     if not names:
@@ -92,9 +92,6 @@ def collapsed_runs(*tables: pd.DataFrame | None) -> list[str]:
             "that seeds vary roughly normally, which such a run breaks: it counts where it moves a difference against "
             "a claim, and a claim it would move the difference for is cannot tell, whatever its interval.", ""]
 
-
-def _group_columns(table: pd.DataFrame) -> tuple[str, str]:
-    return ("variant", "setting") if "variant" in table else ("pattern", "placement")
 
 
 def _load(metrics_paths) -> pd.DataFrame:

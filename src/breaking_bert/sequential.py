@@ -227,9 +227,9 @@ def available(runs: pd.DataFrame | None, design: Design, continuing: list[set[tu
     (for simulations over tables that hold every seed of every group)."""
     if runs is None:
         return None
-    from .findings.cells import RUN_GROUP_COLUMNS
+    from .vocabulary import RUN_GROUP_COLUMNS, runs_table_kind
 
-    table = "learned" if "variant" in runs else "runs"
+    table = runs_table_kind(runs)
     keys = [tuple([table, *map(str, key)]) for key in runs[list(RUN_GROUP_COLUMNS[table])].itertuples(index=False)]
     limit = np.full(len(runs), design.looks[0])
     for look, groups in enumerate(continuing):

@@ -109,6 +109,16 @@ def placement_layers(placement: str, num_layers: int) -> frozenset[int]:
 # Mask draws: a seeded kind's masks per run seed ('seed<k>'), the others' once ('fixed')
 
 DRAW_REGEX = r"fixed|seed\d+"
+# the columns that name a run group (the runs of one cell, one per seed) in each runs table:
+# runs.csv's and learned_runs.csv's, told apart by runs_table_kind
+RUN_GROUP_COLUMNS = {"runs": ("task", "pattern", "placement"), "learned": ("task", "variant", "setting")}
+
+
+def runs_table_kind(table) -> str:
+    """'learned' for a learned runs table (it has a variant column), else 'runs'."""
+    return "learned" if "variant" in table else "runs"
+
+
 # where each job's results go, relative to the checkout (the rules' output templates)
 MASK_DIR = "results/masks/{task}/{pattern}/{draw}"
 RUN_DIR = "results/runs/{task}/{pattern}/{placement}/seed{seed}"

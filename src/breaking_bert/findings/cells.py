@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, Outcome, judge_cells
 from ..differences import COLLAPSED, EVAL_VALUES, MIN_DEFINITIVE_SEEDS
+from ..vocabulary import RUN_GROUP_COLUMNS, runs_table_kind
 
 PAPER_KINDS = ("syntax", "lexical", "neighbour", "random")
 NOT_TESTED = "not tested"
@@ -60,14 +61,12 @@ class Verdict:
         return self.template.replace("{tally}", _tally(cells)) + _few_seeds_caveat(self.evidence.loc[self.cell_rows])
 
 
-# the columns that name a run group (the runs of one cell, one per seed) in each runs table
-RUN_GROUP_COLUMNS = {"runs": ("task", "pattern", "placement"), "learned": ("task", "variant", "setting")}
 
 
 def run_groups(selected: pd.DataFrame) -> frozenset:
     """The run groups of these rows: ("runs", task, pattern, placement) of runs.csv, ("learned",
     task, variant, setting) of learned_runs.csv."""
-    table = "learned" if "variant" in selected else "runs"
+    table = runs_table_kind(selected)
     columns = list(RUN_GROUP_COLUMNS[table])
     if selected.empty or not set(columns) <= set(selected):
         return frozenset()
