@@ -165,7 +165,7 @@ def test_target_078_tolerance_per_example_and_per_dataset():
 @given(st.lists(examples(max_words=12), min_size=1, max_size=6), st.sampled_from(DEGREE_KINDS), st.integers(0, 3))
 def test_mask_set_roundtrip_and_padding(tmp_path_factory, batch, kind, degree):
     masks = [_mask(x, kind, degree, "cls_global") for x in batch]
-    mask_set = MaskSet.from_masks(masks, [degree] * len(masks), meta={"kind": kind})
+    mask_set = MaskSet.from_masks(iter(masks), [degree] * len(masks), meta={"kind": kind})  # packed as they come
     path = tmp_path_factory.mktemp("masks") / "set.npz"
     mask_set.save(path)
     loaded = MaskSet.load(path)

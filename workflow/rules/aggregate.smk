@@ -34,5 +34,7 @@ rule aggregate:
         "results/benchmarks/aggregate.tsv"
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=2, per_input_file=1),
     script:
         "../scripts/aggregate.py"

@@ -16,6 +16,8 @@ rule cost:
     conda:
         f"{ENVS}/torch.yaml"
     threads: 2
+    resources:
+        mem_mb=memory_mb(1500, per_input_mb=10),
     params:
         model=canonical(config["model"]),
         settings=only(config["cost"], COST_KEYS),
@@ -39,6 +41,7 @@ rule kernel_timing:
         f"{ENVS}/torch.yaml"
     threads: 2
     resources:
+        mem_mb=memory_mb(2000),
         gpu=1,
     params:
         settings=only(config["cost"], KERNEL_TIMING_KEYS),
@@ -66,6 +69,8 @@ rule aggregate_cost:
         "results/benchmarks/aggregate_cost.tsv"
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=2),
     script:
         "../scripts/aggregate_cost.py"
 
@@ -88,6 +93,8 @@ rule figure_retained_mass:
         "results/benchmarks/figures/retained_mass.tsv"
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=2),
     script:
         "../scripts/figure_retained_mass.py"
 
@@ -110,5 +117,7 @@ rule figure_kernel_timing:
         "results/benchmarks/figures/kernel_timing.tsv"
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000),
     script:
         "../scripts/figure_kernel_timing.py"

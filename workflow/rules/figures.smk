@@ -16,6 +16,8 @@ rule figure_score_by_pattern_and_placement:
         "results/benchmarks/figures/score_by_pattern_and_placement.tsv"
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=2),
     script:
         "../scripts/figures.py"
 
@@ -40,6 +42,8 @@ rule figure_mask_gallery:
         "results/benchmarks/figures/masks_{task}.tsv"
     conda:
         f"{ENVS}/torch.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=5),
     params:
         model=canonical(config["model"]),
         patterns=get_gallery_patterns,
@@ -65,6 +69,8 @@ rule figure_layer_sweep:
         "results/benchmarks/figures/layer_sweep.tsv"
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=2),
     script:
         "../scripts/figure_layer_sweep.py"
 
@@ -86,5 +92,7 @@ rule figure_score_vs_sparsity:
         "results/benchmarks/figures/score_vs_sparsity.tsv"
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=2),
     script:
         "../scripts/figure_score_vs_sparsity.py"

@@ -15,6 +15,8 @@ rule findings:
         "results/benchmarks/findings.tsv"
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=2, per_input_file=1),
     params:
         thresholds=canonical(config["findings"]),
         seeds=canonical(config["seeds"]),

@@ -53,6 +53,8 @@ rule aggregate_learned:
         "results/benchmarks/aggregate_learned.tsv"
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=2, per_input_file=1),
     script:
         "../scripts/aggregate_learned.py"
 
@@ -76,5 +78,7 @@ rule figure_learned_degrees:
         "results/benchmarks/figures/learned_degrees_{task}.tsv"
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=2),
     script:
         "../scripts/figure_learned_degrees.py"

@@ -23,6 +23,8 @@ checkpoint look:
         look=r"\d+",
     conda:
         f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(1000, per_input_mb=2, per_input_file=1),
     params:
         seeds=canonical(config["seeds"]),
         thresholds=canonical(config["findings"]),

@@ -13,7 +13,7 @@ rule masks:
     conda:
         f"{ENVS}/torch.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=memory_mb(1000, per_input_mb=20),
     params:
         pattern=lambda wildcards: canonical(config["patterns"][wildcards.pattern]),
         options=canonical(config["masks"]),

@@ -15,7 +15,7 @@ rule prepare_data:
     conda:
         f"{ENVS}/data.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=memory_mb(1000, per_input_mb=6),
     params:
         task=get_task_data_params,
     script:

@@ -15,7 +15,7 @@ rule tokens:
     conda:
         f"{ENVS}/torch.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=memory_mb(1000, per_input_mb=20),
     params:
         model=canonical(config["model"]),
     script:

@@ -12,6 +12,8 @@ rule init_tracking:
         "results/logs/init_tracking.log",
     conda:
         f"{ENVS}/torch.yaml"
+    resources:
+        mem_mb=memory_mb(1000),
     params:
         tracking=only(config["tracking"], TRACKING_KEYS),
     script:

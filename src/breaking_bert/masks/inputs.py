@@ -4,6 +4,8 @@ tokens (the tokens stage), hops between words (read from the parse stage's files
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,18 +69,52 @@ def word_vectors_from_embeddings(tokens_row, embeddings: np.ndarray) -> np.ndarr
     return sums / np.maximum(counts, 1)
 
 
-def mask_inputs_for_split(tokens, parses=None, embeddings=None, needs=frozenset()) -> list[MaskInputs]:
-    """MaskInputs for every example of a split (tokens and parses are row-aligned frames)."""
-    from ..parse import word_hops_from_parse  # the parse stage reads its own files
-    inputs = []
-    for index, row in enumerate(tokens.to_dict("records")):
-        inputs.append(
-            MaskInputs(
-                word_ids=np.asarray(row["word_ids"]),
-                segment_ids=np.asarray(row["segment_ids"]),
-                example_index=index,
-                word_hops=word_hops_from_parse(row, parses.iloc[index]) if "parse" in needs else None,
-                word_vectors=word_vectors_from_embeddings(row, embeddings) if "embeddings" in needs else None,
-            )
+class SplitMaskInputs(Sequence[MaskInputs]):
+    """A split's MaskInputs, each built when it is asked for (the last few kept).
+
+    Held at once, a long-text split's hop matrices and word vectors outgrow memory: IMDB at 256
+    wordpieces has ~200 words per review, so (m, m) hops are ~160 KB and (m, d) vectors ~600 KB per
+    example, gigabytes over 12,000 reviews. Built on demand, a mask job's peak stays at one
+    example's inputs plus the split's token and parse tables, whatever the split's size. The
+    solvers read the same example several times in a row, which the small cache serves.
+    """
+
+    def __init__(self, tokens, parses=None, embeddings=None, needs=frozenset(), keep: int = 8):
+        self._rows = tokens.to_dict("records")
+        self._parses = parses.to_dict("records") if parses is not None and "parse" in needs else None
+        self._embeddings = embeddings if "embeddings" in needs else None
+        self._kept: OrderedDict[int, MaskInputs] = OrderedDict()
+        self._keep = keep
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self))[index]  # negative indices; IndexError past the end
+        if index in self._kept:
+            self._kept.move_to_end(index)
+            return self._kept[index]
+        made = self._build(index)
+        self._kept[index] = made
+        if len(self._kept) > self._keep:
+            self._kept.popitem(last=False)
+        return made
+
+    def _build(self, index: int) -> MaskInputs:
+        from ..parse import word_hops_from_parse  # the parse stage reads its own files
+        row = self._rows[index]
+        return MaskInputs(
+            word_ids=np.asarray(row["word_ids"]),
+            segment_ids=np.asarray(row["segment_ids"]),
+            example_index=index,
+            word_hops=word_hops_from_parse(row, self._parses[index]) if self._parses is not None else None,
+            word_vectors=word_vectors_from_embeddings(row, self._embeddings) if self._embeddings is not None else None,
         )
-    return inputs
+
+
+def mask_inputs_for_split(tokens, parses=None, embeddings=None, needs=frozenset()) -> SplitMaskInputs:
+    """MaskInputs for every example of a split (tokens and parses are row-aligned frames), built
+    as they are read (SplitMaskInputs)."""
+    return SplitMaskInputs(tokens, parses, embeddings, needs)

@@ -83,7 +83,7 @@ def solve_degrees_for_mean(
     """
     param = get_kind(kind).degrees[0]
     fixed = dict(fixed_degrees or {})
-    cached = [{} for _ in examples]
+    cached = [{} for _ in range(len(examples))]
 
     def sparsity_of(i: int, degree: int) -> float:
         if degree not in cached[i]:
@@ -93,8 +93,10 @@ def solve_degrees_for_mean(
     if not examples:
         return []
     count = len(examples)
-    highest = [max(x.n, 1) for x in examples]  # degree n saturates every pattern
-    degrees = [closest_degree(lambda value, i=i: sparsity_of(i, value), target, highest[i]) for i in range(count)]
+    highest, degrees = [], []
+    for i in range(count):  # one example at a time: a split's inputs may be built as they are read
+        highest.append(max(examples[i].n, 1))  # degree n saturates every pattern
+        degrees.append(closest_degree(lambda value, i=i: sparsity_of(i, value), target, highest[i]))
     total = sum(sparsity_of(i, degree) for i, degree in enumerate(degrees))
     sparser = total / count < target  # lower degrees are sparser
     step = -1 if sparser else 1
@@ -178,23 +180,26 @@ def build_split_masks(
     if reference is None and dataset_degrees is None and "target_sparsity" in pattern:
         solved = solve_degrees_for_mean(examples, kind, pattern["target_sparsity"], options, seed,
                                         pattern.get("degrees"), tolerance, name)
-    masks, degrees = [], []
-    for index, example in enumerate(tqdm(examples, desc=progress_desc or kind, mininterval=5,
-                                         disable=progress_desc is None)):
-        if reference is not None:  # a control drawn from its reference's per-row degrees
-            mask = build_matched_random_mask(reference.mask(example.example_index), example, options, seed)
-            degree = int(mask.sum(axis=1).mean())
-        elif solved is not None:
-            degree = solved[index]
-            param = get_kind(kind).degrees[0]
-            mask = build_mask(example, kind, {**pattern.get("degrees", {}), param: degree}, options, seed)
-        else:
-            mask = build_mask(example, kind, dataset_degrees or {}, options, seed)
-            params = get_kind(kind).degrees
-            degree = int(dataset_degrees[params[0]]) if params else -1
-        masks.append(mask)
-        degrees.append(degree)
-    return MaskSet.from_masks(masks, degrees, meta={"pattern": pattern, "options": options.__dict__})
+    degrees = []  # filled as the masks are built, read by from_masks after its last one
+
+    def masks():
+        for index, example in enumerate(tqdm(examples, desc=progress_desc or kind, mininterval=5,
+                                             disable=progress_desc is None)):
+            if reference is not None:  # a control drawn from its reference's per-row degrees
+                mask = build_matched_random_mask(reference.mask(example.example_index), example, options, seed)
+                degree = int(mask.sum(axis=1).mean())
+            elif solved is not None:
+                degree = solved[index]
+                param = get_kind(kind).degrees[0]
+                mask = build_mask(example, kind, {**pattern.get("degrees", {}), param: degree}, options, seed)
+            else:
+                mask = build_mask(example, kind, dataset_degrees or {}, options, seed)
+                params = get_kind(kind).degrees
+                degree = int(dataset_degrees[params[0]]) if params else -1
+            degrees.append(degree)
+            yield mask
+
+    return MaskSet.from_masks(masks(), degrees, meta={"pattern": pattern, "options": options.__dict__})
 
 
 def resolve_dataset_degrees(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,16 +31,23 @@ class MaskSet:
     meta: dict = field(default_factory=dict)
 
     @classmethod
-    def from_masks(cls, masks: Sequence[np.ndarray], degrees: Sequence[int] | None = None, meta=None):
-        packed = [np.packbits(np.asarray(m, dtype=bool).ravel()) for m in masks]
+    def from_masks(cls, masks: Iterable[np.ndarray], degrees: Sequence[int] | None = None, meta=None):
+        """Pack masks one at a time as they come (a generator never holds a split's masks
+        unpacked: at 256 wordpieces those are 64 KB each against 8 KB packed)."""
+        packed, lengths, sparsities = [], [], []
+        for mask in masks:
+            mask = np.asarray(mask, dtype=bool)
+            packed.append(np.packbits(mask.ravel()))
+            lengths.append(mask.shape[0])
+            sparsities.append(sparsity(mask))
         offsets = np.zeros(len(packed) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum([len(p) for p in packed])
         return cls(
-            lengths=np.array([m.shape[0] for m in masks], dtype=np.int32),
+            lengths=np.array(lengths, dtype=np.int32),
             offsets=offsets,
             bits=np.concatenate(packed) if packed else np.zeros(0, np.uint8),
-            degrees=np.asarray(degrees if degrees is not None else [-1] * len(masks), dtype=np.int32),
-            sparsities=np.array([sparsity(m) for m in masks], dtype=np.float64),
+            degrees=np.asarray(degrees if degrees is not None else [-1] * len(packed), dtype=np.int32),
+            sparsities=np.array(sparsities, dtype=np.float64),
             meta=dict(meta or {}),
         )
 

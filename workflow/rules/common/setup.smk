@@ -27,6 +27,19 @@ os.environ.update(
 )
 
 
+def memory_mb(base, per_input_mb=0, per_input_file=0):
+    """A rule's mem_mb: a base (the interpreter, its libraries, a model) plus what grows with the
+    job's data, as multiples of the size (MiB) and count of the files it reads. Snakemake evaluates
+    it when the job's inputs exist, so small tasks reserve little and long-text tasks enough; the
+    factors come from each rule's measured peak (docs/BENCHMARKS.md, ``./run.sh memory``).
+    """
+
+    def mem_mb(wildcards, input):
+        return int(base + per_input_mb * input.size_mb + per_input_file * len(input))
+
+    return mem_mb
+
+
 def load_vocabulary():
     """The experiment's terms (pattern kinds, placements, draws, names): the library's own module,
     imported from this checkout. It and the package's __init__ and kinds need the standard library
