@@ -114,8 +114,8 @@ def bench_cls_only(seeds: int = 8):
     epochs, fp32) with the last layer for [CLS] only and in full, each seed both ways (alternating),
     compared by the findings' decision rule, paired by seed: is the accuracy (and the eval loss)
     the same within the findings' negligible difference (0.01)? Also each side's samples/s."""
-    from breaking_bert.decision import decide
-    from breaking_bert.differences import difference
+    from breaking_bert.stats.decision import decide
+    from breaking_bert.stats.differences import difference
     from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -104,3 +104,4 @@ def test_learned_summary_splits_the_layers_into_early_and_late_halves_without_th
     assert summary["early_window"] == pytest.approx(1.0)  # layers 0, 1; seeds add 0 and 1
     # layer 2 only: the last layer's windows change no logit, so they count in neither half
     assert summary["late_window"] == pytest.approx(2.5)
+

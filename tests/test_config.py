@@ -280,6 +280,22 @@ def test_code_inputs_follow_imports_through_functions_relative_imports_and_lazy_
     assert found == {"top.py", "helper.py", "deferred.py", "pkg/home.py"}, found
 
 
+def test_the_statistics_sit_below_every_stage_that_reports_a_verdict():
+    """stats/ imports (deferred imports included) only the ground floor: the vocabulary, the
+    registry, tables and scoring; no stage, figure or report (eval_sampling reached up into
+    aggregate, sequential into the vocabulary through deferred imports, until issue 40). The
+    calibration, which judges the findings' own code, sits above them."""
+    from breaking_bert.code_inputs import LIBRARY, library_imports
+
+    ground = {"__init__.py", "vocabulary.py", "kinds.py", "tables.py", "scoring.py", "lazy.py", "packages.py"}
+    for module in sorted((LIBRARY / "stats").glob("*.py")):
+        reached = {str(f.relative_to(LIBRARY)) for f in library_imports(module)}
+        above = {f for f in reached if not f.startswith("stats/") and f not in ground}
+        assert not above, (module.name, above)
+    calibration = {str(f.relative_to(LIBRARY)) for f in library_imports(LIBRARY / "calibration" / "draws.py")}
+    assert {"findings/fixed.py", "stats/sequential.py"} <= calibration
+
+
 def test_the_workflow_catalog_conventions_are_there():
     """A permissive licence, a citation of the project and of the paper it reproduces, the catalog's
     usage file, and a benchmark file for every rule that does real work (all but init_tracking)."""

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from breaking_bert.decision import (
+from breaking_bert.stats.decision import (
     CANNOT_TELL,
     NOT_SUPPORTED,
     SUPPORTED,
@@ -16,8 +16,8 @@ from breaking_bert.decision import (
     holm_rejections,
     judge_cells,
 )
-from breaking_bert.differences import Difference, difference
-from breaking_bert.spending import ONE_SIDED_ALPHA
+from breaking_bert.stats.differences import Difference, difference
+from breaking_bert.stats.spending import ONE_SIDED_ALPHA
 from breaking_bert.findings import late_vs_all_layers, learned_beats_bigbird, removing_neighbour_hurts_most
 from runs_tables import _bigbird, _four, _learned, _placements, _runs, _spread
 
@@ -170,7 +170,7 @@ def test_holm_tests_a_refutation_of_k_parts_on_the_scale_of_its_own_bonferroni()
     """all_of refutes a cell of k parts when its smallest part p <= level(alpha / k); Holm must test
     that p on the same scale, alpha / (m - r) / k, not k * p against a level computed for alpha /
     (m - r) (the two differ at a sequential design's early looks)."""
-    from breaking_bert.spending import at_look, level
+    from breaking_bert.stats.spending import at_look, level
 
     with at_look((3, 5, 7), 0):
         edge = level(ONE_SIDED_ALPHA / 4)
@@ -207,15 +207,15 @@ def test_a_24_point_findings_false_definitive_rate_stays_within_5_percent():
     """Finding 3 judged by its own code on 24-point null tables (every removal equal; runs with a
     shared seed effect), 120 draws: Holm's correction keeps the rate of any definitive verdict
     within 5% (./run.sh calibrate has the 4,000-draw figures)."""
-    from breaking_bert.calibration import rates
-    from breaking_bert.calibration_scenarios import finding_3
+    from breaking_bert.calibration.draws import rates
+    from breaking_bert.calibration.scenarios import finding_3
 
     assert rates(finding_3, 24, 0.0, 3, draws=120)["definitive"] <= 0.05
 
 
 def test_almost_stochastic_order_is_set_beside_the_rule_on_the_same_cells():
     """A clear drop at 5 seeds: both call it; deepsig runs for real (its bootstrap, 1000 draws)."""
-    from breaking_bert.calibration_aa import ASO_THRESHOLD, aso_side_by_side
+    from breaking_bert.calibration.aa import ASO_THRESHOLD, aso_side_by_side
 
     runs = _runs({("neighbour", "neighbour", "all", "w=2", 0.78): [0.70, 0.72, 0.71, 0.69, 0.715]},
                  dense=[0.80, 0.81, 0.82, 0.805, 0.815])
@@ -229,7 +229,7 @@ def test_the_aa_table_judges_each_twin_comparison_and_counts_a_definitive_one_as
     """Twins that truly differ (a 5-point gap planted between random and random_twin at seeds 6-8)
     must show up as false definitive verdicts; the same condition under two names must not. No run
     takes part in two comparisons (independent chances)."""
-    from breaking_bert.calibration_aa import AA_COMPARISONS, aa_table
+    from breaking_bert.calibration.aa import AA_COMPARISONS, aa_table
 
     rng = np.random.default_rng(3)
     rows = []
@@ -252,8 +252,8 @@ def test_a_cell_with_several_parts_is_refuted_only_after_bonferroni_over_them():
     """Finding 2's one cell has four comparisons; refuting it when any one is refuted at 2.5%
     refuted a null table in 8% of draws (docs/EXPERIMENTS.md). With the parts' Bonferroni
     correction the rate of any definitive verdict stays near 5%, and a clear refutation stands."""
-    from breaking_bert.calibration import rates
-    from breaking_bert.calibration_scenarios import finding_2
+    from breaking_bert.calibration.draws import rates
+    from breaking_bert.calibration.scenarios import finding_2
 
     assert rates(finding_2, 1, 0.0, 5, draws=200)["definitive"] <= 0.05 + 2 * (0.05 * 0.95 / 200) ** 0.5
     parts = [decide(Difference(0.02, 0.01, 5, True), above=0.0), decide(Difference(-0.0135, 0.01, 5, True), above=0.0)]

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from breaking_bert.differences import crossed_variances
-from breaking_bert.eval_sampling import eval_sampling_section, eval_sampling_table, influence_values
+from breaking_bert.stats.differences import crossed_variances
+from breaking_bert.stats.eval_sampling import eval_sampling_section, eval_sampling_table, influence_values
 from breaking_bert.scoring import classification_metrics
 
 
@@ -84,9 +84,9 @@ def test_the_table_sets_the_eval_sets_standard_error_beside_the_seeds(tmp_path):
 
 
 def test_eval_values_are_attached_to_runs_by_what_they_are(tmp_path):
-    from breaking_bert.aggregate import _load
-    from breaking_bert.differences import EVAL_VALUES
-    from breaking_bert.eval_sampling import attach_eval_values
+    from breaking_bert.tables import read_metrics as _load
+    from breaking_bert.stats.differences import EVAL_VALUES
+    from breaking_bert.stats.eval_sampling import attach_eval_values
 
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 2, 50)
@@ -106,9 +106,9 @@ def test_eval_values_are_attached_to_runs_by_what_they_are(tmp_path):
 
 
 def test_runs_that_predict_one_class_for_every_example_are_named(tmp_path):
-    from breaking_bert.aggregate import _load
-    from breaking_bert.differences import COLLAPSED
-    from breaking_bert.eval_sampling import attach_eval_values, collapsed_runs
+    from breaking_bert.tables import read_metrics as _load
+    from breaking_bert.stats.differences import COLLAPSED
+    from breaking_bert.stats.eval_sampling import attach_eval_values, collapsed_runs
 
     labels = np.array([0, 1] * 20)
     fine = _write(tmp_path, "n", "neighbour", "all", 0, labels, labels)

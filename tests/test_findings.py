@@ -101,7 +101,7 @@ def test_a_collapsed_run_counts_against_a_claim_and_never_for_it():
     collapse works against the claim (a pattern's cost includes its failed runs), and bars the
     claim where it would work for it (a broken baseline): cannot tell, no seeds asked for that part.
     The frontier's interpolated score carries the collapse of the points it uses."""
-    from breaking_bert.differences import COLLAPSED
+    from breaking_bert.stats.differences import COLLAPSED
 
     runs = _runs(_placements([0.80, 0.81, 0.815], [0.70, 0.71, 0.72]))
     assert late_vs_all_layers(runs.assign(**{COLLAPSED: False})).verdict == SUPPORTED
@@ -192,8 +192,8 @@ def _bigbird1(full, no_g, no_w, no_r):
 
 def test_a_drop_within_noise_is_cannot_tell_not_costs_little():
     """-3.0 +- 2.1 points over 3 seeds: no evidence of a drop is not evidence of no drop."""
-    from breaking_bert.decision import decide
-    from breaking_bert.differences import difference
+    from breaking_bert.stats.decision import decide
+    from breaking_bert.stats.differences import difference
 
     dense = {0: 0.80, 1: 0.80, 2: 0.80}
     late = {0: 0.80 - 0.030 - 0.021, 1: 0.80 - 0.030, 2: 0.80 - 0.030 + 0.021}  # mean -0.030, std 0.021
@@ -206,9 +206,9 @@ def test_a_drop_within_noise_is_cannot_tell_not_costs_little():
 
 
 def test_the_t_interval_and_the_seeds_it_would_take():
-    from breaking_bert.decision import decide
-    from breaking_bert.differences import Difference
-    from breaking_bert.spending import t_critical
+    from breaking_bert.stats.decision import decide
+    from breaking_bert.stats.differences import Difference
+    from breaking_bert.stats.spending import t_critical
 
     assert t_critical(2) == pytest.approx(4.303, abs=1e-3) and t_critical(1) == pytest.approx(12.706, abs=1e-3)
     assert t_critical(30) == pytest.approx(2.042, abs=1e-3)

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from breaking_bert.calibration import sequential_rates
-from breaking_bert.calibration_scenarios import finding_4
-from breaking_bert.decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED
+from breaking_bert.calibration.draws import sequential_rates
+from breaking_bert.calibration.scenarios import finding_4
+from breaking_bert.stats.decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED
 from breaking_bert.findings import late_vs_all_layers
-from breaking_bert.sequential import Design, judge_looks, look_decisions, run_design, simulate, undecided_groups
-from breaking_bert.spending import ONE_SIDED_ALPHA, at_look, boundaries, level, nominal_levels, spent
+from breaking_bert.stats.sequential import Design, judge_looks, look_decisions, run_design, simulate, undecided_groups
+from breaking_bert.stats.spending import ONE_SIDED_ALPHA, at_look, boundaries, level, nominal_levels, spent
 from runs_tables import _placements, _runs
 
 
@@ -236,9 +236,9 @@ def test_cells_whose_order_swaps_between_looks_merge_by_what_they_are():
 def test_a_finding_is_never_supported_when_no_single_look_supports_all_its_cells():
     """x supported at look 1 only, y at look 2 only: each cell is supported at some look, but no
     look's evidence supports both, so the finding cannot tell."""
-    from breaking_bert.decision import Outcome
+    from breaking_bert.stats.decision import Outcome
     from breaking_bert.findings.cells import conclude
-    from breaking_bert.sequential import merge_looks
+    from breaking_bert.stats.sequential import merge_looks
 
     def look(x, y):
         rows = [{"task": "x"}, {"task": "y"}]
@@ -261,9 +261,9 @@ def test_a_cell_decided_at_an_earlier_look_stays_when_it_leaves_the_finding():
     """A BigBird point refuted at look 1 whose mean sparsity then falls below the gate (its other
     variant's cell kept it running): it leaves the last look's cells, but its refutation stands,
     so the finding is not supported (merged by the last look alone, it came out supported)."""
-    from breaking_bert.decision import Outcome
+    from breaking_bert.stats.decision import Outcome
     from breaking_bert.findings.cells import conclude
-    from breaking_bert.sequential import merge_looks
+    from breaking_bert.stats.sequential import merge_looks
 
     look_1 = conclude("f", [{"task": "x"}, {"task": "y"}], [Outcome(NOT_SUPPORTED, "x refuted", 0.9, 0.0001),
                                                              Outcome(CANNOT_TELL, "y open", 0.2, 0.5)],

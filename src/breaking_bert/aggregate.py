@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .differences import standard_error_of_difference
+from .stats.differences import standard_error_of_difference
+from .tables import read_metrics, to_markdown
 from .vocabulary import BASELINE_KIND, DEGREE_COLUMNS, degree_columns, format_degrees
 
 RUN_COLUMNS = [
@@ -38,17 +39,8 @@ RUN_COLUMNS = [
 ]
 
 
-def _load(metrics_paths, columns, derive=lambda metrics: {}) -> pd.DataFrame:
-    """One row per metrics.json: its values of ``columns``, those ``derive`` returns computed from it."""
-    rows = []
-    for path in metrics_paths:
-        metrics = json.loads(Path(path).read_text())
-        rows.append({**{column: metrics.get(column) for column in columns}, **derive(metrics)})
-    return pd.DataFrame(rows, columns=columns)
-
-
 def load_runs(metrics_paths) -> pd.DataFrame:
-    runs = _load(metrics_paths, RUN_COLUMNS, lambda metrics: {
+    runs = read_metrics(metrics_paths, RUN_COLUMNS, lambda metrics: {
         "degrees": format_degrees(metrics.get("mask_degrees")), **degree_columns(metrics.get("mask_degrees"))})
     return runs.astype(dict.fromkeys(DEGREE_COLUMNS, "Int64"))
 
@@ -100,27 +92,6 @@ def sparsity_table(mask_summary_paths) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def to_markdown(frame: pd.DataFrame, float_format: str = "{:.4f}") -> str:
-    """A GitHub-flavoured Markdown table (no optional dependency on tabulate)."""
-    if frame.empty:
-        return "_no rows_\n"
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    lines = [header, rule]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(_cell_text(v, float_format) for v in row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _cell_text(value, float_format: str) -> str:
-    """A table cell: numbers in ``float_format``, '-' where there is no value (NaN, None: no literal
-    'nan'), and '|' escaped so that it does not split the cell."""
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
-        return "-"
-    text = float_format.format(value) if isinstance(value, float) else str(value)
-    return text.replace("|", "\\|")
-
-
 LEARNED_COLUMNS = [
     "task",
     "variant",
@@ -140,7 +111,7 @@ WINDOW_COLUMNS = [*RUN_KEY, "layer", "head", "position_class", "window"]
 
 def load_learned_runs(metrics_paths) -> pd.DataFrame:
     """One row per experiment-3 run (its windows: load_learned_windows)."""
-    return _load(metrics_paths, LEARNED_COLUMNS)
+    return read_metrics(metrics_paths, LEARNED_COLUMNS)
 
 
 def load_learned_windows(metrics_paths) -> pd.DataFrame:

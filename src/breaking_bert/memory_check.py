@@ -66,7 +66,7 @@ def per_rule(jobs: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(checkout: Path) -> int:
-    from .aggregate import to_markdown
+    from .tables import to_markdown
 
     jobs = measured(checkout, declared_jobs(checkout))
     if jobs.empty:

@@ -3,7 +3,7 @@ from breaking_bert.joblog import log_to
 log_to(snakemake.log[0])
 
 from breaking_bert.aggregate import load_runs, sparsity_table, summarize, write_table
-from breaking_bert.eval_sampling import eval_sampling_table
+from breaking_bert.stats.eval_sampling import eval_sampling_table
 
 runs = load_runs(snakemake.input.metrics)
 write_table(runs, snakemake.output.runs)

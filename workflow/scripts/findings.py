@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from breaking_bert.aggregate import read_runs_table
-from breaking_bert.eval_sampling import attach_eval_values, collapsed_runs, eval_sampling_section
+from breaking_bert.stats.eval_sampling import attach_eval_values, collapsed_runs, eval_sampling_section
 from breaking_bert.report_html import html_page
 from breaking_bert.findings import design_verdicts, learned_degree_placement, render_report, retained_mass_section
 

@@ -5,9 +5,9 @@ log_to(snakemake.log[0])
 import json
 
 from breaking_bert.aggregate import load_learned_runs, load_runs, read_runs_table, write_table
-from breaking_bert.eval_sampling import attach_eval_values
+from breaking_bert.stats.eval_sampling import attach_eval_values
 from breaking_bert.findings.report import judge_with
-from breaking_bert.sequential import Design, look_decisions
+from breaking_bert.stats.sequential import Design, look_decisions
 
 # the runs so far as the findings rule reads them (written, then read back)
 write_table(load_runs(snakemake.input.metrics), snakemake.output.runs)

@@ -12,9 +12,9 @@ import math
 
 import pandas as pd
 
-from .decision import CANNOT_TELL, SUPPORTED, decide, judge_cells
-from .differences import difference
-from .vocabulary import BASELINE_KIND
+from ..stats.decision import CANNOT_TELL, SUPPORTED, decide, judge_cells
+from ..stats.differences import difference
+from ..vocabulary import BASELINE_KIND
 
 
 def _block(cell: pd.DataFrame, seeds) -> dict[int, float]:
@@ -74,7 +74,7 @@ def aso_side_by_side(runs: pd.DataFrame) -> pd.DataFrame:
     """Per sparse cell of a runs table against its task's dense cell: this rule's verdict on 'the
     cell scores below dense' (per cell, then after Holm over the cells) beside ASO's, paired seeds
     only, ASO's eps_min Bonferroni-corrected over the same cells."""
-    from .findings.cells import _scores
+    from ..findings.cells import _scores
 
     cells = runs[runs["kind"] != BASELINE_KIND].drop_duplicates(["task", "pattern", "placement"])
     measured = []
@@ -97,7 +97,7 @@ def aso_side_by_side(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(arguments: list[str]) -> None:
-    from .aggregate import to_markdown
+    from ..tables import to_markdown
 
     runs = pd.read_csv(arguments[1], keep_default_na=False, na_values=[""])
     table = aa_table(runs) if arguments[0] == "aa" else aso_side_by_side(runs)

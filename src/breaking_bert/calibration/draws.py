@@ -33,15 +33,14 @@ records; the A/A run and almost stochastic order are in ``calibration_aa``.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from .calibration_scenarios import CASES, FINDINGS, RUN_NOISE, SEED_NOISE, Scenario
-from .decision import CANNOT_TELL, SUPPORTED
-from .differences import COLLAPSED, EVAL_VALUES
+from .scenarios import FINDINGS, Scenario
+from ..stats.decision import CANNOT_TELL, SUPPORTED
+from ..stats.differences import COLLAPSED, EVAL_VALUES
 
 
 def _as_judged(scenario: Scenario, case: str) -> Scenario:
@@ -64,7 +63,7 @@ def sequential_rates(simulate: Callable, cells: int, effect: float, design, draw
     """Over ``draws`` synthetic tables holding ``design.max`` seeds of every cell, the design run
     look by look as the workflow runs it (sequential.run_design): the share of verdicts that are
     definitive or supported, and the mean seeds a run group used."""
-    from .sequential import run_design
+    from ..stats.sequential import run_design
 
     rng = np.random.default_rng(seed)
     verdicts, seeds = [], []
@@ -83,7 +82,7 @@ def _standard_error(rate: float, draws: int) -> float:
 
 
 def _designs(sequential: tuple[int, int, int]):
-    from .sequential import Design
+    from ..stats.sequential import Design
 
     return {"fixed, 3 seeds": Design(3, 3, 1), f"sequential, looks at {', '.join(map(str, Design(*sequential).looks))}":
             Design(*sequential)}
@@ -160,7 +159,7 @@ def power_table(draws: int = 1000, effects=(0.02, 0.03), sequential=(3, 7, 2), p
 
 def _printer(float_format: str = "{:.4f}") -> Callable:
     """Prints each row as a Markdown table row as it comes, the header before the first."""
-    from .aggregate import _cell_text
+    from ..tables import cell_text as _cell_text
 
     shown = []
 
@@ -171,25 +170,3 @@ def _printer(float_format: str = "{:.4f}") -> Callable:
         print("| " + " | ".join(_cell_text(value, float_format) for value in row.values()) + " |", flush=True)
     return show
 
-
-if __name__ == "__main__":
-    if sys.argv[1:2] in (["aa"], ["aso"]):
-        from .calibration_aa import main
-
-        main(sys.argv[1:])
-        sys.exit()
-    arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
-    options = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--") and "=" in a)
-    draws, processes = int(arguments[0]) if arguments else 4000, int(options.get("processes", 1))
-    cases = options["cases"].split(",") if options.get("cases") else [*CASES, "d"]
-    if options.get("findings"):
-        options["findings"] = options["findings"].split(",")
-    print(f"run noise {RUN_NOISE}, seed noise {SEED_NOISE}; cases {', '.join(cases)} (docs/EXPERIMENTS.md)", flush=True)
-    designs = options.get("designs", "fixed,sequential").split(",")
-    if options.get("null", "yes") != "no":
-        null_table(draws, findings=options.get("findings"), cases=cases, processes=processes, each=_printer(),
-                   designs=designs, cells=int(options["cells"]) if options.get("cells") else None)
-    if options.get("power", "yes") != "no":
-        print()
-        power_table(int(options.get("power_draws", 1000)), processes=processes,
-                    cases=options.get("power_cases", "null,e").split(","), each=_printer())

@@ -1,5 +1,5 @@
-"""The synthetic runs tables of the rule's calibration (calibration.py): each finding's cells at a
-chosen truth, at its least favourable nulls (the cases calibration.py lists) or a set effect
+"""The synthetic runs tables of the rule's calibration (draws.py): each finding's cells at a
+chosen truth, at its least favourable nulls (the cases draws.py lists) or a set effect
 beyond every bound, judged by the finding's own code."""
 
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .differences import COLLAPSED, EVAL_VALUES
-from .findings.cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
-from .findings.fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
-from .findings.learned import learned_beats_bigbird
-from .vocabulary import BASELINE_KIND, degree_columns, parse_degrees
+from ..stats.differences import COLLAPSED, EVAL_VALUES
+from ..findings.cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
+from ..findings.fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
+from ..findings.learned import learned_beats_bigbird
+from ..vocabulary import BASELINE_KIND, degree_columns, parse_degrees
 
 RUN_NOISE = 0.012  # SD of one run around its cell's truth
 SEED_NOISE = 0.006  # SD of the effect a seed has on every cell it runs

@@ -1,7 +1,7 @@
 """The generated findings report: does this run support each of the paper's four findings?
 
 Each check reads the per-seed runs table (``results/tables/runs.csv``; learned runs from
-``learned_runs.csv``) and judges every comparison with the one decision rule of ``decision.py``: a
+``learned_runs.csv``) and judges every comparison with the one decision rule of ``stats/decision.py``: a
 95% t interval of the score difference, paired by seed, and three outcomes per cell, supported /
 not supported / cannot tell. A finding over several cells is supported when every cell supports
 it; otherwise each cell's definitive verdict must survive Holm's correction over the finding's
@@ -18,7 +18,7 @@ it, else cannot tell; ``not tested`` when the cells it needs were not run. The t
 from ..lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
-    "..decision": ("CANNOT_TELL", "NOT_SUPPORTED", "PARTLY", "SUPPORTED",),
+    "..stats.decision": ("CANNOT_TELL", "NOT_SUPPORTED", "PARTLY", "SUPPORTED",),
     "cells": ("NOT_TESTED", "PAPER_KINDS", "Verdict",),
     "fixed": ("late_vs_all_layers", "least_damaging_patterns", "removing_neighbour_hurts_most",),
     "learned": (

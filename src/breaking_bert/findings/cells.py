@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, Outcome, judge_cells
-from ..differences import COLLAPSED, EVAL_VALUES, MIN_DEFINITIVE_SEEDS
+from ..stats.decision import CANNOT_TELL, NOT_SUPPORTED, SUPPORTED, Outcome, judge_cells
+from ..stats.differences import COLLAPSED, EVAL_VALUES, MIN_DEFINITIVE_SEEDS
 from ..vocabulary import RUN_GROUP_COLUMNS, runs_table_kind
 
 PAPER_KINDS = ("syntax", "lexical", "neighbour", "random")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ..aggregate import summarize
-from ..decision import CANNOT_TELL, all_of, decide
-from ..differences import difference
+from ..stats.decision import CANNOT_TELL, all_of, decide
+from ..stats.differences import difference
 from ..vocabulary import BASELINE_KIND, degrees_from_columns, grid_point_name
 from .cells import (HIGH_SPARSITY, NEGLIGIBLE_DROP, PAPER_KINDS, SPARSITY_TOLERANCE, Verdict, _scores, conclude,
                     margin, metric_of, unequal_sparsity)

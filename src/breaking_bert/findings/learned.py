@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from ..aggregate import summarize
-from ..decision import CANNOT_TELL, Outcome, decide, judge_cells
-from ..differences import COLLAPSED, EVAL_VALUES, Difference, difference
+from ..stats.decision import CANNOT_TELL, Outcome, decide, judge_cells
+from ..stats.differences import COLLAPSED, EVAL_VALUES, Difference, difference
 from ..vocabulary import control_of, degrees_from_columns, is_control
 from .cells import HIGH_SPARSITY, NOT_TESTED, Scores, Verdict, _scores, _by_seed, _select, conclude, run_groups
 from .fixed import _is_full_bigbird
@@ -194,7 +194,7 @@ def learning_beats_its_frozen_control(learned_runs: pd.DataFrame | None) -> Verd
 def learned_degree_placement(learned: pd.DataFrame) -> str:
     """Where the learned degrees put their connections: the mean hardened window of the early and
     the late half of the layers, per setting (a count of means: no verdict, and no link to a finding)."""
-    from ..aggregate import to_markdown
+    from ..tables import to_markdown
 
     if learned is None or learned.empty:
         return ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..decision import RULE_TEXT
+from ..stats.decision import RULE_TEXT
 from ..vocabulary import BASELINE_KIND, placement_layers
 from .cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE, Verdict
 from .fixed import late_vs_all_layers, least_damaging_patterns, removing_neighbour_hurts_most
@@ -68,7 +68,7 @@ def mass_and_damage(cells: pd.DataFrame) -> str:
 def retained_mass_section(summary: pd.DataFrame, retained: pd.DataFrame | None, cost: pd.DataFrame | None) -> str:
     """Beyond the paper: does retained attention mass predict the damage? And what does each
     pattern cost?"""
-    from ..aggregate import to_markdown
+    from ..tables import to_markdown
 
     lines = ["## Beyond the paper: what each pattern keeps and costs", ""]
     if retained is not None and not retained.empty:
@@ -121,7 +121,7 @@ def judge_with(thresholds: dict):
 def design_verdicts(seeds, runs: pd.DataFrame, learned_runs: pd.DataFrame | None, thresholds: dict) -> list[Verdict]:
     """Every verdict under the config's design (``seeds``: a list, or {initial, max, step}): of a
     sequential design, each cell as judged at the look that decided it (sequential.judge_looks)."""
-    from ..sequential import Design, judge_looks
+    from ..stats.sequential import Design, judge_looks
 
     return judge_looks(Design.from_config(seeds), runs, learned_runs, judge_with(thresholds))
 
@@ -129,8 +129,8 @@ def design_verdicts(seeds, runs: pd.DataFrame, learned_runs: pd.DataFrame | None
 def render_report(verdicts: list[Verdict], summary: pd.DataFrame, extra_sections: list[str] = (), seeds=None,
                   warnings: list[str] = ()) -> str:
     """The report; ``warnings``: lines set under the verdict table (e.g. collapsed runs)."""
-    from ..aggregate import to_markdown
-    from ..sequential import SEQUENTIAL_RULE_TEXT, Design
+    from ..tables import to_markdown
+    from ..stats.sequential import SEQUENTIAL_RULE_TEXT, Design
 
     design = Design.from_config(seeds) if seeds is not None else None
     rule = [RULE_TEXT, "", SEQUENTIAL_RULE_TEXT.format(design=design.describe())] if design and design.sequential else [RULE_TEXT]

@@ -191,7 +191,7 @@ def all_of(outcomes: list[Outcome]) -> Outcome:
 
 
 RULE_TEXT = (
-    "Decision rule (src/breaking_bert/decision.py): each comparison is a difference of scores with a "
+    "Decision rule (src/breaking_bert/stats/decision.py): each comparison is a difference of scores with a "
     "two-sided 95% t interval, paired by seed over the seeds both cells ran (n is that paired count), on n - 1 "
     "degrees of freedom; each comparison keeps its own spread (nothing is pooled across comparisons, tasks or "
     "metrics, so shared baselines and unequal spreads leave each interval valid, as far as its normal model "

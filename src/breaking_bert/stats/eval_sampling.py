@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from .differences import COLLAPSED, EVAL_VALUES, crossed_variances
-from .scoring import metrics_from_confusion
-from .vocabulary import BASELINE_KIND, RUN_GROUP_COLUMNS, runs_table_kind
+from ..scoring import metrics_from_confusion
+from ..tables import read_metrics, to_markdown
+from ..vocabulary import BASELINE_KIND, RUN_GROUP_COLUMNS, runs_table_kind
 
 COLUMNS = ["task", "pattern", "kind", "placement", "metric", "compared", "eval examples", "seeds", "se from seeds",
            "se from eval set", "se of both", "eval set share"]
@@ -61,12 +62,11 @@ def attach_eval_values(runs: pd.DataFrame | None, metrics_paths) -> pd.DataFrame
     for a run that kept no predictions, which cannot show it), matched by what the run is (task,
     pattern, placement, seed; learned runs: task, variant, setting, seed), so that every
     difference's interval covers the sampling of the eval set too (differences.py)."""
-    from .aggregate import _load as load_columns
 
     if runs is None:
         return None
     key = [*RUN_GROUP_COLUMNS[runs_table_kind(runs)], "seed"]
-    loaded = load_columns(metrics_paths, [*key, "metric", "eval_predictions", "eval_labels"])
+    loaded = read_metrics(metrics_paths, [*key, "metric", "eval_predictions", "eval_labels"])
     values, collapsed = {}, set()
     for run in loaded[loaded["eval_predictions"].notna()].itertuples(index=False):
         labels, predicted = np.asarray(run.eval_labels), np.asarray(run.eval_predictions)
@@ -96,9 +96,8 @@ def collapsed_runs(*tables: pd.DataFrame | None) -> list[str]:
 
 def _load(metrics_paths) -> pd.DataFrame:
     """The runs that kept their predictions (runs from before predictions were kept are left out)."""
-    from .aggregate import _load as load_columns
 
-    runs = load_columns(metrics_paths, ["task", "pattern", "kind", "placement", "seed", "metric", "score",
+    runs = read_metrics(metrics_paths, ["task", "pattern", "kind", "placement", "seed", "metric", "score",
                                         "eval_predictions", "eval_labels"])
     return runs[runs["eval_predictions"].notna()].reset_index(drop=True)
 
@@ -148,7 +147,6 @@ def eval_sampling_table(metrics_paths) -> pd.DataFrame:
 
 def eval_sampling_section(table: pd.DataFrame) -> str:
     """The report's section: the table, and what it says in words."""
-    from .aggregate import to_markdown
 
     lines = ["## Beyond the paper: what the sampling of the eval set adds", ""]
     sparse = table[table["kind"] != BASELINE_KIND].dropna(subset=["eval set share"]) if len(table) else table
@@ -159,7 +157,7 @@ def eval_sampling_section(table: pd.DataFrame) -> str:
     lines += [
         "Per cell, its difference from dense (dense: its own score): the standard error of the mean over seeds (the "
         "eval set held fixed), and the one that drawing another eval set of the same size adds (crossed seeds x "
-        "examples variance components on per-example jackknife values; src/breaking_bert/eval_sampling.py). The "
+        "examples variance components on per-example jackknife values; src/breaking_bert/stats/eval_sampling.py). The "
         "findings' intervals include both wherever the runs kept their predictions, so their verdicts are about "
         "the task; an interval marked 'about this eval set only' could not. Over the "
         f"{len(sparse)} sparse cells the eval set's part is a median {median:.0%} of the variance of both, and its "

@@ -24,14 +24,15 @@ then (``merge_looks``); a cell never definitive says so at the last look it reac
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from .decision import CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED, Outcome
+from ..vocabulary import RUN_GROUP_COLUMNS, is_control, learned_variant, runs_table_kind
+from .decision import CANNOT_TELL, NOT_SUPPORTED, PARTLY, SUPPORTED, Outcome, holm_rejections
+from .differences import Difference
 from .spending import ONE_SIDED_ALPHA, at_look, nominal_level
 
 DEFINITIVE = (SUPPORTED, NOT_SUPPORTED)
@@ -186,7 +187,6 @@ def _combine(cells: list[Outcome]) -> str:
 def undecided_groups(verdicts: Iterable) -> set[tuple]:
     """The run groups that undecided cells read, where more seeds could decide them; a learned
     run's group goes with its frozen control's (the control trains from the learned run's windows)."""
-    from .vocabulary import is_control, learned_variant
 
     groups = set()
     for verdict in verdicts:
@@ -227,7 +227,6 @@ def available(runs: pd.DataFrame | None, design: Design, continuing: list[set[tu
     (for simulations over tables that hold every seed of every group)."""
     if runs is None:
         return None
-    from .vocabulary import RUN_GROUP_COLUMNS, runs_table_kind
 
     table = runs_table_kind(runs)
     keys = [tuple([table, *map(str, key)]) for key in runs[list(RUN_GROUP_COLUMNS[table])].itertuples(index=False)]
@@ -262,12 +261,8 @@ def simulate(design: Design, cells: int, effect: float, spread: float, draws: in
     family); a cell stops at its first definitive look, an undecided one runs to ``max`` (no
     futility stop: on 3 seeds the spread is too rough to judge that more cannot help; stopping for
     it cost two thirds of the power in a first version). Faster than the findings' own code
-    (calibration.sequential_rates), for many draws. Returns the share of draws with any
+    (calibration.draws.sequential_rates), for many draws; each p-value is Difference.p_value, the rule's own. Returns the share of draws with any
     definitive verdict, the share in which every cell is supported, and the mean seeds a cell used."""
-    from scipy.stats import t as student
-
-    from .decision import holm_rejections
-
     rng = np.random.default_rng(seed)
     any_definitive = all_supported = seeds_used = 0
     for _ in range(draws):
@@ -276,12 +271,13 @@ def simulate(design: Design, cells: int, effect: float, spread: float, draws: in
         used = np.zeros(cells, dtype=int)
         for look, n in enumerate(design.looks):
             used = np.where([v == "open" for v in verdict], n, used)
-            statistic = np.array([deltas[i, : used[i]].mean() / (deltas[i, : used[i]].std(ddof=1) / math.sqrt(used[i]))
-                                  for i in range(cells)])
+            # each cell's paired difference on its seeds so far, tested as the rule tests it
+            cell_differences = [Difference(float(deltas[i, : used[i]].mean()), float(deltas[i, : used[i]].std(ddof=1)),
+                                           int(used[i]), paired=True) for i in range(cells)]
             with at_look(design.looks, look):
-                for outcome, p in ((SUPPORTED, student.sf(statistic, used - 1)),
-                                   (NOT_SUPPORTED, student.cdf(statistic, used - 1))):
-                    for i, rejected in enumerate(holm_rejections(list(p))):
+                for outcome, side in ((SUPPORTED, "above"), (NOT_SUPPORTED, "below")):
+                    p = [d.p_value(0.0, side) for d in cell_differences]
+                    for i, rejected in enumerate(holm_rejections(p)):
                         if rejected and verdict[i] == "open":
                             verdict[i] = outcome
             if "open" not in verdict:

@@ -2,7 +2,7 @@
 (`seeds: {initial, max, step}`), read from the look checkpoints (workflow/rules/looks.smk).
 """
 
-sequential = importlib.import_module("breaking_bert.sequential")
+sequential = importlib.import_module("breaking_bert.stats.sequential")
 # seeds: a list (the fixed design, one look) or {initial, max, step} (docs/EXPERIMENTS.md,
 # "Sequential design"): then seeds 0 .. initial - 1 of every cell, and more only where the look
 # checkpoints (workflow/rules/looks.smk) find cells undecided
