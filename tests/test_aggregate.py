@@ -105,3 +105,24 @@ def test_learned_summary_splits_the_layers_into_early_and_late_halves_without_th
     # layer 2 only: the last layer's windows change no logit, so they count in neither half
     assert summary["late_window"] == pytest.approx(2.5)
 
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_learned_summary_and_placement_on_the_smallest_models(tmp_path, layers):
+    """BERT-Tiny's depth (2 layers) has no late half without its last layer, 1 layer neither half:
+    the summary leaves them empty and the placement count says it cannot compare (a 2-layer run died
+    with KeyError 'late_window', issue 39)."""
+    from breaking_bert.aggregate import load_learned_runs, load_learned_windows, summarize_learned
+    from breaking_bert.findings import learned_degree_placement
+
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"task": "t", "variant": "regular", "setting": "target0.7", "seed": 0,
+                                "metric": "accuracy", "score": 0.8, "sparsity_mean": 0.7,
+                                "learned_windows": [[[4 - layer] * 2] * 3 for layer in range(layers)]}))
+    summary = summarize_learned(load_learned_runs([path]), load_learned_windows([path]))
+    assert pd.isna(summary.loc[0, "late_window"]) == (layers < 3)
+    assert pd.isna(summary.loc[0, "early_window"]) == (layers < 2)
+    text = learned_degree_placement(summary)
+    if layers < 3:
+        assert "in 0 of 0 learned settings (1 setting(s) on a model with too few layers" in text
+    else:
+        assert "in 1 of 1 learned settings (mean" in text

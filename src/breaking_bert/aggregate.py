@@ -140,6 +140,8 @@ def summarize_learned(runs: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame
     half = np.where(windows["layer"] < num_layers // 2, "early_window", "late_window")
     halves = windows.assign(half=half)[windows["layer"] < num_layers - 1]
     halves = halves.pivot_table(index=RUN_KEY, columns="half", values="window", aggfunc="mean").reset_index()
+    # a 2-layer model has no late half without its last layer, a 1-layer one neither half: no value
+    halves = halves.reindex(columns=[*RUN_KEY, "early_window", "late_window"])
     runs = runs.merge(halves, on=RUN_KEY, how="left", validate="one_to_one")
     grouped = runs.groupby(["task", "variant", "setting"], sort=True)
     return grouped.agg(

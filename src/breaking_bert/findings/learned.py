@@ -201,13 +201,17 @@ def learned_degree_placement(learned: pd.DataFrame) -> str:
     columns = ["task", "variant", "setting", "seeds", "sparsity_mean", "effective_sparsity_mean", "score_mean",
                "early_window", "late_window"]
     table = learned[[column for column in columns if column in learned]].copy()
-    table["early wider"] = table["early_window"] > table["late_window"]
-    wider = int(table["early wider"].sum())
+    comparable = table[["early_window", "late_window"]].notna().all(axis=1)
+    early_wider = table["early_window"] > table["late_window"]
+    wider = int(early_wider[comparable].sum())
+    table["early wider"] = early_wider.astype(object).where(comparable, None)  # '-' where there is no late half
+    too_shallow = (f" ({int((~comparable).sum())} setting(s) on a model with too few layers for both halves: "
+                   "no comparison)") if not comparable.all() else ""
     lines = [
         "## Where the learned degrees put their connections",
         "",
         f"Early layers (first half) keep wider windows than late layers (the second half but the last, whose windows "
-        f"change no logit and are not learned) in {wider} of {len(table)} learned settings "
+        f"change no logit and are not learned) in {wider} of {int(comparable.sum())} learned settings{too_shallow} "
         "(mean hardened window over heads, position classes and seeds). This is a count of means with no interval "
         "and no test: it is no verdict, about placement or anything else.",
         "",
