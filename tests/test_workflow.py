@@ -178,6 +178,24 @@ def test_changing_one_pattern_parameter_reruns_only_that_pattern(finished_run):
     assert scheduled_jobs(finished_run) == {}
 
 
+
+def test_a_report_made_under_the_fixed_design_never_stands_in_for_the_sequential_designs(finished_run):
+    """Switching a finished folder to the sequential design schedules its first look, the seeds it
+    needs and the findings again. Snakemake takes a job whose output exists as done while a
+    checkpoint its input function reads has not run, so the fixed design's findings.md stood in
+    ("Nothing to be done"; measured on experiment 2) until the looks became plain file inputs."""
+    config_path = finished_run / "test_config.yaml"
+    original = config_path.read_text()
+    config = yaml.safe_load(original)
+    config["seeds"] = {"initial": 2, "max": 4, "step": 2}
+    try:
+        config_path.write_text(yaml.safe_dump(config))
+        jobs = scheduled_jobs(finished_run)
+    finally:
+        config_path.write_text(original)
+    assert jobs.get("look") == 1 and jobs.get("findings") == 1 and jobs.get("finetune", 0) >= 1, jobs
+    assert scheduled_jobs(finished_run) == {}
+
 @pytest.mark.parametrize("module", ["masks/patterns.py", "kinds.py"])
 def test_editing_the_mask_library_reruns_masks_and_sparse_finetunes_only(finished_run, module):
     restore = _edit(finished_run / "src/breaking_bert" / module)

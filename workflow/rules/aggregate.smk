@@ -4,6 +4,7 @@ rule aggregate:
     input:
         metrics=get_metrics_files,
         mask_summaries=get_mask_summaries,
+        looks=looks_before(),
         code=code_of("aggregate.py"),
     output:
         runs="results/tables/runs.csv",

@@ -10,6 +10,7 @@ checkpoint look:
     input:
         metrics=lambda w: get_metrics_files(w, look=int(w.look)),
         learned_metrics=lambda w: get_learned_metrics_files(w, look=int(w.look)),
+        looks=lambda w: looks_before(int(w.look)),
         code=code_of("look.py"),
     output:
         decisions="results/looks/look{look}.json",
