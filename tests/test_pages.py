@@ -1,6 +1,7 @@
 """Results pages (findings/page.py): generated from a finished results folder, they say what the
 findings report says and nothing more, with what ran and what it cost."""
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -23,10 +24,11 @@ def _finished_folder(checkout: Path) -> Path:
     (results / "tables").mkdir(parents=True)
     runs.to_csv(results / "tables" / "runs.csv", index=False)
     (results / "findings.md").write_text(render_report(all_verdicts(runs), summarize(runs)))
-    for row in runs.itertuples():
+    for index, row in enumerate(runs.itertuples()):
         run = results / "runs" / row.task / row.pattern / row.placement / f"seed{row.seed}"
         run.mkdir(parents=True)
         (run / "benchmark.tsv").write_text("s\tcpu_time\n41.0\t40.0\n")
+        (run / "metrics.json").write_text(json.dumps({"fingerprint": f"run{index}"}))
     (results / "runs" / "t" / "other_config" / "all" / "seed0").mkdir(parents=True)  # not this config's: not counted
     (results / "runs" / "t" / "other_config" / "all" / "seed0" / "benchmark.tsv").write_text("s\tcpu_time\n1\t9999\n")
     (results / "benchmarks" / "masks").mkdir(parents=True)
@@ -36,11 +38,22 @@ def _finished_folder(checkout: Path) -> Path:
     (results / "mlflow").mkdir()
     with sqlite3.connect(results / "mlflow" / "mlflow.db") as db:
         db.execute("CREATE TABLE tags (key TEXT, value TEXT, run_uuid TEXT)")
-        for run in range(len(runs)):
-            db.executemany("INSERT INTO tags VALUES (?, ?, ?)", [("git_commit", "a" * 40, str(run)),
-                                                                  ("git_dirty", "false", str(run))])
-    (checkout / ".snakemake" / "log").mkdir(parents=True)
-    (checkout / ".snakemake" / "log" / "2026-12-03T160543.273213.snakemake.log").write_text("done\n")
+        for run in [*map(str, range(len(runs))), "other"]:  # another config's run: not counted
+            db.executemany("INSERT INTO tags VALUES (?, ?, ?)", [("git_commit", "a" * 40, run), ("git_dirty", "false", run),
+                                                                  ("fingerprint", f"run{run}", run)])
+    logs = checkout / ".snakemake" / "log"
+    logs.mkdir(parents=True)
+
+    def log(name, configs, body):
+        given = ", ".join(f"PosixPath('{checkout}/config/{c}')" for c in configs)
+        (logs / name).write_text(f"SNAKEMAKE\n  Command: snakemake --configfile {' '.join(configs)}\n"
+                                 f"  Config file(s): [{given}]\n{body}")
+
+    log("2026-12-03T160543.273213.snakemake.log", ["run.yaml"],
+        "Job stats:\n[Thu Dec  3 16:05:44 2026]\n    benchmark: results/benchmarks/masks/t_neighbour_fixed.tsv\n"
+        "[Thu Dec  3 16:47:43 2026]\nFinished\n")
+    log("2026-12-03T170000.000001.snakemake.log", ["other.yaml"], "Job stats:\n[Thu Dec  3 17:30:00 2026]\n")
+    log("2026-12-03T180000.000001.snakemake.log", ["run.yaml"], "Nothing to be done (all requested files are present)\n")
     (checkout / "config").mkdir()
     (checkout / "config" / "run.yaml").write_text("seeds: [0, 1, 2]\n")
     return results
@@ -57,6 +70,12 @@ def test_a_page_says_what_its_report_says_with_what_ran_and_what_it_cost(tmp_pat
     assert f"`{'a' * 40}` (without uncommitted changes): 9 runs" in text
     assert f"git checkout {'a' * 12}\nsnakemake --cores 2 --configfile config/run.yaml" in text
     assert "seeds: [0, 1, 2]" in text and "Runs: 9 finetunes" in text and "1 Snakemake invocation(s)" in text
+    # another config's invocation and one that ran nothing are not this config's time; the end is
+    # the last job's time stamp, and the command is the log's
+    assert "Wall time: 42 min over 1 Snakemake invocation(s)" in text
+    assert "2026-12-03 16:05 (the machine's clock), 42 min: `snakemake --configfile run.yaml`" in text
+    assert "other.yaml" not in text
+    assert "- 1. Late-layer sparsity >= 75% costs little; all-layer sparsity costs a lot: **supported**: " in text
     assert "![score](experiment9/score.png)" in text and (tmp_path / "pages" / "experiment9" / "score.png").exists()
     assert "\n## Findings\n" in text and "\n### 1. Late-layer" in text, "the report's headings one level down"
 

@@ -11,10 +11,14 @@ What the page reads, each from where the pipeline left it:
 - ``results/tables/runs.csv``: the finetune runs of this config (a results folder can hold runs of
   other configs too: they are not counted), and ``learned_runs.csv`` where there is one;
 - the benchmark files (Snakemake's ``benchmark:``): each job's CPU time, summed (this config's
-  finetune and learned runs; every other stage's file in the folder);
-- ``results/mlflow/mlflow.db``: the git commit and dirty flag every run recorded;
-- ``.snakemake/log/`` beside ``results/``: each Snakemake invocation's start (its log's name) and
-  end (the log's last write), the wall time.
+  finetune and learned runs, wherever they were trained; the other stages' jobs that this config's
+  invocations ran);
+- ``results/mlflow/mlflow.db``: the git commit and dirty flag this config's runs recorded (matched
+  by the fingerprint in each run's metrics.json);
+- ``.snakemake/log/`` beside ``results/``: the Snakemake invocations given this config's files (or
+  some of them: the fixed design's run that a sequential overlay continues) that ran any job, each
+  with its command, start (its log's name) and end (its last job's time stamp), the wall time. Runs
+  shared with another config and trained by its invocation count in the CPU time, not the wall time.
 """
 
 from __future__ import annotations
@@ -46,18 +50,56 @@ def verdict_tables(text: str) -> list[list[tuple[str, str]]]:
     return tables
 
 
-def recorded_commits(results: Path) -> pd.DataFrame:
-    """Runs per (git commit, uncommitted changes) as the tracking store recorded them; empty where
-    the config ran without tracking."""
+SCOPE = re.compile(r"^\*\*(?P<verdict>[^*]+)\*\*: (?P<scope>.+)$")
+
+
+def verdict_scopes(report: str) -> list[str]:
+    """Under the summary, what each tested finding's verdict rests on: the first line of its section
+    in the report (which cells, how many of them decided which way), word for word."""
+    lines, heading = [], None
+    for line in report.splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        elif heading and (found := SCOPE.match(line.strip())):
+            if found["verdict"] not in ("not tested",):
+                lines.append(f"- {heading}: **{found['verdict']}**: {found['scope']}")
+            heading = None
+    return ["What each verdict rests on (the report's words):", "", *lines, ""] if lines else []
+
+
+def recorded_commits(results: Path, fingerprints: set[str] | None = None) -> pd.DataFrame:
+    """Runs per (git commit, uncommitted changes) as the tracking store recorded them, only the runs
+    whose fingerprint is given (a folder's store holds every config's runs); empty where the config
+    ran without tracking."""
     database = results / "mlflow" / "mlflow.db"
+    columns = ["commit", "uncommitted changes", "runs"]
     if not database.exists():
-        return pd.DataFrame(columns=["commit", "uncommitted changes", "runs"])
+        return pd.DataFrame(columns=columns)
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-        rows = connection.execute(
-            "SELECT c.value, COALESCE(d.value, 'unknown'), COUNT(*) FROM tags c LEFT JOIN tags d "
-            "ON d.run_uuid = c.run_uuid AND d.key = 'git_dirty' WHERE c.key = 'git_commit' "
-            "GROUP BY c.value, d.value ORDER BY COUNT(*) DESC").fetchall()
-    return pd.DataFrame(rows, columns=["commit", "uncommitted changes", "runs"])
+        tags = pd.DataFrame(connection.execute(
+            "SELECT run_uuid, key, value FROM tags WHERE key IN ('git_commit', 'git_dirty', 'fingerprint')").fetchall(),
+            columns=["run", "key", "value"])
+    runs = tags.pivot_table(index="run", columns="key", values="value", aggfunc="first").reindex(
+        columns=["git_commit", "git_dirty", "fingerprint"])
+    runs = runs[runs["git_commit"].notna()]
+    if fingerprints is not None:
+        runs = runs[runs["fingerprint"].isin(fingerprints)]
+    counted = (runs.assign(git_dirty=runs["git_dirty"].fillna("unknown"))
+               .groupby(["git_commit", "git_dirty"]).size().sort_values(ascending=False).reset_index())
+    return pd.DataFrame(counted.to_numpy(), columns=columns)
+
+
+def run_fingerprints(directories: dict[str, list[Path]]) -> set[str]:
+    """The fingerprints this config's runs recorded in their metrics.json (their identity)."""
+    import json
+
+    found = set()
+    for folders in directories.values():
+        for folder in folders:
+            metrics = folder / "metrics.json"
+            if metrics.exists():
+                found.add(str(json.loads(metrics.read_text()).get("fingerprint")))
+    return found
 
 
 def _benchmark_seconds(path: Path) -> float:
@@ -77,25 +119,48 @@ def run_directories(results: Path) -> dict[str, list[Path]]:
     return found
 
 
-def cpu_hours(results: Path) -> dict[str, float]:
-    """CPU hours per kind of job: this config's finetune and learned runs, and every other stage's
-    benchmark file in the folder."""
-    hours = {kind: sum(_benchmark_seconds(d / "benchmark.tsv") for d in directories if (d / "benchmark.tsv").exists()) / 3600
-             for kind, directories in run_directories(results).items()}
-    hours["other stages"] = sum(_benchmark_seconds(p) for p in (results / "benchmarks").rglob("*.tsv")) / 3600
+def cpu_hours(results: Path, benchmarks: set[str] | None = None) -> dict[str, float]:
+    """CPU hours per kind of job: this config's finetune and learned runs, and the other stages'
+    jobs among ``benchmarks`` (their benchmark files, as Snakemake's logs name them; all in the
+    folder where None)."""
+    directories = run_directories(results)
+    hours = {kind: sum(_benchmark_seconds(d / "benchmark.tsv") for d in folders if (d / "benchmark.tsv").exists()) / 3600
+             for kind, folders in directories.items()}
+    others = [p for p in (results / "benchmarks").rglob("*.tsv")
+              if benchmarks is None or str(p.relative_to(results.parent)) in benchmarks]
+    hours["other stages"] = sum(_benchmark_seconds(p) for p in others) / 3600
     return hours
 
 
-def invocations(checkout: Path) -> list[tuple[datetime.datetime, datetime.timedelta]]:
-    """(start, wall time) of each Snakemake invocation whose log is in the checkout."""
+STAMP = re.compile(r"^\[(?P<stamp>\w{3} \w{3} +\d+ \d{2}:\d{2}:\d{2} \d{4})\]$", flags=re.MULTILINE)
+
+
+def invocations(checkout: Path, configs: list[Path] | None = None) -> list[dict]:
+    """The Snakemake invocations whose log is in the checkout, given these config files (all of
+    them or some, compared by name; every invocation where None) and running at least one job:
+    start, wall time (to its last time stamp, else the log's last write), command, the benchmark
+    files of the jobs it ran."""
+    names = {Path(c).name for c in configs} if configs is not None else None
     found = []
     for log in sorted((checkout / ".snakemake" / "log").glob("*.snakemake.log")):
         name = LOG_NAME.match(log.name)
         if not name:
             continue
+        text = log.read_text(errors="replace")
+        given = re.search(r"^\s*Config file\(s\): \[(?P<files>.*)\]$", text, flags=re.MULTILINE)
+        given_names = {Path(f.strip()).name for f in re.findall(r"'([^']+)'", given["files"])} if given else set()
+        if names is not None and (not given_names or not given_names <= names):
+            continue
+        if "Nothing to be done" in text or "Job stats:" not in text:
+            continue
         start = datetime.datetime.strptime(name["start"], "%Y-%m-%dT%H%M%S")
-        end = datetime.datetime.fromtimestamp(log.stat().st_mtime)
-        found.append((start, end - start))
+        stamps = STAMP.findall(text)
+        end = (datetime.datetime.strptime(stamps[-1], "%a %b %d %H:%M:%S %Y") if stamps
+               else datetime.datetime.fromtimestamp(log.stat().st_mtime))
+        command = re.search(r"^\s*Command: (?P<command>.+)$", text, flags=re.MULTILINE)
+        found.append({"start": start, "wall": end - start,
+                      "command": command["command"].strip() if command else "",
+                      "benchmarks": set(re.findall(r"^\s+benchmark: (\S+)$", text, flags=re.MULTILINE))})
     return found
 
 
@@ -122,18 +187,21 @@ def render_page(name: str, results: Path, configs: list[Path], figures_folder: s
     page), ``configs``: the config files the run was given, in order."""
     report = (results / "findings.md").read_text()
     (summary,) = verdict_tables(report)[:1] or [[]]
-    commits = recorded_commits(results)
     runs = run_directories(results)
-    hours = cpu_hours(results)
-    walls = invocations(results.parent)
+    commits = recorded_commits(results, run_fingerprints(runs))
+    walls = invocations(results.parent, configs)
+    hours = cpu_hours(results, set().union(*(w["benchmarks"] for w in walls)) if walls else None)
     shown = [_within(Path(c), results.parent) for c in configs]
     command = f"snakemake --cores {cores} --configfile {' '.join(shown)}"
-    checkout = (f"git checkout {commits['commit'].iloc[0][:12]}\n" if len(commits) == 1 else "")
+    one_commit = len(commits) == 1 and commits["uncommitted changes"].iloc[0] == "false"
+    checkout = (f"git checkout {commits['commit'].iloc[0][:12]}\n" if one_commit
+                else "# the runs recorded no single commit without uncommitted changes (What ran)\n")
     lines = [f"# {name}: results", "",
              f"_Generated by `./run.sh page {name} ...` from a finished results folder: every line below comes from "
              "that run's files; nothing is written by hand._", "",
              "| finding | verdict |", "| --- | --- |", *[f"| {finding} | **{verdict}** |" for finding, verdict in summary],
-             "", "## How to get the same", "", "```", f"{checkout}{command}", "```", "",
+             "", *verdict_scopes(report),
+             "## How to get the same", "", "```", f"{checkout}{command}", "```", "",
              "## What ran", ""]
     if commits.empty:
         lines.append("- Code: no commit recorded (the config ran without tracking).")
@@ -146,8 +214,11 @@ def render_page(name: str, results: Path, configs: list[Path], figures_folder: s
     lines.append("- CPU time (Snakemake's benchmark files, summed): " + ", ".join(
         f"{kind} {value:.2f} h" for kind, value in hours.items() if value) + f"; {sum(hours.values()):.2f} h in all")
     if walls:
-        lines.append(f"- Wall time: {_duration(sum((w for _, w in walls), datetime.timedelta()))} over {len(walls)} "
-                     "Snakemake invocation(s) (" + ", ".join(f"{s:%Y-%m-%d %H:%M} {_duration(w)}" for s, w in walls) + ")")
+        lines.append(f"- Wall time: {_duration(sum((w['wall'] for w in walls), datetime.timedelta()))} over {len(walls)} "
+                     "Snakemake invocation(s) given these config files (runs another config's invocation trained "
+                     "count in the CPU time only):")
+        lines += [f"  - {w['start']:%Y-%m-%d %H:%M} (the machine's clock), {_duration(w['wall'])}: `{w['command']}`"
+                  for w in walls]
     for config, label in zip(configs, shown):
         lines += ["", f"<details><summary>{label}</summary>", "", "```yaml", Path(config).read_text().rstrip(), "```",
                   "", "</details>"]
