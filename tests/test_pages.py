@@ -75,6 +75,13 @@ def test_a_page_says_what_its_report_says_with_what_ran_and_what_it_cost(tmp_pat
     assert "Wall time: 42 min over 1 Snakemake invocation(s)" in text
     assert "2026-12-03 16:05 (the machine's clock), 42 min: `snakemake --configfile run.yaml`" in text
     assert "other.yaml" not in text
+    assert "applied to the same runs, gives the same verdicts as the report." in text
+    # a report that says otherwise than the rule of the code writing the page is named on it
+    report = results / "findings.md"
+    report.write_text(report.read_text().replace("costs a lot | **supported** |", "costs a lot | **cannot tell** |"))
+    text = write_page("experiment9", results, [tmp_path / "checkout" / "config" / "run.yaml"], tmp_path / "pages").read_text()
+    assert ("gives other verdicts: 1. Late-layer sparsity >= 75% costs little; all-layer sparsity costs a lot: the "
+            "report says cannot tell, this rule supported.") in text
     assert "- 1. Late-layer sparsity >= 75% costs little; all-layer sparsity costs a lot: **supported**: " in text
     assert "![score](experiment9/score.png)" in text and (tmp_path / "pages" / "experiment9" / "score.png").exists()
     assert "\n## Findings\n" in text and "\n### 1. Late-layer" in text, "the report's headings one level down"
