@@ -62,7 +62,21 @@ def test_score_vs_sparsity_puts_each_cell_at_its_sparsity_and_the_frontier_in_or
         cells = all_layers[all_layers["kind"] == kind]
         assert list(line.get_xdata()) == list(cells["sparsity_mean"]) and list(line.get_ydata()) == list(cells["score_mean"])
     assert {t.get_text() for t in axis.texts} == {"g=1,w=1,r=1", "g=1,w=1,r=0"}, "BigBird points named by degrees"
-    assert [line.get_ydata()[0] for line in axis.get_lines() if line.get_label() == "dense"] == [0.80]
+    assert [line.get_ydata()[0] for line in axis.get_lines() if line.get_label() == "dense (band: 1 SD)"] == [0.80]
+
+
+def test_score_vs_sparsity_has_a_panel_at_the_effective_sparsity_finding_4_compares_at(drawn, tmp_path):
+    summary = _summary().assign(effective_sparsity_mean=lambda t: t["sparsity_mean"] - 0.05)
+    learned = pd.DataFrame({"task": "rt", "variant": "regular", "setting": ["target0.6"], "sparsity_mean": [0.58],
+                            "effective_sparsity_mean": [0.60], "score_mean": [0.79], "score_std": [0.01]})
+    figures.plot_score_vs_sparsity(summary, tmp_path / "two.png", learned)
+    achieved, effective = drawn[0].axes
+    assert effective.get_xlabel().startswith("effective sparsity") and achieved.get_xlabel().startswith("achieved")
+    series = {c.get_label(): c.lines[0] for c in effective.containers if isinstance(c, ErrorbarContainer)}
+    assert list(series.pop("learned (regular)").get_xdata()) == [0.60]
+    all_layers = summary[(summary["placement"] == "all") & (summary["kind"] != "dense")]
+    for kind, line in series.items():
+        assert list(line.get_xdata()) == list(all_layers.loc[all_layers["kind"] == kind, "effective_sparsity_mean"])
 
 
 def test_learned_windows_heatmap_is_the_mean_over_seeds_and_classes(drawn, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import matplotlib
 
 matplotlib.use("Agg")  # headless: jobs run on clusters without a display
@@ -170,43 +172,49 @@ def plot_layer_sweep(summary: pd.DataFrame, path) -> None:
 
 
 def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | None = None) -> None:
-    """Per task: score against achieved sparsity for every pattern masked at all layers (BigBird
-    grid points labelled by their degrees), the learned-degree frontier as a line when present,
-    and the dense baseline as a band."""
+    """Per task, two panels: score against the achieved sparsity (the paper's measure, findings 2
+    and 3 compare at it) and against the effective sparsity (the connections that reach the
+    classifier, which finding 4 compares at), for every pattern masked at all layers (BigBird grid
+    points labelled by their degrees), the learned-degree frontier as a line when present, the
+    dense baseline as a band; bars and band: one SD over seeds."""
     tasks = sorted(summary["task"].unique())
-    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(max(6, 5.5 * len(tasks)), 4.5), squeeze=False)
+    axes_of = [("sparsity_mean", "achieved sparsity (eval, mean over examples)")]
+    if summary.get("effective_sparsity_mean", pd.Series(dtype=float)).notna().any():  # tables before it: one panel
+        axes_of.append(("effective_sparsity_mean", "effective sparsity (connections reaching the classifier)"))
+    fig, axes = plt.subplots(1, len(axes_of) * max(1, len(tasks)), figsize=(max(6, 5 * len(axes_of) * len(tasks)), 4.5),
+                             squeeze=False)
     label = seeds_label(pd.concat([summary, learned]) if learned is not None else summary)
-    for ax, task in zip(axes[0], tasks):
+    for index, (task, (x, x_label)) in enumerate(itertools.product(tasks, axes_of)):
+        ax = axes[0][index]
         rows = summary[(summary["task"] == task) & (summary["placement"] == "all") & (summary["kind"] != BASELINE_KIND)]
         for kind, cells in rows.groupby("kind"):
-            ax.errorbar(cells["sparsity_mean"], cells["score_mean"], yerr=cells["score_std"], fmt="o", capsize=2, label=kind, alpha=0.8)
+            ax.errorbar(cells[x], cells["score_mean"], yerr=cells["score_std"], fmt="o", capsize=2, label=kind, alpha=0.8)
             for _, cell in cells.iterrows():
                 text = " ".join(filter(None, [str(cell["degrees"]).replace(" ", ",") if kind == "bigbird" else "",
                                               label(cell["seeds"]) if label else ""]))
                 if text:
-                    ax.annotate(text, (cell["sparsity_mean"], cell["score_mean"]), fontsize=6, xytext=(2, 2),
+                    ax.annotate(text, (cell[x], cell["score_mean"]), fontsize=6, xytext=(2, 2),
                                 textcoords="offset points")
-        if learned is not None and not learned.empty:
-            frontier = learned[learned["task"] == task].sort_values("sparsity_mean")
+        if learned is not None and not learned.empty and x in learned:
+            frontier = learned[learned["task"] == task].sort_values(x)
             for variant, points in frontier.groupby("variant"):
-                ax.errorbar(points["sparsity_mean"], points["score_mean"], yerr=points["score_std"], fmt="-s", capsize=2, label=f"learned ({variant})")
+                ax.errorbar(points[x], points["score_mean"], yerr=points["score_std"], fmt="-s", capsize=2, label=f"learned ({variant})")
                 for _, point in points.iterrows() if label else ():
-                    ax.annotate(label(point["seeds"]), (point["sparsity_mean"], point["score_mean"]), fontsize=6,
+                    ax.annotate(label(point["seeds"]), (point[x], point["score_mean"]), fontsize=6,
                                 xytext=(2, -8), textcoords="offset points")
         dense = summary[(summary["task"] == task) & (summary["kind"] == BASELINE_KIND)]
         if not dense.empty:
             mean, std = float(dense["score_mean"].iloc[0]), float(dense["score_std"].iloc[0])
-            ax.axhline(mean, color="black", linewidth=1, label="dense")
+            ax.axhline(mean, color="black", linewidth=1, label="dense (band: 1 SD)")
             ax.axhspan(mean - std, mean + std, color="black", alpha=0.1)
         metric = dense["metric"].iloc[0] if len(dense) else "score"
         _plain_numbers(ax)
-        xs = pd.concat([rows["sparsity_mean"]] + ([learned.loc[learned["task"] == task, "sparsity_mean"]]
-                                                  if learned is not None and not learned.empty else []))
+        xs = pd.concat([rows[x]] + ([learned.loc[learned["task"] == task, x]] if learned is not None and x in learned else []))
         if xs.notna().any():  # points at one sparsity get a readable span around them, not a 1e-5 one
             ax.set_xlim(max(0.0, xs.min() - 0.05), min(1.0, xs.max() + 0.05))
-        ax.set_xlabel("achieved sparsity (eval, mean over examples)")
-        ax.set_ylabel(f"eval {metric}")
-        ax.set_title(f"{task}: masked at all layers")
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(f"eval {metric} (bars: 1 SD over seeds)")
+        ax.set_title(f"{task}: masked at all layers", fontsize=10)
         ax.legend(fontsize=7)
     fig.tight_layout()
     _save(fig, path)
