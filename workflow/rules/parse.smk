@@ -12,7 +12,7 @@ rule parse:
     conda:
         f"{ENVS}/parse.yaml"
     resources:
-        mem_mb=memory_mb(1000, per_input_mb=20),
+        mem_mb=memory_mb(3000, per_input_mb=20),
     params:
         parser=canonical(config["parser"]),
     script:

@@ -15,7 +15,7 @@ rule tokens:
     conda:
         f"{ENVS}/torch.yaml"
     resources:
-        mem_mb=memory_mb(1000, per_input_mb=20),
+        mem_mb=memory_mb(600, per_input_mb=150),
     params:
         model=canonical(config["model"]),
     script:
