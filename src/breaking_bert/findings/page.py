@@ -119,11 +119,10 @@ def run_directories(results: Path) -> dict[str, list[Path]]:
     return found
 
 
-def cpu_hours(results: Path, benchmarks: set[str] | None = None) -> dict[str, float]:
+def cpu_hours(results: Path, directories: dict[str, list[Path]], benchmarks: set[str] | None = None) -> dict[str, float]:
     """CPU hours per kind of job: this config's finetune and learned runs, and the other stages'
     jobs among ``benchmarks`` (their benchmark files, as Snakemake's logs name them; all in the
     folder where None)."""
-    directories = run_directories(results)
     hours = {kind: sum(_benchmark_seconds(d / "benchmark.tsv") for d in folders if (d / "benchmark.tsv").exists()) / 3600
              for kind, folders in directories.items()}
     others = [p for p in (results / "benchmarks").rglob("*.tsv")
@@ -173,7 +172,6 @@ def rule_now(results: Path, configs: list[Path]) -> list[str]:
 
     from ..aggregate import read_runs_table
     from ..stats.eval_sampling import attach_eval_values
-    from ..vocabulary import LEARNED_DIR, RUN_DIR
     from .report import design_verdicts
 
     config = {}
@@ -183,12 +181,12 @@ def rule_now(results: Path, configs: list[Path]) -> list[str]:
     thresholds = {key: spec["default"] for key, spec in schema["findings"]["properties"].items()}
     thresholds.update(config.get("findings") or {})
     tables = {}
-    for name, template in (("runs.csv", RUN_DIR), ("learned_runs.csv", LEARNED_DIR)):
-        path = results / "tables" / name
-        if path.exists() and path.stat().st_size:
-            rows = pd.read_csv(path).to_dict("records")
-            tables[name] = attach_eval_values(read_runs_table(path),
-                                              [str(results.parent / template.format(**row) / "metrics.json") for row in rows])
+    table_of = {"finetune": "runs.csv", "learned": "learned_runs.csv"}  # run_directories' kinds
+    for kind, folders in run_directories(results).items():
+        if folders:
+            name = table_of[kind]
+            tables[name] = attach_eval_values(read_runs_table(results / "tables" / name),
+                                              [str(folder / "metrics.json") for folder in folders])
     verdicts = design_verdicts(config.get("seeds", schema["seeds"]["default"]), tables["runs.csv"],
                                tables.get("learned_runs.csv"), thresholds)
     commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
@@ -226,7 +224,7 @@ def render_page(name: str, results: Path, configs: list[Path], figures_folder: s
     runs = run_directories(results)
     commits = recorded_commits(results, run_fingerprints(runs))
     walls = invocations(results.parent, configs)
-    hours = cpu_hours(results, set().union(*(w["benchmarks"] for w in walls)) if walls else None)
+    hours = cpu_hours(results, runs, set().union(*(w["benchmarks"] for w in walls)) if walls else None)
     shown = [_within(Path(c), results.parent) for c in configs]
     command = f"snakemake --cores {cores} --configfile {' '.join(shown)}"
     one_commit = len(commits) == 1 and commits["uncommitted changes"].iloc[0] == "false"
