@@ -417,7 +417,7 @@ def test_each_rules_conda_env_holds_what_its_jobs_import():
 
 def test_the_rehearsal_overlay_runs_the_gpu_box_grid_cut_short(tmp_path):
     """config/overlays/rehearsal.yaml over embedded_gpu.yaml schedules the same jobs, rule for rule
-    (every pattern, placement, seed, learned target and mask set), with training cut to 2 steps
+    (every pattern, placement, seed, learned target and mask set), with training cut to 2 steps of 8
     (part of each run's identity) and the tasks subsampled."""
     def jobs(*configs):
         result = plan(configs[0], tmp_path / str(len(configs)), *configs[1:])
@@ -429,7 +429,7 @@ def test_the_rehearsal_overlay_runs_the_gpu_box_grid_cut_short(tmp_path):
     rehearsal, _ = jobs(REPO / "config/embedded_gpu.yaml", REPO / "config/overlays/rehearsal.yaml")
     assert rehearsal == full and int(full["finetune"]) > 800, rehearsal
     overlay = yaml.safe_load((REPO / "config/overlays/rehearsal.yaml").read_text())
-    assert overlay["training"]["max_steps"] == 2
+    assert overlay["training"]["max_steps"] == 2 and overlay["training"]["batch_size"] <= 8
     assert set(overlay["tasks"]) == set(_load("embedded_gpu.yaml")["tasks"]), "an overlay task names no task"
 
 

@@ -179,13 +179,11 @@ def test_changing_one_pattern_parameter_reruns_only_that_pattern(finished_run):
 
 
 
-@pytest.mark.xfail(strict=True, reason="open bug (issue 38 note): with no look made yet, Snakemake still "
-                   "takes the fixed design's report as done; the looks as plain inputs mend it only once look0 exists")
 def test_a_report_made_under_the_fixed_design_never_stands_in_for_the_sequential_designs(finished_run):
     """Switching a finished folder to the sequential design schedules its first look, the seeds it
     needs and the findings again. Snakemake takes a job whose output exists as done while a
     checkpoint its input function reads has not run, so the fixed design's findings.md stood in
-    ("Nothing to be done"; measured on experiment 2) until the looks became plain file inputs."""
+    ("Nothing to be done"; measured on experiment 2) until the design became a file they read."""
     config_path = finished_run / "test_config.yaml"
     original = config_path.read_text()
     config = yaml.safe_load(original)

@@ -4,7 +4,7 @@ rule aggregate:
     input:
         metrics=get_metrics_files,
         mask_summaries=get_mask_summaries,
-        looks=looks_before(),
+        design=DESIGN_FILE,
         code=code_of("aggregate.py"),
     output:
         runs="results/tables/runs.csv",

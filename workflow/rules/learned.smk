@@ -36,7 +36,7 @@ rule aggregate_learned:
     windows, and a summary per task x variant x setting (mean, spread)."""
     input:
         metrics=get_learned_metrics_files,
-        looks=looks_before(),
+        design=DESIGN_FILE,
         code=code_of("aggregate_learned.py"),
     output:
         runs="results/tables/learned_runs.csv",

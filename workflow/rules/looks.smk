@@ -1,5 +1,6 @@
 localrules:
     look,
+    design,
 
 
 checkpoint look:
@@ -10,7 +11,7 @@ checkpoint look:
     input:
         metrics=lambda w: get_metrics_files(w, look=int(w.look)),
         learned_metrics=lambda w: get_learned_metrics_files(w, look=int(w.look)),
-        looks=lambda w: looks_before(int(w.look)),
+        design=DESIGN_FILE,
         code=code_of("look.py"),
     output:
         decisions="results/looks/look{look}.json",
@@ -31,3 +32,24 @@ checkpoint look:
         thresholds=canonical(config["findings"]),
     script:
         "../scripts/look.py"
+
+
+rule design:
+    """The seeds design (config `seeds`) written down, an input of the looks, the aggregations and
+    the findings, so that changing the design reruns them even before any look exists
+    (workflow/rules/common/design.smk says why a checkpoint alone does not)."""
+    input:
+        code=code_of("design.py"),
+    output:
+        DESIGN_FILE,
+    log:
+        "results/logs/design.log",
+    conda:
+        f"{ENVS}/report.yaml"
+    resources:
+        mem_mb=memory_mb(500),
+    params:
+        seeds=canonical(config["seeds"]),
+        looks=list(DESIGN.looks),
+    script:
+        "../scripts/design.py"

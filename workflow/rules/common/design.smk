@@ -41,13 +41,13 @@ def runs_through(look):
     return runs, learned
 
 
-def looks_before(look=LAST_LOOK):
-    """The decisions of every look before `look`, as plain file inputs. Snakemake takes a job whose
-    output exists as done while a checkpoint that its input function reads has not run (by
-    design: snakemake PR 4124), so a findings report made under another design or config stood in
-    for this design's (measured: the fixed design's report after adding the sequential overlay);
-    named as files, a missing look is made and everything after it reruns."""
-    return [f"results/looks/look{earlier}.json" for earlier in range(look)]
+# The seeds design, as a file that the looks, aggregations and findings read (rule `design`):
+# Snakemake takes a job whose output exists as done while a checkpoint that its input function
+# reads has not run (by design: snakemake PR 4124), so a findings report made under another design
+# stood in for this one's ("Nothing to be done"; measured on experiment 2 after adding the
+# sequential overlay). A changed design reruns the `design` job, and so every job that reads it:
+# their input functions are evaluated again and the first look is made.
+DESIGN_FILE = "results/looks/design.json"
 
 
 def get_metrics_files(wildcards=None, look=LAST_LOOK):

@@ -93,7 +93,7 @@ def get_findings_inputs(wildcards):
         "summary": "results/tables/summary.csv",
         "eval_sampling": "results/tables/eval_sampling.csv",
         "code": code_of("findings.py"),
-        "looks": looks_before(),  # a report of another design never stands in
+        "design": DESIGN_FILE,  # a report of another design never stands in (design.smk)
     }
     if get_learned_runs():
         inputs["learned_runs"] = "results/tables/learned_runs.csv"
