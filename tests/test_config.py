@@ -241,12 +241,14 @@ def test_every_rule_declares_the_library_files_its_own_script_runs(tmp_path):
     declared = {}
     for rule, inputs in re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n    input: ([^\n]*)", result.stdout, flags=re.MULTILINE):
         declared.setdefault(rule, set()).update(f for f in inputs.split(", ") if f.endswith(".py"))
-    assert set(scripts) - {"look"} <= set(declared), set(scripts) - set(declared)  # look: sequential designs only
     library = REPO / "src/breaking_bert"
-    for rule, script in scripts.items():
-        if rule not in declared:
-            continue
-        assert declared[rule] == set(code_inputs((REPO / "workflow/scripts" / script).resolve(), library.resolve())), rule
+    expected = {rule: set(code_inputs((REPO / "workflow/scripts" / script).resolve(), library.resolve()))
+                for rule, script in scripts.items()}
+    # look: sequential designs only; design: its script runs no library file, so it shows none
+    assert {rule for rule, files in expected.items() if files} - {"look"} <= set(declared), set(scripts) - set(declared)
+    assert expected["design"] == set() and "design" not in declared
+    for rule in declared.keys() & expected.keys():
+        assert declared[rule] == expected[rule], rule
     shown = {rule: {str(Path(f).relative_to(library.resolve())) for f in files} for rule, files in declared.items()}
     assert {"kinds.py", "vocabulary.py", "aggregate.py"} <= shown["aggregate"], "DEGREE_COLUMNS come from kinds.KINDS"
     assert "masks/effective.py" in shown["finetune"] and "kinds.py" not in shown["finetune"]

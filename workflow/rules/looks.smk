@@ -44,6 +44,8 @@ rule design:
         DESIGN_FILE,
     log:
         "results/logs/design.log",
+    benchmark:
+        "results/benchmarks/design.tsv"
     conda:
         f"{ENVS}/report.yaml"
     resources:

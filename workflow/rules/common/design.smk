@@ -41,7 +41,7 @@ def runs_through(look):
     return runs, learned
 
 
-# The seeds design, as a file that the looks, aggregations and findings read (rule `design`):
+# The seeds design, as a file that the looks, aggregations and findings read (the `design` job):
 # Snakemake takes a job whose output exists as done while a checkpoint that its input function
 # reads has not run (by design: snakemake PR 4124), so a findings report made under another design
 # stood in for this one's ("Nothing to be done"; measured on experiment 2 after adding the
