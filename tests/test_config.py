@@ -474,3 +474,12 @@ def test_the_learned_windows_defaults_are_the_schemas():
     assert {k: learned[k]["default"] for k in shared} == {k: defaults[k] for k in shared}
     assert defaults["variant"] == learned["variants"]["default"][0]
     assert defaults["special_tokens"] == schema["masks"]["properties"]["special_tokens"]["default"]
+
+
+def test_the_pattern_and_placement_bar_chart_is_made_only_where_it_has_bars(tmp_path):
+    """Experiment 1's bar chart: a config of BigBird points only (experiment 2) made it with the
+    dense line alone; its points are drawn against sparsity."""
+    for name, expected in (("reproduce_experiment1.yaml", 1), ("reproduce_experiment2.yaml", 0)):
+        result = plan(REPO / "config" / name, tmp_path / name)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.count("rule figure_score_by_pattern_and_placement:") == expected, name

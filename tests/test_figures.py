@@ -91,9 +91,13 @@ def test_learned_windows_heatmap_is_the_mean_over_seeds_and_classes(drawn, tmp_p
                                          "learned_windows": w.tolist()}))
     table = load_learned_windows(paths)
     assert len(table) == 3 * 2 * 3 * 2 and table["window"].dtype == float
-    figures.plot_learned_degrees(table, "rt", tmp_path / "windows.png")
-    image = drawn[0].axes[0].get_images()[0].get_array()
-    assert np.allclose(image, np.mean(windows, axis=0).mean(-1))
+    control = table.assign(variant="regular_frozen")  # trains with the learned run's windows: not drawn again
+    figures.plot_learned_degrees(pd.concat([table, control]), "rt", tmp_path / "windows.png")
+    panels = [ax for ax in drawn[0].axes if ax.get_images()]
+    assert len(panels) == 1, "the frozen control's panel repeats the learned run's"
+    image = panels[0].get_images()[0].get_array()
+    expected = np.mean(windows, axis=0).mean(-1)
+    assert np.allclose(image[:-1], expected[:-1]) and image.mask[-1].all(), "the last layer is greyed out, not drawn as learned"
 
 
 def test_cells_that_ran_different_seeds_say_how_many(drawn, tmp_path):
@@ -130,3 +134,18 @@ def test_axes_are_honest_and_every_figure_has_a_vector_copy(drawn, tmp_path):
     assert "band: lowest to highest head" in [t.get_text() for t in axis.get_legend().get_texts()]
     for name in ("frontier", "bars", "retained"):
         assert (tmp_path / f"{name}.pdf").read_bytes().startswith(b"%PDF") and (tmp_path / f"{name}.png").exists()
+
+
+def test_a_layer_sweep_inside_the_noise_shows_pale(drawn, tmp_path):
+    """The heatmap's scale reaches at least 4 dense SDs over seeds: a -0.009 when the dense runs
+    spread by 0.01 is no saturated red (it was: the scale was the largest difference, at least 0.01)."""
+    summary = _summary()
+    sweep = pd.DataFrame({"pattern": "neighbour", "kind": "neighbour", "placement": [f"layer{i}" for i in range(4)],
+                          "degrees": "", "sparsity_mean": 0.77, "score_mean": [0.801, 0.791, 0.80, 0.797],
+                          "score_std": 0.005, "task": "rt", "metric": "accuracy", "seeds": 3})
+    summary = pd.concat([summary, sweep], ignore_index=True)
+    summary["delta_vs_dense"] = summary["score_mean"] - 0.80
+    figures.plot_layer_sweep(summary, tmp_path / "sweep.png")
+    image = drawn[0].axes[0].get_images()[0]
+    assert image.get_clim() == pytest.approx((-0.04, 0.04)), "4 x the dense SD of 0.01"
+    assert np.allclose(image.get_array()[0], [0.001, -0.009, 0.0, -0.003], atol=1e-9)

@@ -92,11 +92,43 @@ def test_verdict_tables_read_each_table_of_a_page():
     assert verdict_tables(text) == [[("a", "supported"), ("b", "cannot tell")], [("a", "partly")]]
 
 
-@pytest.mark.parametrize("page", sorted(PAGES.glob("*.md")) if PAGES.exists() else [], ids=lambda p: p.name)
-def test_every_committed_page_says_what_its_report_says(page):
-    """The summary at a page's top is its report's verdict table, word for word: a hand edit of
-    either shows."""
-    if page.name == "README.md":
-        return
-    tables = verdict_tables(page.read_text())
+COMMITTED_PAGES = sorted(p for p in PAGES.glob("*.md") if p.name != "README.md") if PAGES.exists() else []
+
+
+def _rule_body(paragraph: str) -> str:
+    """A rule paragraph less its opening '(module path):', which moves with the code, not the rule."""
+    return paragraph.split("): ", 1)[1]
+
+
+@pytest.mark.parametrize("page", COMMITTED_PAGES, ids=lambda p: p.name)
+def test_every_committed_page_says_what_its_report_says_under_the_current_rule(page):
+    """The summary at a page's top is its report's verdict table, word for word; every line that
+    says what a verdict rests on, and every finding's section of the report, opens with that
+    finding's verdict; the report's rule paragraphs are the current rule's (a page from a run under
+    an older rule must be made again); and the rule of the code that wrote the page agreed. A hand
+    edit of any of them shows."""
+    import re
+
+    from breaking_bert.stats.decision import RULE_TEXT
+    from breaking_bert.stats.sequential import SEQUENTIAL_RULE_TEXT
+
+    text = page.read_text()
+    tables = verdict_tables(text)
     assert len(tables) == 2 and tables[0] == tables[1], f"{page.name}: summary and report disagree"
+    summary = dict(tables[0])
+    assert len(summary) >= 4, summary  # the paper's four, then this project's own
+    rests_on = [(finding, verdict) for finding, verdict in re.findall(r"^- (.+?): \*\*([^*]+)\*\*: ", text, flags=re.MULTILINE)
+                if finding in summary]
+    sections = re.findall(r"^### (.+?)\n\n\*\*([^*]+)\*\*", text, flags=re.MULTILINE)
+    assert rests_on, f"{page.name}: no line says what a verdict rests on"
+    assert [finding for finding, _ in sections] == list(summary), f"{page.name}: a finding's section is missing"
+    for finding, verdict in rests_on + sections:
+        assert summary[finding] == verdict, f"{page.name}: {finding} is {summary[finding]} above, {verdict} below"
+    assert {finding for finding, _ in rests_on} == {f for f, v in summary.items() if v != "not tested"}
+    rules = [line for line in text.splitlines() if line.startswith("Decision rule (")]
+    assert len(rules) == 1 and _rule_body(rules[0]) == _rule_body(RULE_TEXT), f"{page.name}: not the current rule"
+    sequential = [line for line in text.splitlines() if line.startswith("Sequential design: ")]
+    if sequential:
+        template = re.escape(SEQUENTIAL_RULE_TEXT).replace(re.escape("{design}"), "Sequential design: .+?")
+        assert re.fullmatch(template, sequential[0]), f"{page.name}: not the current sequential design's text"
+    assert "applied to the same runs, gives the same verdicts as the report." in text

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from .vocabulary import BASELINE_KIND, NAMED_PLACEMENTS, SWEEPS, parse_setting, sweep_of
+from .vocabulary import (BASELINE_KIND, NAMED_PLACEMENTS, SWEEPS, in_pattern_and_placement_chart, is_control,
+                         parse_setting, sweep_of)
 
 
 def vector_copy(path) -> str:
@@ -54,9 +55,9 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
     """Per task: grouped bars of the score (mean +- std over seeds) by pattern and placement,
     with the dense baseline as a horizontal band. Experiment 1's placements (all, early, late) and
     patterns only: the per-layer sweep has its heatmap, BigBird its score-vs-sparsity plot."""
-    in_figure = summary["placement"].isin([*NAMED_PLACEMENTS, "none"]) & ~summary["kind"].isin(["bigbird", "global"])
-    if in_figure.any():
-        summary = summary[in_figure]
+    in_figure = [kind == BASELINE_KIND or in_pattern_and_placement_chart(kind, placement)
+                 for kind, placement in zip(summary["kind"], summary["placement"])]
+    summary = summary[in_figure]
     tasks = sorted(summary["task"].unique())
     fig, axes = plt.subplots(1, len(tasks), figsize=(max(6, 4.5 * len(tasks)), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -156,7 +157,11 @@ def plot_layer_sweep(summary: pd.DataFrame, path) -> None:
             ax.text(0.5, 0.5, "no per-layer placements in this run", ha="center", va="center")
             ax.axis("off")
             continue
-        limit = max(0.01, float(np.nanmax(np.abs(table.values))))
+        # the scale reaches at least 4 dense SDs over seeds (about the 95% half-width of a paired
+        # difference at 3 seeds, t(2) x sqrt(2/3) x SD), so that noise shows pale, not saturated
+        dense = summary[(summary["task"] == task) & (summary["kind"] == BASELINE_KIND)]["score_std"]
+        noise = 4 * float(dense.iloc[0]) if len(dense) and np.isfinite(dense.iloc[0]) else 0.0
+        limit = max(0.01, noise, float(np.nanmax(np.abs(table.values))))
         image = ax.imshow(table.values, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
         ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
         ax.set_yticks(range(table.shape[0]), table.index)
@@ -166,7 +171,7 @@ def plot_layer_sweep(summary: pd.DataFrame, path) -> None:
         what = "only layer i masked" if prefix == "layer" else "layers i..top masked"
         ax.set_title(f"{task}: {what}", fontsize=10)
         ax.set_xlabel("layer i (0 = closest to the embeddings)")
-        fig.colorbar(image, ax=ax, label="score - dense")
+        fig.colorbar(image, ax=ax, label=f"score - dense\n(scale ±{limit:.3f}: at least 4 dense SDs)")
     fig.tight_layout()
     _save(fig, path)
 
@@ -222,31 +227,37 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
 
 def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
     """Hardened windows (aggregate.load_learned_windows' table), layer x head (mean over seeds and
-    position classes), one panel per variant and setting, on one colour scale."""
-    rows = windows[windows["task"] == task]
+    position classes), one panel per learned variant and setting, on one colour scale. The frozen
+    controls are not drawn: they train with these very windows. The last layer is greyed out: its
+    windows change no logit (masks/effective.py), so they are never learned and say nothing."""
+    rows = windows[(windows["task"] == task) & ~windows["variant"].map(is_control)]
     panels = sorted({(v, s) for v, s in zip(rows["variant"], rows["setting"])}, key=lambda p: (p[0], parse_setting(p[1])))
     grids = {}
     for variant, setting in panels:
         cells = rows[(rows["variant"] == variant) & (rows["setting"] == setting)]
-        grids[(variant, setting)] = cells.pivot_table(index="layer", columns="head", values="window", aggfunc="mean").to_numpy()
+        grid = cells.pivot_table(index="layer", columns="head", values="window", aggfunc="mean").to_numpy(copy=True)
+        grid[-1, :] = np.nan  # the last layer: not learned (no gradient reaches its windows)
+        grids[(variant, setting)] = grid
     columns = max(1, min(4, len(panels)))
     lines = int(np.ceil(len(panels) / columns)) if panels else 1
-    fig, axes = plt.subplots(lines, columns, figsize=(3.6 * columns, 3.0 * lines), squeeze=False)
-    top = max((g.max() for g in grids.values()), default=1.0)
+    fig, axes = plt.subplots(lines, columns, figsize=(3.6 * columns, 3.2 * lines), squeeze=False)
+    top = max((np.nanmax(g) for g in grids.values() if np.isfinite(g).any()), default=1.0)
+    colours = plt.get_cmap("viridis").copy()
+    colours.set_bad("lightgrey")
     for ax in axes.ravel()[len(panels) :]:
         ax.axis("off")
     for ax, key in zip(axes.ravel(), panels):
         grid = grids[key]
-        image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=top, aspect="auto")
+        image = ax.imshow(np.ma.masked_invalid(grid), cmap=colours, vmin=0, vmax=top, aspect="auto")
         ax.set_title(f"{key[0]}, {key[1]}", fontsize=9)
         ax.set_xlabel("head")
         ax.set_ylabel("layer")
         ax.set_yticks(range(grid.shape[0]))
     if panels:
         fig.colorbar(image, ax=axes.ravel().tolist(), label="window w (tokens, |i - j| <= w)")
-    fig.suptitle(f"{task}: learned neighbour windows", fontsize=10)
+    fig.suptitle(f"{task}: learned neighbour windows\n(grey: the last layer, whose windows change no logit; "
+                 "the frozen controls train with these windows)", fontsize=9, y=1.06)
     _save(fig, path, bbox_inches="tight")
-
 
 
 def plot_retained_mass(retained: pd.DataFrame, path) -> None:

@@ -75,6 +75,14 @@ def grid_point_name(grid: str, degrees: dict[str, int]) -> str:
 PLACEMENT_REGEX = r"all|early|late|none|layer\d+|from\d+"
 NAMED_PLACEMENTS = ("all", "early", "late")  # experiment 1's, in the order figures show them
 SWEEPS = ("layer", "from")  # layer<i>: only layer i; from<i>: layers i..top
+# Experiment 2's degree grids (BigBird points, global-only corners) are drawn against their
+# sparsity (score_vs_sparsity); the pattern-and-placement bar chart is experiment 1's, so a config
+# without such a cell makes no bar chart (it showed the dense line alone).
+DEGREE_GRID_KINDS = ("bigbird", "global")
+
+
+def in_pattern_and_placement_chart(kind: str, placement: str) -> bool:
+    return placement in NAMED_PLACEMENTS and kind not in DEGREE_GRID_KINDS
 
 
 def sweep_of(placement: str) -> tuple[str, int] | None:

@@ -162,16 +162,24 @@ def has_placement_sweep():
     )
 
 
+def has_pattern_and_placement_cells():
+    return any(
+        vocabulary.in_pattern_and_placement_chart(config["patterns"][pattern]["kind"], placement)
+        for _, pattern, placement, _ in get_runs()
+    )
+
+
 def get_final_outputs():
     tasks = sorted({task for task, _, _, _ in get_runs()})
     outputs = [f"results/figures/masks_{task}.png" for task in tasks] + [
         "results/tables/runs.csv",
         "results/tables/summary.md",
         "results/tables/sparsity.md",
-        "results/figures/score_by_pattern_and_placement.png",
         "results/figures/score_vs_sparsity.png",
         "results/findings.md",
     ]
+    if has_pattern_and_placement_cells():
+        outputs.append("results/figures/score_by_pattern_and_placement.png")
     if has_placement_sweep():
         outputs.append("results/figures/layer_sweep.png")
     learned_tasks = sorted({task for task, _, _, _ in get_learned_runs()})
