@@ -321,11 +321,12 @@ def test_every_job_is_checked_against_the_memory_its_rule_declares(finished_run)
              if path.name == "benchmark.tsv" or "benchmarks" in path.parts}
     assert files and files == set(jobs["benchmark"])
     table = per_rule(jobs).set_index("rule")
-    assert table.loc["finetune", "declared MiB (most)"] == pytest.approx(8000 * 1e6 / 2**20, abs=1)
+    mib = 1e6 / 2**20
+    # a tiny BERT's training jobs reserve the base and little more (preflight.training_memory_mb), not 8 GB
+    assert 2000 * mib <= table.loc["finetune", "declared MiB (most)"] < 2100 * mib
     assert table.loc["finetune", "jobs"] == 12 and table["jobs over"].sum() == 0
     assert table["undeclared"].sum() == 0, "every rule declares its memory (a cluster enforces it)"
     # the data stages declare a base plus a multiple of what they read: on the tiny task, little
-    mib = 1e6 / 2**20
     for rule, base in {"prepare_data": 1000, "tokens": 600, "masks": 1000}.items():
         assert base * mib <= table.loc[rule, "declared MiB (most)"] < (base + 100) * mib, rule
     assert main(finished_run) == 0

@@ -17,7 +17,7 @@ rule finetune:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=8000,
+        mem_mb=TRAINING_MEMORY_MB,
         runtime=240,
     params:
         model=canonical(config["model"]),

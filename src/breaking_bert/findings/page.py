@@ -249,7 +249,7 @@ def render_page(name: str, results: Path, configs: list[Path], figures_folder: s
         f"{kind} {value:.2f} h" for kind, value in hours.items() if value) + f"; {sum(hours.values()):.2f} h in all")
     if walls:
         lines.append(f"- Wall time: {_duration(sum((w['wall'] for w in walls), datetime.timedelta()))} over {len(walls)} "
-                     "Snakemake invocation(s) given these config files (runs another config's invocation trained "
+                     "Snakemake invocation(s) given these config files (runs that another config's invocation trained "
                      "count in the CPU time only):")
         lines += [f"  - {w['start']:%Y-%m-%d %H:%M} (the machine's clock), {_duration(w['wall'])}: `{w['command']}`"
                   for w in walls]

@@ -86,6 +86,9 @@ def get_runs():
 
 
 preflight = importlib.import_module("breaking_bert.preflight")
+# a training job's mem_mb (finetune, learn_degrees): from the model's shape and the batch, the
+# activations counted where the job may train on the CPU (preflight.training_memory_mb)
+TRAINING_MEMORY_MB = preflight.training_memory_mb(config["model"], config["training"])
 
 
 def check_plan():
