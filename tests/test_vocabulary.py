@@ -69,3 +69,20 @@ def test_the_report_layer_and_the_vocabulary_import_no_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_sweep_prefixes_and_the_halves_are_read_from_the_vocabulary_only():
+    """A placement's sweep prefix (layer<i>, from<i>) and the early/late halves are defined once,
+    in vocabulary.py (sweep_of, placement_layers): no other library or workflow file tests a
+    placement's prefix or halves a layer count itself (plan.smk and aggregate.py did)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    prefix = re.compile(r"""startswith\(\s*\(?\s*["'](?:layer|from)["']|\[:\s*(?:5|4)\]\s*==\s*["'](?:layer|from)""")
+    halves = re.compile(r"(?:num_layers|depth|layers)\s*//\s*2")
+    files = [*(root / "src/breaking_bert").rglob("*.py"), *(root / "workflow").rglob("*.smk"), *(root / "workflow").rglob("*.py")]
+    offenders = [f"{path.relative_to(root)}:{number}" for path in files if path.name != "vocabulary.py"
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if prefix.search(line) or halves.search(line)]
+    assert not offenders, offenders
+    assert len(files) > 40

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .stats.differences import standard_error_of_difference
 from .tables import read_metrics, to_markdown
-from .vocabulary import BASELINE_KIND, DEGREE_COLUMNS, degree_columns, format_degrees
+from .vocabulary import BASELINE_KIND, DEGREE_COLUMNS, degree_columns, early_layers, format_degrees
 
 RUN_COLUMNS = [
     "task",
@@ -137,7 +137,8 @@ def summarize_learned(runs: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame
         runs = runs.assign(effective_sparsity_mean=np.nan)
     runs = runs.astype({"effective_sparsity_mean": float})
     num_layers = windows.groupby(RUN_KEY)["layer"].transform("max") + 1
-    half = np.where(windows["layer"] < num_layers // 2, "early_window", "late_window")
+    early = [layer in early_layers(depth) for layer, depth in zip(windows["layer"], num_layers)]
+    half = np.where(early, "early_window", "late_window")
     halves = windows.assign(half=half)[windows["layer"] < num_layers - 1]
     halves = halves.pivot_table(index=RUN_KEY, columns="half", values="window", aggfunc="mean").reset_index()
     # a 2-layer model has no late half without its last layer, a 1-layer one neither half: no value

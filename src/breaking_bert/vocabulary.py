@@ -93,11 +93,16 @@ def sweep_of(placement: str) -> tuple[str, int] | None:
     return None
 
 
+def early_layers(num_layers: int) -> range:
+    """The first half of a model's layers (placement 'early'; 'late' is the rest)."""
+    return range(num_layers // 2)
+
+
 def placement_layers(placement: str, num_layers: int) -> frozenset[int]:
     """The 0-based layers a placement masks: all | none | early (first half) | late (second half) |
     layer<i> (one layer) | from<i> (i..top)."""
-    half = num_layers // 2
-    named = {"all": range(num_layers), "none": (), "early": range(half), "late": range(half, num_layers)}
+    early = early_layers(num_layers)
+    named = {"all": range(num_layers), "none": (), "early": early, "late": range(len(early), num_layers)}
     if placement in named:
         layers = named[placement]
     elif sweep := sweep_of(placement):

@@ -161,7 +161,7 @@ def learned_dir(task, variant, setting, seed):
 
 def has_placement_sweep():
     return any(
-        placement.startswith(("layer", "from")) for _, _, placement, _ in get_runs()
+        vocabulary.sweep_of(placement) is not None for _, _, placement, _ in get_runs()
     )
 
 
