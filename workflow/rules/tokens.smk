@@ -15,7 +15,8 @@ rule tokens:
     conda:
         f"{ENVS}/torch.yaml"
     resources:
-        mem_mb=memory_mb(600, per_input_mb=150),
+        # IMDB (9 MiB of text) peaked at 1,459 and 1,922 MB in two runs (docs/BENCHMARKS.md): 200 a MiB
+        mem_mb=memory_mb(600, per_input_mb=200),
     params:
         model=canonical(config["model"]),
     script:
