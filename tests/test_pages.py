@@ -132,3 +132,31 @@ def test_every_committed_page_says_what_its_report_says_under_the_current_rule(p
         template = re.escape(SEQUENTIAL_RULE_TEXT).replace(re.escape("{design}"), "Sequential design: .+?")
         assert re.fullmatch(template, sequential[0]), f"{page.name}: not the current sequential design's text"
     assert "applied to the same runs, gives the same verdicts as the report." in text
+
+
+def test_a_page_draws_its_runs_figures_anew_and_leaves_out_what_the_code_no_longer_draws(tmp_path):
+    """page_figures.redraw: the score figure drawn from the run's summary by today's code, the mask
+    gallery (it reads masks, not a table) copied, and the bar chart of a BigBird-only run (its
+    dense line alone, as older code drew it) left out and named on the page."""
+    import pandas as pd
+
+    from breaking_bert.findings.page_figures import figures_section, redraw
+
+    results = tmp_path / "results"
+    (results / "figures").mkdir(parents=True)
+    (results / "tables").mkdir()
+    rows = [("dense", "dense", "none", "", 0.0, 0.80, 0.01), ("bb_g1_w1_r1", "bigbird", "all", "g=1 w=1 r=1", 0.75, 0.76, 0.004)]
+    summary = pd.DataFrame(rows, columns=["pattern", "kind", "placement", "degrees", "sparsity_mean", "score_mean", "score_std"])
+    summary.assign(task="rt", metric="accuracy", seeds=3, effective_sparsity_mean=summary["sparsity_mean"]).to_csv(
+        results / "tables/summary.csv", index=False)
+    for name in ("score_by_pattern_and_placement", "score_vs_sparsity", "masks_rt"):
+        (results / "figures" / f"{name}.png").write_bytes(b"the run's own " + name.encode())
+    pages = tmp_path / "pages" / "e"
+    pages.mkdir(parents=True)
+    done = redraw(results, pages)
+    assert done == {"masks_rt": "copied", "score_by_pattern_and_placement": "left out", "score_vs_sparsity": "drawn"}
+    assert (pages / "masks_rt.png").read_bytes() == b"the run's own masks_rt"
+    assert (pages / "score_vs_sparsity.png").read_bytes()[:4] == b"\x89PNG" and not (pages / "score_by_pattern_and_placement.png").exists()
+    text = "\n".join(figures_section(done, "e"))
+    assert "![score_vs_sparsity](e/score_vs_sparsity.png)" in text and "![masks_rt](e/masks_rt.png)" in text
+    assert "Drawn from this run's tables by the code that wrote this page" in text and "score_by_pattern_and_placement (" in text

@@ -193,11 +193,12 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
         rows = summary[(summary["task"] == task) & (summary["placement"] == "all") & (summary["kind"] != BASELINE_KIND)]
         for kind, cells in rows.groupby("kind"):
             ax.errorbar(cells[x], cells["score_mean"], yerr=cells["score_std"], fmt="o", capsize=2, label=kind, alpha=0.8)
-            for _, cell in cells.iterrows():
+            # neighbours along x labelled above and below in turn, so that close points' labels part
+            for order, (_, cell) in enumerate(cells.sort_values(x).iterrows()):
                 text = " ".join(filter(None, [str(cell["degrees"]).replace(" ", ",") if kind == "bigbird" else "",
                                               label(cell["seeds"]) if label else ""]))
                 if text:
-                    ax.annotate(text, (cell[x], cell["score_mean"]), fontsize=6, xytext=(2, 2),
+                    ax.annotate(text, (cell[x], cell["score_mean"]), fontsize=6, xytext=(3, 3 if order % 2 else -9),
                                 textcoords="offset points")
         if learned is not None and not learned.empty and x in learned:
             frontier = learned[learned["task"] == task].sort_values(x)

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .page_figures import figures_section, redraw, this_commit
+
 VERDICT_ROW = re.compile(r"^\| (?P<finding>.+?) \| \*\*(?P<verdict>[^*]+)\*\* \|$")
 LOG_NAME = re.compile(r"^(?P<start>\d{4}-\d{2}-\d{2}T\d{6})\.\d+\.snakemake\.log$")
 
@@ -166,8 +168,6 @@ def invocations(checkout: Path, configs: list[Path] | None = None) -> list[dict]
 def rule_now(results: Path, configs: list[Path]) -> list[str]:
     """The verdicts that the decision rule of the code writing the page gives on the same runs,
     against the report's: a page made from an older run says whether the current rule agrees."""
-    import subprocess
-
     import yaml
 
     from ..aggregate import read_runs_table
@@ -189,8 +189,7 @@ def rule_now(results: Path, configs: list[Path]) -> list[str]:
                                               [str(folder / "metrics.json") for folder in folders])
     verdicts = design_verdicts(config.get("seeds", schema["seeds"]["default"]), tables["runs.csv"],
                                tables.get("learned_runs.csv"), thresholds)
-    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    commit = this_commit()
     reported = dict(verdict_tables((results / "findings.md").read_text())[0])
     differ = [f"{v.finding}: the report says {reported.get(v.finding, 'nothing')}, this rule {v.verdict}"
               for v in verdicts if reported.get(v.finding) != v.verdict]
@@ -216,9 +215,11 @@ def _demoted(report: str) -> str:
     return re.sub(r"^(#+) ", lambda m: "#" + m[1] + " ", report, flags=re.MULTILINE)
 
 
-def render_page(name: str, results: Path, configs: list[Path], figures_folder: str, cores: int = 2) -> str:
+def render_page(name: str, results: Path, configs: list[Path], figures_folder: str, cores: int = 2,
+                figures: dict[str, str] | None = None) -> str:
     """The page's Markdown; ``figures_folder``: where the figures are linked from (relative to the
-    page), ``configs``: the config files the run was given, in order."""
+    page), ``configs``: the config files the run was given, in order; ``figures``: what
+    page_figures.redraw did with each (None: the run's own, as they are)."""
     report = (results / "findings.md").read_text()
     (summary,) = verdict_tables(report)[:1] or [[]]
     runs = run_directories(results)
@@ -256,9 +257,9 @@ def render_page(name: str, results: Path, configs: list[Path], figures_folder: s
     for config, label in zip(configs, shown):
         lines += ["", f"<details><summary>{label}</summary>", "", "```yaml", Path(config).read_text().rstrip(), "```",
                   "", "</details>"]
-    figures = sorted((results / "figures").glob("*.png"))
-    if figures:
-        lines += ["", "## Figures", ""] + [f"![{f.stem}]({figures_folder}/{f.name})" for f in figures]
+    if figures is None:
+        figures = {f.stem: "the run's" for f in sorted((results / "figures").glob("*.png"))}
+    lines += figures_section(figures, figures_folder)
     lines += ["", _demoted(report).rstrip()]
     return "\n".join(lines) + "\n"
 
@@ -269,10 +270,9 @@ def write_page(name: str, results: Path, configs: list[Path], pages: Path) -> Pa
     if figures.exists():
         shutil.rmtree(figures)
     figures.mkdir(parents=True)
-    for figure in (results / "figures").glob("*.png"):
-        shutil.copy2(figure, figures / figure.name)
+    done = redraw(results, figures)
     page = pages / f"{name}.md"
-    page.write_text(render_page(name, results, configs, name))
+    page.write_text(render_page(name, results, configs, name, figures=done))
     return page
 
 
