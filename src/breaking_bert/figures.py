@@ -58,7 +58,9 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
                  for kind, placement in zip(summary["kind"], summary["placement"])]
     summary = summary[in_figure]
     tasks = sorted(summary["task"].unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6, 4.5 * len(tasks)), 4), squeeze=False)
+    most = max((summary.loc[summary["task"] == t, "pattern"].nunique() for t in tasks), default=1)
+    # a panel widens with its patterns (a GPU-box config has 6 per task), so that labels never overlap
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(6, max(4.5, 1.1 * most) * len(tasks)), 4.8), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         rows = summary[summary["task"] == task]
         dense = rows[rows["kind"] == BASELINE_KIND]
@@ -86,7 +88,7 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
             ax.axhspan(mean - std, mean + std, color="black", alpha=0.1)
         metric = rows["metric"].iloc[0] if len(rows) else "score"
         sparsity = sparse.groupby("pattern")["sparsity_mean"].mean()
-        ax.set_xticks(x, [f"{p}\n(sparsity {sparsity[p]:.2f})" for p in patterns], rotation=30, ha="right")
+        ax.set_xticks(x, [f"{p}\n(sparsity {sparsity[p]:.2f})" for p in patterns], rotation=30, ha="right", fontsize=7)
         ax.set_ylabel(f"eval {metric}")
         ax.set_title(task)
         # the axis spans the bars and their error bars with a margin, not up to 1 regardless
@@ -96,7 +98,7 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
         margin = max(0.02, 0.1 * (high - low))
         ax.set_ylim(max(0.0, low - margin), min(1.0, high + margin))
         _plain_numbers(ax)
-        ax.legend(title="masked layers", fontsize=8)
+        ax.legend(title="masked layers", fontsize=7, title_fontsize=7, loc="lower left", ncols=4, framealpha=0.9)
     fig.tight_layout()
     _save(fig, path)
 
@@ -168,9 +170,9 @@ def plot_layer_sweep(summary: pd.DataFrame, path) -> None:
             if np.isfinite(value):
                 ax.text(j, i, f"{value:+.3f}", ha="center", va="center", fontsize=7)
         what = "only layer i masked" if prefix == "layer" else "layers i..top masked"
-        ax.set_title(f"{task}: {what}", fontsize=10)
+        ax.set_title(f"{task}: {what} (colour scale ±{limit:.3f}: at least 4 dense SDs)", fontsize=9)
         ax.set_xlabel("layer i (0 = closest to the embeddings)")
-        fig.colorbar(image, ax=ax, label=f"score - dense\n(scale ±{limit:.3f}: at least 4 dense SDs)")
+        fig.colorbar(image, ax=ax, label="score - dense")
     fig.tight_layout()
     _save(fig, path)
 
@@ -185,11 +187,12 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
     axes_of = [("sparsity_mean", "achieved sparsity (eval, mean over examples)")]
     if summary.get("effective_sparsity_mean", pd.Series(dtype=float)).notna().any():  # tables before it: one panel
         axes_of.append(("effective_sparsity_mean", "effective sparsity (connections reaching the classifier)"))
-    fig, axes = plt.subplots(1, len(axes_of) * max(1, len(tasks)), figsize=(max(6, 5 * len(axes_of) * len(tasks)), 4.5),
+    # a row per task, a panel per sparsity measure: readable at a GPU-box config's 3 tasks
+    fig, axes = plt.subplots(max(1, len(tasks)), len(axes_of), figsize=(max(6, 6 * len(axes_of)), 4.5 * max(1, len(tasks))),
                              squeeze=False)
     label = seeds_label(pd.concat([summary, learned]) if learned is not None else summary)
     for index, (task, (x, x_label)) in enumerate(itertools.product(tasks, axes_of)):
-        ax = axes[0][index]
+        ax = axes.ravel()[index]
         rows = summary[(summary["task"] == task) & (summary["placement"] == "all") & (summary["kind"] != BASELINE_KIND)]
         for kind, cells in rows.groupby("kind"):
             ax.errorbar(cells[x], cells["score_mean"], yerr=cells["score_std"], fmt="o", capsize=2, label=kind, alpha=0.8)
