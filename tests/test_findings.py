@@ -296,3 +296,18 @@ def test_mass_and_damage_holds_the_number_of_masked_layers_out():
     assert partial < -0.99, text  # within a layer count, the mass lost is all there is to the delta
     assert "single-layer cells" in text and "no interval" in text
     assert "too few cells" in mass_and_damage(cells.head(2))
+
+
+def test_where_the_eval_set_alone_keeps_the_interval_wide_the_report_asks_for_no_seeds():
+    """A difference 0.005 from its bound with an eval-set se of 0.004: 2.8 x 0.004 = 0.011 > 0.005,
+    so no number of seeds gives 80% power; the report said "more than 100 seeds" (a review of the
+    experiment pages), as if seeds would."""
+    from breaking_bert.stats.decision import decide
+    from breaking_bert.stats.differences import Difference
+
+    blocked = Difference(mean=-0.005, std=0.002, n=3, paired=True, eval_variance=0.004**2)
+    assert blocked.seeds_needed(0.0) is None and blocked.eval_set_blocks(0.0)
+    assert "no number of seeds would: the eval set's sampling alone (se 0.004)" in decide(blocked, below=0.0).why
+    slow = Difference(mean=-0.005, std=0.05, n=3, paired=True)  # no eval part: seeds would, past 100
+    assert slow.seeds_needed(0.0) is None and not slow.eval_set_blocks(0.0)
+    assert "more than 100 seeds at this spread" in decide(slow, below=0.0).why

@@ -96,7 +96,10 @@ def _decide(diff: Difference, *, above: float | None, below: float | None) -> Ou
     p_claim, p_refute = diff.p_value(bound, side), diff.p_value(bound, other)
     needed = diff.seeds_needed(bound)
     more = (f"about {needed} seeds would give 80% power at this difference and spread (both estimated from "
-            f"{diff.n} seeds: a rough figure)" if needed else f"more than {MAX_SEEDS} seeds at this spread")
+            f"{diff.n} seeds: a rough figure)" if needed else
+            f"no number of seeds would: the eval set's sampling alone (se {math.sqrt(diff.eval_variance):.3f}) keeps the "
+            "interval from clearing the bound; a larger eval set would" if diff.eval_set_blocks(bound) else
+            f"more than {MAX_SEEDS} seeds at this spread")
     if diff.n < MIN_DEFINITIVE_SEEDS:
         # no p-values: a comparison that cannot be definitive takes no part in Holm's family or a
         # cell's refutation (all_of)

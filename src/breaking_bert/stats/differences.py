@@ -127,6 +127,15 @@ class Difference:
         enough = np.flatnonzero(reach < distance)
         return int(seeds[enough[0]]) if len(enough) else None
 
+    def eval_set_blocks(self, bound: float) -> bool:
+        """Whether no number of seeds would clear ``bound`` with 80% power: as seeds grow the t
+        quantile tends to the normal one and the seeds' part of the spread to 0, leaving the eval
+        set's sampling alone, here already wider than the distance to the bound."""
+        from scipy.special import ndtri
+
+        reach = (ndtri(1 - level()) + ndtri(POWER)) * math.sqrt(self.eval_variance)
+        return self.eval_variance > 0 and reach >= abs(self.mean - bound)
+
 
 def standard_error_of_difference(std_a, n_a, std_b, n_b):
     """Of a difference of two means from independent samples: sqrt(s_a^2 / n_a + s_b^2 / n_b)

@@ -167,7 +167,9 @@ def has_placement_sweep():
 
 def has_pattern_and_placement_cells():
     return any(
-        vocabulary.in_pattern_and_placement_chart(config["patterns"][pattern]["kind"], placement)
+        vocabulary.in_pattern_and_placement_chart(
+            config["patterns"][pattern]["kind"], placement
+        )
         for _, pattern, placement, _ in get_runs()
     )
 
