@@ -32,18 +32,21 @@ def _summary():
     return frame.assign(task="rt", metric="accuracy", seeds=3)
 
 
-def test_bars_are_the_mean_scores_by_pattern_and_placement(drawn, tmp_path):
+def test_points_are_the_mean_scores_by_pattern_and_placement(drawn, tmp_path):
+    """Points with whiskers, not bars: the axis spans the scores, and a bar cut above zero would
+    draw differences out of proportion (a review of the pages)."""
     summary = _summary()
     figures.plot_score_by_pattern_and_placement(summary, tmp_path / "bars.png")
     (axis,) = drawn[0].axes
-    bars = {container.get_label(): [bar.get_height() for bar in container]
-            for container in axis.containers if isinstance(container, BarContainer)}
+    assert not [c for c in axis.containers if isinstance(c, BarContainer)]
+    bars = {container.get_label(): list(container.lines[0].get_ydata())
+            for container in axis.containers if isinstance(container, ErrorbarContainer)}
     cells = summary.set_index(["placement", "pattern"])["score_mean"]
     # one bar series per placement, in order all, early, late; a bar per pattern (neighbour, syntax)
     assert list(bars) == ["all", "early", "late"], "experiment 1's placements; BigBird and dense drawn elsewhere"
     for placement, heights in bars.items():
         assert heights == pytest.approx([cells[(placement, "neighbour")], cells[(placement, "syntax")]])
-    assert [line.get_ydata()[0] for line in axis.get_lines() if line.get_label() == "dense"] == [0.80]
+    assert [line.get_ydata()[0] for line in axis.get_lines() if line.get_label() == "dense (band: 1 SD)"] == [0.80]
     assert [t.get_text() for t in axis.get_xticklabels()] == ["neighbour\n(sparsity 0.77)", "syntax\n(sparsity 0.78)"]
 
 

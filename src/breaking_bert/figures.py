@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .vocabulary import (BASELINE_KIND, NAMED_PLACEMENTS, SWEEPS, in_pattern_and_placement_chart, is_control,
-                         parse_setting, sweep_of)
+                         learned_variant, parse_setting, sweep_of)
 
 
 def vector_copy(path) -> str:
@@ -51,7 +51,7 @@ def seeds_label(summary: pd.DataFrame):
 
 
 def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
-    """Per task: grouped bars of the score (mean +- std over seeds) by pattern and placement,
+    """Per task: the score (mean +- std over seeds) by pattern and placement, as points grouped by pattern,
     with the dense baseline as a horizontal band. Experiment 1's placements (all, early, late) and
     patterns only: the per-layer sweep has its heatmap, BigBird its score-vs-sparsity plot."""
     in_figure = [kind == BASELINE_KIND or in_pattern_and_placement_chart(kind, placement)
@@ -72,33 +72,30 @@ def plot_score_by_pattern_and_placement(summary: pd.DataFrame, path) -> None:
         label = seeds_label(summary)
         for j, placement in enumerate(placements):
             cell = sparse[sparse["placement"] == placement].set_index("pattern").reindex(patterns)
-            bars = ax.bar(
-                x + (j - (len(placements) - 1) / 2) * width,
-                cell["score_mean"],
-                width,
-                yerr=cell["score_std"],
-                capsize=2,
-                label=placement,
-            )
+            # points, not bars: a bar cut above zero would draw a difference out of proportion
+            centres = x + (j - (len(placements) - 1) / 2) * width
+            ax.errorbar(centres, cell["score_mean"], yerr=cell["score_std"], fmt="o", capsize=2, label=placement)
             if label:
-                ax.bar_label(bars, labels=[label(n) for n in cell["seeds"]], fontsize=5, padding=1)
+                for centre, mean, seeds in zip(centres, cell["score_mean"], cell["seeds"]):
+                    ax.annotate(label(seeds), (centre, mean), fontsize=5, xytext=(3, 3), textcoords="offset points")
         if not dense.empty:
             mean, std = float(dense["score_mean"].iloc[0]), float(dense["score_std"].iloc[0])
-            ax.axhline(mean, color="black", linewidth=1, label="dense")
+            ax.axhline(mean, color="black", linewidth=1, label="dense (band: 1 SD)")
             ax.axhspan(mean - std, mean + std, color="black", alpha=0.1)
         metric = rows["metric"].iloc[0] if len(rows) else "score"
         sparsity = sparse.groupby("pattern")["sparsity_mean"].mean()
         ax.set_xticks(x, [f"{p}\n(sparsity {sparsity[p]:.2f})" for p in patterns], rotation=30, ha="right", fontsize=7)
         ax.set_ylabel(f"eval {metric}")
         ax.set_title(task)
-        # the axis spans the bars and their error bars with a margin, not up to 1 regardless
+        # the axis spans the points and their whiskers with a margin, not up to 1 regardless
         spread = rows["score_std"].fillna(0)
         low = np.nanmin(rows["score_mean"] - spread) if len(rows) else 0.0
         high = np.nanmax(rows["score_mean"] + spread) if len(rows) else 1.0
         margin = max(0.02, 0.1 * (high - low))
         ax.set_ylim(max(0.0, low - margin), min(1.0, high + margin))
         _plain_numbers(ax)
-        ax.legend(title="masked layers", fontsize=7, title_fontsize=7, loc="lower left", ncols=4, framealpha=0.9)
+        ax.legend(title="masked layers (points: mean over seeds, whiskers: 1 SD)", fontsize=7, title_fontsize=7,
+                  loc="lower left", ncols=4, framealpha=0.9)
     fig.tight_layout()
     _save(fig, path)
 
@@ -206,7 +203,8 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
         if learned is not None and not learned.empty and x in learned:
             frontier = learned[learned["task"] == task].sort_values(x)
             for variant, points in frontier.groupby("variant"):
-                ax.errorbar(points[x], points["score_mean"], yerr=points["score_std"], fmt="-s", capsize=2, label=f"learned ({variant})")
+                name = f"frozen control ({learned_variant(variant)})" if is_control(variant) else f"learned ({variant})"
+                ax.errorbar(points[x], points["score_mean"], yerr=points["score_std"], fmt="-s", capsize=2, label=name)
                 for _, point in points.iterrows() if label else ():
                     ax.annotate(label(point["seeds"]), (point[x], point["score_mean"]), fontsize=6,
                                 xytext=(2, -8), textcoords="offset points")
