@@ -126,3 +126,6 @@ def test_learned_summary_and_placement_on_the_smallest_models(tmp_path, layers):
         assert "in 0 of 0 learned settings (1 setting(s) on a model with too few layers" in text
     else:
         assert "in 1 of 1 learned settings (mean" in text
+        # a frozen control trains with its learned run's windows: not counted a second time
+        control = pd.concat([summary, summary.assign(variant="regular_frozen")], ignore_index=True)
+        assert "in 1 of 1 learned settings (mean" in learned_degree_placement(control)

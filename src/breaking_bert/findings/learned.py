@@ -201,6 +201,8 @@ def learned_degree_placement(learned: pd.DataFrame) -> str:
     columns = ["task", "variant", "setting", "seeds", "sparsity_mean", "effective_sparsity_mean", "score_mean",
                "early_window", "late_window"]
     table = learned[[column for column in columns if column in learned]].copy()
+    # a frozen control trains with its learned run's final windows: counting it would count them twice
+    table = table[~table["variant"].map(is_control)]
     comparable = table[["early_window", "late_window"]].notna().all(axis=1)
     early_wider = table["early_window"] > table["late_window"]
     wider = int(early_wider[comparable].sum())
@@ -213,7 +215,8 @@ def learned_degree_placement(learned: pd.DataFrame) -> str:
         f"Early layers (first half) keep wider windows than late layers (the second half but the last, whose windows "
         f"change no logit and are not learned) in {wider} of {int(comparable.sum())} learned settings{too_shallow} "
         "(mean hardened window over heads, position classes and seeds). This is a count of means with no interval "
-        "and no test: it is no verdict, about placement or anything else.",
+        "and no test: it is no verdict, about placement or anything else. The frozen controls train with their "
+        "learned runs' windows and are not counted.",
         "",
         to_markdown(table, float_format="{:.3f}"),
     ]
