@@ -311,3 +311,19 @@ def test_where_the_eval_set_alone_keeps_the_interval_wide_the_report_asks_for_no
     slow = Difference(mean=-0.005, std=0.05, n=3, paired=True)  # no eval part: seeds would, past 100
     assert slow.seeds_needed(0.0) is None and not slow.eval_set_blocks(0.0)
     assert "more than 100 seeds at this spread" in decide(slow, below=0.0).why
+
+
+def test_mass_and_damage_says_what_it_cannot_hold_out():
+    """Every cell masking all 6 layers (experiments 2 and 3): the correlation holds nothing out and
+    says so, and that sparsity is not held out either; a cell masking only the last layer (nothing
+    the classifier reads: effective sparsity 0) is left out, not counted as a prediction."""
+    from breaking_bert.findings.report import mass_and_damage
+
+    cells = pd.DataFrame({"masked layers": 6, "retained_mass": [0.5, 0.6, 0.7, 0.8], "lost_mass_sum": 0.0,
+                          "effective_sparsity": 0.7, "delta_vs_dense": [-0.08, -0.06, -0.05, -0.02]})
+    text = mass_and_damage(cells)
+    assert "every cell masking 6 layers (so nothing is held out)" in text and "sparsity is not held out" in text
+    inert = pd.DataFrame({"masked layers": 1, "retained_mass": [0.5, 0.6, 0.7, 0.2], "lost_mass_sum": 0.0,
+                          "effective_sparsity": [0.3, 0.3, 0.3, 0.0], "delta_vs_dense": [-0.03, -0.02, -0.01, 0.0]})
+    text = mass_and_damage(inert)
+    assert "over its 3 single-layer cells" in text and "1 cell(s) masking nothing the classifier reads left out" in text

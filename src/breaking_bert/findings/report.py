@@ -33,6 +33,7 @@ def retained_mass_vs_damage(summary: pd.DataFrame, retained: pd.DataFrame) -> pd
                 "retained_mass": float(per_layer.loc[layers].mean()),
                 # what the masked layers lose, summed: a placement that masks more layers loses more
                 "lost_mass_sum": float((1 - per_layer.loc[layers]).sum()),
+                "effective_sparsity": cell.get("effective_sparsity_mean", float("nan")),
                 "delta_vs_dense": cell["delta_vs_dense"],
             }
         )
@@ -49,6 +50,9 @@ def mass_and_damage(cells: pd.DataFrame) -> str:
     masked layers held out: that number drives both the summed loss and the drop, so a correlation
     of the two sums says little. Over the single-layer placements alone (one layer each), and over
     all cells partialled on the number of masked layers. Correlations of means, with no interval."""
+    # a cell that masks nothing the classifier reads (the last layer alone) has no effect to predict
+    inert = cells["effective_sparsity"].fillna(1) <= 0 if "effective_sparsity" in cells else cells["delta_vs_dense"].isna()
+    cells = cells[~inert]
     lost = 1 - cells["retained_mass"]
     parts = []
     single = cells[cells["masked layers"] == 1]
@@ -58,11 +62,16 @@ def mass_and_damage(cells: pd.DataFrame) -> str:
     counts = cells["masked layers"]
     if len(cells) >= 4 and counts.nunique() < len(cells):
         partial = _within(lost, counts).corr(_within(cells["delta_vs_dense"], counts))
-        parts.append(f"over all {len(cells)} cells, mean mass lost per masked layer against the delta, within groups of "
-                     f"equal numbers of masked layers: Pearson {partial:+.2f}")
+        held = ("within groups of equal numbers of masked layers" if counts.nunique() > 1 else
+                f"every cell masking {int(counts.iloc[0])} layers (so nothing is held out)")
+        parts.append(f"over all {len(cells)} cells, mean mass lost per masked layer against the delta, {held}: "
+                     f"Pearson {partial:+.2f}")
     if not parts:
         return "too few cells to relate mass to damage with the number of masked layers held out"
-    return "; ".join(parts) + " (negative: losing more mass goes with a larger drop; correlations of means, no interval)"
+    left_out = f"; {int(inert.sum())} cell(s) masking nothing the classifier reads left out" if inert.any() else ""
+    return ("; ".join(parts) + " (negative: losing more mass goes with a larger drop; correlations of means, no "
+            "interval; sparsity is not held out, so cells that mask more also lose more mass and may drop more for "
+            f"that alone{left_out})")
 
 
 def retained_mass_section(summary: pd.DataFrame, retained: pd.DataFrame | None, cost: pd.DataFrame | None) -> str:
