@@ -128,6 +128,8 @@ def test_every_committed_page_says_what_its_report_says_under_the_current_rule(p
     rules = [line for line in text.splitlines() if line.startswith("Decision rule (")]
     assert len(rules) == 1 and _rule_body(rules[0]) == _rule_body(RULE_TEXT), f"{page.name}: not the current rule"
     sequential = [line for line in text.splitlines() if line.startswith("Sequential design: ")]
+    # a report with the looks' 'decided' column is a sequential design's, and must say its design
+    assert bool(sequential) == ("| decided |" in text), f"{page.name}: a sequential design's page without its design"
     if sequential:
         template = re.escape(SEQUENTIAL_RULE_TEXT).replace(re.escape("{design}"), "Sequential design: .+?")
         assert re.fullmatch(template, sequential[0]), f"{page.name}: not the current sequential design's text"
