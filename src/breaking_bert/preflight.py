@@ -128,7 +128,7 @@ def model_depth(model: dict) -> int | None:
 
 
 # What a training job (finetune, learn_degrees) holds in host memory, its mem_mb: measured peaks
-# in docs/BENCHMARKS.md ("Memory per job"; MiniLM at 32 x 256 wordpieces on CPU: ~2.7 GB).
+# in docs/BENCHMARKS.md ("Memory per job"; a MiniLM finetune at 8 x 256 wordpieces on CPU: 2,110 MiB).
 TRAINING_BASE_MB = 2000  # the interpreter, torch, transformers, the task's tokens and masks
 UNKNOWN_MODEL_MB = 8000  # a hub model not in the local cache: its shape is unknown while planning
 

@@ -19,7 +19,7 @@ rule learn_degrees:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=TRAINING_MEMORY_MB,
+        mem_mb=LEARNED_MEMORY_MB,
         runtime=240,
     params:
         model=canonical(config["model"]),
