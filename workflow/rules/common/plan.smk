@@ -86,13 +86,6 @@ def get_runs():
 
 
 preflight = importlib.import_module("breaking_bert.preflight")
-# a training job's mem_mb (finetune, learn_degrees): from the model's shape and the batch, the
-# activations counted where the job may train on the CPU (preflight.training_memory_mb)
-TRAINING_MEMORY_MB = preflight.training_memory_mb(config["model"], config["training"])
-# a learned run also keeps soft windows per head and attention score for the backward pass: on CPU
-# at 8 x 256 wordpieces it peaked at 4.5 GB (the rehearsal, docs/BENCHMARKS.md), more than the
-# finetune formula gives; not yet modelled, so its earlier 8 GB stands as a floor
-LEARNED_MEMORY_MB = max(TRAINING_MEMORY_MB, 8000)
 
 
 def check_plan():

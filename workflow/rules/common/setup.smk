@@ -127,3 +127,14 @@ wildcard_constraints:
     split="train|eval",
     variant=vocabulary.VARIANT_REGEX,
     setting=vocabulary.SETTING_REGEX,
+
+
+# a finetune job's mem_mb: from the model's shape and the batch, the activations counted where the
+# job may train on the CPU (preflight.training_memory_mb)
+TRAINING_MEMORY_MB = importlib.import_module(
+    "breaking_bert.preflight"
+).training_memory_mb(config["model"], config["training"])
+# a learned run also keeps soft windows per head and attention score for the backward pass: on CPU
+# at 8 x 256 wordpieces it peaked at 4.5 GB (the rehearsal, docs/BENCHMARKS.md), more than the
+# finetune formula gives; not yet modelled, so its earlier 8 GB stands as a floor
+LEARNED_MEMORY_MB = max(TRAINING_MEMORY_MB, 8000)
