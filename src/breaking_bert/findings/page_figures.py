@@ -40,9 +40,12 @@ def redraw(results: Path, folder: Path) -> dict[str, str]:
         "score_by_pattern_and_placement": (lambda path: plot_score_by_pattern_and_placement(summary, path)) if charted else None,
         "score_vs_sparsity": lambda path: plot_score_vs_sparsity(summary, path, learned),
         "layer_sweep": lambda path: plot_layer_sweep(summary, path),
-        "retained_mass": (lambda path: plot_retained_mass(retained, path)) if retained is not None else None,
-        "kernel_timing": (lambda path: plot_kernel_timing(timing, path)) if timing is not None else None,
     }
+    # without its table a cost figure is the run's own, copied (None would mean "left out")
+    if drawers and retained is not None:
+        drawers["retained_mass"] = lambda path: plot_retained_mass(retained, path)
+    if drawers and timing is not None:
+        drawers["kernel_timing"] = lambda path: plot_kernel_timing(timing, path)
     done = {}
     for figure in sorted((results / "figures").glob("*.png")):
         name, target = figure.stem, folder / figure.name
