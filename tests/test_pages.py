@@ -5,14 +5,17 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from breaking_bert.aggregate import summarize
-from breaking_bert.findings import all_verdicts, render_report
-from breaking_bert.findings.page import verdict_tables, write_page
+from breaking_bert.findings.evidence import evidence_report, findings_params, findings_report
+from breaking_bert.findings.page import refresh_pages, render_page, verdict_tables, write_page
+from breaking_bert.stats.eval_sampling import COLUMNS as EVAL_SAMPLING_COLUMNS, prediction_columns
 from runs_tables import _placements, _runs
 
 PAGES = Path(__file__).resolve().parent.parent / "docs" / "results"
+THRESHOLDS = findings_params([])["thresholds"]  # the schema's defaults
 
 
 def _finished_folder(checkout: Path) -> Path:
@@ -23,7 +26,12 @@ def _finished_folder(checkout: Path) -> Path:
     runs = _runs(_placements([0.80, 0.81, 0.815], [0.70, 0.71, 0.72]))
     (results / "tables").mkdir(parents=True)
     runs.to_csv(results / "tables" / "runs.csv", index=False)
-    (results / "findings.md").write_text(render_report(all_verdicts(runs), summarize(runs)))
+    summarize(runs).to_csv(results / "tables" / "summary.csv", index=False)
+    pd.DataFrame(columns=EVAL_SAMPLING_COLUMNS).to_csv(results / "tables" / "eval_sampling.csv", index=False)
+    (results / "findings.md").write_text(findings_report(
+        {"runs": results / "tables" / "runs.csv", "summary": results / "tables" / "summary.csv",
+         "eval_sampling": results / "tables" / "eval_sampling.csv"},
+        {"runs": pd.DataFrame(columns=prediction_columns("runs")), "learned_runs": None}, [0, 1, 2], THRESHOLDS))
     for index, row in enumerate(runs.itertuples()):
         run = results / "runs" / row.task / row.pattern / row.placement / f"seed{row.seed}"
         run.mkdir(parents=True)
@@ -75,13 +83,25 @@ def test_a_page_says_what_its_report_says_with_what_ran_and_what_it_cost(tmp_pat
     assert "Wall time: 42 min over 1 Snakemake invocation(s)" in text
     assert "2026-12-03 16:05 (the machine's clock), 42 min: `snakemake --configfile run.yaml`" in text
     assert "other.yaml" not in text
-    assert "applied to the same runs, gives the same verdicts as the report." in text
-    # a report that says otherwise than the rule of the code writing the page is named on it
+    assert "the run's own report, by the code that ran it, gave the same verdicts." in text
+    # the page's report is today's code's, made from the evidence beside it; the run's own report is
+    # compared, and where it said otherwise the page names it
+    evidence = tmp_path / "pages" / "experiment9" / "evidence"
+    assert render_page("experiment9", evidence, "experiment9") == text
+    assert "seeds: [0, 1, 2]" in (evidence / "page.json").read_text()
     report = results / "findings.md"
     report.write_text(report.read_text().replace("costs a lot | **supported** |", "costs a lot | **cannot tell** |"))
     text = write_page("experiment9", results, [tmp_path / "checkout" / "config" / "run.yaml"], tmp_path / "pages").read_text()
-    assert ("gives other verdicts: 1. Late-layer sparsity >= 75% costs little; all-layer sparsity costs a lot: the "
-            "report says cannot tell, this rule supported.") in text
+    assert ("gave other verdicts: 1. Late-layer sparsity >= 75% costs little; all-layer sparsity costs a lot: the "
+            "run's report said cannot tell, today's code says supported.") in text
+    assert verdict_tables(text)[0][0] == (verdict_tables(text)[0][0][0], "supported"), "the page's verdict is today's"
+    # a hand edit of the evidence's numbers is a different run: refresh makes the page of what it now holds
+    runs_csv = evidence / "runs.csv"
+    edited = pd.read_csv(runs_csv)
+    edited.loc[edited["placement"] == "all", "score"] -= 0.2
+    edited.to_csv(runs_csv, index=False)
+    assert refresh_pages(tmp_path / "pages") == [tmp_path / "pages" / "experiment9.md"]
+    assert (tmp_path / "pages" / "experiment9.md").read_text() != text
     assert "- 1. Late-layer sparsity >= 75% costs little; all-layer sparsity costs a lot: **supported**: " in text
     assert "![score](experiment9/score.png)" in text and (tmp_path / "pages" / "experiment9" / "score.png").exists()
     assert "\n## Findings\n" in text and "\n### 1. Late-layer" in text, "the report's headings one level down"
@@ -133,7 +153,20 @@ def test_every_committed_page_says_what_its_report_says_under_the_current_rule(p
     if sequential:
         template = re.escape(SEQUENTIAL_RULE_TEXT).replace(re.escape("{design}"), "Sequential design: .+?")
         assert re.fullmatch(template, sequential[0]), f"{page.name}: not the current sequential design's text"
-    assert "applied to the same runs, gives the same verdicts as the report." in text
+    assert "the run's own report, by the code that ran it, gave the same verdicts." in text
+
+
+@pytest.mark.parametrize("page", COMMITTED_PAGES, ids=lambda p: p.name)
+def test_every_committed_page_is_what_todays_code_makes_of_its_evidence(page):
+    """A page is a function of the evidence committed beside it (the findings rule's inputs and what
+    ran): made again by today's code it is the same, word for word. A verdict edited by hand, in the
+    summary, the sections and the rests-on lines alike, or a change to the rule or the report's
+    words without `./run.sh page refresh`, fails here."""
+    evidence = page.parent / page.stem / "evidence"
+    assert evidence.is_dir(), f"{page.name}: no evidence beside it ({evidence})"
+    assert render_page(page.stem, evidence, page.stem) == page.read_text(), (
+        f"{page.name} is not what today's code makes of its evidence: `./run.sh page refresh`, then read the diff")
+    assert verdict_tables(evidence_report(evidence))[0] == verdict_tables(page.read_text())[0]
 
 
 def test_a_page_draws_its_runs_figures_anew_and_leaves_out_what_the_code_no_longer_draws(tmp_path):
@@ -159,6 +192,6 @@ def test_a_page_draws_its_runs_figures_anew_and_leaves_out_what_the_code_no_long
     assert done == {"masks_rt": "copied", "score_by_pattern_and_placement": "left out", "score_vs_sparsity": "drawn"}
     assert (pages / "masks_rt.png").read_bytes() == b"the run's own masks_rt"
     assert (pages / "score_vs_sparsity.png").read_bytes()[:4] == b"\x89PNG" and not (pages / "score_by_pattern_and_placement.png").exists()
-    text = "\n".join(figures_section(done, "e"))
+    text = "\n".join(figures_section(done, "e", "abc123"))
     assert "![score_vs_sparsity](e/score_vs_sparsity.png)" in text and "![masks_rt](e/masks_rt.png)" in text
-    assert "Drawn from this run's tables by the code that wrote this page" in text and "score_by_pattern_and_placement (" in text
+    assert "Drawn from this run's tables by the code of commit abc123" in text and "score_by_pattern_and_placement (" in text

@@ -310,6 +310,23 @@ def test_two_checkouts_sharing_one_virtualenv_each_run_their_own_library(tiny_mo
     assert json.loads((second / "results/data/tiny/summary.json").read_text())["edited"] is True
 
 
+def test_a_runs_evidence_gives_its_findings_report_word_for_word(finished_run, tmp_path):
+    """What a results page commits of a run (findings/evidence.py: the findings rule's tables, each
+    run's eval predictions as digits, its parameters) is all the report is made of: made again from
+    the evidence, it is the run's findings.md."""
+    from breaking_bert.findings.evidence import evidence_report, write_evidence
+    from breaking_bert.findings.run_facts import run_directories
+
+    runs = run_directories(finished_run / "results")
+    assert runs["finetune"] and all((d / "metrics.json").exists() for d in runs["finetune"])
+    write_evidence(finished_run / "results", [finished_run / "test_config.yaml"], tmp_path,
+                   {"runs": [d / "metrics.json" for d in runs["finetune"]],
+                    "learned_runs": [d / "metrics.json" for d in runs["learned"]]})
+    kept = [json.loads(line)["eval_predictions"] for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
+    assert len(kept) == len(runs["finetune"]) + len(runs["learned"]) and all(isinstance(p, str) and len(p) == 15 for p in kept)
+    assert evidence_report(tmp_path) == (finished_run / "results" / "findings.md").read_text()
+
+
 def test_every_job_is_checked_against_the_memory_its_rule_declares(finished_run):
     """./run.sh memory reads each job's declared resources from Snakemake's own log and its peak
     from the job's log (the kernel's, not the benchmark file's 30 s samples): every benchmark file

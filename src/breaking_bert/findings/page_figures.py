@@ -1,5 +1,5 @@
 """A results page's figures, drawn anew from its run's tables by the code that writes the page, as
-``page.rule_now`` judges the run's runs by that code's rule: a page made from an older run shows
+the page's report is that code's (evidence.py): a page made from an older run shows
 today's figures of the same numbers (a fixed axis, a panel added), never another run's. Which
 figures there are is the run's choice (its ``results/figures``); a figure the current code would
 not make for these tables is left out and named. The mask galleries read the run's masks and
@@ -71,20 +71,20 @@ def this_commit() -> str:
                           cwd=Path(__file__).parent).stdout.strip() or "unknown"
 
 
-def figures_section(figures: dict[str, str], folder: str) -> list[str]:
+def figures_section(figures: dict[str, str], folder: str, commit: str) -> list[str]:
     """The page's figures (``redraw``'s record), linked from ``folder``, saying which were drawn
-    anew and which were left out."""
+    anew, by the code of ``commit``, and which were left out."""
     shown = [figure for figure, done in figures.items() if done != "left out"]
     lines = []
     if shown:
         drawn = [figure for figure in shown if figures[figure] == "drawn"]
         lines += ["", "## Figures", ""]
         if drawn:
-            lines += [f"Drawn from this run's tables by the code that wrote this page (commit {this_commit()}): "
+            lines += [f"Drawn from this run's tables by the code of commit {commit} (when the page was written): "
                       f"{', '.join(drawn)}; the others are the run's own.", ""]
         lines += [f"![{figure}]({folder}/{figure}.png)" for figure in shown]
     left = [figure for figure, done in figures.items() if done == "left out"]
     if left:
-        lines += ["", f"Left out: {', '.join(left)} (the run drew it; the code that wrote this page draws no such figure "
+        lines += ["", f"Left out: {', '.join(left)} (the run drew it; the code of commit {commit} draws no such figure "
                   "for these tables)."]
     return lines

@@ -55,20 +55,36 @@ def _num_labels(labels, *predictions) -> int:
     return int(max(np.max(labels), *(np.max(p) for p in predictions))) + 1 if len(labels) else 2
 
 
+def prediction_columns(kind: str) -> list[str]:
+    """What a run's eval predictions are read with: what the run is (RUN_GROUP_COLUMNS[kind] and
+    seed), its metric, its predictions and the labels."""
+    return [*RUN_GROUP_COLUMNS[kind], "seed", "metric", "eval_predictions", "eval_labels"]
+
+
+def read_predictions(metrics_paths, kind: str) -> pd.DataFrame:
+    """The eval predictions of these runs' metrics.json files (prediction_columns; None: kept none)."""
+    return read_metrics(metrics_paths, prediction_columns(kind))
+
+
 def attach_eval_values(runs: pd.DataFrame | None, metrics_paths) -> pd.DataFrame | None:
+    """attach_predictions with the predictions of these metrics.json files."""
+    return None if runs is None else attach_predictions(runs, read_predictions(metrics_paths, runs_table_kind(runs)))
+
+
+def attach_predictions(runs: pd.DataFrame | None, predictions: pd.DataFrame) -> pd.DataFrame | None:
     """The runs table with each run's per-example values (differences.EVAL_VALUES: jackknife
     values of its eval predictions, None for a run that kept none) and whether it collapsed
     (differences.COLLAPSED: one class predicted for every eval example of a task with more; False
     for a run that kept no predictions, which cannot show it), matched by what the run is (task,
     pattern, placement, seed; learned runs: task, variant, setting, seed), so that every
-    difference's interval covers the sampling of the eval set too (differences.py)."""
+    difference's interval covers the sampling of the eval set too (differences.py).
+    ``predictions``: read_predictions' columns, one row per run."""
 
     if runs is None:
         return None
     key = [*RUN_GROUP_COLUMNS[runs_table_kind(runs)], "seed"]
-    loaded = read_metrics(metrics_paths, [*key, "metric", "eval_predictions", "eval_labels"])
     values, collapsed = {}, set()
-    for run in loaded[loaded["eval_predictions"].notna()].itertuples(index=False):
+    for run in predictions[predictions["eval_predictions"].notna()].itertuples(index=False):
         labels, predicted = np.asarray(run.eval_labels), np.asarray(run.eval_predictions)
         identity = tuple(str(getattr(run, column)) for column in key)
         values[identity] = influence_values(predicted, labels, run.metric, _num_labels(labels, predicted))

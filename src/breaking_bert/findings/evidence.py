@@ -1,0 +1,123 @@
+"""A findings report and what it is made from.
+
+``findings_report`` is the one place a report is made: the findings rule's script calls it on the
+run's tables and metrics files, and a results page (page.py) on the run's *evidence*, a folder
+committed beside the page (``docs/results/<name>/evidence/``) that holds exactly what the findings
+rule reads: its tables (``TABLES``), each run's eval predictions (``predictions.jsonl``, one line a
+run, the labels once a task in ``labels.json``) and the rule's parameters (``params.json``: the
+seeds design and the thresholds the run's config gave). So a page's report is today's code applied
+to that run's data, and a test re-makes it: a verdict edited by hand, or a change to the rule that
+flips one, shows as a page that is no longer what its evidence gives.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+# the findings rule's tables (its input names: workflow/rules/common/inputs.smk), as results/tables/ names them
+TABLES = {"runs": "runs.csv", "summary": "summary.csv", "eval_sampling": "eval_sampling.csv",
+          "learned_runs": "learned_runs.csv", "learned_summary": "learned_summary.csv",
+          "retained": "retained_mass.csv", "cost": "cost.csv"}
+# a runs table's kind (vocabulary.runs_table_kind) by its name in TABLES
+PREDICTED_TABLES = {"runs": "runs", "learned_runs": "learned"}
+
+
+def findings_report(tables: dict[str, str | Path], predictions: dict[str, pd.DataFrame], seeds, thresholds) -> str:
+    """The report of one run: ``tables`` the paths of TABLES' tables it has (learned runs, retained
+    mass and cost where the config ran them), ``predictions`` each runs table's eval predictions
+    (stats.eval_sampling.read_predictions' columns), ``seeds`` and ``thresholds`` the config's
+    ``seeds`` and ``findings``."""
+    from ..aggregate import read_runs_table
+    from ..stats.eval_sampling import attach_predictions, collapsed_runs, eval_sampling_section
+    from .learned import learned_degree_placement
+    from .report import design_verdicts, render_report, retained_mass_section
+
+    # each run's per-example values beside its score: the intervals cover the eval set's sampling too
+    runs = attach_predictions(read_runs_table(tables["runs"]), predictions["runs"])
+    summary = read_runs_table(tables["summary"])
+    learned_runs = None
+    if "learned_runs" in tables:
+        learned_runs = attach_predictions(pd.read_csv(tables["learned_runs"]), predictions["learned_runs"])
+    # of a sequential design, each cell as judged at the look that decided it
+    verdicts = design_verdicts(seeds, runs, learned_runs, thresholds)
+    sections = [learned_degree_placement(pd.read_csv(tables["learned_summary"]))] if learned_runs is not None else []
+    if "retained" in tables:
+        sections.append(retained_mass_section(summary, pd.read_csv(tables["retained"]), pd.read_csv(tables["cost"])))
+    sections.append(eval_sampling_section(pd.read_csv(tables["eval_sampling"])))
+    return render_report(verdicts, summary, sections, seeds, warnings=collapsed_runs(runs, learned_runs))
+
+
+def findings_params(configs: list[Path]) -> dict:
+    """The findings rule's parameters that these config files give: ``seeds`` and ``thresholds``
+    (config ``findings``), the schema's defaults where they say nothing."""
+    import yaml
+
+    config = {}
+    for path in configs:
+        config.update(yaml.safe_load(Path(path).read_text()) or {})
+    schema = yaml.safe_load((Path(__file__).resolve().parents[3] / "config" / "schema.yaml").read_text())["properties"]
+    thresholds = {key: spec["default"] for key, spec in schema["findings"]["properties"].items()}
+    thresholds.update(config.get("findings") or {})
+    return {"seeds": config.get("seeds", schema["seeds"]["default"]), "thresholds": thresholds}
+
+
+def _digits(values) -> str | list:
+    """Predictions or labels as a string of digits where every class id is one (most tasks), else the list."""
+    values = [int(v) for v in values]
+    return "".join(map(str, values)) if all(0 <= v < 10 for v in values) else values
+
+
+def _ids(values: str | list) -> list[int]:
+    return [int(v) for v in values]
+
+
+def write_evidence(results: Path, configs: list[Path], folder: Path, metrics: dict[str, list[Path]]) -> None:
+    """The findings rule's inputs of this results folder into ``folder``: its tables, the eval
+    predictions of the runs whose metrics.json files ``metrics`` names (by TABLES' runs table
+    name), and the parameters of ``configs``."""
+    from ..stats.eval_sampling import read_predictions
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in TABLES.values():
+        if (results / "tables" / name).exists():
+            shutil.copyfile(results / "tables" / name, folder / name)
+    labels, lines = {}, []
+    for table, paths in metrics.items():
+        for run in read_predictions(paths, PREDICTED_TABLES[table]).to_dict("records"):
+            task_labels = run.pop("eval_labels")
+            if task_labels is not None:
+                known = labels.setdefault(str(run["task"]), _digits(task_labels))
+                if known != _digits(task_labels):
+                    raise ValueError(f"runs of task {run['task']} were scored on different eval labels")
+            predicted = run.pop("eval_predictions")
+            lines.append(json.dumps({"table": table, **run, "eval_predictions": None if predicted is None else _digits(predicted)}))
+    (folder / "predictions.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "labels.json").write_text(json.dumps(labels, indent=0) + "\n")
+    (folder / "params.json").write_text(json.dumps(findings_params(configs), indent=2, sort_keys=True) + "\n")
+
+
+def read_evidence(folder: Path) -> tuple[dict[str, Path], dict[str, pd.DataFrame], dict]:
+    """What write_evidence wrote, as findings_report takes it: (tables, predictions, params)."""
+    from ..stats.eval_sampling import prediction_columns
+
+    tables = {key: folder / name for key, name in TABLES.items() if (folder / name).exists()}
+    labels = {task: _ids(values) for task, values in json.loads((folder / "labels.json").read_text()).items()}
+    rows = {table: [] for table in PREDICTED_TABLES}
+    for line in (folder / "predictions.jsonl").read_text().splitlines():
+        run = json.loads(line)
+        predicted = run["eval_predictions"]
+        rows[run.pop("table")].append({**run, "eval_predictions": None if predicted is None else _ids(predicted),
+                                       "eval_labels": None if predicted is None else labels[str(run["task"])]})
+    predictions = {table: pd.DataFrame(found, columns=prediction_columns(PREDICTED_TABLES[table]))
+                   for table, found in rows.items()}
+    return tables, predictions, json.loads((folder / "params.json").read_text())
+
+
+def evidence_report(folder: Path) -> str:
+    """The report today's code makes of this evidence."""
+    tables, predictions, params = read_evidence(folder)
+    return findings_report(tables, predictions, params["seeds"], params["thresholds"])
