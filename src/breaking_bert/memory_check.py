@@ -22,6 +22,8 @@ import pandas as pd
 from .joblog import PEAK_MEMORY
 
 JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (?P<rule>\w+):$")
+THIN = 0.9  # a job above this share of its declaration is named: the factors need room
+
 FIELD = re.compile(r"^\s+(?P<key>benchmark|log|resources): (?P<value>.*)$")
 
 
@@ -84,8 +86,10 @@ def per_rule(jobs: pd.DataFrame) -> pd.DataFrame:
     for rule, group in jobs.groupby("rule"):
         over = group[group["used_mib"] > group["declared_mib"]]
         worst = group.loc[group["used_mib"].idxmax()]
+        headroom = 1 - group["used_mib"] / group["declared_mib"]
         rows.append({"rule": rule, "jobs": len(group), "declared MiB (most)": group["declared_mib"].max(),
-                     "used MiB (most)": round(float(worst["used_mib"])), "jobs over": len(over),
+                     "used MiB (most)": round(float(worst["used_mib"])), "least headroom": f"{headroom.min():.0%}",
+                     "jobs over": len(over),
                      "undeclared": int(group["declared_mib"].isna().sum()),
                      "sampled only": int(group["sampled"].sum()), "largest": worst["benchmark"]})
     return pd.DataFrame(rows)
@@ -100,6 +104,9 @@ def main(checkout: Path) -> int:
         return 1
     table = per_rule(jobs)
     print(to_markdown(table, float_format="{:.0f}"))
+    thin = [rule for rule, group in jobs.groupby("rule") if (group["used_mib"] > THIN * group["declared_mib"]).any()]
+    if thin:  # a job a little larger, or another library version, would fail on a cluster
+        print(f"using more than {THIN:.0%} of their declared memory: {', '.join(thin)}")
     over = table[table["jobs over"] > 0]
     if not over.empty:
         print(f"over their declared memory: {', '.join(over['rule'])}")

@@ -15,7 +15,7 @@ rule tokens:
     conda:
         f"{ENVS}/torch.yaml"
     resources:
-        # IMDB (9 MiB of text) peaked at 1,459 and 1,922 MB in two runs (docs/BENCHMARKS.md): 200 a MiB
+        # IMDB (9 MiB of text) peaked at 2,027 MB (the kernel's peak; docs/BENCHMARKS.md): 200 a MiB
         mem_mb=memory_mb(600, per_input_mb=200),
     params:
         model=canonical(config["model"]),
