@@ -88,7 +88,7 @@ def per_rule(jobs: pd.DataFrame) -> pd.DataFrame:
         worst = group.loc[group["used_mib"].idxmax()]
         headroom = 1 - group["used_mib"] / group["declared_mib"]
         rows.append({"rule": rule, "jobs": len(group), "declared MiB (most)": group["declared_mib"].max(),
-                     "used MiB (most)": round(float(worst["used_mib"])), "least headroom": f"{headroom.min():.0%}",
+                     "used MiB (most)": round(float(worst["used_mib"])), "least headroom": f"{headroom.min():.0%}" if headroom.notna().any() else "-",
                      "jobs over": len(over),
                      "undeclared": int(group["declared_mib"].isna().sum()),
                      "sampled only": int(group["sampled"].sum()), "largest": worst["benchmark"]})
