@@ -98,7 +98,7 @@ def test_a_look_gives_more_seeds_only_to_what_undecided_cells_read():
     verdicts, used, _ = run_design(design, runs, None, lambda r, _: [late_vs_all_layers(r)])
     evidence = verdicts[0].evidence.set_index("pattern")
     assert evidence.loc["clear", "decided"] == "look 1 (3 seeds)" and evidence.loc["clear", "seeds"] == 3
-    assert evidence.loc["close", "decided"] == "undecided after look 2" and evidence.loc["close", "seeds"] == 5
+    assert evidence.loc["close", "decided"] == "undecided after look 2 (5 seeds)" and evidence.loc["close", "seeds"] == 5
     assert len(used) == 5 * 3 + 3 * 2, "5 groups x 3 seeds, then 3 groups x 2"
     assert judge_looks(design, used, None, lambda r, _: [late_vs_all_layers(r)])[0].evidence.equals(verdicts[0].evidence)
     assert look_decisions(design, 1, used, None, lambda r, _: [late_vs_all_layers(r)])["continuing"] == {
@@ -170,7 +170,7 @@ def test_the_second_look_trains_only_the_undecided_cells_new_seeds(tiny_model_di
     assert sorted(str(path.relative_to(directory / "results/runs").parent) for path in new) == [
         "tiny/copy/all/seed3", "tiny/copy/late/seed3", "tiny/dense/none/seed3"]
     text = (directory / report).read_text()
-    assert "| look 1 (3 seeds) |" in text and "| undecided after look 2 |" in text, text
+    assert "| look 1 (3 seeds) |" in text and "| undecided after look 2 (4 seeds) |" in text, text
     assert "Sequential design: looks at 3, 4 seeds" in text
     assert scheduled_jobs(directory, report) == {}
 
@@ -227,7 +227,7 @@ def test_cells_whose_order_swaps_between_looks_merge_by_what_they_are():
     assert by_task["a"].verdict == SUPPORTED and by_task["b"].verdict == CANNOT_TELL
     assert merged.verdict == CANNOT_TELL
     rows = merged.evidence.set_index("task")
-    assert rows.loc["a", "decided"] == "look 1 (3 seeds)" and rows.loc["b", "decided"] == "undecided after look 2"
+    assert rows.loc["a", "decided"] == "look 1 (3 seeds)" and rows.loc["b", "decided"] == "undecided after look 2 (5 seeds)"
     going = undecided_groups(judge_looks(design, runs, learned, judge, last=0))
     assert ("runs", "b", "bb_b", "all") in going and ("learned", "b", "regular", "target0.7") in going
     assert not any(group[1] == "a" for group in going), "a is decided: it gets no more seeds"

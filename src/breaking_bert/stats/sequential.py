@@ -144,7 +144,7 @@ def merge_looks(design: Design, per_look: list[list]) -> list:
             cells.append(verdict.cells[c])
             evidence.loc[row] = verdict.evidence.loc[verdict.cell_rows[c]]
             decided_at.append(f"look {look + 1} ({design.looks[look]} seeds)" if verdict.cells[c].verdict in DEFINITIVE
-                              else f"undecided after look {look + 1}")
+                              else f"undecided after look {look + 1} ({design.looks[look]} seeds)")
         evidence["decided"] = ""
         evidence.loc[last.cell_rows, "decided"] = decided_at
         keys, rows = list(last.cell_keys), list(last.cell_rows)
