@@ -4,10 +4,12 @@ Snakemake shows a failed script job as ``CalledProcessError ... message: None``;
 the job's log. So each script sends its stderr to the log and, through this excepthook, prints
 the error that ends it to the console as well, with the log's path.
 
-At exit the log's last line is the job's peak resident memory, from the kernel (getrusage): the
-job's own and its largest waited-for child's. Snakemake's benchmark file samples memory every 30 s
-from ~15 s into a job, so it misses a short job's peak, or a long job's brief one; ``./run.sh
-memory`` reads this line first (memory_check.py).
+At exit the log's last line is the job's peak resident memory, from the kernel: ``VmHWM`` of the
+job's process (/proc/self/status), which starts afresh when Snakemake's shell execs the script (the
+rusage peak would not: it inherits the Snakemake process's size, and a child started with fork,
+such as ``git``, inherits the job's). Snakemake's benchmark file samples the whole process tree
+every 30 s from ~15 s into a job, so it misses a short job's peak, or a long job's brief one, but
+sees child processes; ``./run.sh memory`` takes the larger of the two (memory_check.py).
 """
 
 from __future__ import annotations
@@ -16,15 +18,23 @@ import atexit
 import resource
 import sys
 import traceback
+from pathlib import Path
 
-PEAK_MEMORY = "peak resident memory (MiB): "  # then "<own> + <largest child>", read by memory_check
+PEAK_MEMORY = "peak resident memory of the job's process (MiB): "  # then the number, read by memory_check
+
+
+def peak_memory_mib() -> float:
+    """The process's peak resident set (VmHWM, KiB in /proc) in MiB; ru_maxrss where /proc has none."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def peak_memory_line() -> str:
-    """Linux reports ru_maxrss in KiB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return f"{PEAK_MEMORY}{own:.0f} + {child:.0f}"
+    return f"{PEAK_MEMORY}{peak_memory_mib():.0f}"
 
 
 def log_to(path: str, mode: str = "w") -> None:
