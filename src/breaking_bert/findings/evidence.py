@@ -41,7 +41,7 @@ def findings_report(tables: dict[str, str | Path], predictions: dict[str, pd.Dat
     summary = read_runs_table(tables["summary"])
     learned_runs = None
     if "learned_runs" in tables:
-        learned_runs = attach_predictions(pd.read_csv(tables["learned_runs"]), predictions["learned_runs"])
+        learned_runs = attach_predictions(read_runs_table(tables["learned_runs"]), predictions["learned_runs"])
     # of a sequential design, each cell as judged at the look that decided it
     verdicts = design_verdicts(seeds, runs, learned_runs, thresholds)
     sections = [learned_degree_placement(pd.read_csv(tables["learned_summary"]))] if learned_runs is not None else []
@@ -51,18 +51,48 @@ def findings_report(tables: dict[str, str | Path], predictions: dict[str, pd.Dat
     return render_report(verdicts, summary, sections, seeds, warnings=collapsed_runs(runs, learned_runs))
 
 
-def findings_params(configs: list[Path]) -> dict:
-    """The findings rule's parameters that these config files give: ``seeds`` and ``thresholds``
-    (config ``findings``), the schema's defaults where they say nothing."""
+def _merged(base: dict, over: dict) -> dict:
+    """``over`` merged into ``base`` key by key, nested mappings too, as Snakemake merges --configfile files."""
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged
+
+
+def run_config(configs: list[Path], checkout: Path) -> dict:
+    """The config these files give the workflow of ``checkout``: merged in order as Snakemake merges
+    them, over the Snakefile's default (its config/config.yaml) where none names tasks, with the
+    schema's default seeds design where none is given."""
     import yaml
 
     config = {}
     for path in configs:
-        config.update(yaml.safe_load(Path(path).read_text()) or {})
-    schema = yaml.safe_load((Path(__file__).resolve().parents[3] / "config" / "schema.yaml").read_text())["properties"]
-    thresholds = {key: spec["default"] for key, spec in schema["findings"]["properties"].items()}
-    thresholds.update(config.get("findings") or {})
-    return {"seeds": config.get("seeds", schema["seeds"]["default"]), "thresholds": thresholds}
+        config = _merged(config, yaml.safe_load(Path(path).read_text()) or {})
+    if "tasks" not in config:  # the Snakefile's fallback
+        config = _merged(yaml.safe_load((checkout / "config" / "config.yaml").read_text()) or {}, config)
+    if "seeds" not in config:
+        config["seeds"] = yaml.safe_load((checkout / "config" / "schema.yaml").read_text())["properties"]["seeds"]["default"]
+    return config
+
+
+def findings_params(config: dict) -> dict:
+    """The findings rule's parameters in this config (run_config's): ``seeds`` and ``thresholds``
+    (``findings``, the defaults of the code writing the page where it says nothing)."""
+    from .cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
+
+    thresholds = {"negligible_drop": NEGLIGIBLE_DROP, "high_sparsity": HIGH_SPARSITY, "sparsity_tolerance": SPARSITY_TOLERANCE}
+    return {"seeds": config["seeds"], "thresholds": _merged(thresholds, config.get("findings") or {})}
+
+
+def findings_tables(config: dict) -> list[str]:
+    """TABLES' names the findings rule reads for this config (workflow/rules/common/inputs.smk):
+    learned runs only where it trains them, retained mass and cost only where it measures cost."""
+    names = ["runs", "summary", "eval_sampling"]
+    if config.get("learned_sparsity"):
+        names += ["learned_runs", "learned_summary"]
+    if (config.get("cost") or {}).get("enabled", True):
+        names += ["retained", "cost"]
+    return names
 
 
 def _digits(values) -> str | list:
@@ -76,15 +106,17 @@ def _ids(values: str | list) -> list[int]:
 
 
 def write_evidence(results: Path, configs: list[Path], folder: Path, metrics: dict[str, list[Path]]) -> None:
-    """The findings rule's inputs of this results folder into ``folder``: its tables, the eval
-    predictions of the runs whose metrics.json files ``metrics`` names (by TABLES' runs table
-    name), and the parameters of ``configs``."""
+    """The findings rule's inputs of this results folder, as these config files ran it, into
+    ``folder``: the tables it reads (a folder shared with another config holds others), the eval
+    predictions of the runs whose metrics.json files ``metrics`` names (by TABLES' runs table name),
+    and its parameters."""
     from ..stats.eval_sampling import read_predictions
 
+    config = run_config(configs, results.parent)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in TABLES.values():
-        if (results / "tables" / name).exists():
-            shutil.copyfile(results / "tables" / name, folder / name)
+    for key in findings_tables(config):
+        shutil.copyfile(results / "tables" / TABLES[key], folder / TABLES[key])
+    metrics = {table: paths for table, paths in metrics.items() if table in findings_tables(config)}
     labels, lines = {}, []
     for table, paths in metrics.items():
         for run in read_predictions(paths, PREDICTED_TABLES[table]).to_dict("records"):
@@ -97,7 +129,7 @@ def write_evidence(results: Path, configs: list[Path], folder: Path, metrics: di
             lines.append(json.dumps({"table": table, **run, "eval_predictions": None if predicted is None else _digits(predicted)}))
     (folder / "predictions.jsonl").write_text("\n".join(lines) + "\n")
     (folder / "labels.json").write_text(json.dumps(labels, indent=0) + "\n")
-    (folder / "params.json").write_text(json.dumps(findings_params(configs), indent=2, sort_keys=True) + "\n")
+    (folder / "params.json").write_text(json.dumps(findings_params(config), indent=2, sort_keys=True) + "\n")
 
 
 def read_evidence(folder: Path) -> tuple[dict[str, Path], dict[str, pd.DataFrame], dict]:
@@ -107,7 +139,7 @@ def read_evidence(folder: Path) -> tuple[dict[str, Path], dict[str, pd.DataFrame
     tables = {key: folder / name for key, name in TABLES.items() if (folder / name).exists()}
     labels = {task: _ids(values) for task, values in json.loads((folder / "labels.json").read_text()).items()}
     rows = {table: [] for table in PREDICTED_TABLES}
-    for line in (folder / "predictions.jsonl").read_text().splitlines():
+    for line in filter(None, (folder / "predictions.jsonl").read_text().splitlines()):
         run = json.loads(line)
         predicted = run["eval_predictions"]
         rows[run.pop("table")].append({**run, "eval_predictions": None if predicted is None else _ids(predicted),

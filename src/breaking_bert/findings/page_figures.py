@@ -66,9 +66,9 @@ def redraw(results: Path, folder: Path) -> dict[str, str]:
 
 
 def this_commit() -> str:
-    """The commit of the code writing the page (its rule judges, its figure code draws)."""
-    return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
-                          cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    """The commit of the code writing the page (its figure code draws), '-dirty' with uncommitted changes."""
+    return subprocess.run(["git", "describe", "--always", "--abbrev=12", "--dirty=-dirty"], capture_output=True,
+                          text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
 
 
 def figures_section(figures: dict[str, str], folder: str, commit: str) -> list[str]:
