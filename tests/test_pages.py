@@ -14,7 +14,8 @@ from breaking_bert.findings.page import refresh_pages, render_page, verdict_tabl
 from breaking_bert.stats.eval_sampling import COLUMNS as EVAL_SAMPLING_COLUMNS, prediction_columns
 from runs_tables import _placements, _runs
 
-PAGES = Path(__file__).resolve().parent.parent / "docs" / "results"
+REPO = Path(__file__).resolve().parent.parent
+PAGES = REPO / "docs" / "results"
 THRESHOLDS = findings_params({"seeds": [0]})["thresholds"]  # the defaults
 
 
