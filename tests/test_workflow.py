@@ -352,6 +352,6 @@ def test_every_job_is_checked_against_the_memory_its_rule_declares(finished_run)
     for log, benchmark in zip(finetunes["log"], finetunes["benchmark"]):
         assert logged_peak(finished_run / log) < 1.3 * sampled_peak(finished_run / benchmark) + 50, log
     # the data stages declare a base plus a multiple of what they read: on the tiny task, little
-    for rule, base in {"prepare_data": 1000, "tokens": 600, "masks": 1000}.items():
+    for rule, base in {"prepare_data": 1000, "tokens": 900, "masks": 1000}.items():
         assert base * mib <= table.loc[rule, "declared MiB (most)"] < (base + 100) * mib, rule
     assert main(finished_run) == 0

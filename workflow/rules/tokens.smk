@@ -15,8 +15,9 @@ rule tokens:
     conda:
         f"{ENVS}/torch.yaml"
     resources:
-        # IMDB (9 MiB of text) peaked at 2,027 MB (the kernel's peak; docs/BENCHMARKS.md): 200 a MiB
-        mem_mb=memory_mb(600, per_input_mb=200),
+        # IMDB (9 MiB of text) peaked at 1,932 MiB, Rotten Tomatoes at 485 (the kernel's peak;
+        # docs/BENCHMARKS.md): 200 a MiB, on a base that leaves a SLURM job's Snakemake processes 300 MiB
+        mem_mb=memory_mb(900, per_input_mb=200),
     params:
         model=canonical(config["model"]),
     script:
