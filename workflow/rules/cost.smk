@@ -17,7 +17,7 @@ rule cost:
         f"{ENVS}/torch.yaml"
     threads: 2
     resources:
-        # the model on cost.retained_examples examples: IMDB at 256 wordpieces peaked at 1,476 MiB; the
+        # the model on cost.retained_examples examples: IMDB at 256 wordpieces sampled 1,458 MiB; the
         # base leaves the 300 MiB a SLURM job's own Snakemake processes add (docs/BENCHMARKS.md)
         mem_mb=memory_mb(2100, per_input_mb=10),
     params:

@@ -81,7 +81,8 @@ def findings_params(config: dict) -> dict:
     from .cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
 
     thresholds = {"negligible_drop": NEGLIGIBLE_DROP, "high_sparsity": HIGH_SPARSITY, "sparsity_tolerance": SPARSITY_TOLERANCE}
-    return {"seeds": config["seeds"], "thresholds": _merged(thresholds, config.get("findings") or {})}
+    # one level, as the schema's defaults fill the rule's params: a given negligible_drop replaces the default whole
+    return {"seeds": config["seeds"], "thresholds": {**thresholds, **(config.get("findings") or {})}}
 
 
 def findings_tables(config: dict) -> list[str]:

@@ -124,7 +124,7 @@ def render_page(name: str, evidence: Path, figures_folder: str) -> str:
              "| finding | verdict |", "| --- | --- |", *[f"| {finding} | **{verdict}** |" for finding, verdict in summary],
              "", *verdict_scopes(report), *_run_report_line((evidence / RUN_REPORT).read_text(), report),
              "## How to get the same", "", "The runs, and the run's own report:", "", "```", f"{checkout}{command}", "```",
-             "", f"then this page, with the checkout's code: `./run.sh page {name} results {' '.join(shown)}`.", "",
+             "", f"then, back on a checkout of this code, this page: `./run.sh page {name} results {' '.join(shown)}`.", "",
              "## What ran", ""]
     if not commits:
         lines.append("- Code: no commit recorded (the config ran without tracking).")
@@ -157,6 +157,7 @@ def render_page(name: str, evidence: Path, figures_folder: str) -> str:
 def write_page(name: str, results: Path, configs: list[Path], pages: Path) -> Path:
     """docs/results/<name>.md, its figures in docs/results/<name>/ and its evidence in
     docs/results/<name>/evidence/ (replacing earlier ones)."""
+    written_by = this_commit()  # before this writes anything
     folder = pages / name
     if folder.exists():
         shutil.rmtree(folder)
@@ -167,7 +168,7 @@ def write_page(name: str, results: Path, configs: list[Path], pages: Path) -> Pa
     write_evidence(results, configs, evidence, {"runs": [d / "metrics.json" for d in runs["finetune"]],
                                                 "learned_runs": [d / "metrics.json" for d in runs["learned"]]})
     shutil.copyfile(results / "findings.md", evidence / RUN_REPORT)
-    facts = {**run_facts(results, configs), "figures": figures, "written_by": this_commit()}
+    facts = {**run_facts(results, configs), "figures": figures, "written_by": written_by}
     (evidence / "page.json").write_text(json.dumps(facts, indent=1) + "\n")
     page = pages / f"{name}.md"
     page.write_text(render_page(name, evidence, name))

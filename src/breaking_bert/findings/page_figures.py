@@ -66,9 +66,13 @@ def redraw(results: Path, folder: Path) -> dict[str, str]:
 
 
 def this_commit() -> str:
-    """The commit of the code writing the page (its figure code draws), '-dirty' with uncommitted changes."""
-    return subprocess.run(["git", "describe", "--always", "--abbrev=12", "--dirty=-dirty"], capture_output=True,
-                          text=True, cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    """The commit of the code writing the page (its figure code draws), '-dirty' where the library
+    or the workflow has uncommitted changes (the pages the tool writes do not count)."""
+    here = Path(__file__).parent
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                            cwd=here).stdout.strip() or "unknown"
+    changed = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "src", "workflow"], cwd=here.parents[2]).returncode
+    return commit + ("-dirty" if changed else "")
 
 
 def figures_section(figures: dict[str, str], folder: str, commit: str) -> list[str]:
