@@ -114,10 +114,11 @@ def write_evidence(results: Path, configs: list[Path], folder: Path, metrics: di
     from ..stats.eval_sampling import read_predictions
 
     config = run_config(configs, results.parent)
+    read = findings_tables(config)
     folder.mkdir(parents=True, exist_ok=True)
-    for key in findings_tables(config):
+    for key in read:
         shutil.copyfile(results / "tables" / TABLES[key], folder / TABLES[key])
-    metrics = {table: paths for table, paths in metrics.items() if table in findings_tables(config)}
+    metrics = {table: paths for table, paths in metrics.items() if table in read}
     labels, lines = {}, []
     for table, paths in metrics.items():
         for run in read_predictions(paths, PREDICTED_TABLES[table]).to_dict("records"):

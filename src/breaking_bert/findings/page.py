@@ -23,10 +23,10 @@ import sys
 from pathlib import Path
 
 from .evidence import evidence_report, write_evidence
-
-RUN_REPORT = "run_findings.md"  # the run's own report, verbatim, in its evidence
 from .page_figures import figures_section, redraw, this_commit
 from .run_facts import cpu_hours, invocations, recorded_commits, run_directories, run_fingerprints
+
+RUN_REPORT = "run_findings.md"  # the run's own report, verbatim, in its evidence
 
 VERDICT_ROW = re.compile(r"^\| (?P<finding>.+?) \| \*\*(?P<verdict>[^*]+)\*\* \|$")
 
@@ -82,7 +82,7 @@ def _demoted(report: str) -> str:
 
 def run_facts(results: Path, configs: list[Path], cores: int = 2) -> dict:
     """What ran, for page.json: the commits the runs recorded, the runs, CPU hours, the Snakemake
-    invocations, the configs as the checkout names them, and the run's own report's verdicts."""
+    invocations, and the configs as the checkout names them."""
     runs = run_directories(results)
     commits = recorded_commits(results, run_fingerprints(runs))
     walls = invocations(results.parent, configs)
