@@ -108,6 +108,16 @@ def test_a_page_says_what_its_report_says_with_what_ran_and_what_it_cost(tmp_pat
     assert "\n## Findings\n" in text and "\n### 1. Late-layer" in text, "the report's headings one level down"
 
 
+def test_a_sequential_page_whose_rule_changed_is_rerun_not_refreshed():
+    from breaking_bert.findings.page import same_sequential_rule
+
+    ran = "x\nSequential design: looks at 3, 5 and 7 seeds, level 0.02 each\n"
+    same_sequential_rule(ran, ran, "e")  # the same rule: nothing to say
+    same_sequential_rule("fixed\n", "fixed, reworded\n", "e")  # a fixed design replays nothing
+    with pytest.raises(ValueError, match="rerun the experiment"):
+        same_sequential_rule(ran, ran.replace("0.02", "0.025"), "e")
+
+
 def test_verdict_tables_read_each_table_of_a_page():
     text = "| finding | verdict |\n| --- | --- |\n| a | **supported** |\n| b | **cannot tell** |\n\nx\n| a | **partly** |\n"
     assert verdict_tables(text) == [[("a", "supported"), ("b", "cannot tell")], [("a", "partly")]]

@@ -105,11 +105,22 @@ def _run_report_line(run_report: str, report: str) -> list[str]:
             "committed beside this page); the run's own report, by the code that ran it, gave " + said, ""]
 
 
+def same_sequential_rule(run_report: str, report: str, name: str) -> None:
+    """A sequential design's run chose which seeds to run by its own rule: a page whose rule (its
+    looks, levels or words) is no longer today's would judge cells on seeds another rule gave them.
+    Such a page is rerun, not refreshed."""
+    ran, now = ([line for line in text.splitlines() if line.startswith("Sequential design: ")] for text in (run_report, report))
+    if ran != now:
+        raise ValueError(f"{name}: the sequential design's rule is not the one that chose this run's seeds; rerun the "
+                         "experiment and write its page again (./run.sh page), a refresh would replay the looks on them")
+
+
 def render_page(name: str, evidence: Path, figures_folder: str) -> str:
     """The page's Markdown from its evidence folder (write_page); ``figures_folder``: where the
     figures are linked from (relative to the page)."""
     facts = json.loads((evidence / "page.json").read_text())
-    report = evidence_report(evidence)
+    report, run_report = evidence_report(evidence), (evidence / RUN_REPORT).read_text()
+    same_sequential_rule(run_report, report, name)
     (summary,) = verdict_tables(report)[:1] or [[]]
     shown = [config["label"] for config in facts["configs"]]
     command = f"snakemake --cores {facts['cores']} --configfile {' '.join(shown)}"
@@ -122,7 +133,7 @@ def render_page(name: str, evidence: Path, figures_folder: str) -> str:
              "report is the one the code of this checkout makes of them (`./run.sh page refresh`). Nothing is "
              "written by hand._", "",
              "| finding | verdict |", "| --- | --- |", *[f"| {finding} | **{verdict}** |" for finding, verdict in summary],
-             "", *verdict_scopes(report), *_run_report_line((evidence / RUN_REPORT).read_text(), report),
+             "", *verdict_scopes(report), *_run_report_line(run_report, report),
              "## How to get the same", "", "The runs, and the run's own report:", "", "```", f"{checkout}{command}", "```",
              "", f"then, back on a checkout of this code, this page: `./run.sh page {name} results {' '.join(shown)}`.", "",
              "## What ran", ""]
