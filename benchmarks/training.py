@@ -37,6 +37,38 @@ def bench_engine():
                runs=results, ratio=sparse / dense, goal=">= 0.95")
 
 
+def _trainer_rows(tokens_path) -> list[dict]:
+    """A tokens file as plain dicts: the Trainer batches them like a datasets.Dataset's rows."""
+    frame = pd.read_parquet(tokens_path)
+    return [{"input_ids": ids.tolist(), "token_type_ids": types.tolist(), "labels": int(label)}
+            for ids, types, label in zip(frame["input_ids"], frame["token_type_ids"], frame["label"])]
+
+
+def _run_trainer(paths, output_dir, bf16, warmup_steps, device, epochs, batch, tokenizer):
+    """One Hugging Face Trainer run, dense, with the engine's settings: (train samples/s, accuracy)."""
+    import torch
+    from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
+                              TrainingArguments)
+
+    from breaking_bert.finetune import classification_metrics
+    from breaking_bert.models import resolve_model_path
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        resolve_model_path(MODEL["name_or_path"]), num_labels=2, attn_implementation="sdpa")
+    args = TrainingArguments(output_dir=output_dir, per_device_train_batch_size=batch, per_device_eval_batch_size=128,
+                             num_train_epochs=epochs, learning_rate=5e-5, weight_decay=0.01, warmup_steps=warmup_steps,
+                             train_sampling_strategy="group_by_length", save_strategy="no", report_to=[],
+                             use_cpu=device == "cpu", bf16=bf16, seed=0, logging_strategy="no", disable_tqdm=True)
+    evaluation = _trainer_rows(paths["eval"][0])
+    trainer = Trainer(model=model, args=args, train_dataset=_trainer_rows(paths["train"][0]), eval_dataset=evaluation,
+                      data_collator=DataCollatorWithPadding(tokenizer))
+    output = trainer.train()
+    predictions = trainer.predict(evaluation)
+    accuracy = classification_metrics(predictions.predictions.argmax(-1), predictions.label_ids, 2)["accuracy"]
+    return output.metrics["train_samples_per_second"], accuracy
+
+
 def bench_trainer():
     """Our engine vs the Hugging Face Trainer: same model, data, batch size, epochs, dense, same
     precision on both sides (fp32; also bf16 autocast on a GPU, the engine's default there, and on
@@ -44,22 +76,14 @@ def bench_trainer():
     configured by default (the last layer for [CLS] only) and with the full last layer, as the
     Trainer computes it; the three alternate (ABCABC)."""
     import torch
-    from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
 
-    from breaking_bert.finetune import FinetuneJob, TrainingConfig, classification_metrics, run_finetune
-    from breaking_bert.models import resolve_model_path
+    from breaking_bert.finetune import FinetuneJob, TrainingConfig, run_finetune
 
     device = bench_device()
     epochs, batch = 2, 32
     with tempfile.TemporaryDirectory() as tmp:
         paths, _, _ = prepare_run_inputs(Path(tmp), 800 if device == "cpu" else 3200)
         torch.set_num_threads(2)
-
-        def load(split):  # plain dicts: the Trainer batches them like a datasets.Dataset's rows
-            frame = pd.read_parquet(paths[split][0])
-            return [{"input_ids": ids.tolist(), "token_type_ids": types.tolist(), "labels": int(label)}
-                    for ids, types, label in zip(frame["input_ids"], frame["token_type_ids"], frame["label"])]
 
         def run_ours(repeat, bf16, cls_only):
             job = FinetuneJob(
@@ -71,31 +95,16 @@ def bench_trainer():
             )
             return run_finetune(job)
 
-        def run_trainer(repeat, bf16, warmup_steps):
-            torch.manual_seed(0)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                resolve_model_path(MODEL["name_or_path"]), num_labels=2, attn_implementation="sdpa")
-            args = TrainingArguments(output_dir=f"{tmp}/trainer{repeat}{bf16}", per_device_train_batch_size=batch,
-                                     per_device_eval_batch_size=128, num_train_epochs=epochs, learning_rate=5e-5,
-                                     weight_decay=0.01, warmup_steps=warmup_steps,
-                                     train_sampling_strategy="group_by_length", save_strategy="no", report_to=[],
-                                     use_cpu=device == "cpu", bf16=bf16, seed=0, logging_strategy="no",
-                                     disable_tqdm=True)
-            trainer = Trainer(model=model, args=args, train_dataset=load("train"), eval_dataset=load("eval"),
-                              data_collator=DataCollatorWithPadding(tokenizer))
-            output = trainer.train()
-            predictions = trainer.predict(load("eval"))
-            accuracy = classification_metrics(predictions.predictions.argmax(-1), predictions.label_ids, 2)["accuracy"]
-            return output.metrics["train_samples_per_second"], accuracy
-
         tokenizer = load_tokenizer(MODEL)
+        trainer_settings = {"device": device, "epochs": epochs, "batch": batch, "tokenizer": tokenizer}
         # bf16 autocast on both sides where the hardware has it (a GPU, or a CPU with bf16 instructions)
         for bf16 in (False, True) if device == "cuda" or cpu_has_bf16() else (False,):
             ours, full, theirs = [], [], []
             for repeat in range(2):  # ABCABC: machine drift hits every side alike
                 ours.append(run_ours(repeat, bf16, cls_only=True))
                 full.append(run_ours(repeat, bf16, cls_only=False))
-                theirs.append(run_trainer(repeat, bf16, int(0.1 * ours[0]["history"][-1]["step"])))
+                theirs.append(_run_trainer(paths, f"{tmp}/trainer{repeat}{bf16}", bf16,
+                                           int(0.1 * ours[0]["history"][-1]["step"]), **trainer_settings))
             ours_speed = float(np.mean([m["train_samples_per_second"] for m in ours]))
             full_speed = float(np.mean([m["train_samples_per_second"] for m in full]))
             trainer_speed = float(np.mean([speed for speed, _ in theirs]))

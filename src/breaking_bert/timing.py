@@ -117,6 +117,29 @@ def _best_of(function, repeats: int) -> float:
     return min(times)
 
 
+def _sparse_kernel(kernel: str, mask: torch.Tensor, q, k, v, block: int, backward: bool, device: str):
+    """The block-sparse attention call to time on these inputs: FlexAttention with the mask's block
+    mask, or ``banded_attention`` (neighbour masks only)."""
+    length = mask.shape[0]
+    if kernel == "flex":
+        from torch.nn.attention.flex_attention import flex_attention
+
+        from .attention import pad_length, to_block_mask
+
+        # whole blocks only, as in the flex backend (a partial block is wrong on some CPUs)
+        block_mask = to_block_mask(mask.to(device)[None, None], block_size=block)
+        padded = block_mask.seq_lengths[0]
+        flex_q, flex_k, flex_v = (pad_length(x.detach(), padded).requires_grad_(backward) for x in (q, k, v))
+        flex = torch.compile(flex_attention, dynamic=False)
+        return lambda: flex(flex_q, flex_k, flex_v, block_mask=block_mask)[..., :length, :]
+    if kernel == "band":
+        window = neighbour_window(mask)
+        if not torch.equal(mask, band_mask(length, window)):
+            raise ValueError("the band kernel computes neighbour masks |i - j| <= w only")
+        return lambda: banded_attention(q, k, v, window, block=block)
+    raise ValueError(f"kernel {kernel!r}; allowed: flex, band")
+
+
 def time_block_sparse_vs_dense(mask: torch.Tensor, heads: int = 12, head_dim: int = 64, block: int = 128,
                                repeats: int = 3, backward: bool = False, device: str = "cpu",
                                kernel: str = "flex", dtype: torch.dtype = torch.float32) -> dict:
@@ -128,28 +151,7 @@ def time_block_sparse_vs_dense(mask: torch.Tensor, heads: int = 12, head_dim: in
     length = mask.shape[0]
     q, k, v = (torch.randn(1, heads, length, head_dim, device=device, dtype=dtype, requires_grad=backward)
                for _ in range(3))
-    if kernel == "flex":
-        from torch.nn.attention.flex_attention import flex_attention
-
-        from .attention import pad_length, to_block_mask
-
-        # whole blocks only, as in the flex backend (a partial block is wrong on some CPUs)
-        block_mask = to_block_mask(mask.to(device)[None, None], block_size=block)
-        padded = block_mask.seq_lengths[0]
-        flex_q, flex_k, flex_v = (pad_length(x.detach(), padded).requires_grad_(backward) for x in (q, k, v))
-        flex = torch.compile(flex_attention, dynamic=False)
-
-        def sparse_attention():
-            return flex(flex_q, flex_k, flex_v, block_mask=block_mask)[..., :length, :]
-    elif kernel == "band":
-        window = neighbour_window(mask)
-        if not torch.equal(mask, band_mask(length, window)):
-            raise ValueError("the band kernel computes neighbour masks |i - j| <= w only")
-
-        def sparse_attention():
-            return banded_attention(q, k, v, window, block=block)
-    else:
-        raise ValueError(f"kernel {kernel!r}; allowed: flex, band")
+    sparse_attention = _sparse_kernel(kernel, mask, q, k, v, block, backward, device)
 
     def synchronize():
         if device.startswith("cuda"):

@@ -74,6 +74,37 @@ def _judge_each(measured: list[tuple[Difference | Outcome, str]]) -> list[tuple[
     return judged
 
 
+def _against_each_variant(runs: pd.DataFrame, learned_runs: pd.DataFrame) -> list[tuple]:
+    """(point, variant, measured) for every full BigBird cell (g, w, r > 0) masked at every layer,
+    by sparsity, and every learned variant of its task: the frontier's difference from the cell."""
+    summary = summarize(runs)
+    bigbird = summary[(summary["kind"] == "bigbird") & (summary["placement"] == "all")]
+    full = [_is_full_bigbird(degrees_from_columns(row)) for _, row in bigbird.iterrows()]
+    bigbird = bigbird.loc[np.asarray(full, dtype=bool)]
+    compared_points = []
+    for _, point in bigbird.sort_values("sparsity_mean").iterrows() if len(bigbird) else ():
+        cell = {"task": point["task"], "pattern": point["pattern"], "placement": point["placement"]}
+        bigbird_scores, sparsity = _scores(runs, **cell), _by_seed(runs, SPARSITY, **cell)
+        for variant in sorted(learned_runs.loc[learned_runs["task"] == point["task"], "variant"].unique()):
+            compared_points.append((point, variant, _against_frontier(learned_runs, point["task"], variant, sparsity,
+                                                                      bigbird_scores)))
+    return compared_points
+
+
+def _bigbird_row(point, variant: str, judged: tuple, counted: bool, high_sparsity: float) -> dict:
+    """A BigBird point's row of finding 4's table: a control's or an uncounted cell's verdict in brackets."""
+    outcome, compared, paired = judged
+    label = outcome.verdict
+    if is_control(variant):
+        label = f"({outcome.verdict}; control: the windows alone, not counted)"
+    elif not counted:
+        label = f"({outcome.verdict}; effective sparsity below {high_sparsity}, not counted)"
+    return {"task": point["task"], "bigbird": f"{point['pattern']} ({point['degrees']})",
+            "bigbird sparsity": point["sparsity_mean"], "bigbird effective sparsity": point[SPARSITY],
+            "bigbird score": point["score_mean"], "seeds": paired, "learned frontier at that sparsity": compared,
+            "verdict": label, "why": outcome.why}
+
+
 def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None, high_sparsity: float = HIGH_SPARSITY) -> Verdict:
     """Finding 4: learned neighbour degrees dominate fixed BigBird patterns at high sparsity.
 
@@ -89,45 +120,17 @@ def learned_beats_bigbird(runs: pd.DataFrame, learned_runs: pd.DataFrame | None,
     name = "4. Learned neighbour degrees dominate fixed BigBird patterns at high sparsity"
     if learned_runs is None or learned_runs.empty:
         return Verdict(name, NOT_TESTED, "no learned-sparsity run (experiment 3) in this config")
-    summary = summarize(runs)
-    bigbird = summary[(summary["kind"] == "bigbird") & (summary["placement"] == "all")]
-    full = [_is_full_bigbird(degrees_from_columns(row)) for _, row in bigbird.iterrows()]
-    bigbird = bigbird.loc[np.asarray(full, dtype=bool)]
-    compared_points = []  # (point, variant, measured)
-    for _, point in bigbird.sort_values("sparsity_mean").iterrows() if len(bigbird) else ():
-        cell = {"task": point["task"], "pattern": point["pattern"], "placement": point["placement"]}
-        bigbird_scores, sparsity = _scores(runs, **cell), _by_seed(runs, SPARSITY, **cell)
-        for variant in sorted(learned_runs.loc[learned_runs["task"] == point["task"], "variant"].unique()):
-            compared_points.append((point, variant, _against_frontier(learned_runs, point["task"], variant, sparsity,
-                                                                      bigbird_scores)))
+    compared_points = _against_each_variant(runs, learned_runs)  # (point, variant, measured)
     # the gate and the comparison on one measure: effective sparsity
     counted = [point[SPARSITY] >= high_sparsity and not is_control(variant) for point, variant, _ in compared_points]
     judged = _judge_each([m for _, _, m in compared_points])
     rows, outcomes, counted_rows, keys = [], [], [], []
     for i, (point, variant, _) in enumerate(compared_points):
-        outcome, compared, paired = judged[i]
         if counted[i]:
-            outcomes.append(outcome)
+            outcomes.append(judged[i][0])
             counted_rows.append(len(rows))
             keys.append((point["task"], point["pattern"], variant))
-        label = outcome.verdict
-        if is_control(variant):
-            label = f"({outcome.verdict}; control: the windows alone, not counted)"
-        elif not counted[i]:
-            label = f"({outcome.verdict}; effective sparsity below {high_sparsity}, not counted)"
-        rows.append(
-            {
-                "task": point["task"],
-                "bigbird": f"{point['pattern']} ({point['degrees']})",
-                "bigbird sparsity": point["sparsity_mean"],
-                "bigbird effective sparsity": point[SPARSITY],
-                "bigbird score": point["score_mean"],
-                "seeds": paired,
-                "learned frontier at that sparsity": compared,
-                "verdict": label,
-                "why": outcome.why,
-            }
-        )
+        rows.append(_bigbird_row(point, variant, judged[i], counted[i], high_sparsity))
     evidence = pd.DataFrame(rows)
     if not outcomes:
         return Verdict(name, NOT_TESTED, f"no full BigBird point (g, w, r > 0) at placement 'all' reached effective "
