@@ -405,7 +405,7 @@ def test_each_rules_conda_env_holds_what_its_jobs_import():
 
 def test_the_rehearsal_overlay_runs_the_gpu_box_grid_cut_short(tmp_path):
     """config/overlays/rehearsal.yaml over embedded_gpu.yaml schedules the same jobs, rule for rule
-    (every pattern, placement, seed, learned target and mask set), with training cut to 2 steps of 8
+    (every pattern, placement, seed, learned target and mask set), with training cut to 2 steps of 4
     (part of each run's identity) and the tasks subsampled."""
     def jobs(*configs):
         result = plan(configs[0], tmp_path / str(len(configs)), *configs[1:])
