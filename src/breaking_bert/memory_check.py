@@ -1,4 +1,4 @@
-"""Did each job stay within the memory its rule declares? (``./run.sh memory [checkout]``)
+"""Did each job stay within the memory and time its rule declares? (``./run.sh memory [checkout]``)
 
 Snakemake schedules local jobs side by side by ``mem_mb`` and SLURM kills a job that exceeds it,
 so a declaration below what a job uses fails on a cluster what passed on a laptop. This reads what
@@ -12,6 +12,8 @@ at all (killed before writing either), and names the rules whose jobs come near 
 above 90% of it, or within ``SLURM_OVERHEAD_MIB`` of it, which a SLURM job's cgroup also holds (the
 batch shell, the job step's Snakemake processes and srun). A job with no ``mem_mb`` is listed as
 undeclared. The latest log that names a benchmark file wins (a job rerun with other resources).
+Time the same way: a rule's ``runtime`` (minutes; SLURM ends a job that outlasts it) against the
+wall time its benchmark file records.
 """
 
 from __future__ import annotations
@@ -52,8 +54,10 @@ def declared_jobs(checkout: Path) -> pd.DataFrame:
                 resources = dict(part.split("=", 1) for part in field["value"].split(", ") if "=" in part)
                 mib = (float(resources["mem_mib"]) if "mem_mib" in resources
                        else float(resources["mem_mb"]) * 1e6 / 2**20 if "mem_mb" in resources else float("nan"))
-                jobs[benchmark] = {"rule": rule, "benchmark": benchmark, "log": job_log, "declared_mib": mib}
-    return pd.DataFrame(list(jobs.values()), columns=["rule", "benchmark", "log", "declared_mib"])
+                minutes = float(resources["runtime"]) if resources.get("runtime", "").isdigit() else float("nan")
+                jobs[benchmark] = {"rule": rule, "benchmark": benchmark, "log": job_log, "declared_mib": mib,
+                                   "declared_min": minutes}
+    return pd.DataFrame(list(jobs.values()), columns=["rule", "benchmark", "log", "declared_mib", "declared_min"])
 
 
 def logged_peak(path: Path) -> float:
@@ -71,11 +75,17 @@ def logged_peak(path: Path) -> float:
     return max(peaks) if peaks else float("nan")
 
 
-def sampled_peak(path: Path) -> float:
-    """The benchmark file's max_rss (MiB), NaN where the file is gone."""
+def benchmarked(path: Path, column: str) -> float:
+    """The largest value of a benchmark file's column (``max_rss``: MiB, ``s``: wall seconds), NaN
+    where the file is gone."""
     if not path.exists():
         return float("nan")
-    return float(pd.to_numeric(pd.read_csv(path, sep="\t")["max_rss"], errors="coerce").max())
+    return float(pd.to_numeric(pd.read_csv(path, sep="\t")[column], errors="coerce").max())
+
+
+def sampled_peak(path: Path) -> float:
+    """The benchmark file's max_rss (MiB), NaN where the file is gone."""
+    return benchmarked(path, "max_rss")
 
 
 def measured(checkout: Path, jobs: pd.DataFrame) -> pd.DataFrame:
@@ -84,7 +94,8 @@ def measured(checkout: Path, jobs: pd.DataFrame) -> pd.DataFrame:
     logged = [logged_peak(checkout / log) if isinstance(log, str) else float("nan") for log in jobs["log"]]
     sampled = [sampled_peak(checkout / benchmark) for benchmark in jobs["benchmark"]]
     used = [max(a, b) if a == a and b == b else (a if a == a else b) for a, b in zip(logged, sampled)]
-    return jobs.assign(used_mib=used, sampled=[peak != peak for peak in logged])
+    wall = [benchmarked(checkout / benchmark, "s") / 60 for benchmark in jobs["benchmark"]]
+    return jobs.assign(used_mib=used, sampled=[peak != peak for peak in logged], wall_min=wall)
 
 
 def near_declaration(used: pd.Series, declared: pd.Series) -> pd.Series:
@@ -93,8 +104,9 @@ def near_declaration(used: pd.Series, declared: pd.Series) -> pd.Series:
 
 
 def per_rule(jobs: pd.DataFrame) -> pd.DataFrame:
-    """Per rule: jobs, the most declared and used, the least headroom, the jobs over and near their
-    declaration, measured by samples alone and not measured, the largest."""
+    """Per rule: jobs, the most memory declared and used, the least headroom, the jobs over and near
+    their declaration, measured by samples alone and not measured, the largest; the longest runtime
+    declared and wall time taken, and the jobs that took longer than they declared."""
     rows = []
     for rule, group in jobs.groupby("rule"):
         measured_jobs = group.dropna(subset=["used_mib"])
@@ -108,13 +120,16 @@ def per_rule(jobs: pd.DataFrame) -> pd.DataFrame:
                      "undeclared": int(group["declared_mib"].isna().sum()),
                      "sampled only": int((measured_jobs["sampled"]).sum()),
                      "unmeasured": int(group["used_mib"].isna().sum()),
+                     "runtime min (most)": group["declared_min"].max(),
+                     "wall min (most)": round(float(group["wall_min"].max()), 1),
+                     "jobs past runtime": int((group["wall_min"] > group["declared_min"]).sum()),
                      "largest": worst["benchmark"] if worst is not None else "-"})
     return pd.DataFrame(rows)
 
 
 def main(checkout: Path) -> int:
-    """Prints the table; exit status 2 if a job went over its declaration, 1 if none was found, else 0
-    (jobs near their declaration, or not measured, are named but do not fail it)."""
+    """Prints the table; exit status 2 if a job went over its declared memory or runtime, 1 if none
+    was found, else 0 (jobs near their declaration, or not measured, are named but do not fail it)."""
     from .tables import to_markdown
 
     jobs = measured(checkout, declared_jobs(checkout))
@@ -134,7 +149,10 @@ def main(checkout: Path) -> int:
     over = table[table["jobs over"] > 0]
     if not over.empty:
         print(f"over their declared memory: {', '.join(over['rule'])}")
-    return 2 if not over.empty else 0
+    late = table[table["jobs past runtime"] > 0]
+    if not late.empty:
+        print(f"past their declared runtime: {', '.join(late['rule'])}")
+    return 2 if not (over.empty and late.empty) else 0
 
 
 if __name__ == "__main__":

@@ -127,34 +127,6 @@ def model_depth(model: dict) -> int | None:
     return int(depth) if isinstance(depth, int) else None
 
 
-# What a training job (finetune, learn_degrees) holds in host memory, its mem_mb: measured peaks
-# in docs/BENCHMARKS.md ("Memory per job"; a MiniLM finetune at 8 x 256 wordpieces on CPU: 2,110 MiB).
-TRAINING_BASE_MB = 2000  # the interpreter, torch, transformers, the task's tokens and masks
-UNKNOWN_MODEL_MB = 8000  # a hub model not in the local cache: its shape is unknown while planning
-
-
-def training_memory_mb(model: dict, training: dict) -> int:
-    """A training job's mem_mb from the model's shape and the batch: fp32 weights, gradients and
-    AdamW's two moments (16 bytes a parameter), and where the job may train on the CPU (device cpu
-    or auto) the activations kept for the backward pass (per layer, per token: ~40 bytes per hidden
-    unit and 12 per attention score) or an evaluation batch's, whichever is larger. On a GPU the
-    activations live in its memory, not the host's."""
-    settings = model_settings(model) or {}
-    shape = [settings.get(key) for key in ("hidden_size", "num_hidden_layers", "num_attention_heads")]
-    if not all(isinstance(value, int) for value in shape):
-        return UNKNOWN_MODEL_MB
-    hidden, layers, heads = shape
-    embeddings = settings.get("vocab_size", 30522) + settings.get("max_position_embeddings", 512)
-    parameters = embeddings * hidden + layers * 12 * hidden**2
-    length = model["max_length"]
-    activations = 0
-    if training["device"] != "cuda":
-        backward = training["batch_size"] * length * layers * (40 * hidden + 12 * heads * length)
-        evaluation = training["eval_batch_size"] * length * (16 * hidden + 8 * heads * length)
-        activations = max(backward, evaluation)
-    return int(TRAINING_BASE_MB + (16 * parameters + activations) / 2**20)
-
-
 def check_placements(config: dict, depth: int, is_dense) -> list[str]:
     """Every placement of a sparse pattern masks at least one layer of this model, all within its
     depth (a placement beyond it would train a dense model under a sparse label)."""

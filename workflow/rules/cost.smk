@@ -20,6 +20,7 @@ rule cost:
         # the model on cost.retained_examples examples: IMDB at 256 wordpieces sampled 1,458 MiB; the
         # base leaves the 300 MiB a SLURM job's own Snakemake processes add (docs/BENCHMARKS.md)
         mem_mb=memory_mb(2100, per_input_mb=10),
+        runtime=runtime_minutes(15, per_input_mb=1),  # 15-25 s for IMDB's masks
     params:
         model=canonical(config["model"]),
         settings=only(config["cost"], COST_KEYS),

@@ -18,7 +18,7 @@ rule finetune:
     resources:
         gpu=1,
         mem_mb=TRAINING_MEMORY_MB,
-        runtime=240,
+        runtime=training_runtime(),
     params:
         model=canonical(config["model"]),
         training=get_training_params(),

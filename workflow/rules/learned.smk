@@ -20,7 +20,7 @@ rule learn_degrees:
     resources:
         gpu=1,
         mem_mb=LEARNED_MEMORY_MB,
-        runtime=240,
+        runtime=training_runtime(learned=True),
     params:
         model=canonical(config["model"]),
         training=get_training_params(),

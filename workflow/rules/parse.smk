@@ -14,6 +14,8 @@ rule parse:
     resources:
         # BBC news' train split (2.4 MB) peaked at 2,831 MB (the kernel's peak; docs/BENCHMARKS.md)
         mem_mb=memory_mb(3500, per_input_mb=20),
+        # IMDB's train split (8 MiB) took 70 min on one core, BBC news' (2.3) 12: up to 9 a MiB
+        runtime=runtime_minutes(10, per_input_mb=15),
     params:
         parser=canonical(config["parser"]),
     script:

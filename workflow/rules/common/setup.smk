@@ -1,9 +1,11 @@
 """The config, validated and expanded (pattern grids), and the experiment's vocabulary, imported from
 this checkout's library: what every other file here and every rule reads."""
 
+import errno
 import importlib.util
 import itertools
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -38,6 +40,18 @@ def memory_mb(base, per_input_mb=0, per_input_file=0):
         return int(base + per_input_mb * input.size_mb + per_input_file * len(input))
 
     return mem_mb
+
+
+def runtime_minutes(base, per_input_mb=0):
+    """A rule's runtime (minutes, what SLURM enforces): a base plus minutes per MiB the job reads,
+    from its measured wall time on one core with room for a slower one (docs/BENCHMARKS.md); a
+    job resubmitted after running out of time asks for as many times more as its attempt.
+    """
+
+    def runtime(wildcards, input, attempt):
+        return math.ceil(base + per_input_mb * input.size_mb) * attempt
+
+    return runtime
 
 
 def load_vocabulary():
@@ -129,12 +143,29 @@ wildcard_constraints:
     setting=vocabulary.SETTING_REGEX,
 
 
-# a finetune job's mem_mb: from the model's shape and the batch, the activations counted where the
-# job may train on the CPU (preflight.training_memory_mb)
-TRAINING_MEMORY_MB = importlib.import_module(
-    "breaking_bert.preflight"
-).training_memory_mb(config["model"], config["training"])
+# a training job's mem_mb and runtime: from the model's shape, the batch and the device, and for
+# the runtime the task's size, from the tokens stage's summary beside the job's tokens
+training_resources = importlib.import_module("breaking_bert.training_resources")
+TRAINING_MEMORY_MB = training_resources.training_memory_mb(
+    config["model"], config["training"]
+)
 # a learned run also keeps soft windows per head and attention score for the backward pass: on CPU
 # at 8 x 256 wordpieces it peaked at 4.5 GB (the rehearsal, docs/BENCHMARKS.md), more than the
 # finetune formula gives; not yet modelled, so its earlier 8 GB stands as a floor
 LEARNED_MEMORY_MB = max(TRAINING_MEMORY_MB, 8000)
+
+
+def training_runtime(learned=False):
+    """A training rule's runtime (minutes; training_resources.training_runtime_minutes)."""
+
+    def runtime(wildcards, input, threads, attempt):
+        if not Path(input.train_tokens).exists():
+            # Snakemake reads this as "not known yet" and evaluates again before the job runs
+            raise FileNotFoundError(errno.ENOENT, "not made yet", input.train_tokens)
+        summary = Path(input.train_tokens).with_name("summary.json")
+        tokens = json.loads(summary.read_text()) if summary.exists() else None
+        return training_resources.training_runtime_minutes(
+            config["model"], config["training"], tokens, threads, attempt, learned
+        )
+
+    return runtime

@@ -1,0 +1,92 @@
+"""What a training job (finetune, learn_degrees) asks its scheduler for: host memory (``mem_mb``)
+and wall time (``runtime``, minutes), reckoned from the model's shape, the batch, the device and
+the task's size, so that a tiny model does not reserve gigabytes or hours and a long-text job on a
+cluster is not killed for memory or time. Standard library only: the scheduling process calls it.
+The constants are measured (docs/BENCHMARKS.md, "Memory per job" and "Experiments per hour");
+``./run.sh memory`` checks every job of a run against both declarations.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .preflight import model_settings
+
+# Host memory: the interpreter, torch, transformers, the task's tokens and masks (a MiniLM finetune
+# at 8 x 256 wordpieces on CPU peaked at 2,110 MiB).
+TRAINING_BASE_MB = 2000
+UNKNOWN_MODEL_MB = 8000  # a hub model not in the local cache: its shape is unknown while planning
+
+# Wall time. One CPU thread trains at ~85 GFLOP/s (a MiniLM job: 43.8 samples/s of ~30 wordpieces,
+# forward and backward, on an AVX-512 EPYC core); a GPU is reckoned at 20 TFLOP/s (bf16 autocast,
+# a BERT-base-sized model) plus 20 ms a step, which is what small models are bound by (MiniLM on an
+# H200: ~1,800 samples/s in batches of 32). Twice the cores give 1.6x (docs/BENCHMARKS.md).
+CPU_FLOPS_PER_THREAD = 85e9
+GPU_FLOPS = 20e12
+GPU_SECONDS_PER_STEP = 0.02
+LEARNED_TRAINING_FACTOR = 3  # soft windows per head and attention score: a learned run's steps cost more
+START_UP_MINUTES = 10  # imports, the model and the data read, checkpoints, MLflow
+SAFETY = 3  # a slower CPU (AVX2 only), an older GPU, a shared node
+UNKNOWN_MODEL_MINUTES = 240  # no shape or no task size to reckon from
+
+
+def _shape(model: dict) -> tuple[int, int, int] | None:
+    settings = model_settings(model) or {}
+    shape = [settings.get(key) for key in ("hidden_size", "num_hidden_layers", "num_attention_heads")]
+    return tuple(shape) if all(isinstance(value, int) for value in shape) else None
+
+
+def training_memory_mb(model: dict, training: dict) -> int:
+    """A training job's mem_mb from the model's shape and the batch: fp32 weights, gradients and
+    AdamW's two moments (16 bytes a parameter), and where the job may train on the CPU (device cpu
+    or auto) the activations kept for the backward pass (per layer, per token: ~40 bytes per hidden
+    unit and 12 per attention score) or an evaluation batch's, whichever is larger. On a GPU the
+    activations live in its memory, not the host's."""
+    shape = _shape(model)
+    if shape is None:
+        return UNKNOWN_MODEL_MB
+    hidden, layers, heads = shape
+    settings = model_settings(model) or {}
+    embeddings = settings.get("vocab_size", 30522) + settings.get("max_position_embeddings", 512)
+    parameters = embeddings * hidden + layers * 12 * hidden**2
+    length = model["max_length"]
+    activations = 0
+    if training["device"] != "cuda":
+        backward = training["batch_size"] * length * layers * (40 * hidden + 12 * heads * length)
+        evaluation = training["eval_batch_size"] * length * (16 * hidden + 8 * heads * length)
+        activations = max(backward, evaluation)
+    return int(TRAINING_BASE_MB + (16 * parameters + activations) / 2**20)
+
+
+def forward_flops_per_token(hidden: int, layers: int, length: float) -> float:
+    """The encoder's multiply-adds per token, twice: the dense layers (12 hidden^2 a layer) and the
+    attention scores and their weighted sum (2 x length x hidden a layer)."""
+    return 2 * layers * (12 * hidden**2 + 2 * length * hidden)
+
+
+def training_runtime_minutes(model: dict, training: dict, tokens: dict | None, threads: int = 1,
+                             attempt: int = 1, learned: bool = False) -> int:
+    """A training job's runtime in minutes from the work it does: the training samples (epochs over
+    the task, or ``max_steps`` batches) forward and backward and every evaluation pass forward, at
+    the task's mean length (``tokens``: the tokens stage's summary.json), on the device it will use
+    (``auto``: the rule asks for a GPU, so a GPU), times SAFETY and the attempt (a job resubmitted
+    after running out of time asks for more), plus the start-up."""
+    shape = _shape(model)
+    if shape is None or not tokens:
+        return UNKNOWN_MODEL_MINUTES * attempt
+    hidden, layers, _ = shape
+    train, evaluation = tokens["train"], tokens["eval"]
+    samples = training["epochs"] * train["examples"]
+    if training.get("max_steps"):
+        samples = min(samples, training["max_steps"] * training["batch_size"])
+    passes = training["epochs"] if training.get("evaluate_each_epoch", True) and not training.get("max_steps") else 1
+    backward = 3 * (LEARNED_TRAINING_FACTOR if learned else 1)
+    flops = (backward * samples * train["length_mean"] * forward_flops_per_token(hidden, layers, train["length_mean"])
+             + passes * evaluation["examples"] * evaluation["length_mean"]
+             * forward_flops_per_token(hidden, layers, evaluation["length_mean"]))
+    if training["device"] == "cpu":
+        seconds = flops / (CPU_FLOPS_PER_THREAD * max(threads, 1) ** 0.7)
+    else:
+        steps = samples / training["batch_size"] + passes * evaluation["examples"] / training["eval_batch_size"]
+        seconds = flops / GPU_FLOPS + steps * GPU_SECONDS_PER_STEP
+    return math.ceil(START_UP_MINUTES + SAFETY * seconds / 60) * attempt
