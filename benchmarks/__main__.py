@@ -1,5 +1,7 @@
 """python -m benchmarks [parse_masks] [engine] [trainer] [cls_only] [threads] [compile] [dryrun] [block_sparse]
-[startup] [gpu_packing] (default: all but gpu_packing, which needs a GPU), from the repository root.
+[startup] [gpu_packing] (default: all but gpu_packing, which needs a GPU), from the repository root;
+python -m benchmarks rehearsal REHEARSAL_FOLDER FULL_SCALE_FOLDER: a finished rehearsal read back and
+the GPU-box run predicted from it (benchmarks/rehearsal.py).
 
 Each benchmark measures its two sides in one run, one after the other (or alternating), on the same
 data, and prints one JSON line with the ratio and the goal. Sizes are small enough for a 2-core CPU.
@@ -19,5 +21,12 @@ BENCHMARKS = {"parse_masks": bench_parse_masks, "engine": bench_engine, "trainer
 CPU_DEFAULT = [name for name in BENCHMARKS if name != "gpu_packing"]
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["rehearsal"]:
+        from pathlib import Path
+
+        from .rehearsal import predict
+
+        predict(Path(sys.argv[2]), Path(sys.argv[3]))
+        sys.exit(0)
     for name in sys.argv[1:] or CPU_DEFAULT:
         BENCHMARKS[name]()
