@@ -315,8 +315,9 @@ def test_bigbird_global_component_is_only_removable_when_cls_is_treated_like_a_w
 def test_a_users_own_pattern_kind_registers_by_entry_point(tmp_path):
     """A researcher's package declares its kind under the entry-point group
     breaking_bert.pattern_kinds: without editing the project, the kind is in the registry, its
-    masks build like any kind's, it is a code input wherever the registry is, and a config that
-    uses it plans; a package naming an entry point for a kind it does not define is refused."""
+    masks build like any kind's, it is a code input wherever the registry is, a degree that removes
+    links as it grows is refused a target sparsity, and a package naming an entry point for a kind
+    it does not define is refused."""
     import subprocess
     import sys
 
@@ -340,6 +341,11 @@ def test_a_users_own_pattern_kind_registers_by_entry_point(tmp_path):
         "assert 'stride' in KINDS and KINDS['stride'].degrees == ('s',)\n"
         "mask = build_mask(MaskInputs(np.arange(8)), 'stride', {'s': 3}, MaskOptions(special_tokens='like_words'))\n"
         "assert mask[1, 4] and mask[1, 7] and not mask[1, 5], mask.astype(int)\n"
+        # its degree removes links as it grows: a target sparsity is refused, not solved wrongly
+        "from breaking_bert.masks import UnreachableSparsity, solve_degree_for_example\n"
+        "try:\n    solve_degree_for_example(MaskInputs(np.arange(12)), 'stride', 0.5)\n"
+        "except UnreachableSparsity as error:\n    assert 'makes masks sparser as it grows' in str(error), error\n"
+        "else:\n    raise AssertionError('solved a stride')\n"
         f"files = code_inputs(Path({str(REPO / 'workflow/scripts/masks.py')!r}))\n"
         "assert any(f.endswith('stride_kinds.py') for f in files), files\n"
         "print('ok')\n")

@@ -3,6 +3,7 @@ for one configured pattern, and the masks stage's check that a target was met.""
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Sequence
 
@@ -15,15 +16,25 @@ from .storage import MaskSet, sparsity
 
 
 class UnreachableSparsity(ValueError):
-    """No degree of the pattern gets within tolerance of the target on this data."""
+    """No degree of the pattern gets within tolerance of the target on this data (or any data)."""
+
+
+def check_adds_links(sparsity_at, highest: int, kind: str) -> None:
+    """A kind's first degree adds links as it grows (a window's width, a count of partners; random draws
+    are nested), so a binary search finds a target. A user's kind whose degree works the other way (a
+    stride) is refused here, not solved wrongly."""
+    if highest > 1 and sparsity_at(highest) > sparsity_at(1):
+        degree = get_kind(kind).degrees[0]
+        raise UnreachableSparsity(
+            f"pattern kind {kind!r}: its first degree {degree!r} makes masks sparser as it grows (sparsity "
+            f"{sparsity_at(1):.3f} at 1, {sparsity_at(highest):.3f} at {highest}), so no target sparsity can be "
+            f"solved for on it: give the degree itself (degrees: {{{degree}: N}}) instead of target_sparsity, or "
+            "register the kind with a first degree that adds links as it grows")
 
 
 def closest_degree(sparsity_at, target: float, highest: int) -> int:
-    """The degree in [0, highest] whose sparsity is closest to target (ties: the sparser one).
-
-    Sparsity never increases with the degree for any registered pattern (random draws are nested),
-    so a binary search finds the crossing.
-    """
+    """The degree in [0, highest] whose sparsity is closest to target (ties: the sparser one), by
+    binary search: sparsity never increases with the degree (check_adds_links)."""
     lo, hi = 0, highest
     while lo < hi:  # smallest degree whose sparsity <= target
         mid = (lo + hi) // 2
@@ -54,13 +65,12 @@ def solve_degree_for_example(
     fixed_degrees: dict[str, int] | None = None,
 ) -> int:
     """The degree whose sparsity on this example is closest to target (ties: the sparser one)."""
-    spec = get_kind(kind)
-    if not spec.degrees:
+    if not get_kind(kind).degrees:
         raise ValueError(f"pattern {kind!r} has no degree to solve for")
-    name = spec.degrees[0]
-    degrees = dict(fixed_degrees or {})
-    # degree n saturates every pattern
-    return closest_degree(lambda value: _sparsity_at(inputs, kind, degrees, name, value, options, seed), target, max(inputs.n, 1))
+    degrees, name = dict(fixed_degrees or {}), get_kind(kind).degrees[0]
+    sparsity_at = functools.partial(_sparsity_at, inputs, kind, degrees, name, options=options, seed=seed)
+    check_adds_links(sparsity_at, max(inputs.n, 1), kind)
+    return closest_degree(sparsity_at, target, max(inputs.n, 1))  # degree n saturates every pattern
 
 
 def solve_degrees_for_mean(
@@ -93,10 +103,24 @@ def solve_degrees_for_mean(
     if not examples:
         return []
     count = len(examples)
-    highest, degrees = [], []
+    highest, degrees, checked = [], [], False
     for i in range(count):  # one example at a time: a split's inputs may be built as they are read
         highest.append(max(examples[i].n, 1))  # degree n saturates every pattern
+        if not checked and highest[i] > 1:  # once per split: it costs two masks
+            check_adds_links(lambda value, i=i: sparsity_of(i, value), highest[i], kind)
+            checked = True
         degrees.append(closest_degree(lambda value, i=i: sparsity_of(i, value), target, highest[i]))
+    total = _move_towards(sparsity_of, degrees, highest, target)
+    if abs(total / count - target) > tolerance:
+        raise UnreachableSparsity(_unreachable_per_example(sparsity_of, degrees, highest, kind, target, tolerance, name))
+    return degrees
+
+
+def _move_towards(sparsity_of, degrees: list[int], highest: list[int], target: float) -> float:
+    """Moves the examples whose next degree towards the target changes their sparsity least, one
+    step at a time, until the split's mean crosses the target (the nearer of the last two means is
+    kept); ``degrees`` is updated in place. Returns the split's total sparsity."""
+    count = len(degrees)
     total = sum(sparsity_of(i, degree) for i, degree in enumerate(degrees))
     sparser = total / count < target  # lower degrees are sparser
     step = -1 if sparser else 1
@@ -127,18 +151,19 @@ def solve_degrees_for_mean(
             break
         if move := next_move(i):
             heapq.heappush(moves, move)
-    achieved = total / count
-    if abs(achieved - target) > tolerance:
-        densest = sum(sparsity_of(i, highest[i]) for i in range(count)) / count
-        sparsest = sum(sparsity_of(i, 0) for i in range(count)) / count
-        raise UnreachableSparsity(
-            f"patterns.{name}.target_sparsity={target}: {kind} solved per example gets this split's mean sparsity "
-            f"no closer than {achieved:.3f} (tolerance {tolerance}; its {count} examples range "
-            f"{min(sparsity_of(i, d) for i, d in enumerate(degrees)):.3f} to {max(sparsity_of(i, d) for i, d in enumerate(degrees)):.3f}). "
-            f"Targets from {max(densest - tolerance, 0):.3f} to {min(sparsest + tolerance, 1):.3f} can be met on this data; "
-            "choose one of them or change masks.special_tokens"
-        )
-    return degrees
+    return total
+
+
+def _unreachable_per_example(sparsity_of, degrees, highest, kind, target, tolerance, name) -> str:
+    """What the split reached, and the range of targets its examples can meet."""
+    count = len(degrees)
+    reached = [sparsity_of(i, degree) for i, degree in enumerate(degrees)]
+    densest = sum(sparsity_of(i, highest[i]) for i in range(count)) / count
+    sparsest = sum(sparsity_of(i, 0) for i in range(count)) / count
+    return (f"patterns.{name}.target_sparsity={target}: {kind} solved per example gets this split's mean sparsity "
+            f"no closer than {sum(reached) / count:.3f} (tolerance {tolerance}; its {count} examples range "
+            f"{min(reached):.3f} to {max(reached):.3f}). Targets from {max(densest - tolerance, 0):.3f} to "
+            f"{min(sparsest + tolerance, 1):.3f} can be met on this data; choose one of them or change masks.special_tokens")
 
 
 def solve_degree_for_dataset(
@@ -153,7 +178,11 @@ def solve_degree_for_dataset(
     """One degree for all examples: the one whose mean sparsity is closest to target."""
     name = get_kind(kind).degrees[0]
     degrees = dict(fixed_degrees or {})
-    return closest_degree(lambda value: mean_sparsity_at(examples, kind, degrees, name, value, options, seed), target, max_degree)
+    first = next((x for x in examples if x.n > 1), None)  # one example's two masks, not the sample's
+    if first is not None:
+        check_adds_links(lambda value: _sparsity_at(first, kind, degrees, name, value, options, seed), first.n, kind)
+    return closest_degree(lambda value: mean_sparsity_at(examples, kind, degrees, name, value, options, seed), target,
+                          max_degree)
 
 
 def build_split_masks(
