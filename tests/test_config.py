@@ -350,6 +350,20 @@ def test_no_python_module_is_over_300_lines():
     assert max(lengths.values()) <= 300, {k: v for k, v in lengths.items() if v > 300}
 
 
+def test_no_function_is_over_60_lines():
+    """A function reads in one screen (issue 40: the training loop's _train was 119 lines, the
+    per-example solver 76), nested functions and methods counted with their own lines."""
+    import ast
+
+    long = {}
+    for folder in ("src/breaking_bert", "benchmarks", "workflow/scripts"):
+        for path in (REPO / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                    long[f"{path.relative_to(REPO)}:{node.name}"] = node.end_lineno - node.lineno + 1
+    assert not long, long
+
+
 def _third_party_imports(path: Path) -> set[str]:
     """Top-level names of the modules a file imports that are neither the standard library's nor
     the project's (deferred imports inside functions included: a job runs them)."""

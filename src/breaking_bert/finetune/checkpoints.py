@@ -1,5 +1,5 @@
-"""Checkpoints (safetensors + JSON, no pickle) that carry the run's identity, and the job's results
-written atomically, after which its checkpoints go.
+"""Checkpoints (safetensors + JSON, no pickle) that carry the run's identity, where a job resumes from,
+and the job's results written atomically, after which its checkpoints go.
 
 Checkpoints are scratch: each carries the run's identity (identity.py), a job resumes only from
 one with the same identity, and ``write_results`` deletes them once the job's results are written.
@@ -11,12 +11,13 @@ import json
 import signal
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..identity import fingerprint
+from ..identity import differences, fingerprint
 
 
 def _flatten_optimizer(optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -119,3 +120,20 @@ class SigtermFlag:
 
     def __exit__(self, *exc):
         signal.signal(signal.SIGTERM, self.previous)
+
+
+def resume(checkpoint_dir: Path, identity: dict, model, optimizer, scheduler, device) -> tuple[dict, Path | None]:
+    """The progress to start from: the latest checkpoint's, when the same run made it (else it is
+    discarded), or a fresh start; with the checkpoint resumed from."""
+    progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0}
+    resumed_from = latest_checkpoint(checkpoint_dir)
+    changed = differences(checkpoint_identity(resumed_from), identity) if resumed_from is not None else []
+    if changed:
+        print(f"discarding checkpoint {resumed_from}: made by a different run ({'; '.join(changed)})", file=sys.stderr)
+        remove_checkpoints(checkpoint_dir)
+        resumed_from = None
+    if resumed_from is not None:
+        saved = load_checkpoint(resumed_from, model, optimizer, scheduler, device)
+        progress = {k: saved.get(k, progress[k]) for k in progress}
+        print(f"resumed from {resumed_from} (epoch {progress['epoch']}, batch {progress['batch']})", file=sys.stderr)
+    return progress, resumed_from

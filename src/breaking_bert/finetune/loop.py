@@ -16,17 +16,10 @@ import torch
 from tqdm import tqdm
 
 from ..attention import SDPA_KERNELS, backend_for
-from ..identity import differences, fingerprint
-from ..models import resolve_model_path
+from ..identity import fingerprint
+from ..models import load_tokenizer
 from ..vocabulary import placement_layers
-from .checkpoints import (
-    SigtermFlag,
-    checkpoint_identity,
-    latest_checkpoint,
-    load_checkpoint,
-    remove_checkpoints,
-    save_checkpoint,
-)
+from .checkpoints import SigtermFlag, resume, save_checkpoint
 from .cls_only import compute_last_layer_for_cls_only, why_not_cls_only
 from .data import SplitData, collate, length_grouped_batches
 from .job import FinetuneJob, Preempted, TrainingConfig, load_classifier, run_identity
@@ -135,139 +128,154 @@ def optimizer_and_schedule(model, cfg: TrainingConfig, groups: list[dict], devic
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factors), [p for _, p in named]
 
 
-def resume(checkpoint_dir: Path, identity: dict, model, optimizer, scheduler, device) -> tuple[dict, Path | None]:
-    """The progress to start from: the latest checkpoint's, when the same run made it (else it is
-    discarded), or a fresh start; with the checkpoint resumed from."""
-    progress = {"epoch": 0, "batch": 0, "global_step": 0, "history": [], "train_seconds": 0.0, "train_samples": 0}
-    resumed_from = latest_checkpoint(checkpoint_dir)
-    changed = differences(checkpoint_identity(resumed_from), identity) if resumed_from is not None else []
-    if changed:
-        print(f"discarding checkpoint {resumed_from}: made by a different run ({'; '.join(changed)})", file=sys.stderr)
-        remove_checkpoints(checkpoint_dir)
-        resumed_from = None
-    if resumed_from is not None:
-        saved = load_checkpoint(resumed_from, model, optimizer, scheduler, device)
-        progress = {k: saved.get(k, progress[k]) for k in progress}
-        print(f"resumed from {resumed_from} (epoch {progress['epoch']}, batch {progress['batch']})", file=sys.stderr)
-    return progress, resumed_from
-
-
 def _train(job: FinetuneJob, cfg: TrainingConfig, device: torch.device, claim, tracked) -> dict:
-    from transformers import AutoTokenizer
-
-    torch.manual_seed(cfg.seed)
-    train = SplitData.load(job.train_tokens, job.train_masks)
-    evaluation = SplitData.load(job.eval_tokens, job.eval_masks)
-    backend = backend_for(cfg.backend, learned=job.learned is not None)  # loading and collation share it
-    model = load_classifier(job.model_cfg, job.num_labels, backend, device)
-    pad_id = AutoTokenizer.from_pretrained(resolve_model_path(job.model_cfg["name_or_path"])).pad_token_id or 0
-    layers = placement_layers(job.placement, model.config.num_hidden_layers)
-    regulariser = regulariser_for(job, model, train, device, cfg.seed)
-    last_layer = (why_not_cls_only(model, backend.mask_format) if cfg.cls_only_last_layer
-                  else "training.cls_only_last_layer is false")  # None: it runs for [CLS] only
-    if last_layer is None:
-        compute_last_layer_for_cls_only(model)
-    forward = compiled(model, cfg)  # checkpoints and the regulariser keep the uncompiled module
-    steps_per_epoch = math.ceil(math.ceil(len(train) / cfg.batch_size) / cfg.gradient_accumulation)
-    # training.max_steps cuts a run short (a rehearsal of a grid): the schedule is the cut one's
-    total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_steps or math.inf)
-    optimizer, scheduler, clipped = optimizer_and_schedule(model, cfg, regulariser.param_groups(), device, total_steps)
-    identity = run_identity(job, cfg, model)
-    checkpoint_dir = Path(job.checkpoint_dir)
-    progress, resumed_from = resume(checkpoint_dir, identity, model, optimizer, scheduler, device)
-    stopwatch, log_step, lengths = Stopwatch(), StepLog(tracked, scheduler), train.lengths()
-    trained_before, loop_started = progress["train_seconds"], time.time()
-    SDPA_KERNELS.clear()  # the job's own calls: not the load's maskability probe, nor an earlier job's
-
-    def checkpoint():
-        stopwatch.timed("checkpoint", save_checkpoint, checkpoint_dir, model, optimizer, scheduler, progress, identity)
-
-    model.train()
+    run = TrainingRun(job, cfg, device, tracked)
     with SigtermFlag() as sigterm:
-        bar = tqdm(total=total_steps, initial=progress["global_step"], desc="finetune", mininterval=5)
+        run.epochs(sigterm)
+    return run.results(claim)
+
+
+class TrainingRun:
+    """One job's training: set up in the order its random numbers are drawn (the seed, then the
+    classifier's initialisation, then the regulariser's), its epochs, and its results."""
+
+    def __init__(self, job: FinetuneJob, cfg: TrainingConfig, device: torch.device, tracked):
+        torch.manual_seed(cfg.seed)
+        self.job, self.cfg, self.device, self.tracked = job, cfg, device, tracked
+        self.train = SplitData.load(job.train_tokens, job.train_masks)
+        self.evaluation = SplitData.load(job.eval_tokens, job.eval_masks)
+        self.backend = backend_for(cfg.backend, learned=job.learned is not None)  # loading and collation share it
+        self.model = model = load_classifier(job.model_cfg, job.num_labels, self.backend, device)
+        self.pad_id = load_tokenizer(job.model_cfg).pad_token_id or 0
+        self.layers = placement_layers(job.placement, model.config.num_hidden_layers)
+        self.regulariser = regulariser_for(job, model, self.train, device, cfg.seed)
+        self.last_layer = (why_not_cls_only(model, self.backend.mask_format) if cfg.cls_only_last_layer
+                           else "training.cls_only_last_layer is false")  # None: it runs for [CLS] only
+        if self.last_layer is None:
+            compute_last_layer_for_cls_only(model)
+        self.forward = compiled(model, cfg)  # checkpoints and the regulariser keep the uncompiled module
+        steps_per_epoch = math.ceil(math.ceil(len(self.train) / cfg.batch_size) / cfg.gradient_accumulation)
+        # training.max_steps cuts a run short (a rehearsal of a grid): the schedule is the cut one's
+        self.total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_steps or math.inf)
+        self.optimizer, self.scheduler, self.clipped = optimizer_and_schedule(
+            model, cfg, self.regulariser.param_groups(), device, self.total_steps)
+        self.identity = run_identity(job, cfg, model)
+        self.checkpoint_dir = Path(job.checkpoint_dir)
+        self.progress, self.resumed_from = resume(self.checkpoint_dir, self.identity, model, self.optimizer,
+                                                  self.scheduler, device)
+        self.stopwatch, self.log_step = Stopwatch(), StepLog(tracked, self.scheduler)
+        self.trained_before, self.loop_started = self.progress["train_seconds"], time.time()
+        SDPA_KERNELS.clear()  # the job's own calls: not the load's maskability probe, nor an earlier job's
+
+    def checkpoint(self) -> None:
+        self.stopwatch.timed("checkpoint", save_checkpoint, self.checkpoint_dir, self.model, self.optimizer,
+                             self.scheduler, self.progress, self.identity)
+
+    def epochs(self, sigterm) -> None:
+        """Every epoch from where the progress stands: its batches, its evaluation (each epoch's or
+        the last's), and a checkpoint between epochs (none after the last: its results are in memory
+        and written next, so a checkpoint would be deleted unread)."""
+        cfg, progress = self.cfg, self.progress
+        self.model.train()
+        lengths = self.train.lengths()
+        bar = tqdm(total=self.total_steps, initial=progress["global_step"], desc="finetune", mininterval=5)
         while progress["epoch"] < cfg.epochs:
             epoch = progress["epoch"]
             batches = length_grouped_batches(lengths, cfg.batch_size, cfg.length_group_megabatch, cfg.seed * 1000 + epoch)
             started = time.perf_counter()
             while progress["batch"] < len(batches):
-                indices = batches[progress["batch"]]
-                inputs, labels = collate(train, indices, pad_id, backend, layers, device, torch.float32)
-                regulariser.add_inputs(inputs, train, indices)
-                with autocast(device, cfg):
-                    logits = forward(**inputs).logits
-                loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-                loss = (loss + regulariser.loss(inputs)) / cfg.gradient_accumulation
-                loss.backward()
-                progress["batch"] += 1
-                progress["train_samples"] += len(indices)
-                if progress["batch"] % cfg.gradient_accumulation and progress["batch"] != len(batches):
-                    continue  # accumulating
-                # the model's gradients only: the radii take their own steps, and a density
-                # penalty's gradient clipped with the model's would shrink the task's
-                torch.nn.utils.clip_grad_norm_(clipped, cfg.max_grad_norm)
-                optimizer.step()
-                regulariser.after_step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                progress["global_step"] += 1
-                step_loss = loss.item() * cfg.gradient_accumulation
-                bar.update(1)
-                bar.set_postfix(loss=f"{step_loss:.3f}", refresh=False)
-                log_step(progress["global_step"], step_loss)
-                at_boundary = progress["batch"] % cfg.gradient_accumulation == 0
-                periodic = cfg.checkpoint_every_steps and progress["global_step"] % cfg.checkpoint_every_steps == 0
-                if at_boundary and (periodic or sigterm.requested):
-                    progress["train_seconds"] += time.perf_counter() - started
-                    checkpoint()
-                    started = time.perf_counter()
-                    if sigterm.requested:
-                        raise Preempted(143)
-                if progress["global_step"] >= total_steps:
+                started = self.batch(batches, bar, sigterm, started)
+                if progress["global_step"] >= self.total_steps:
                     break  # max_steps reached mid-epoch
             progress["train_seconds"] += time.perf_counter() - started
-            last = epoch + 1 == cfg.epochs or progress["global_step"] >= total_steps
+            last = epoch + 1 == cfg.epochs or progress["global_step"] >= self.total_steps
             if cfg.evaluate_each_epoch or last:
-                metrics, predicted = stopwatch.timed("evaluation", evaluate, model, evaluation, cfg, backend, pad_id,
-                                                     layers, device, job.num_labels, regulariser, forward)
-                progress["history"].append({"epoch": epoch + 1, "step": progress["global_step"], **metrics})
-                print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
-                if tracked is not None:
-                    tracked.log_epoch(progress["history"][-1])
+                self.evaluate(epoch)
             progress["epoch"] += 1
             progress["batch"] = 0
             if last:
-                break  # the results are in memory and written next; a checkpoint would be deleted unread
-            checkpoint()
+                break
+            self.checkpoint()
             if sigterm.requested:
                 raise Preempted(143)
         bar.close()
 
-    if job.model_output is not None:
-        stopwatch.timed("model_save", model.save_pretrained, job.model_output)
-    final = {**progress["history"][-1], **regulariser.final_metrics(evaluation, layers, model)}
-    return {
-        "metric": job.primary_metric,
-        "score": final[job.primary_metric],
-        **{f"eval_{k}": v for k, v in final.items() if k not in ("epoch", "step")},
-        "history": progress["history"],
-        # the last evaluation's prediction per eval example: how much of a cell's spread over seeds
-        # is the sampling of the eval set (eval_sampling.py) is measured from them
-        "eval_predictions": predicted.tolist(),
-        "eval_labels": evaluation.labels.tolist(),
-        "placement": job.placement,
-        "masked_layers": sorted(layers),
-        "last_layer": "cls only" if last_layer is None else f"all positions: {last_layer}",
-        "num_layers": model.config.num_hidden_layers,
-        "train_examples": len(train),
-        "eval_examples": len(evaluation),
-        "train_samples_per_second": progress["train_samples"] / max(progress["train_seconds"], 1e-9),
-        "train_seconds": progress["train_seconds"],
-        **environment(device, claim),
-        "resumed": resumed_from is not None,
-        "fingerprint": fingerprint(identity),
-        "identity": identity,
-        "training": asdict(cfg),
-        **regulariser.results(optimizer),
-        "timing": timing_split(process_started_at(), loop_started, progress["train_seconds"] - trained_before,
-                               stopwatch.seconds),
-    }
+    def batch(self, batches, bar, sigterm, started: float) -> float:
+        """One batch forward and backward; at an accumulation boundary the optimizer step, the step's
+        log and, when due or asked (SIGTERM), a checkpoint. Returns when the timed training resumed."""
+        cfg, progress = self.cfg, self.progress
+        indices = batches[progress["batch"]]
+        inputs, labels = collate(self.train, indices, self.pad_id, self.backend, self.layers, self.device, torch.float32)
+        self.regulariser.add_inputs(inputs, self.train, indices)
+        with autocast(self.device, cfg):
+            logits = self.forward(**inputs).logits
+        loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+        loss = (loss + self.regulariser.loss(inputs)) / cfg.gradient_accumulation
+        loss.backward()
+        progress["batch"] += 1
+        progress["train_samples"] += len(indices)
+        if progress["batch"] % cfg.gradient_accumulation and progress["batch"] != len(batches):
+            return started  # accumulating
+        # the model's gradients only: the radii take their own steps, and a density penalty's
+        # gradient clipped with the model's would shrink the task's
+        torch.nn.utils.clip_grad_norm_(self.clipped, cfg.max_grad_norm)
+        self.optimizer.step()
+        self.regulariser.after_step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        progress["global_step"] += 1
+        step_loss = loss.item() * cfg.gradient_accumulation
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.3f}", refresh=False)
+        self.log_step(progress["global_step"], step_loss)
+        at_boundary = progress["batch"] % cfg.gradient_accumulation == 0
+        periodic = cfg.checkpoint_every_steps and progress["global_step"] % cfg.checkpoint_every_steps == 0
+        if at_boundary and (periodic or sigterm.requested):
+            progress["train_seconds"] += time.perf_counter() - started
+            self.checkpoint()
+            started = time.perf_counter()
+            if sigterm.requested:
+                raise Preempted(143)
+        return started
+
+    def evaluate(self, epoch: int) -> None:
+        metrics, self.predicted = self.stopwatch.timed(
+            "evaluation", evaluate, self.model, self.evaluation, self.cfg, self.backend, self.pad_id, self.layers,
+            self.device, self.job.num_labels, self.regulariser, self.forward)
+        self.progress["history"].append({"epoch": epoch + 1, "step": self.progress["global_step"], **metrics})
+        print(f"epoch {epoch + 1}: {metrics}", file=sys.stderr)
+        if self.tracked is not None:
+            self.tracked.log_epoch(self.progress["history"][-1])
+
+    def results(self, claim) -> dict:
+        """What the job's metrics.json holds of its training (run_finetune's result)."""
+        job, progress, evaluation = self.job, self.progress, self.evaluation
+        if job.model_output is not None:
+            self.stopwatch.timed("model_save", self.model.save_pretrained, job.model_output)
+        final = {**progress["history"][-1], **self.regulariser.final_metrics(evaluation, self.layers, self.model)}
+        return {
+            "metric": job.primary_metric,
+            "score": final[job.primary_metric],
+            **{f"eval_{k}": v for k, v in final.items() if k not in ("epoch", "step")},
+            "history": progress["history"],
+            # the last evaluation's prediction per eval example: how much of a cell's spread over seeds
+            # is the sampling of the eval set (eval_sampling.py) is measured from them
+            "eval_predictions": self.predicted.tolist(),
+            "eval_labels": evaluation.labels.tolist(),
+            "placement": job.placement,
+            "masked_layers": sorted(self.layers),
+            "last_layer": "cls only" if self.last_layer is None else f"all positions: {self.last_layer}",
+            "num_layers": self.model.config.num_hidden_layers,
+            "train_examples": len(self.train),
+            "eval_examples": len(evaluation),
+            "train_samples_per_second": progress["train_samples"] / max(progress["train_seconds"], 1e-9),
+            "train_seconds": progress["train_seconds"],
+            **environment(self.device, claim),
+            "resumed": self.resumed_from is not None,
+            "fingerprint": fingerprint(self.identity),
+            "identity": self.identity,
+            "training": asdict(self.cfg),
+            **self.regulariser.results(self.optimizer),
+            "timing": timing_split(process_started_at(), self.loop_started,
+                                   progress["train_seconds"] - self.trained_before, self.stopwatch.seconds),
+        }
