@@ -1,7 +1,8 @@
 """python -m benchmarks [parse_masks] [engine] [trainer] [cls_only] [threads] [compile] [dryrun] [block_sparse]
 [startup] [gpu_packing] (default: all but gpu_packing, which needs a GPU), from the repository root;
 python -m benchmarks rehearsal REHEARSAL_FOLDER FULL_SCALE_FOLDER: a finished rehearsal read back and
-the GPU-box run predicted from it (benchmarks/rehearsal.py).
+the GPU-box run predicted from it (benchmarks/rehearsal.py); python -m benchmarks shallow [FOLDER]:
+the whole tiny DAG on 1-, 2- and 3-layer models (benchmarks/shallow.py).
 
 Each benchmark measures its two sides in one run, one after the other (or alternating), on the same
 data, and prints one JSON line with the ratio and the goal. Sizes are small enough for a 2-core CPU.
@@ -9,8 +10,11 @@ threads and compile run each job in its own process, as the workflow does.
 """
 
 import sys
+from pathlib import Path
 
 from .kernels import bench_block_sparse
+from .rehearsal import predict
+from .shallow import bench_shallow
 from .stages import bench_dryrun, bench_parse_masks, bench_startup
 from .training import bench_cls_only, bench_compile, bench_engine, bench_gpu_packing, bench_threads, bench_trainer
 
@@ -20,13 +24,13 @@ BENCHMARKS = {"parse_masks": bench_parse_masks, "engine": bench_engine, "trainer
 # the default run on a CPU machine leaves out what needs a GPU
 CPU_DEFAULT = [name for name in BENCHMARKS if name != "gpu_packing"]
 
+# the read-backs and rehearsals that take folders: python -m benchmarks NAME FOLDER...
+WITH_FOLDERS = {"rehearsal": lambda folder, full: predict(Path(folder), Path(full)),
+                "shallow": lambda folder=None: bench_shallow(Path(folder) if folder else None)}
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["rehearsal"]:
-        from pathlib import Path
-
-        from .rehearsal import predict
-
-        predict(Path(sys.argv[2]), Path(sys.argv[3]))
+    if sys.argv[1:2] and sys.argv[1] in WITH_FOLDERS:
+        WITH_FOLDERS[sys.argv[1]](*sys.argv[2:])
         sys.exit(0)
     for name in sys.argv[1:] or CPU_DEFAULT:
         BENCHMARKS[name]()
