@@ -108,7 +108,7 @@ def _make_sparse_forward(base_forward):
 
 
 def _learned_forward(module, query, key, value, attention_mask, learned_attention=None, scaling=None, dropout=0.0, **kwargs):
-    """Learned neighbour degrees (src/breaking_bert/learned.py); without a learned batch (e.g. the
+    """Learned neighbour degrees (src/breaking_bert/learned/); without a learned batch (e.g. the
     maskability probe) it is the sparse eager backend."""
     if learned_attention is None:
         return _SPARSE_FORWARD["eager"](module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
