@@ -1,5 +1,6 @@
 # Breaking BERT: which attention connections can a finetuned BERT lose, and where?
-# The table of contents: each stage is one rule file, one script and one library module.
+# The table of contents: one rule file per stage, holding that stage's rules (cost.smk: the counts, its
+# table, kernel timing and their figures), each rule a thin script over the library (src/breaking_bert).
 from snakemake.utils import min_version
 
 min_version("9.0")
