@@ -10,7 +10,7 @@
 #   ./run.sh page NAME RESULTS_FOLDER CONFIG...   an experiment's results page, docs/results/NAME.md,
 #                    generated from its finished results folder, with its evidence (docs/results/README.md)
 #   ./run.sh page refresh   every page made again from its committed evidence by today's code
-#   ./run.sh memory [CHECKOUT]  each rule's declared mem_mb and runtime against its jobs' peak memory and wall time
+#   ./run.sh memory [CHECKOUT] [--slurm]  each rule's declared mem_mb and runtime against its jobs' peak memory and wall time
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3.11}

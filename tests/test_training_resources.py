@@ -8,6 +8,7 @@ from breaking_bert.training_resources import (
     START_UP_MINUTES,
     UNKNOWN_MODEL_MB,
     UNKNOWN_MODEL_MINUTES,
+    model_weights_mb,
     training_memory_mb,
     training_runtime_minutes,
 )
@@ -19,14 +20,15 @@ def _training(device="auto", batch_size=32, eval_batch_size=128):
     return {"device": device, "batch_size": batch_size, "eval_batch_size": eval_batch_size}
 
 
-def test_a_cpu_job_counts_its_activations_and_a_gpu_job_leaves_them_to_the_gpu():
+def test_a_job_counts_its_weights_optimizer_and_activations_and_asks_for_more_when_resubmitted():
     on_cpu = training_memory_mb(MINILM, _training("cpu"))
     # a MiniLM finetune at 8 x 256 wordpieces on CPU peaked at 2,110 MiB (docs/BENCHMARKS.md): room for 32 x 256
     assert 4000 < on_cpu < 6000
     assert 2110 * 1.3 < training_memory_mb(MINILM, _training("cpu", batch_size=8)) < 2 * 2110
     assert training_memory_mb(MINILM, _training("auto")) == on_cpu, "auto may train on the CPU"
-    on_gpu = training_memory_mb(MINILM, _training("cuda"))
-    assert 2000 < on_gpu < 2500, "the interpreter, libraries and MiniLM's weights, gradients and AdamW state"
+    # a CUDA process's host memory was never measured here: counted like the CPU's until it is
+    assert training_memory_mb(MINILM, _training("cuda")) == on_cpu
+    assert 1.45 * on_cpu < training_memory_mb(MINILM, _training("cpu"), attempt=2) <= 1.5 * on_cpu + 1, "resubmitted: 50% more"
     assert training_memory_mb(MINILM, _training("cpu", batch_size=8)) < on_cpu
     shorter = training_memory_mb({**MINILM, "max_length": 64}, _training("cpu"))
     assert shorter < on_cpu - 1500, "attention scores grow with the square of the length"
@@ -39,6 +41,7 @@ def test_a_larger_model_declares_more_and_an_unknown_one_the_safe_default(tmp_pa
     (folder / "config.json").write_text(json.dumps(shape))
     base = {"name_or_path": str(folder), "max_length": 256}
     assert training_memory_mb(base, _training("cuda")) > training_memory_mb(MINILM, _training("cuda")) + 1000
+    assert model_weights_mb(base) > 4 * model_weights_mb(MINILM) > 4 * 80, "BERT-base's 110M parameters, MiniLM's 22M"
     assert training_memory_mb(base, _training("cpu")) > training_memory_mb(MINILM, _training("cpu"))
     (folder / "config.json").write_text(json.dumps({"model_type": "something-else"}))
     assert training_memory_mb(base, _training("cpu")) == UNKNOWN_MODEL_MB, "no shape to reckon from"

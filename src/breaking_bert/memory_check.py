@@ -127,9 +127,11 @@ def per_rule(jobs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main(checkout: Path) -> int:
-    """Prints the table; exit status 2 if a job went over its declared memory or runtime, 1 if none
-    was found, else 0 (jobs near their declaration, or not measured, are named but do not fail it)."""
+def main(checkout: Path, slurm: bool = False) -> int:
+    """Prints the table. Exit status 2 if a job went over its declared memory or runtime (with
+    ``slurm``: or came within the SLURM_OVERHEAD_MIB a SLURM job's cgroup also holds, or above THIN
+    of it), 3 if a job has no measurement (killed before its log's last line: out of memory? or
+    still running), 1 if no job was found, else 0."""
     from .tables import to_markdown
 
     jobs = measured(checkout, declared_jobs(checkout))
@@ -144,7 +146,7 @@ def main(checkout: Path) -> int:
               f"also holds): {', '.join(near['rule'])}")
     unmeasured = table[table["unmeasured"] > 0]
     if not unmeasured.empty:
-        print(f"jobs with no measurement (killed before their log's last line, benchmark file gone): "
+        print(f"jobs with no measurement (killed before their log's last line: out of memory? or still running): "
               f"{', '.join(f'{r.rule} ({r.unmeasured})' for r in unmeasured.itertuples())}")
     over = table[table["jobs over"] > 0]
     if not over.empty:
@@ -152,8 +154,11 @@ def main(checkout: Path) -> int:
     late = table[table["jobs past runtime"] > 0]
     if not late.empty:
         print(f"past their declared runtime: {', '.join(late['rule'])}")
-    return 2 if not (over.empty and late.empty) else 0
+    if not (over.empty and late.empty) or (slurm and not near.empty):
+        return 2
+    return 3 if not unmeasured.empty else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else ".")))
+    arguments = [a for a in sys.argv[1:] if a != "--slurm"]
+    sys.exit(main(Path(arguments[0] if arguments else "."), slurm="--slurm" in sys.argv[1:]))

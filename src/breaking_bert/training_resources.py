@@ -12,10 +12,11 @@ import math
 
 from .preflight import model_settings
 
-# Host memory: the interpreter, torch, transformers, the task's tokens and masks (a MiniLM finetune
-# at 8 x 256 wordpieces on CPU peaked at 2,110 MiB).
+# Host memory: the interpreter, torch, transformers, the task's tokens and masks; the weights and
+# activations are added (a MiniLM finetune at 8 x 256 wordpieces on CPU, all of it, peaked at 2,110 MiB).
 TRAINING_BASE_MB = 2000
 UNKNOWN_MODEL_MB = 8000  # a hub model not in the local cache: its shape is unknown while planning
+RETRY_MEMORY_GROWTH = 0.5  # a job resubmitted (preempted, out of memory) asks for 50% more each attempt
 
 # Wall time. One CPU thread trains at ~85 GFLOP/s (a MiniLM job: 43.8 samples/s of ~30 wordpieces,
 # forward and backward, on an AVX-512 EPYC core); a GPU is reckoned at 20 TFLOP/s (bf16 autocast,
@@ -24,7 +25,10 @@ UNKNOWN_MODEL_MB = 8000  # a hub model not in the local cache: its shape is unkn
 CPU_FLOPS_PER_THREAD = 85e9
 GPU_FLOPS = 20e12
 GPU_SECONDS_PER_STEP = 0.02
-LEARNED_TRAINING_FACTOR = 3  # soft windows per head and attention score: a learned run's steps cost more
+# a learned run's work against a finetune's of the same task and shape (soft windows per head and
+# attention score; evaluated soft and hardened): the rehearsal measured 1.4x the training time and
+# ~3x the evaluation time on CPU (docs/BENCHMARKS.md); not measured on a GPU
+LEARNED_WORK_FACTOR = 3
 START_UP_MINUTES = 10  # imports, the model and the data read, checkpoints, MLflow
 SAFETY = 3  # a slower CPU (AVX2 only), an older GPU, a shared node
 UNKNOWN_MODEL_MINUTES = 240  # no shape or no task size to reckon from
@@ -36,26 +40,40 @@ def _shape(model: dict) -> tuple[int, int, int] | None:
     return tuple(shape) if all(isinstance(value, int) for value in shape) else None
 
 
-def training_memory_mb(model: dict, training: dict) -> int:
-    """A training job's mem_mb from the model's shape and the batch: fp32 weights, gradients and
-    AdamW's two moments (16 bytes a parameter), and where the job may train on the CPU (device cpu
-    or auto) the activations kept for the backward pass (per layer, per token: ~40 bytes per hidden
-    unit and 12 per attention score) or an evaluation batch's, whichever is larger. On a GPU the
-    activations live in its memory, not the host's."""
+def parameter_count(model: dict) -> int | None:
+    """The encoder's parameters from its config.json (embeddings and 12 hidden^2 a layer), None
+    when its shape is not known while planning."""
     shape = _shape(model)
     if shape is None:
-        return UNKNOWN_MODEL_MB
-    hidden, layers, heads = shape
+        return None
     settings = model_settings(model) or {}
     embeddings = settings.get("vocab_size", 30522) + settings.get("max_position_embeddings", 512)
-    parameters = embeddings * hidden + layers * 12 * hidden**2
+    return embeddings * shape[0] + shape[1] * 12 * shape[0] ** 2
+
+
+def model_weights_mb(model: dict) -> int:
+    """The model's fp32 weights in MB, for the jobs that load it beside their data (lexical masks,
+    cost); an unknown model is reckoned at BERT-large's 1,340."""
+    parameters = parameter_count(model)
+    return int(4 * (parameters if parameters is not None else 335_000_000) / 1e6)
+
+
+def training_memory_mb(model: dict, training: dict, attempt: int = 1) -> int:
+    """A training job's mem_mb from the model's shape and the batch: fp32 weights, gradients and
+    AdamW's two moments (16 bytes a parameter), and the activations kept for the backward pass (per
+    layer, per token: ~40 bytes per hidden unit and 12 per attention score) or an evaluation batch's,
+    whichever is larger. Counted on every device: on a GPU they live in its memory, but the host
+    memory of a CUDA process (its libraries' and driver's) was never measured here, and is at least
+    covered by that. A resubmitted job (attempt 2, 3) asks for RETRY_MEMORY_GROWTH more each time."""
+    shape = _shape(model)
+    if shape is None:
+        return int(UNKNOWN_MODEL_MB * (1 + RETRY_MEMORY_GROWTH * (attempt - 1)))
+    hidden, layers, heads = shape
     length = model["max_length"]
-    activations = 0
-    if training["device"] != "cuda":
-        backward = training["batch_size"] * length * layers * (40 * hidden + 12 * heads * length)
-        evaluation = training["eval_batch_size"] * length * (16 * hidden + 8 * heads * length)
-        activations = max(backward, evaluation)
-    return int(TRAINING_BASE_MB + (16 * parameters + activations) / 2**20)
+    backward = training["batch_size"] * length * layers * (40 * hidden + 12 * heads * length)
+    evaluation = training["eval_batch_size"] * length * (16 * hidden + 8 * heads * length)
+    needed = TRAINING_BASE_MB + (16 * parameter_count(model) + max(backward, evaluation)) / 1e6
+    return int(needed * (1 + RETRY_MEMORY_GROWTH * (attempt - 1)))
 
 
 def forward_flops_per_token(hidden: int, layers: int, length: float) -> float:
@@ -80,8 +98,7 @@ def training_runtime_minutes(model: dict, training: dict, tokens: dict | None, t
     if training.get("max_steps"):
         samples = min(samples, training["max_steps"] * training["batch_size"])
     passes = training["epochs"] if training.get("evaluate_each_epoch", True) and not training.get("max_steps") else 1
-    backward = 3 * (LEARNED_TRAINING_FACTOR if learned else 1)
-    flops = (backward * samples * train["length_mean"] * forward_flops_per_token(hidden, layers, train["length_mean"])
+    flops = (3 * samples * train["length_mean"] * forward_flops_per_token(hidden, layers, train["length_mean"])
              + passes * evaluation["examples"] * evaluation["length_mean"]
              * forward_flops_per_token(hidden, layers, evaluation["length_mean"]))
     if training["device"] == "cpu":
@@ -89,4 +106,5 @@ def training_runtime_minutes(model: dict, training: dict, tokens: dict | None, t
     else:
         steps = samples / training["batch_size"] + passes * evaluation["examples"] / training["eval_batch_size"]
         seconds = flops / GPU_FLOPS + steps * GPU_SECONDS_PER_STEP
+    seconds *= LEARNED_WORK_FACTOR if learned else 1
     return math.ceil(START_UP_MINUTES + SAFETY * seconds / 60) * attempt

@@ -17,7 +17,7 @@ rule finetune:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=TRAINING_MEMORY_MB,
+        mem_mb=training_memory(),
         runtime=training_runtime(),
     params:
         model=canonical(config["model"]),

@@ -19,7 +19,7 @@ rule learn_degrees:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=LEARNED_MEMORY_MB,
+        mem_mb=training_memory(learned=True),
         runtime=training_runtime(learned=True),
     params:
         model=canonical(config["model"]),

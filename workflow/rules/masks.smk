@@ -13,7 +13,7 @@ rule masks:
     conda:
         f"{ENVS}/torch.yaml"
     resources:
-        mem_mb=memory_mb(1000, per_input_mb=20),
+        mem_mb=memory_mb(1000, per_input_mb=20, model_copies=lexical_model_copies),
         # syntax masks took 33 min for IMDB's 18 MiB of tokens and parses, 26 for BBC news' 3.4 (its
         # long articles have more sentences to solve): up to 8 min a MiB (docs/BENCHMARKS.md)
         runtime=runtime_minutes(15, per_input_mb=10),

@@ -10,6 +10,8 @@ rule init_tracking:
         "results/mlflow/experiment.json",
     log:
         "results/logs/init_tracking.log",
+    benchmark:
+        "results/benchmarks/init_tracking.tsv"
     conda:
         f"{ENVS}/torch.yaml"
     resources:

@@ -29,15 +29,22 @@ os.environ.update(
 )
 
 
-def memory_mb(base, per_input_mb=0, per_input_file=0):
-    """A rule's mem_mb: a base (the interpreter, its libraries, a model) plus what grows with the
-    job's data, as multiples of the size (MiB) and count of the files it reads. Snakemake evaluates
-    it when the job's inputs exist, so small tasks reserve little and long-text tasks enough; the
-    factors come from each rule's measured peak (docs/BENCHMARKS.md, ``./run.sh memory``).
-    """
+def memory_mb(base, per_input_mb=0, per_input_file=0, model_copies=0):
+    """A rule's mem_mb: a base (the interpreter, its libraries) plus what grows with the job's data,
+    as multiples of the size (MiB) and count of the files it reads, and for the jobs that load the
+    model its fp32 weights ``model_copies`` times (a number, or a function of the wildcards).
+    Snakemake evaluates it when the job's inputs exist, so small tasks reserve little and long-text
+    tasks enough; the factors come from each rule's measured peak (docs/BENCHMARKS.md, ``./run.sh
+    memory``)."""
 
     def mem_mb(wildcards, input):
-        return int(base + per_input_mb * input.size_mb + per_input_file * len(input))
+        copies = model_copies(wildcards) if callable(model_copies) else model_copies
+        return int(
+            base
+            + per_input_mb * input.size_mb
+            + per_input_file * len(input)
+            + copies * MODEL_WEIGHTS_MB
+        )
 
     return mem_mb
 
@@ -52,6 +59,16 @@ def runtime_minutes(base, per_input_mb=0):
         return math.ceil(base + per_input_mb * input.size_mb) * attempt
 
     return runtime
+
+
+def kernel_timing_runtime(wildcards, attempt):
+    """One compilation and a few timed calls per length x pattern x kernel: a generous 2 minutes
+    each (never measured on a GPU; 34 s in all for the tiny config's one length on CPU).
+    """
+    timings = len(config["cost"]["timing_lengths"]) * len(
+        config["cost"]["timing_patterns"]
+    )
+    return (10 + 2 * timings) * attempt
 
 
 def load_vocabulary():
@@ -146,13 +163,23 @@ wildcard_constraints:
 # a training job's mem_mb and runtime: from the model's shape, the batch and the device, and for
 # the runtime the task's size, from the tokens stage's summary beside the job's tokens
 training_resources = importlib.import_module("breaking_bert.training_resources")
-TRAINING_MEMORY_MB = training_resources.training_memory_mb(
-    config["model"], config["training"]
-)
-# a learned run also keeps soft windows per head and attention score for the backward pass: on CPU
-# at 8 x 256 wordpieces it peaked at 4.5 GB (the rehearsal, docs/BENCHMARKS.md), more than the
-# finetune formula gives; not yet modelled, so its earlier 8 GB stands as a floor
-LEARNED_MEMORY_MB = max(TRAINING_MEMORY_MB, 8000)
+MODEL_WEIGHTS_MB = training_resources.model_weights_mb(config["model"])
+
+
+def training_memory(learned=False):
+    """A training rule's mem_mb (training_resources.training_memory_mb), more on each attempt. A
+    learned run also keeps soft windows per head and attention score for the backward pass: on CPU
+    at 8 x 256 wordpieces it peaked at 4.5 GB (docs/BENCHMARKS.md), more than the finetune formula
+    gives; not yet modelled, so its earlier 8 GB stands as a floor."""
+
+    def mem_mb(wildcards, attempt):
+        needed = training_resources.training_memory_mb(
+            config["model"], config["training"], attempt
+        )
+        growth = 1 + training_resources.RETRY_MEMORY_GROWTH * (attempt - 1)
+        return max(needed, int(8000 * growth)) if learned else needed
+
+    return mem_mb
 
 
 def training_runtime(learned=False):
