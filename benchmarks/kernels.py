@@ -11,7 +11,7 @@ def bench_block_sparse():
     (cost.banded_attention: each 128-query block's key span through SDPA), forward and backward."""
     import torch
 
-    from breaking_bert.timing import synthetic_mask, time_block_sparse_vs_dense
+    from breaking_bert.cost import synthetic_mask, time_block_sparse_vs_dense
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     mask = synthetic_mask("neighbour", 4096, 0.78)

@@ -12,7 +12,7 @@ from breaking_bert.cost import (
     retained_mass,
     retained_mass_per_row,
 )
-from breaking_bert.timing import (
+from breaking_bert.cost import (
     band_mask,
     banded_attention,
     neighbour_window,

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 
-from breaking_bert import cost_figures, figures
+from breaking_bert import figures
+from breaking_bert.cost import plot_retained_mass
 
 
 @pytest.fixture
@@ -130,7 +131,7 @@ def test_axes_are_honest_and_every_figure_has_a_vector_copy(drawn, tmp_path):
     assert 0.80 + 0.01 < high < 0.85 and low < 0.70 - 0.005, (low, high)
     retained = pd.DataFrame([{"task": "rt", "pattern": p, "layer": layer, "head": head, "retained_mass": 0.5 + 0.1 * head}
                              for p in ("neighbour", "syntax") for layer in range(3) for head in range(2)])
-    cost_figures.plot_retained_mass(retained, tmp_path / "retained.png")
+    plot_retained_mass(retained, tmp_path / "retained.png")
     axis = drawn[2].axes[0]
     drawn[2].canvas.draw()
     assert all(float(t).is_integer() for t in axis.get_xticks() if 0 <= t <= 2)

@@ -7,7 +7,7 @@ log_to(snakemake.log[0])
 import pandas as pd
 import torch
 
-from breaking_bert.timing import kernel_timing_rows, synthetic_masks
+from breaking_bert.cost import kernel_timing_rows, synthetic_masks
 from breaking_bert.devices import GPU_SLOTS, claim_device
 
 settings = snakemake.params.settings

@@ -27,6 +27,12 @@ def get_mask_inputs(wildcards):
     return inputs
 
 
+def lexical_model_copies(wildcards):
+    """A masks job loads the model (twice over, briefly: the model, then its embeddings' copy) only
+    for a pattern built from the input embeddings."""
+    return 2 if "embeddings" in pattern_needs(wildcards.pattern) else 0
+
+
 def tracking_input():
     """The MLflow experiment a job logs to. ancient(): where the results are logged is no part of
     them, so a new store (tracking.uri) reruns init_tracking and no training job."""

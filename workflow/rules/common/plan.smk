@@ -36,12 +36,6 @@ def pattern_needs(pattern):
     return vocabulary.get_kind(config["patterns"][pattern]["kind"]).needs
 
 
-def lexical_model_copies(wildcards):
-    """A masks job loads the model (twice over, briefly: the model, then its embeddings' copy) only
-    for a pattern built from the input embeddings."""
-    return 2 if "embeddings" in pattern_needs(wildcards.pattern) else 0
-
-
 def mask_draw(pattern, seed):
     """Which masks a run of this pattern uses: a random pattern draws its masks anew for every run
     seed (`seed<k>`), so the spread over seeds covers the draw; the others have one set (`fixed`).

@@ -11,7 +11,7 @@ Retained attention: on the pretrained (not finetuned) model, the share of each h
 attention probability that a mask keeps, ``sum_j P[i, j] * allowed[i, j]`` averaged over the
 query rows i of real tokens. The dense mask keeps 1; a diagonal-only mask keeps ``P[i, i]``.
 
-Kernel timing on synthetic lengths is ``timing``'s.
+Kernel timing on synthetic lengths is ``cost.timing``'s; the stage's figures ``cost.figures``.
 """
 
 from __future__ import annotations

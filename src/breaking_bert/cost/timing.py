@@ -12,12 +12,12 @@ import time
 import numpy as np
 import torch
 
-from .cost import block_counts
+from .counts import block_counts
 
 
 def _positional_inputs(kind: str, length: int):
-    from .kinds import get_kind
-    from .masks import MaskInputs, MaskOptions
+    from ..kinds import get_kind
+    from ..masks import MaskInputs, MaskOptions
 
     if get_kind(kind).needs:
         raise ValueError(f"timing pattern {kind!r} needs {', '.join(sorted(get_kind(kind).needs))}: only "
@@ -29,7 +29,7 @@ def positional_mask(kind: str, length: int, degrees: dict, seed: int = 0) -> tor
     """The (L, L) mask of a kind the masks package builds from positions alone, on an input of L
     one-token words without special tokens: the same builders, registry and forced links (here the
     diagonal) as every experiment's masks."""
-    from .masks import build_mask
+    from ..masks import build_mask
 
     inputs, options = _positional_inputs(kind, length)
     return torch.from_numpy(build_mask(inputs, kind, degrees, options, seed))
@@ -45,8 +45,8 @@ def synthetic_degrees(kind: str, length: int, sparsity: float, seed: int = 0) ->
     stage's own search over the real builders (masks.solving.closest_degree), not a formula. BigBird
     keeps one global token and gives half the density to its window (solved as a neighbour pattern),
     the rest to random links. (solving.py is left as it is: an edit would rerun every mask job.)"""
-    from .kinds import get_kind
-    from .masks.solving import closest_degree
+    from ..kinds import get_kind
+    from ..masks.solving import closest_degree
 
     def solve(kind, name, target, fixed=None):
         def sparsity_at(value):
@@ -124,7 +124,7 @@ def _sparse_kernel(kernel: str, mask: torch.Tensor, q, k, v, block: int, backwar
     if kernel == "flex":
         from torch.nn.attention.flex_attention import flex_attention
 
-        from .attention import pad_length, to_block_mask
+        from ..attention import pad_length, to_block_mask
 
         # whole blocks only, as in the flex backend (a partial block is wrong on some CPUs)
         block_mask = to_block_mask(mask.to(device)[None, None], block_size=block)
