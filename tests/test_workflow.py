@@ -300,7 +300,7 @@ def test_two_checkouts_sharing_one_virtualenv_each_run_their_own_library(tiny_mo
 
     config = yaml.safe_dump(finetune_grid_only(tiny_config(tiny_model_dir, tiny_csv)))
     first, second = copy_workflow(tmp_path / "first"), copy_workflow(tmp_path / "second")
-    library = second / "src/breaking_bert/prepare_data.py"
+    library = second / "src/breaking_bert/data/prepare_data.py"
     library.write_text(library.read_text().replace('summary = split_summary(train, evaluation, labels)',
                                                    'summary = {**split_summary(train, evaluation, labels), "edited": True}'))
     for checkout in (first, second):

@@ -19,7 +19,7 @@ LIBRARY = Path(__file__).resolve().parent
 
 # Imported by a rule's script (a package's __init__ pulls its siblings in) but never run by its
 # jobs. Keyed by script.
-MASK_BUILDING = frozenset({"kinds.py", "parse.py", "masks/inputs.py", "masks/patterns.py", "masks/solving.py",
+MASK_BUILDING = frozenset({"kinds.py", "data/parse.py", "masks/inputs.py", "masks/patterns.py", "masks/solving.py",
                            "masks/policy.py"})  # the masks stage's
 LEARNED = frozenset({"learned/__init__.py", "learned/objectives.py", "learned/windows.py"})  # learn_degrees jobs'
 EFFECTIVE = frozenset({"masks/effective.py"})  # finetune and learn_degrees jobs measure effective sparsity
@@ -30,7 +30,7 @@ NOT_RUN = {
     "figure_mask_gallery.py": frozenset({"kinds.py"}),
     # loads stored masks; its synthetic masks and block masks run in kernel_timing
     "cost.py": MASK_BUILDING | EFFECTIVE | {"attention.py"},
-    "kernel_timing.py": frozenset({"parse.py"}),  # synthetic masks need no parse
+    "kernel_timing.py": frozenset({"data/parse.py"}),  # synthetic masks need no parse
 }
 # Run by every script, but they decide where messages go (the log, and the console for a fatal
 # error) and when a package loads a module, not what a job computes: editing them reruns nothing.

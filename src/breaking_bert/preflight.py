@@ -6,7 +6,7 @@ screen and no job starts.
 
 Standard library only, as the scheduling process needs (parquet headers are read with pyarrow
 when it is importable, else the data job checks them). A hub dataset or hub model is checked by
-the first job that loads it, with the same functions (``data_checks``, ``vocabulary``).
+the first job that loads it, with the same functions (``data.checks``, ``vocabulary``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .data_checks import (
+from .data.checks import (
     DataError,
     check_header,
     check_labels,
@@ -24,7 +24,7 @@ from .data_checks import (
     read_label_folders,
     resolve_data_path,
 )
-from .data_files import Table, read_table
+from .data.files import Table, read_table
 from .models import ModelError, resolve_model_path
 from .packages import is_package_path
 from .tracking import TrackingError, check_store
@@ -36,7 +36,7 @@ class PlanError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# Data files, read as the data stage reads them (data_files.read_table)
+# Data files, read as the data stage reads them (data.files.read_table)
 
 
 def check_records(table: Table, task: dict, where: str, training: bool) -> None:

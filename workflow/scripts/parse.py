@@ -4,7 +4,7 @@ log_to(snakemake.log[0])
 
 import pandas as pd
 
-from breaking_bert.parse import load_parser, parse_frame
+from breaking_bert.data import load_parser, parse_frame
 
 nlp = load_parser(snakemake.params.parser["model"])
 frame = pd.read_parquet(snakemake.input.split)

@@ -4,7 +4,7 @@ from breaking_bert.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from breaking_bert.prepare_data import prepare_task, write_task
+from breaking_bert.data import prepare_task, write_task
 
 task = snakemake.wildcards.task
 train, evaluation, labels = prepare_task(snakemake.params.task, name=task)

@@ -8,7 +8,7 @@ log_to(snakemake.log[0])
 import pandas as pd
 
 from breaking_bert.models import load_tokenizer
-from breaking_bert.tokens import tokenize_frame
+from breaking_bert.data import tokenize_frame
 
 tokenizer = load_tokenizer(snakemake.params.model)
 summary = {}

@@ -103,7 +103,7 @@ class SplitMaskInputs(Sequence[MaskInputs]):
         return made
 
     def _build(self, index: int) -> MaskInputs:
-        from ..parse import word_hops_from_parse  # the parse stage reads its own files
+        from ..data.parse import word_hops_from_parse  # the parse stage reads its own files
         row = self._rows[index]
         return MaskInputs(
             word_ids=np.asarray(row["word_ids"]),

@@ -4,7 +4,7 @@ Every task ends as two parquet files (train, eval) with columns ``text_a``, opti
 (sentence pairs), ``label`` (int, 0..C-1) and ``row`` (the row in the source, for error messages),
 plus ``labels.json`` naming the classes in label order and ``summary.json`` with the examples per
 class in each split. The held-out eval split and the subsamples are stratified by class and
-seeded. The checks are ``data_checks``'s, the ones the workflow's plan makes on the whole files.
+seeded. The checks are those of ``data.checks``, which the workflow's plan also makes on the whole files.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data_checks import (
+from .checks import (
     DataError,
     check_columns,
     check_header,
@@ -28,14 +28,14 @@ from .data_checks import (
     resolve_data_path,
     sorted_labels,
 )
-from .data_files import read_table
+from .files import read_table
 
 SOURCES = {"hub", "file", "folders"}
 
 
 def _read_local_file(path: Path, task: dict, encoding: str, key: str) -> pd.DataFrame:
-    """The file as the plan check read it (data_files.read_table: format, encoding, delimiter,
-    header) and checked its header (data_checks.check_header); a table's cells as they are written
+    """The file as the plan check read it (files.read_table: format, encoding, delimiter,
+    header) and checked its header (checks.check_header); a table's cells as they are written
     (text stays text: labels meet as label_key()s)."""
     table = read_table(path, task.get("format"), encoding, key)
     if table is None:  # parquet without pyarrow: cannot happen in this env, which has it
@@ -130,7 +130,7 @@ def _subsample(frame: pd.DataFrame, limit: int | None, seed: int, label_column: 
 
 
 def tidy_split(frame: pd.DataFrame, task: dict, labels: list, where: str, training: bool) -> pd.DataFrame:
-    """Rename text columns to text_a/text_b, map labels to ints; the checks of data_checks."""
+    """Rename text columns to text_a/text_b, map labels to ints; the checks of data.checks."""
     text_columns = task["text_columns"]
     label_column = task["label_column"]
     check_columns(list(frame.columns), task, where)

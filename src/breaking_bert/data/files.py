@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data_checks import DataError
+from .checks import DataError
 
 FORMATS = ("csv", "tsv", "json", "jsonl", "parquet")
 SAMPLE_BYTES = 65536

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from .packages import is_package_path, not_installed, package_folder, split_package_path
+from ..packages import is_package_path, not_installed, package_folder, split_package_path
 
 
 class DataError(ValueError):
