@@ -1,5 +1,5 @@
 """A finished rehearsal (config/overlays/rehearsal.yaml) read back, and the real run predicted from it:
-python -m benchmarks rehearsal REHEARSAL_FOLDER FULL_SCALE_FOLDER [GPUS,...]
+python -m benchmarks rehearsal REHEARSAL_FOLDER FULL_SCALE_FOLDER
 
 REHEARSAL_FOLDER: the checkout the rehearsal ran in. FULL_SCALE_FOLDER: one whose prepare_data jobs
 ran the same config without the overlay (``results/data/<task>/summary.json``: the examples a GPU
@@ -13,9 +13,9 @@ How the prediction is made (every assumption is named in its output):
 - Training jobs (finetune, learn_degrees) on a GPU: the rehearsal's start-up per job, plus the full
   run's wordpieces (epochs x examples x mean length, and one evaluation pass) at two rates that
   bound it: the engine's measured H200 throughput on Rotten Tomatoes sentences, taken as
-  wordpieces per second (``SLOW``: a small model is bound by its per-step overhead, so longer
+  wordpieces per second (the slow bound: a small model is bound by its per-step overhead, so longer
   sequences would run at least this fast), and the FLOP rate ``training_resources`` reckons with
-  (``FAST``). A learned run's steps cost what the rehearsal measured against a finetune's.
+  (the fast bound). A learned run's steps cost what the rehearsal measured against a finetune's.
 - Wall time on G GPUs and ``cores`` CPU cores: at least the larger of the GPU work over G and the
   CPU work over the cores the GPU jobs leave, at most their sum (no overlap).
 """
@@ -28,7 +28,13 @@ import subprocess
 from pathlib import Path
 
 from breaking_bert.memory_check import declared_jobs, measured
-from breaking_bert.training_resources import GPU_FLOPS, GPU_SECONDS_PER_STEP, forward_flops_per_token
+from breaking_bert.training_resources import (
+    GPU_FLOPS,
+    GPU_SECONDS_PER_STEP,
+    forward_flops_per_token,
+    model_shape,
+    parameter_count,
+)
 
 from .common import report
 
@@ -36,7 +42,6 @@ H200_SAMPLES_PER_SECOND = 1541  # the engine, sparse masks, bf16 (docs/BENCHMARK
 H200_SAMPLES_LENGTH = 27  # Rotten Tomatoes' mean wordpieces, which that benchmark trained on
 CPU_RULES = ("prepare_data", "parse", "tokens", "masks", "cost")
 TRAINING_RULES = ("finetune", "learn_degrees")
-CHECKPOINT_MB = 2 * 22.7e6 * 12 / 1e6  # weights and AdamW's moments, twice while a checkpoint is replaced
 
 
 def task_of(benchmark: str, tasks: list[str]) -> str | None:
@@ -67,7 +72,7 @@ def rehearsal_jobs(folder: Path):
 def training_seconds(folder, tasks, full, config):
     """Per task and rule: the full run's GPU seconds per job, slow and fast bounds."""
     training = config["training"]
-    hidden, layers = 384, 6  # the packaged MiniLM of embedded_gpu.yaml
+    hidden, layers, _ = model_shape(config["model"])
     per_job = {}
     for task in tasks:
         tokens = examples(folder, task, "tokens")
@@ -121,10 +126,12 @@ def predict(folder: Path, full_folder: Path, gpus=(1, 4), cores: int = 8) -> Non
     eval_scale = sum(full[t]["eval"]["examples"] / examples(folder, t, "data")["eval"]["examples"] for t in tasks) / len(tasks)
     final_mb = sum(size * (train_scale if name in ("masks", "parses", "tokens", "data")
                            else eval_scale if name in ("runs", "learned") else 1) for name, size in disk.items())
+    # weights and AdamW's two moments, twice while a checkpoint is replaced, per running job
+    checkpoint_mb = 2 * 12 * parameter_count(config["model"]) / 1e6
     for count in gpus:
         free_cores = max(cores - 2 * count, 1)  # profiles/local gives a GPU job 2 threads
         hours = [(max(g / count, cpu_seconds / free_cores) / 3600, (g / count + cpu_seconds / free_cores) / 3600) for g in gpu]
         report("prediction", gpus=count, cores=cores, gpu_hours_slow_fast=[round(g / 3600, 1) for g in gpu],
                cpu_hours=round(cpu_seconds / 3600, 1),
                wall_hours_slow=[round(h, 1) for h in hours[0]], wall_hours_fast=[round(h, 1) for h in hours[1]],
-               disk_peak_gb=round((final_mb + count * CHECKPOINT_MB) / 1024, 1))
+               disk_peak_gb=round((final_mb + count * checkpoint_mb) / 1024, 1))

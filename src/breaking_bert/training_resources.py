@@ -34,7 +34,8 @@ SAFETY = 3  # a slower CPU (AVX2 only), an older GPU, a shared node
 UNKNOWN_MODEL_MINUTES = 240  # no shape or no task size to reckon from
 
 
-def _shape(model: dict) -> tuple[int, int, int] | None:
+def model_shape(model: dict) -> tuple[int, int, int] | None:
+    """(hidden size, layers, heads) from the model's config.json; None while it is not known."""
     settings = model_settings(model) or {}
     shape = [settings.get(key) for key in ("hidden_size", "num_hidden_layers", "num_attention_heads")]
     return tuple(shape) if all(isinstance(value, int) for value in shape) else None
@@ -43,7 +44,7 @@ def _shape(model: dict) -> tuple[int, int, int] | None:
 def parameter_count(model: dict) -> int | None:
     """The encoder's parameters from its config.json (embeddings and 12 hidden^2 a layer), None
     when its shape is not known while planning."""
-    shape = _shape(model)
+    shape = model_shape(model)
     if shape is None:
         return None
     settings = model_settings(model) or {}
@@ -65,7 +66,7 @@ def training_memory_mb(model: dict, training: dict, attempt: int = 1) -> int:
     whichever is larger. Counted on every device: on a GPU they live in its memory, but the host
     memory of a CUDA process (its libraries' and driver's) was never measured here, and is at least
     covered by that. A resubmitted job (attempt 2, 3) asks for RETRY_MEMORY_GROWTH more each time."""
-    shape = _shape(model)
+    shape = model_shape(model)
     if shape is None:
         return int(UNKNOWN_MODEL_MB * (1 + RETRY_MEMORY_GROWTH * (attempt - 1)))
     hidden, layers, heads = shape
@@ -89,7 +90,7 @@ def training_runtime_minutes(model: dict, training: dict, tokens: dict | None, t
     the task's mean length (``tokens``: the tokens stage's summary.json), on the device it will use
     (``auto``: the rule asks for a GPU, so a GPU), times SAFETY and the attempt (a job resubmitted
     after running out of time asks for more), plus the start-up."""
-    shape = _shape(model)
+    shape = model_shape(model)
     if shape is None or not tokens:
         return UNKNOWN_MODEL_MINUTES * attempt
     hidden, layers, _ = shape
