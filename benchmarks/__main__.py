@@ -3,7 +3,9 @@
 python -m benchmarks rehearsal REHEARSAL_FOLDER FULL_SCALE_FOLDER: a finished rehearsal read back and
 the GPU-box run predicted from it (benchmarks/rehearsal.py); python -m benchmarks shallow [FOLDER]:
 the whole tiny DAG on 1-, 2- and 3-layer models (benchmarks/shallow.py); python -m benchmarks
-mlflow_ui FOLDER: a finished run's MLflow store through its UI over HTTP (benchmarks/mlflow_ui.py).
+mlflow_ui FOLDER: a finished run's MLflow store through its UI over HTTP (benchmarks/mlflow_ui.py);
+python -m benchmarks slurm_slice WORKDIR CLUSTER: one task's rehearsal through the SLURM profile on a
+running test cluster (benchmarks/slurm_slice.py).
 
 Each benchmark measures its two sides in one run, one after the other (or alternating), on the same
 data, and prints one JSON line with the ratio and the goal. Sizes are small enough for a 2-core CPU.
@@ -17,6 +19,7 @@ from .kernels import bench_block_sparse
 from .mlflow_ui import bench_mlflow_ui
 from .rehearsal import predict
 from .shallow import bench_shallow
+from .slurm_slice import run_slice
 from .stages import bench_dryrun, bench_parse_masks, bench_startup
 from .training import bench_cls_only, bench_compile, bench_engine, bench_gpu_packing, bench_threads, bench_trainer
 
@@ -29,7 +32,8 @@ CPU_DEFAULT = [name for name in BENCHMARKS if name != "gpu_packing"]
 # the read-backs and rehearsals that take folders: python -m benchmarks NAME FOLDER...
 WITH_FOLDERS = {"rehearsal": lambda folder, full: predict(Path(folder), Path(full)),
                 "shallow": lambda folder=None: bench_shallow(Path(folder) if folder else None),
-                "mlflow_ui": bench_mlflow_ui}
+                "mlflow_ui": bench_mlflow_ui,
+                "slurm_slice": run_slice}
 
 if __name__ == "__main__":
     if sys.argv[1:2] and sys.argv[1] in WITH_FOLDERS:
