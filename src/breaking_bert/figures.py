@@ -178,8 +178,9 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
     """Per task, two panels: score against the achieved sparsity (the paper's measure, findings 2
     and 3 compare at it) and against the effective sparsity (the connections that reach the
     classifier, which finding 4 compares at), for every pattern masked at all layers (BigBird grid
-    points labelled by their degrees), the learned-degree frontier as a line when present, the
-    dense baseline as a band; bars and band: one SD over seeds."""
+    points on its own frontier labelled by their degrees), the learned-degree frontier as a line
+    when present, the dense baseline as a band; bars and band: one SD over seeds. Labels that would
+    overprint others are left out, and the panel counts them."""
     tasks = sorted(summary["task"].unique())
     axes_of = [("sparsity_mean", "achieved sparsity (eval, mean over examples)")]
     if summary.get("effective_sparsity_mean", pd.Series(dtype=float)).notna().any():  # tables before it: one panel
@@ -193,13 +194,7 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
         rows = summary[(summary["task"] == task) & (summary["placement"] == "all") & (summary["kind"] != BASELINE_KIND)]
         for kind, cells in rows.groupby("kind"):
             ax.errorbar(cells[x], cells["score_mean"], yerr=cells["score_std"], fmt="o", capsize=2, label=kind, alpha=0.8)
-            # neighbours along x labelled above and below in turn, so that close points' labels part
-            for order, (_, cell) in enumerate(cells.sort_values(x).iterrows()):
-                text = " ".join(filter(None, [str(cell["degrees"]).replace(" ", ",") if kind == "bigbird" else "",
-                                              label(cell["seeds"]) if label else ""]))
-                if text:
-                    ax.annotate(text, (cell[x], cell["score_mean"]), fontsize=6, xytext=(3, 3 if order % 2 else -9),
-                                textcoords="offset points")
+            _label_cells(ax, cells, x, kind, label)
         if learned is not None and not learned.empty and x in learned:
             frontier = learned[learned["task"] == task].sort_values(x)
             for variant, points in frontier.groupby("variant"):
@@ -220,10 +215,51 @@ def plot_score_vs_sparsity(summary: pd.DataFrame, path, learned: pd.DataFrame | 
             ax.set_xlim(max(0.0, xs.min() - 0.05), min(1.0, xs.max() + 0.05))
         ax.set_xlabel(x_label)
         ax.set_ylabel(f"eval {metric} (bars: 1 SD over seeds)")
-        ax.set_title(f"{task}: masked at all layers", fontsize=10)
+        frontier_only = (rows["kind"] == "bigbird").sum() > len(_frontier(rows[rows["kind"] == "bigbird"], x))
+        ax.set_title(f"{task}: masked at all layers" + ("; BigBird's degrees on its frontier" if frontier_only else ""),
+                     fontsize=10)
         ax.legend(fontsize=7)
     fig.tight_layout()
+    for ax in axes.ravel():
+        _drop_overlapping_labels(fig, ax)
     _save(fig, path)
+
+
+def _frontier(cells: pd.DataFrame, x: str) -> pd.DataFrame:
+    """The cells no other cell beats: none sparser and at least as good, or as sparse and better."""
+    sparsity, score = cells[x].to_numpy(), cells["score_mean"].to_numpy()
+    beaten = [((sparsity >= s) & (score >= m) & ((sparsity > s) | (score > m))).any() for s, m in zip(sparsity, score)]
+    return cells[~np.array(beaten, dtype=bool)]
+
+
+def _label_cells(ax, cells: pd.DataFrame, x: str, kind: str, label) -> None:
+    """BigBird's points by their degrees, on its frontier only (a grid of 27 points crowds a panel
+    with labels; every point is in results/tables/summary.csv), and any cell's n where cells ran
+    different seeds. Neighbours along x are labelled above and below in turn, so that labels part."""
+    named = set(_frontier(cells, x).index) if kind == "bigbird" else set()
+    for order, (index, cell) in enumerate(cells.sort_values(x).iterrows()):
+        text = " ".join(filter(None, [str(cell["degrees"]).replace(" ", ",") if index in named else "",
+                                      label(cell["seeds"]) if label else ""]))
+        if text:
+            ax.annotate(text, (cell[x], cell["score_mean"]), fontsize=6, xytext=(3, 3 if order % 2 else -9),
+                        textcoords="offset points")
+
+
+def _drop_overlapping_labels(fig, ax) -> int:
+    """Point labels that would overprint one drawn before them are left out, and the panel says how
+    many: an unreadable pile of text hides the points it names."""
+    renderer = fig.canvas.get_renderer()
+    kept, dropped = [], 0
+    for text in list(ax.texts):
+        box = text.get_window_extent(renderer)
+        if any(box.overlaps(other) for other in kept):
+            text.remove()
+            dropped += 1
+        else:
+            kept.append(box)
+    if dropped:
+        ax.text(0.01, 0.01, f"{dropped} overlapping label(s) left out", transform=ax.transAxes, fontsize=6, alpha=0.7)
+    return dropped
 
 
 def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
