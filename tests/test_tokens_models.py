@@ -70,3 +70,16 @@ def test_mask_gallery_figure(tmp_path):
     path = tmp_path / "gallery.png"
     plot_mask_gallery([f"t{i}" for i in range(6)], masks, path, title="x")
     assert path.stat().st_size > 5_000
+
+
+def test_every_stage_loads_its_model_through_one_loader(tiny_model_dir):
+    """models.load_model: the head asked for, options passed on, and the same explained errors
+    as the tokenizer's (the finetune, cost and lexical-mask stages all load through it)."""
+    from breaking_bert.models import load_model
+
+    encoder = load_model({"name_or_path": str(tiny_model_dir)}, attn_implementation="eager")
+    classifier = load_model({"name_or_path": str(tiny_model_dir)}, "AutoModelForSequenceClassification", num_labels=2)
+    assert type(encoder).__name__ == "BertModel" and encoder.config._attn_implementation == "eager"
+    assert type(classifier).__name__ == "BertForSequenceClassification" and classifier.config.num_labels == 2
+    with pytest.raises(ModelError, match="Offline\\? Download it once"):
+        load_model({"name_or_path": "no-such-org/no-such-model"})

@@ -58,13 +58,21 @@ def load_tokenizer(model_cfg: dict):
     return tokenizer
 
 
-def load_input_embeddings(model_cfg: dict):
-    """The word-embedding matrix (vocab, hidden) as a float32 numpy array, for lexical masks."""
-    from transformers import AutoModel
+def load_model(model_cfg: dict, head: str = "AutoModel", **options):
+    """The configured model through transformers' ``head`` auto class (``AutoModel``: the encoder
+    alone; ``AutoModelForSequenceClassification``: with a classifier), with ``options`` passed on
+    and the config's ``trust_remote_code`` honoured; a failure says what to do. Every stage loads
+    its model here."""
+    import transformers
 
     name = resolve_model_path(model_cfg["name_or_path"])
     try:
-        model = AutoModel.from_pretrained(name, trust_remote_code=bool(model_cfg.get("trust_remote_code", False)))
+        return getattr(transformers, head).from_pretrained(
+            name, trust_remote_code=bool(model_cfg.get("trust_remote_code", False)), **options)
     except Exception as error:
         raise explain_load_failure(name, error) from None
-    return model.get_input_embeddings().weight.detach().float().numpy()
+
+
+def load_input_embeddings(model_cfg: dict):
+    """The word-embedding matrix (vocab, hidden) as a float32 numpy array, for lexical masks."""
+    return load_model(model_cfg).get_input_embeddings().weight.detach().float().numpy()

@@ -9,7 +9,7 @@ import torch
 
 from breaking_bert.cost import cost_summary, retained_mass_frame, retained_mass_table
 from breaking_bert.masks import MaskSet
-from breaking_bert.models import resolve_model_path
+from breaking_bert.models import load_model
 
 settings = snakemake.params.settings
 cell = {"task": snakemake.wildcards.task, "pattern": snakemake.wildcards.pattern}
@@ -17,13 +17,7 @@ torch.set_num_threads(max(1, snakemake.threads))
 tokens = pd.read_parquet(snakemake.input.tokens, columns=["input_ids", "token_type_ids"])
 masks = MaskSet.load(snakemake.input.masks)
 
-from transformers import AutoModel
-
-model = AutoModel.from_pretrained(
-    resolve_model_path(snakemake.params.model["name_or_path"]),
-    attn_implementation="eager",  # eager returns the attention probabilities
-    trust_remote_code=bool(snakemake.params.model.get("trust_remote_code", False)),
-).eval()
+model = load_model(snakemake.params.model, attn_implementation="eager").eval()  # eager returns the attention probabilities
 head_dim = model.config.hidden_size // model.config.num_attention_heads
 
 with open(snakemake.output.cost, "w") as handle:

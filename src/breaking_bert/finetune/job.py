@@ -11,7 +11,7 @@ from ..attention import Backend, check_model_is_maskable, register_sparse_attent
 from ..devices import GPU_SLOTS
 from ..identity import engine_code_digest, file_digest, flatten
 from ..learned import LearnedConfig
-from ..models import explain_load_failure, resolve_model_path
+from ..models import load_model
 
 
 @dataclass
@@ -111,27 +111,17 @@ def run_identity(job: FinetuneJob, cfg: TrainingConfig, model) -> dict:
 
 
 def load_classifier(model_cfg: dict, num_labels: int, backend: Backend, device):
-    from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     register_sparse_attention()
-    name = resolve_model_path(model_cfg["name_or_path"])
     hf_logging.set_verbosity_error()  # the "classifier newly initialised" report is expected here
     if backend.name == "flex" and torch.device(device).type == "cpu":
         raise ValueError(
             "training.backend=flex trains on a GPU only: torch 2.13's FlexAttention has no backward "
             "pass on CPU. Use backend sdpa (or eager) on CPU."
         )
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            name,
-            num_labels=num_labels,
-            **dict(backend.config_changes),
-            attn_implementation=backend.implementation,
-            trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
-        )
-    except Exception as error:
-        raise explain_load_failure(name, error) from None
+    model = load_model(model_cfg, "AutoModelForSequenceClassification", num_labels=num_labels,
+                       **dict(backend.config_changes), attn_implementation=backend.implementation)
     model.to(device)
     check_model_is_maskable(model, backend.mask_format)
     if backend.name == "flex":
