@@ -332,6 +332,35 @@ def test_the_training_defaults_are_the_schemas():
         TrainingConfig.from_dict({"epoch": 3}, seed=0)
 
 
+def test_the_pattern_and_learned_defaults_the_library_fills_are_the_schemas():
+    """A library caller's pattern or learned config gets the schema's defaults, not others: the
+    code's copies (vocabulary.PATTERN_DEFAULTS, LearnedConfig's fields) are held equal to
+    config/schema.yaml, where a default is changed."""
+    from dataclasses import fields
+
+    from breaking_bert.learned import LearnedConfig
+    from breaking_bert.vocabulary import PATTERN_DEFAULTS
+
+    definitions = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    pattern = next(d for d in _definitions(definitions) if "solve" in d.get("properties", {}))["properties"]
+    assert PATTERN_DEFAULTS == {key: pattern[key]["default"] for key in PATTERN_DEFAULTS}
+    learned = definitions["properties"]["learned_sparsity"]["properties"]
+    shared = {f.name: f.default for f in fields(LearnedConfig) if f.name in learned}
+    assert shared and shared == {name: learned[name]["default"] for name in shared}
+    assert set(shared) >= {"objective", "ramp", "initial_radius", "radius_learning_rate", "budget_sample", "classes"}
+
+
+def _definitions(schema: dict):
+    """Every object schema in the schema, nested ones and $defs included."""
+    if isinstance(schema, dict):
+        yield schema
+        for value in schema.values():
+            yield from _definitions(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _definitions(value)
+
+
 def test_no_workflow_file_is_over_200_lines():
     """The Snakefile reads as a table of contents and each rule file and helper file keeps to one
     concern (issue 29: common.smk had grown to 494 lines with six)."""

@@ -118,6 +118,16 @@ def placement_layers(placement: str, num_layers: int) -> frozenset[int]:
     return layers
 
 
+# A pattern's keys that the schema fills in when the workflow validates the config; a library
+# caller's pattern dict may leave them out, and gets these (tests/test_config.py holds them equal
+# to config/schema.yaml's defaults, which stay the one place to change them)
+PATTERN_DEFAULTS = {"seed": 0, "solve": "per_example"}
+
+
+def with_pattern_defaults(pattern: dict) -> dict:
+    return {**PATTERN_DEFAULTS, **pattern}
+
+
 # ---------------------------------------------------------------------------------------------
 # Mask draws: a seeded kind's masks per run seed ('seed<k>'), the others' once ('fixed')
 

@@ -23,8 +23,8 @@ pattern = snakemake.params.pattern
 run_seed = parse_draw(snakemake.wildcards.draw)
 draw = {"draw": snakemake.wildcards.draw}
 if run_seed is not None:  # this run seed's own draw of the pattern's random links
-    draw.update(run_seed=run_seed, pattern_seed=pattern.get("seed", 0))
-    pattern = {**pattern, "seed": draw_seed(pattern.get("seed", 0), run_seed)}
+    draw.update(run_seed=run_seed, pattern_seed=pattern["seed"])
+    pattern = {**pattern, "seed": draw_seed(pattern["seed"], run_seed)}
 options = MaskOptions(
     special_tokens=pattern.get("special_tokens", snakemake.params.options["special_tokens"]),
     cross_segment=snakemake.params.options["cross_segment"],

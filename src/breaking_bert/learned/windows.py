@@ -215,8 +215,8 @@ def learned_config_for_setting(section: dict, variant: str, setting: str, frozen
     learned run's ``frozen_windows``."""
     variant = learned_variant(variant)
     objective, value = parse_setting(setting)
-    if objective != section.get("objective", "target"):
-        raise ValueError(f"setting {setting!r} does not match learned_sparsity.objective={section.get('objective', 'target')!r}")
+    if objective != section["objective"]:  # the validated section: the schema filled its defaults
+        raise ValueError(f"setting {setting!r} does not match learned_sparsity.objective={section['objective']!r}")
     known = {k: section[k] for k in ("ramp", "initial_radius", "radius_learning_rate", "budget_sample", "classes",
                                      "special_tokens") if k in section}
     sweep = {"penalty": value} if objective == "penalty" else {"target_sparsity": value}

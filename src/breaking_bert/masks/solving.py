@@ -11,6 +11,7 @@ import numpy as np
 
 from .inputs import MaskInputs, MaskOptions
 from ..kinds import get_kind
+from ..vocabulary import with_pattern_defaults
 from .patterns import build_mask, build_matched_random_mask
 from .storage import MaskSet, sparsity
 
@@ -203,8 +204,8 @@ def build_split_masks(
     """
     from tqdm import tqdm
 
-    kind = pattern["kind"]
-    seed = int(pattern.get("seed", 0))
+    pattern = with_pattern_defaults(pattern)
+    kind, seed = pattern["kind"], int(pattern["seed"])
     solved = None
     if reference is None and dataset_degrees is None and "target_sparsity" in pattern:
         solved = solve_degrees_for_mean(examples, kind, pattern["target_sparsity"], options, seed,
@@ -244,20 +245,20 @@ def resolve_dataset_degrees(
     A per-dataset target is solved on a seeded sample of the training split and then applied to
     both splits, so train and eval share one degree.
     """
-    kind = pattern["kind"]
+    pattern = with_pattern_defaults(pattern)
+    kind, seed = pattern["kind"], int(pattern["seed"])
     if not get_kind(kind).degrees:  # dense, or a control drawn from its reference's per-row degrees
         return {}
     if "target_sparsity" not in pattern:
         return {k: int(v) for k, v in pattern.get("degrees", {}).items()}
-    if pattern.get("solve", "per_example") == "per_example":
+    if pattern["solve"] == "per_example":
         return None
-    rng = np.random.default_rng(int(pattern.get("seed", 0)))
+    rng = np.random.default_rng(seed)
     sample_index = rng.permutation(len(train_examples))[:solve_sample]
     sample = [train_examples[i] for i in sample_index]
     fixed = {k: int(v) for k, v in pattern.get("degrees", {}).items()}
     param = get_kind(kind).degrees[0]
     max_degree = max(x.n for x in sample) if sample else 1
-    seed = int(pattern.get("seed", 0))
     target = pattern["target_sparsity"]
     degree = solve_degree_for_dataset(sample, kind, target, options, seed, fixed, max_degree)
 
@@ -289,7 +290,7 @@ def check_achieved_sparsity(masks: "MaskSet", pattern: dict, tolerance: float, n
         return
     target = pattern["target_sparsity"]
     achieved = float(masks.sparsities.mean())
-    solve = pattern.get("solve", "per_example").replace("_", " ")
+    solve = with_pattern_defaults(pattern)["solve"].replace("_", " ")
     if abs(achieved - target) > tolerance:
         raise UnreachableSparsity(
             f"patterns.{name}.target_sparsity={target}: {pattern['kind']} solved {solve} reaches a mean "

@@ -132,7 +132,7 @@ def expand_pattern_grids():
             config["patterns"][name] = {
                 "kind": grid["kind"],
                 "degrees": degrees,
-                "seed": grid.get("seed", 0),
+                "seed": grid["seed"],
                 "solve": "per_dataset",
             }
             if "special_tokens" in grid:
