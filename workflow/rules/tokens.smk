@@ -15,9 +15,10 @@ rule tokens:
     conda:
         f"{ENVS}/torch.yaml"
     resources:
-        # IMDB (9 MiB of text) peaked at 1,932 MiB, Rotten Tomatoes at 485 (the kernel's peak;
-        # docs/BENCHMARKS.md): 200 a MiB, on a base that leaves a SLURM job's Snakemake processes 300 MiB
-        mem_mb=memory_mb(900, per_input_mb=200),
+        # written in chunks of 1,000 examples: IMDB's train split (8 MiB of text) peaked at 578 MiB,
+        # 1,931 when tokenized whole (docs/BENCHMARKS.md); 20 a MiB for the texts read whole, on a
+        # base that leaves a SLURM job's Snakemake processes 300 MiB
+        mem_mb=memory_mb(900, per_input_mb=20),
         runtime=runtime_minutes(10, per_input_mb=2),  # IMDB: 4 min for 9.5 MiB of text
     params:
         model=canonical(config["model"]),

@@ -12,6 +12,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
                "label_key", "label_keys", "read_label_folders", "resolve_data_path", "sorted_labels",),
     "files": ("Table", "delimiter_of", "read_table", "sniff_format", "text_encoding",),
     "prepare_data": ("load_raw_splits", "prepare_task", "split_summary", "stratified_sample", "tidy_split", "write_task",),
-    "tokens": ("tokenize_frame",),
+    "tokens": ("tokenize_frame", "tokenize_to_parquet",),
     "parse": ("load_parser", "parse_frame", "parse_texts", "tree_hops", "word_hops_from_parse",),
 })

@@ -4,6 +4,8 @@ Per example: ``input_ids``, ``token_type_ids``, ``word_ids`` (-1 for special tok
 numbered across both segments of a pair), ``segment_ids``, and per word its segment and the
 character span it covers in that segment's text (to align it with spaCy's tokens).
 Texts longer than ``max_length`` are truncated (longest-first for pairs); the count is reported.
+A split is tokenized and written in chunks (``tokenize_to_parquet``), so a job's memory is bounded
+by the chunk, not the split: whole, IMDB's 10,000 reviews took ~200 MB per MiB of text.
 """
 
 from __future__ import annotations
@@ -67,3 +69,34 @@ def tokenize_frame(frame: pd.DataFrame, tokenizer, max_length: int) -> tuple[pd.
         "length_max": int(lengths.max()) if len(lengths) else 0,
     }
     return pd.DataFrame.from_records(records), summary
+
+
+CHUNK_EXAMPLES = 1000
+
+
+def tokenize_to_parquet(frame: pd.DataFrame, tokenizer, max_length: int, path, chunk: int = CHUNK_EXAMPLES) -> dict:
+    """tokenize_frame over ``chunk`` examples at a time, each chunk appended to the parquet file at
+    ``path`` as it is done; the split's summary. The file reads back as tokenize_frame's table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer, parts = None, []
+    try:
+        for start in range(0, max(len(frame), 1), chunk):
+            tokens, summary = tokenize_frame(frame.iloc[start:start + chunk], tokenizer, max_length)
+            table = pa.Table.from_pandas(tokens, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table.cast(writer.schema))
+            parts.append(summary)
+    finally:
+        if writer is not None:
+            writer.close()
+    examples = sum(part["examples"] for part in parts)
+    return {
+        "examples": examples,
+        "truncated": sum(part["truncated"] for part in parts),
+        "max_length": max_length,
+        "length_mean": sum(part["length_mean"] * part["examples"] for part in parts) / examples if examples else 0.0,
+        "length_max": max(part["length_max"] for part in parts),
+    }
