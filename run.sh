@@ -65,7 +65,7 @@ page)
     ;;
 memory)
     setup
-    python -m breaking_bert.memory_check "${@:2}"
+    python -m breaking_bert.resources.check "${@:2}"
     ;;
 *)
     echo "usage: $0 demo|test|bench|calibrate|page|memory [extra arguments]" >&2

@@ -14,7 +14,7 @@ How the prediction is made (every assumption is named in its output):
   run's wordpieces (epochs x examples x mean length, and one evaluation pass) at two rates that
   bound it: the engine's measured H200 throughput on Rotten Tomatoes sentences, taken as
   wordpieces per second (the slow bound: a small model is bound by its per-step overhead, so longer
-  sequences would run at least this fast), and the FLOP rate ``training_resources`` reckons with
+  sequences would run at least this fast), and the FLOP rate ``resources.training`` reckons with
   (the fast bound). A learned run's steps cost what the rehearsal measured against a finetune's.
 - Wall time on G GPUs and ``cores`` CPU cores: at least the larger of the GPU work over G and the
   CPU work over the cores the GPU jobs leave, at most their sum (no overlap).
@@ -27,8 +27,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from breaking_bert.memory_check import declared_jobs, measured
-from breaking_bert.training_resources import (
+from breaking_bert.resources.check import declared_jobs, measured
+from breaking_bert.resources.training import (
     GPU_FLOPS,
     GPU_SECONDS_PER_STEP,
     forward_flops_per_token,

@@ -361,6 +361,53 @@ def _definitions(schema: dict):
             yield from _definitions(value)
 
 
+def _library_imports() -> set[tuple[str, str]]:
+    """Every import inside the library (deferred ones too) as (importing module, imported module)."""
+    import ast
+
+    root = REPO / "src"
+    modules = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in (root / "breaking_bert").rglob("*.py")}
+    arrows = set()
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [node.module or ""]).strip(".") \
+                    if node.level else node.module
+                targets = [f"{base}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target not in (name, "breaking_bert"):
+                    arrows.add((name, target))
+    return arrows
+
+
+def test_the_library_has_floors_no_package_or_module_at_the_top_imports_back():
+    """The rooms at the top of the library (its packages and its loose modules) import one another
+    without a circle, deferred imports included: each can be read knowing only those below it."""
+    import graphlib
+
+    def room(module):
+        return ".".join(module.split(".")[:2])
+
+    arrows = _library_imports()
+    assert ("breaking_bert.finetune.loop", "breaking_bert.resources.devices") in arrows, "deferred imports read"
+    graph = {}
+    for importer, imported in arrows:
+        if room(importer) != room(imported):
+            graph.setdefault(room(importer), set()).add(room(imported))
+    try:
+        list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as cycle:
+        pytest.fail(f"rooms importing each other in a circle: {' -> '.join(cycle.args[1])}")
+
+
 def test_no_workflow_file_is_over_200_lines():
     """The Snakefile reads as a table of contents and each rule file and helper file keeps to one
     concern (issue 29: common.smk had grown to 494 lines with six)."""

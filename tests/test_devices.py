@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from breaking_bert.devices import claim_device, claim_gpu_slot
+from breaking_bert.resources.devices import claim_device, claim_gpu_slot
 
 
 def _hold_slot(lock_dir, count, results):

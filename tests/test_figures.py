@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.container import BarContainer, ErrorbarContainer
 
-from breaking_bert import figures
+from breaking_bert.report import figures
 from breaking_bert.cost import plot_retained_mass
 
 

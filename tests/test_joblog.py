@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from breaking_bert.memory_check import logged_peak
+from breaking_bert.resources.check import logged_peak
 
 JOB = """
 import sys

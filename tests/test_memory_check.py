@@ -1,12 +1,12 @@
 """./run.sh memory's verdicts on a run it reads from Snakemake's log, the job logs and the benchmark
-files (memory_check.py): what fails it, with the files written as Snakemake and joblog write them."""
+files (resources/check.py): what fails it, with the files written as Snakemake and joblog write them."""
 
 from pathlib import Path
 
 import pytest
 
 from breaking_bert.joblog import PEAK_MEMORY
-from breaking_bert.memory_check import main
+from breaking_bert.resources.check import main
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from breaking_bert.figures import pick_example, plot_mask_gallery
+from breaking_bert.report.figures import pick_example, plot_mask_gallery
 from breaking_bert.models import ModelError, load_tokenizer, resolve_model_path
 from breaking_bert.data import tokenize_frame, tokenize_to_parquet
 

@@ -1,10 +1,10 @@
-"""A training job's declared memory and runtime (training_resources): from the model's shape, the
+"""A training job's declared memory and runtime (resources/training.py): from the model's shape, the
 batch, the device and the task's size, so that a small model does not reserve gigabytes or hours
 and a long-text job gets what it uses."""
 
 import json
 
-from breaking_bert.training_resources import (
+from breaking_bert.resources.training import (
     START_UP_MINUTES,
     UNKNOWN_MODEL_MB,
     UNKNOWN_MODEL_MINUTES,

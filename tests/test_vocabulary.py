@@ -64,7 +64,7 @@ def test_the_report_layer_and_the_vocabulary_import_no_torch():
         "import sys\n"
         "import breaking_bert.vocabulary\n"
         "assert not {'numpy', 'pandas', 'torch'} & set(sys.modules), 'the vocabulary imports more than the stdlib'\n"
-        "import breaking_bert.aggregate, breaking_bert.findings, breaking_bert.figures\n"
+        "import breaking_bert.aggregate, breaking_bert.findings, breaking_bert.report.figures\n"
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

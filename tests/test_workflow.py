@@ -331,8 +331,8 @@ def test_every_job_is_checked_against_the_memory_its_rule_declares(finished_run)
     """./run.sh memory reads each job's declared resources from Snakemake's own log and its peak
     from the job's log (the kernel's, not the benchmark file's 30 s samples): every benchmark file
     of the run is matched to its rule, and no job of the tiny DAG used more than its rule declares."""
-    from breaking_bert.memory_check import declared_jobs, logged_peak, main, measured, per_rule, sampled_peak
-    from breaking_bert.training_resources import START_UP_MINUTES
+    from breaking_bert.resources.check import declared_jobs, logged_peak, main, measured, per_rule, sampled_peak
+    from breaking_bert.resources.training import START_UP_MINUTES
 
     jobs = measured(finished_run, declared_jobs(finished_run))
     files = {str(path.relative_to(finished_run)) for path in (finished_run / "results").rglob("*.tsv")
@@ -340,7 +340,7 @@ def test_every_job_is_checked_against_the_memory_its_rule_declares(finished_run)
     assert files and files == set(jobs["benchmark"])
     table = per_rule(jobs).set_index("rule")
     mib = 1e6 / 2**20
-    # a tiny BERT's training jobs reserve the base and little more (training_resources), not 8 GB,
+    # a tiny BERT's training jobs reserve the base and little more (resources.training), not 8 GB,
     # and minutes reckoned from the task's tokens, not the 4 hours of a model or task not known
     assert 2000 * mib <= table.loc["finetune", "declared MiB (most)"] < 2100 * mib
     assert table.loc["finetune", "runtime min (most)"] == START_UP_MINUTES + 1

@@ -178,7 +178,7 @@ def write_table(frame: pd.DataFrame, csv_path, markdown_path=None, html_path=Non
     if markdown_path is not None:
         Path(markdown_path).write_text(text)
     if html_path is not None:
-        from .report_html import html_page
+        from .report.html import html_page
 
         Path(html_path).write_text(html_page(f"# {title}\n\n{text}" if title else text, title))
 

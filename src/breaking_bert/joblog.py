@@ -9,7 +9,7 @@ job's process (/proc/self/status), which starts afresh when Snakemake's shell ex
 rusage peak would not: it inherits the Snakemake process's size, and a child started with fork,
 such as ``git``, inherits the job's). Snakemake's benchmark file samples the whole process tree
 every 30 s from ~15 s into a job, so it misses a short job's peak, or a long job's brief one, but
-sees child processes; ``./run.sh memory`` takes the larger of the two (memory_check.py).
+sees child processes; ``./run.sh memory`` takes the larger of the two (resources/check.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 import traceback
 from pathlib import Path
 
-PEAK_MEMORY = "peak resident memory of the job's process (MiB): "  # then the number, read by memory_check
+PEAK_MEMORY = "peak resident memory of the job's process (MiB): "  # then the number, read by resources/check.py
 
 
 def peak_memory_mib() -> float:

@@ -4,6 +4,6 @@ log_to(snakemake.log[0])
 
 import pandas as pd
 
-from breaking_bert.figures import plot_layer_sweep
+from breaking_bert.report.figures import plot_layer_sweep
 
 plot_layer_sweep(pd.read_csv(snakemake.input.summary), snakemake.output[0])

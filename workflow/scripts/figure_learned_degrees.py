@@ -4,6 +4,6 @@ log_to(snakemake.log[0])
 
 import pandas as pd
 
-from breaking_bert.figures import plot_learned_degrees
+from breaking_bert.report.figures import plot_learned_degrees
 
 plot_learned_degrees(pd.read_csv(snakemake.input.windows), snakemake.wildcards.task, snakemake.output[0])

@@ -4,7 +4,7 @@ log_to(snakemake.log[0])
 
 import pandas as pd
 
-from breaking_bert.figures import pick_example, plot_mask_gallery
+from breaking_bert.report.figures import pick_example, plot_mask_gallery
 from breaking_bert.masks import MaskSet
 from breaking_bert.models import load_tokenizer
 

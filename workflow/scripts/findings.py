@@ -5,7 +5,7 @@ log_to(snakemake.log[0])
 from pathlib import Path
 
 from breaking_bert.findings.evidence import PREDICTED_TABLES, TABLES, findings_report
-from breaking_bert.report_html import html_page
+from breaking_bert.report.html import html_page
 from breaking_bert.stats.eval_sampling import read_predictions
 
 tables = {key: getattr(snakemake.input, key) for key in TABLES if key in snakemake.input.keys()}

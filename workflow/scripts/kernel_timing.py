@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from breaking_bert.cost import kernel_timing_rows, synthetic_masks
-from breaking_bert.devices import GPU_SLOTS, claim_device
+from breaking_bert.resources.devices import GPU_SLOTS, claim_device
 
 settings = snakemake.params.settings
 torch.set_num_threads(max(1, snakemake.threads))

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from ..figures import _save
+from ..report.figures import _save
 
 
 def plot_retained_mass(retained: pd.DataFrame, path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..cost import plot_kernel_timing, plot_retained_mass
-from ..figures import (plot_layer_sweep, plot_learned_degrees, plot_score_by_pattern_and_placement,
+from ..report.figures import (plot_layer_sweep, plot_learned_degrees, plot_score_by_pattern_and_placement,
                        plot_score_vs_sparsity, vector_copy)
 from ..vocabulary import in_pattern_and_placement_chart
 

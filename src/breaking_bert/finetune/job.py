@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..attention import Backend, check_model_is_maskable, register_sparse_attention
-from ..devices import GPU_SLOTS
+from ..resources.devices import GPU_SLOTS
 from ..identity import engine_code_digest, file_digest, flatten
 from ..learned import LearnedConfig
 from ..models import load_model

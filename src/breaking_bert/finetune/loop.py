@@ -77,7 +77,7 @@ def run_finetune(job: FinetuneJob, tracked=None) -> dict:
     """Train and evaluate one job. ``tracked``: its MLflow run (tracking.TrackedRun), which gets the
     mean training loss and the learning rate every ``log_every_steps`` optimizer steps and the eval
     metrics after each evaluation, as they happen."""
-    from ..devices import claim_device
+    from ..resources.devices import claim_device
 
     cfg = job.training
     torch.set_num_threads(max(1, job.threads))

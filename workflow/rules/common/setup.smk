@@ -162,28 +162,28 @@ wildcard_constraints:
 
 # a training job's mem_mb and runtime: from the model's shape, the batch and the device, and for
 # the runtime the task's size, from the tokens stage's summary beside the job's tokens
-training_resources = importlib.import_module("breaking_bert.training_resources")
-MODEL_WEIGHTS_MB = training_resources.model_weights_mb(config["model"])
+job_resources = importlib.import_module("breaking_bert.resources.training")
+MODEL_WEIGHTS_MB = job_resources.model_weights_mb(config["model"])
 
 
 def training_memory(learned=False):
-    """A training rule's mem_mb (training_resources.training_memory_mb), more on each attempt. A
+    """A training rule's mem_mb (resources.training.training_memory_mb), more on each attempt. A
     learned run also keeps soft windows per head and attention score for the backward pass: on CPU
     at 8 x 256 wordpieces it peaked at 4.5 GB (docs/BENCHMARKS.md), more than the finetune formula
     gives; not yet modelled, so its earlier 8 GB stands as a floor."""
 
     def mem_mb(wildcards, attempt):
-        needed = training_resources.training_memory_mb(
+        needed = job_resources.training_memory_mb(
             config["model"], config["training"], attempt
         )
-        growth = 1 + training_resources.RETRY_MEMORY_GROWTH * (attempt - 1)
+        growth = 1 + job_resources.RETRY_MEMORY_GROWTH * (attempt - 1)
         return max(needed, int(8000 * growth)) if learned else needed
 
     return mem_mb
 
 
 def training_runtime(learned=False):
-    """A training rule's runtime (minutes; training_resources.training_runtime_minutes)."""
+    """A training rule's runtime (minutes; resources.training.training_runtime_minutes)."""
 
     def runtime(wildcards, input, threads, attempt):
         if not Path(input.train_tokens).exists():
@@ -191,7 +191,7 @@ def training_runtime(learned=False):
             raise FileNotFoundError(errno.ENOENT, "not made yet", input.train_tokens)
         summary = Path(input.train_tokens).with_name("summary.json")
         tokens = json.loads(summary.read_text()) if summary.exists() else None
-        return training_resources.training_runtime_minutes(
+        return job_resources.training_runtime_minutes(
             config["model"], config["training"], tokens, threads, attempt, learned
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .preflight import model_settings
+from ..preflight import model_settings
 
 # Host memory: the interpreter, torch, transformers, the task's tokens and masks; the weights and
 # activations are added (a MiniLM finetune at 8 x 256 wordpieces on CPU, all of it, peaked at 2,110 MiB).

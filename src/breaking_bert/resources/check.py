@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .joblog import PEAK_MEMORY
+from ..joblog import PEAK_MEMORY
 
 JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (?P<rule>\w+):$")
 THIN = 0.9  # a job above this share of its declaration is named: the factors need room
@@ -132,7 +132,7 @@ def main(checkout: Path, slurm: bool = False) -> int:
     ``slurm``: or came within the SLURM_OVERHEAD_MIB a SLURM job's cgroup also holds, or above THIN
     of it), 3 if a job has no measurement (killed before its log's last line: out of memory? or
     still running), 1 if no job was found, else 0."""
-    from .tables import to_markdown
+    from ..tables import to_markdown
 
     jobs = measured(checkout, declared_jobs(checkout))
     if jobs.empty:

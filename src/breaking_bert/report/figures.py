@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .vocabulary import (BASELINE_KIND, NAMED_PLACEMENTS, SWEEPS, in_pattern_and_placement_chart, is_control,
+from ..vocabulary import (BASELINE_KIND, NAMED_PLACEMENTS, SWEEPS, in_pattern_and_placement_chart, is_control,
                          learned_variant, parse_setting, sweep_of)
 
 
