@@ -509,6 +509,13 @@ def test_the_rehearsal_overlay_runs_the_gpu_box_grid_cut_short(tmp_path):
     overlay = yaml.safe_load((REPO / "config/overlays/rehearsal.yaml").read_text())
     assert overlay["training"]["max_steps"] == 2 and overlay["training"]["batch_size"] <= 8
     assert set(overlay["tasks"]) == set(_load("embedded_gpu.yaml")["tasks"]), "an overlay task names no task"
+    # what it changes, key by key: how long and where training runs, how much of each task is used;
+    # never the model, the patterns, the experiments, the seeds or the findings' rule
+    changed = {("training", key) for key in overlay["training"]} | {
+        ("tasks", key) for settings in overlay["tasks"].values() for key in settings}
+    assert set(overlay) == {"training", "tasks"} and changed == {
+        ("training", "max_steps"), ("training", "batch_size"), ("training", "device"),
+        ("training", "evaluate_each_epoch"), ("tasks", "max_train_examples"), ("tasks", "max_eval_examples")}, changed
 
 
 def test_each_extra_installs_what_its_rule_familys_env_holds():

@@ -327,3 +327,18 @@ def test_mass_and_damage_says_what_it_cannot_hold_out():
                           "effective_sparsity": [0.3, 0.3, 0.3, 0.0], "delta_vs_dense": [-0.03, -0.02, -0.01, 0.0]})
     text = mass_and_damage(inert)
     assert "over its 3 single-layer cells" in text and "1 cell(s) masking nothing the classifier reads left out" in text
+
+
+def test_a_report_over_runs_cut_short_says_first_that_it_is_not_a_result(tmp_path):
+    """Runs trained with training.max_steps (the rehearsal) are flagged from their own metrics."""
+    import json
+
+    from breaking_bert.findings.evidence import cut_short_banner
+
+    paths = []
+    for name, steps in (("a", 2), ("b", 2), ("c", None)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps({"training": {"epochs": 3, "max_steps": steps}}))
+    banner = cut_short_banner(paths)
+    assert banner.startswith("> **Not a result: 2 run(s) had their training cut short** (2 at 2 step(s);")
+    assert cut_short_banner(paths[2:]) == "" and cut_short_banner([]) == ""

@@ -51,6 +51,24 @@ def findings_report(tables: dict[str, str | Path], predictions: dict[str, pd.Dat
     return render_report(verdicts, summary, sections, seeds, warnings=collapsed_runs(runs, learned_runs))
 
 
+def cut_short_banner(metric_paths) -> str:
+    """A warning to open the report with when any run's training was cut by ``training.max_steps``
+    (a rehearsal: config/overlays/rehearsal.yaml): such runs checked that every job runs, and their
+    verdicts say nothing about sparsified attention. Read from the runs' own metrics, not the config,
+    so a report over runs trained elsewhere says it too."""
+    cut = {}
+    for path in metric_paths:
+        steps = json.loads(Path(path).read_text()).get("training", {}).get("max_steps")
+        if steps is not None:
+            cut[steps] = cut.get(steps, 0) + 1
+    if not cut:
+        return ""
+    counts = ", ".join(f"{runs} at {steps} step(s)" for steps, runs in sorted(cut.items()))
+    return (f"> **Not a result: {sum(cut.values())} run(s) had their training cut short** ({counts}; "
+            "`training.max_steps`, e.g. the rehearsal overlay). They show that every job runs; the verdicts "
+            "below come from models that barely trained and say nothing about sparsified attention.\n\n")
+
+
 def _merged(base: dict, over: dict) -> dict:
     """``over`` merged into ``base`` key by key, nested mappings too, as Snakemake merges --configfile files."""
     merged = dict(base)
