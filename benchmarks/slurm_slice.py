@@ -57,15 +57,27 @@ def slice_profile() -> dict:
 
 
 def read_log(log: str) -> dict:
-    """What the Snakemake log says happened to each submitted job."""
-    submitted = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log))
-    finished = set(re.findall(r"Finished jobid: (\d+)", log))
-    # an error block: "Error in rule NAME:", then indented lines, one of them "jobid: N"
-    failed = set(re.findall(r"Error in rule \w+:(?:\n[ \t]+(?!jobid).*){0,12}\n[ \t]+jobid: (\d+)", log))
-    rules = dict(re.findall(r"Finished jobid: (\d+) \(Rule: (\w+)\)", log))
-    lost = sorted(set(submitted) - finished - failed, key=int)
-    return {"submitted": len(submitted), "finished": len(finished), "failed": sorted(failed, key=int),
-            "lost": lost, "finished_per_rule": dict(Counter(rules.values()))}
+    """What the Snakemake log says happened to each job, by its last event: submitted (and then
+    nothing: lost), finished or failed; and how many jobs the run planned (its first job table), so
+    that jobs never submitted (the run stopped) show too. Local rules finish without a submission."""
+    events = re.finditer(r"Job (?P<submitted>\d+) has been submitted with SLURM jobid \d+"
+                         r"|Finished jobid: (?P<finished>\d+) \(Rule: (?P<rule>\w+)\)"
+                         # an error block: "Error in rule NAME:", then indented lines, one of them "jobid: N"
+                         r"|Error in rule \w+:(?:\n[ \t]+(?!jobid).*){0,12}\n[ \t]+jobid: (?P<failed>\d+)", log)
+    last, submitted, rules = {}, set(), {}
+    for event in events:
+        kind = next(k for k in ("submitted", "finished", "failed") if event.group(k))
+        last[event.group(kind)] = kind
+        if kind == "submitted":
+            submitted.add(event.group(kind))
+        if kind == "finished":
+            rules[event.group(kind)] = event.group("rule")
+    planned = re.search(r"Job stats:.*?^total\s+(\d+)$", log, flags=re.S | re.M)
+    ended = {kind: sorted((job for job, k in last.items() if k == kind), key=int) for kind in ("finished", "failed")}
+    return {"planned": int(planned.group(1)) if planned else None, "submitted": len(submitted),
+            "finished": len(ended["finished"]), "failed": ended["failed"],
+            "lost": sorted((job for job, k in last.items() if k == "submitted"), key=int),
+            "finished_per_rule": dict(Counter(rules[job] for job in ended["finished"]))}
 
 
 def run_slice(workdir: str, cluster: str):
