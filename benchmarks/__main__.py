@@ -5,7 +5,8 @@ the GPU-box run predicted from it (benchmarks/rehearsal.py); python -m benchmark
 the whole tiny DAG on 1-, 2- and 3-layer models (benchmarks/shallow.py); python -m benchmarks
 mlflow_ui FOLDER: a finished run's MLflow store through its UI over HTTP (benchmarks/mlflow_ui.py);
 python -m benchmarks slurm_slice WORKDIR CLUSTER: one task's rehearsal through the SLURM profile on a
-running test cluster (benchmarks/slurm_slice.py).
+running test cluster (benchmarks/slurm_slice.py); python -m benchmarks gpu_box FULL_SCALE_FOLDER [CPU_HOURS]:
+embedded_gpu.yaml on a GPU box predicted from the lent H200's measurements (benchmarks/gpu_box.py).
 
 Each benchmark measures its two sides in one run, one after the other (or alternating), on the same
 data, and prints one JSON line with the ratio and the goal. Sizes are small enough for a 2-core CPU.
@@ -15,6 +16,7 @@ threads and compile run each job in its own process, as the workflow does.
 import sys
 from pathlib import Path
 
+from .gpu_box import predict_gpu_box
 from .kernels import bench_block_sparse
 from .mlflow_ui import bench_mlflow_ui
 from .rehearsal import predict
@@ -33,7 +35,8 @@ CPU_DEFAULT = [name for name in BENCHMARKS if name != "gpu_packing"]
 WITH_FOLDERS = {"rehearsal": lambda folder, full: predict(Path(folder), Path(full)),
                 "shallow": lambda folder=None: bench_shallow(Path(folder) if folder else None),
                 "mlflow_ui": bench_mlflow_ui,
-                "slurm_slice": run_slice}
+                "slurm_slice": run_slice,
+                "gpu_box": lambda full, cpu_hours=6.5: predict_gpu_box(Path(full), float(cpu_hours))}
 
 if __name__ == "__main__":
     if sys.argv[1:2] and sys.argv[1] in WITH_FOLDERS:

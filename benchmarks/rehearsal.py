@@ -6,6 +6,10 @@ ran the same config without the overlay (``results/data/<task>/summary.json``: t
 box trains on). Prints, as JSON lines: the rehearsal's jobs, failures and wall time per rule; its
 disk; and the real run's expected GPU hours, wall time on each number of GPUs and disk at peak.
 
+Superseded for the GPU part by ``python -m benchmarks gpu_box`` (benchmarks/gpu_box.py), which
+uses what a lent H200 measured per job in its own process (~5x slower than the warm rate this one
+takes) and jobs sharing a GPU; this one still reads a rehearsal's CPU stages and disk.
+
 How the prediction is made (every assumption is named in its output):
 - CPU stages (prepare_data, parse, tokens, masks, cost): each rehearsal job's wall time times its
   task's full-scale examples over the rehearsal's (they are linear in the examples); the start-up,
@@ -30,13 +34,13 @@ from pathlib import Path
 from breaking_bert.resources.check import declared_jobs, measured
 from breaking_bert.resources.training import (
     GPU_FLOPS,
-    GPU_SECONDS_PER_STEP,
     forward_flops_per_token,
     model_shape,
     parameter_count,
 )
 
 from .common import report
+from .gpu_box import GPU_SECONDS_PER_STEP_WARM
 
 H200_SAMPLES_PER_SECOND = 1541  # the engine, sparse masks, bf16 (docs/BENCHMARKS.md, "On a GPU")
 H200_SAMPLES_LENGTH = 27  # Rotten Tomatoes' mean wordpieces, which that benchmark trained on
@@ -81,7 +85,7 @@ def training_seconds(folder, tasks, full, config):
         evaluate = full[task]["eval"]["examples"] * tokens["eval"]["length_mean"]
         steps = training["epochs"] * full[task]["train"]["examples"] / training["batch_size"]
         slow = (3 * train + evaluate) / (3 * H200_SAMPLES_PER_SECOND * H200_SAMPLES_LENGTH)
-        fast = (3 * train + evaluate) * forward_flops_per_token(hidden, layers, length) / GPU_FLOPS + steps * GPU_SECONDS_PER_STEP
+        fast = (3 * train + evaluate) * forward_flops_per_token(hidden, layers, length) / GPU_FLOPS + steps * GPU_SECONDS_PER_STEP_WARM
         per_job[task] = (slow, fast)
     return per_job
 

@@ -20,11 +20,12 @@ RETRY_MEMORY_GROWTH = 0.5  # a job resubmitted (preempted, out of memory) asks f
 
 # Wall time. One CPU thread trains at ~85 GFLOP/s (a MiniLM job: 43.8 samples/s of ~30 wordpieces,
 # forward and backward, on an AVX-512 EPYC core); a GPU is reckoned at 20 TFLOP/s (bf16 autocast,
-# a BERT-base-sized model) plus 20 ms a step, which is what small models are bound by (MiniLM on an
-# H200: ~1,800 samples/s in batches of 32). Twice the cores give 1.6x (docs/BENCHMARKS.md).
+# a BERT-base-sized model) plus 0.1 s a step, which is what small models are bound by in a job's own
+# process (MiniLM and a bert-base-sized model on an H200: 300-365 samples/s in batches of 32; ~1,650
+# in a warm process). Twice the cores give 1.6x (docs/BENCHMARKS.md).
 CPU_FLOPS_PER_THREAD = 85e9
 GPU_FLOPS = 20e12
-GPU_SECONDS_PER_STEP = 0.02
+GPU_SECONDS_PER_STEP = 0.1
 # a learned run's work against a finetune's of the same task and shape (soft windows per head and
 # attention score; evaluated soft and hardened): the rehearsal measured 1.4x the training time and
 # ~3x the evaluation time on CPU (docs/BENCHMARKS.md); not measured on a GPU
