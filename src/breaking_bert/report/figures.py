@@ -250,7 +250,8 @@ def _drop_overlapping_labels(fig, ax) -> int:
     many: an unreadable pile of text hides the points it names."""
     renderer = fig.canvas.get_renderer()
     kept, dropped = [], 0
-    for text in list(ax.texts):
+    # a cell's seed count first (fewer seeds than others is news), then the degrees
+    for text in sorted(ax.texts, key=lambda t: "n=" not in t.get_text()):
         box = text.get_window_extent(renderer)
         if any(box.overlaps(other) for other in kept):
             text.remove()
