@@ -33,6 +33,41 @@ def test_tree_hops_hand_cases():
     assert (hops == hops.T).all()
 
 
+def _all_pairs_hops(heads):
+    """Hops by walking the forest pair by pair: the definition, slowly."""
+    def path_up(a):
+        path = [a]
+        while heads[path[-1]] != path[-1]:
+            path.append(heads[path[-1]])
+        return path
+    t = len(heads)
+    hops = np.full((t, t), -1)
+    for a in range(t):
+        up_a = path_up(a)
+        for b in range(t):
+            up_b = path_up(b)
+            common = [c for c in up_a if c in up_b]
+            if common:
+                hops[a, b] = up_a.index(common[0]) + up_b.index(common[0])
+    return hops
+
+
+def test_tree_hops_among_some_tokens_are_the_forests_own():
+    """The masks ask only for the tokens the model's words start in (a long article's first 256
+    wordpieces): those rows and columns of the whole forest's hops, computed without t x t."""
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        t = int(rng.integers(1, 40))
+        heads = np.array([i if rng.random() < 0.15 or i == 0 else int(rng.integers(0, i)) for i in range(t)])
+        order = rng.permutation(t)  # the same forest, numbered out of order
+        heads = np.argsort(order)[heads[order]]
+        whole = tree_hops(heads)
+        assert (whole == _all_pairs_hops(list(heads))).all()
+        some = np.sort(rng.choice(t, size=int(rng.integers(1, t + 1)), replace=False))
+        assert (tree_hops(heads, some) == whole[np.ix_(some, some)]).all()
+    assert tree_hops(np.array([0]), np.array([], dtype=int)).shape == (0, 0)
+
+
 def test_parser_gives_the_hand_verified_heads(nlp):
     for text, heads in HAND_HEADS.items():
         doc = nlp(text)
