@@ -54,3 +54,28 @@ def test_a_job_killed_before_its_measurement_fails_and_a_near_one_fails_for_slur
     near = {**FINE, "peak": 1700}  # within 300 MiB of its 1,907: a SLURM job's cgroup also holds its Snakemake
     assert main(run_folder(tmp_path / "near", [FINE, near])) == 0
     assert main(run_folder(tmp_path / "near-slurm", [FINE, near]), slurm=True) == 2
+
+
+def test_a_failed_job_or_an_earlier_runs_files_are_no_measurement(tmp_path):
+    """A job whose last run failed, or whose benchmark file and log are older than the invocation
+    that ran it last (a rerun killed before writing them: Snakemake keeps the old benchmark file),
+    is unmeasured, whatever those files say."""
+    import os
+
+    folder = run_folder(tmp_path / "failed", [FINE, {**FINE, "rule": "parse"}])
+    log = folder / ".snakemake/log/2026-12-04T000000.000000.snakemake.log"
+    log.write_text(log.read_text() + "\nError in rule parse:\n    message: None\n    jobid: 1\n"
+                   "    log: results/logs/1.log (check log file(s) for error details)\n")
+    assert main(folder) == 3
+    stale = run_folder(tmp_path / "stale", [FINE, {**FINE, "rule": "parse"}])
+    earlier = 1_700_000_000  # 2023: before the invocation the log's name dates
+    for path in (stale / "results/benchmarks/1.tsv", stale / "results/logs/1.log"):
+        os.utime(path, (earlier, earlier))
+    assert main(stale) == 3
+    assert main(run_folder(tmp_path / "fresh", [FINE, {**FINE, "rule": "parse"}])) == 0
+
+
+def test_a_job_above_nine_tenths_of_a_large_declaration_is_near_for_slurm(tmp_path):
+    large = {**FINE, "mem_mb": 10_000, "peak": 8_700}  # 91% of 9,537 MiB, 837 MiB below it
+    assert main(run_folder(tmp_path / "local", [FINE, large])) == 0
+    assert main(run_folder(tmp_path / "slurm", [FINE, large]), slurm=True) == 2

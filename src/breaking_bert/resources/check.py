@@ -31,19 +31,42 @@ THIN = 0.9  # a job above this share of its declaration is named: the factors ne
 SLURM_OVERHEAD_MIB = 300  # what a SLURM job's cgroup holds besides the script (two Snakemake processes: ~144 MiB each)
 
 FIELD = re.compile(r"^\s+(?P<key>benchmark|log|resources): (?P<value>.*)$")
+FAILED = re.compile(r"^Error in rule (?P<rule>\w+):$")
+
+
+def _started(log: Path) -> float:
+    """When a Snakemake invocation started: its log's name (``2026-12-04T162706.637131.snakemake.log``,
+    local time), else 0 (every file counts)."""
+    import datetime
+
+    try:
+        return datetime.datetime.strptime(log.name.split(".snakemake")[0], "%Y-%m-%dT%H%M%S.%f").timestamp()
+    except ValueError:
+        return 0.0
 
 
 def declared_jobs(checkout: Path) -> pd.DataFrame:
-    """One row per benchmark file the logs name: rule, benchmark, job log, declared MiB (NaN: none)."""
+    """One row per benchmark file the logs name: rule, benchmark, job log, declared MiB (NaN: none),
+    when its Snakemake invocation started (``since``: files older than that are an earlier run's)
+    and whether the log reports it failed (``failed``: its error block names its job log)."""
     jobs = {}
     for log in sorted((checkout / ".snakemake" / "log").glob("*.snakemake.log")):
-        rule, benchmark, job_log = None, None, None
+        rule, benchmark, job_log, since = None, None, None, _started(log)
         for line in log.read_text(errors="replace").splitlines():
-            started = JOB.match(line)
-            if started:
-                rule, benchmark, job_log = started["rule"], None, None
+            started, failed = JOB.match(line), FAILED.match(line)
+            if started or failed:
+                rule, benchmark, job_log = (started or failed)["rule"], None, None
+                if failed:
+                    rule = None  # the error block's fields name the job: mark it, declare nothing
+                    job_log = "failed"
                 continue
             field = FIELD.match(line)
+            if job_log == "failed" and field and field["key"] == "log":
+                failed_log = field["value"].split(" (check")[0].split(", ")[0].strip()
+                for job in jobs.values():
+                    if job["log"] == failed_log:
+                        job["failed"] = True
+                continue
             if not field or rule is None:
                 continue
             if field["key"] == "benchmark":
@@ -56,8 +79,9 @@ def declared_jobs(checkout: Path) -> pd.DataFrame:
                        else float(resources["mem_mb"]) * 1e6 / 2**20 if "mem_mb" in resources else float("nan"))
                 minutes = float(resources["runtime"]) if resources.get("runtime", "").isdigit() else float("nan")
                 jobs[benchmark] = {"rule": rule, "benchmark": benchmark, "log": job_log, "declared_mib": mib,
-                                   "declared_min": minutes}
-    return pd.DataFrame(list(jobs.values()), columns=["rule", "benchmark", "log", "declared_mib", "declared_min"])
+                                   "declared_min": minutes, "since": since, "failed": False}
+    return pd.DataFrame(list(jobs.values()),
+                        columns=["rule", "benchmark", "log", "declared_mib", "declared_min", "since", "failed"])
 
 
 def logged_peak(path: Path) -> float:
@@ -88,13 +112,23 @@ def sampled_peak(path: Path) -> float:
     return benchmarked(path, "max_rss")
 
 
+def _fresh(path: Path, since: float) -> Path:
+    """``path``, or a path that does not exist where the file is older than the invocation that
+    last ran its job: a job killed before writing leaves an earlier run's benchmark file behind."""
+    return path if path.exists() and path.stat().st_mtime >= since - 1 else path / "stale"
+
+
 def measured(checkout: Path, jobs: pd.DataFrame) -> pd.DataFrame:
     """The jobs with their peak memory (``used_mib``: the larger of the job log's and the benchmark
-    file's; ``sampled``: the benchmark file's alone; NaN: neither)."""
-    logged = [logged_peak(checkout / log) if isinstance(log, str) else float("nan") for log in jobs["log"]]
-    sampled = [sampled_peak(checkout / benchmark) for benchmark in jobs["benchmark"]]
+    file's; ``sampled``: the benchmark file's alone; NaN: neither, or only an earlier run's files),
+    a failed job unmeasured whatever its files hold."""
+    jobs = jobs.assign(**{column: jobs.get(column, default) for column, default in (("since", 0.0), ("failed", False))})
+    logged = [logged_peak(_fresh(checkout / log, since)) if isinstance(log, str) and not failed else float("nan")
+              for log, since, failed in zip(jobs["log"], jobs["since"], jobs["failed"])]
+    sampled = [sampled_peak(_fresh(checkout / benchmark, since)) if not failed else float("nan")
+               for benchmark, since, failed in zip(jobs["benchmark"], jobs["since"], jobs["failed"])]
     used = [max(a, b) if a == a and b == b else (a if a == a else b) for a, b in zip(logged, sampled)]
-    wall = [benchmarked(checkout / benchmark, "s") / 60 for benchmark in jobs["benchmark"]]
+    wall = [benchmarked(_fresh(checkout / benchmark, since), "s") / 60 for benchmark, since in zip(jobs["benchmark"], jobs["since"])]
     return jobs.assign(used_mib=used, sampled=[peak != peak for peak in logged], wall_min=wall)
 
 
@@ -146,7 +180,8 @@ def main(checkout: Path, slurm: bool = False) -> int:
               f"also holds): {', '.join(near['rule'])}")
     unmeasured = table[table["unmeasured"] > 0]
     if not unmeasured.empty:
-        print(f"jobs with no measurement (killed before their log's last line: out of memory? or still running): "
+        print(f"jobs with no measurement of their last run (failed, or killed before their log's last line: out of "
+              f"memory? or still running): "
               f"{', '.join(f'{r.rule} ({r.unmeasured})' for r in unmeasured.itertuples())}")
     over = table[table["jobs over"] > 0]
     if not over.empty:
