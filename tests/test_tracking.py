@@ -23,7 +23,8 @@ from breaking_bert.tracking import (
     sync_pending,
 )
 
-METRICS = {"score": 0.8, "eval_accuracy": 0.8, "history": [{"epoch": 1, "step": 5, "accuracy": 0.7},
+METRICS = {"score": 0.8, "eval_accuracy": 0.8, "training": {"epochs": 2, "learning_rate": 1e-4}, "jobs_per_gpu": 1,
+           "timing": {"total": 12.5}, "history": [{"epoch": 1, "step": 5, "accuracy": 0.7},
                                                           {"epoch": 2, "step": 10, "accuracy": 0.8}]}
 PARAMS = {"task": "t", "pattern": "nb", "placement": "late", "seed": 0, "training": {"epochs": 2}}
 
@@ -51,7 +52,10 @@ def test_init_then_log_one_run_with_params_metrics_and_artifacts(tmp_path):
     run = runs[0]
     assert run.data.tags["mlflow.parentRunId"] == tracking["parent_run_id"], "nested under the workflow's run"
     assert run.data.params["training.epochs"] == "2" and run.data.params["placement"] == "late"
-    assert run.data.metrics["score"] == 0.8
+    assert run.data.metrics["score"] == 0.8 and run.data.metrics["timing.total"] == 12.5
+    # a config value is a param only (metrics.json repeats the training settings the job ran with)
+    assert not {"training.epochs", "training.learning_rate", "jobs_per_gpu"} & set(run.data.metrics)
+    assert run.data.params["result.training.learning_rate"] == "0.0001"
     history = client.get_metric_history(run_id, "eval_accuracy")
     assert [(m.step, m.value) for m in history] == [(5, 0.7), (10, 0.8)]
     assert {a.path for a in client.list_artifacts(run_id)} == {"config.json", "metrics.json"}

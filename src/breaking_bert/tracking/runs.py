@@ -17,8 +17,10 @@ from .store import init_tracking
 
 PENDING = "tracking_pending.json"
 
-# Numbers in metrics.json that describe a run rather than measure it: params, not metrics.
-SETTINGS = ("seed", "num_layers", "train_examples", "eval_examples", "resumed")
+# Numbers in metrics.json that describe a run rather than measure it: params, not metrics (the
+# training settings are the config's values: MLflow users read them as params only)
+SETTINGS = ("seed", "num_layers", "train_examples", "eval_examples", "resumed", "jobs_per_gpu", "last_layer")
+SETTING_SECTIONS = ("training.", "mask_degrees.")
 
 
 def _flatten(values: dict) -> dict:
@@ -44,7 +46,8 @@ def split_results(metrics: dict) -> tuple[dict, dict]:
     # the history is logged epoch by epoch; the per-example predictions are in metrics.json, an artifact
     flat = _flatten({k: v for k, v in metrics.items() if k not in ("history", "identity", "eval_predictions", "eval_labels")})
     measured = {k: float(v) for k, v in flat.items()
-                if isinstance(v, int | float) and not isinstance(v, bool) and k not in SETTINGS and v == v}
+                if isinstance(v, int | float) and not isinstance(v, bool) and k not in SETTINGS
+                and not k.startswith(SETTING_SECTIONS) and v == v}
     described = {f"result.{k}": str(v)[:6000] for k, v in flat.items() if k not in measured}
     return described, measured
 
