@@ -181,3 +181,19 @@ def test_a_bigbird_grid_is_labelled_on_its_frontier_and_no_labels_overprint(draw
     note = [t.get_text() for t in axis.texts if "left out" in t.get_text()]
     assert len(labels) + sum(int(n.split()[0]) for n in note) == len(frontier), "every frontier label drawn or counted"
     assert "frontier" in axis.get_title()
+
+
+def test_a_degree_grid_is_one_band_in_the_retained_mass_plot(drawn, tmp_path):
+    """A GPU-box config's 27 BigBird points made the plot's legend cover the panel (the rehearsal):
+    a grid is drawn as its median over points and one band from its lowest to its highest point."""
+    rows = []
+    for pattern, level in (("neighbour", 0.6), ("syntax_90", 0.5), *((f"bigbird_g{g}_w1_r0", 0.1 * g + 0.2) for g in range(4))):
+        rows += [{"task": "rt", "pattern": pattern, "layer": layer, "head": head, "retained_mass": level + 0.01 * head}
+                 for layer in range(3) for head in range(2)]
+    plot_retained_mass(pd.DataFrame(rows), tmp_path / "retained.png")
+    (axis,) = drawn[0].axes
+    lines = {line.get_label(): list(line.get_ydata()) for line in axis.get_lines()}
+    assert set(lines) == {"neighbour (mean over heads)", "syntax_90 (mean over heads)", "bigbird grid, 4 points: median"}
+    assert lines["bigbird grid, 4 points: median"] == pytest.approx([np.median([0.205, 0.305, 0.405, 0.505])] * 3)
+    labels = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert "bigbird grid: lowest to highest point (mean over heads)" in labels and len(labels) == 5
