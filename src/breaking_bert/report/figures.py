@@ -113,7 +113,8 @@ def plot_mask_gallery(pieces: list[str], masks: dict, path, title: str = "") -> 
     columns = min(3, len(names))
     rows = int(np.ceil(len(names) / columns))
     size = max(3.5, 0.16 * len(pieces) + 1.5)
-    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
+    # constrained layout keeps the figure's title above the panels' (tight_layout let them overlap)
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False, layout="constrained")
     for ax in axes.ravel()[len(names) :]:
         ax.axis("off")
     for ax, name in zip(axes.ravel(), names):
@@ -125,7 +126,6 @@ def plot_mask_gallery(pieces: list[str], masks: dict, path, title: str = "") -> 
         ax.set_title(f"{name} (sparsity {1 - mask.sum() / n**2:.2f})", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     _save(fig, path)
 
 
@@ -278,7 +278,7 @@ def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
         grids[(variant, setting)] = grid
     columns = max(1, min(4, len(panels)))
     lines = int(np.ceil(len(panels) / columns)) if panels else 1
-    fig, axes = plt.subplots(lines, columns, figsize=(3.6 * columns, 3.2 * lines), squeeze=False)
+    fig, axes = plt.subplots(lines, columns, figsize=(3.6 * columns, 3.2 * lines), squeeze=False, layout="constrained")
     top = max((np.nanmax(g) for g in grids.values() if np.isfinite(g).any()), default=1.0)
     colours = plt.get_cmap("viridis").copy()
     colours.set_bad("lightgrey")
@@ -294,5 +294,5 @@ def plot_learned_degrees(windows: pd.DataFrame, task: str, path) -> None:
     if panels:
         fig.colorbar(image, ax=axes.ravel().tolist(), label="window w (tokens, |i - j| <= w)")
     fig.suptitle(f"{task}: learned neighbour windows\n(grey: the last layer, whose windows change no logit; "
-                 "the frozen controls train with these windows)", fontsize=9, y=1.06)
+                 "the frozen controls train with these windows)", fontsize=9)
     _save(fig, path, bbox_inches="tight")
