@@ -232,3 +232,18 @@ def test_a_backend_is_chosen_once_with_its_implementation_mask_format_and_config
     with pytest.raises(ValueError, match="allowed: eager, sdpa, flex"):
         backend_for("xformers")
 
+
+
+def test_compiled_kernels_are_cached_per_cpu_vector_isa(monkeypatch):
+    """Inductor reused an AVX-512 kernel under ATEN_CPU_CAPABILITY=avx2 (the demo's kernel timing
+    failed): the compile cache is a folder per ISA and torch version, unless the user chose one."""
+    import os
+
+    from breaking_bert.attention import compile_cache_for_this_cpu
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    folder = compile_cache_for_this_cpu()
+    assert folder == os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    assert folder.endswith(f"{torch.__version__}-{torch.backends.cpu.get_cpu_capability().lower()}")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/somewhere/mine")
+    assert compile_cache_for_this_cpu() == "/somewhere/mine"

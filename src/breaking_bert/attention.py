@@ -123,6 +123,22 @@ LEARNED_IMPLEMENTATION = "learned_neighbour"
 _SPARSE_FORWARD = {backend: _make_sparse_forward(_BASE_FORWARD[backend]) for backend in BACKENDS}
 
 
+def compile_cache_for_this_cpu() -> str:
+    """Point torch.compile's cache (TORCHINDUCTOR_CACHE_DIR, unless the user set it) at a folder of
+    this CPU's vector ISA: inductor reuses a cached kernel across ISAs, and a FlexAttention kernel
+    compiled under AVX-512 and run under AVX2 (``ATEN_CPU_CAPABILITY=avx2``, or another node sharing
+    /tmp) failed with "index out of bounds" in the demo's kernel timing. Returns the folder."""
+    import getpass
+    import os
+    import tempfile
+
+    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+        capability = torch.backends.cpu.get_cpu_capability().lower()
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(
+            tempfile.gettempdir(), f"torchinductor_{getpass.getuser()}", f"{torch.__version__}-{capability}")
+    return os.environ["TORCHINDUCTOR_CACHE_DIR"]
+
+
 def implementation_name(backend: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"attention backend {backend!r}; allowed: {', '.join(BACKENDS)}")

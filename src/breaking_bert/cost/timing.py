@@ -196,6 +196,9 @@ def kernel_timing_rows(masks: dict[tuple[int, str], torch.Tensor], block: int, r
     """Dense SDPA against the block-sparse kernels for each pattern and length: FlexAttention for
     every pattern (forward; forward+backward off CPU, where it has a backward), and the band kernel
     for the neighbour pattern (forward and forward+backward everywhere)."""
+    from ..attention import compile_cache_for_this_cpu
+
+    compile_cache_for_this_cpu()
     rows = []
     for (_, pattern), mask in masks.items():
         runs = [("flex", False)] + ([] if device.startswith("cpu") else [("flex", True)])

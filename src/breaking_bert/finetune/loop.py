@@ -69,6 +69,10 @@ def compiled(model, cfg: TrainingConfig):
         return model
     import torch._inductor.config
 
+    from ..attention import compile_cache_for_this_cpu
+
+    compile_cache_for_this_cpu()
+
     torch._inductor.config.fallback_random = True
     return torch.compile(model, dynamic=True)
 
