@@ -247,3 +247,9 @@ def test_compiled_kernels_are_cached_per_cpu_vector_isa(monkeypatch):
     assert folder.endswith(f"{torch.__version__}-{torch.backends.cpu.get_cpu_capability().lower()}")
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/somewhere/mine")
     assert compile_cache_for_this_cpu() == "/somewhere/mine"
+    from torch._inductor.runtime.cache_dir_utils import cache_dir, default_cache_dir
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    monkeypatch.setattr("torch._inductor.runtime.cache_dir_utils.os.makedirs", lambda *a, **k: None)
+    assert cache_dir() == os.path.abspath(default_cache_dir()), "inductor writes its default into the variable"
+    assert compile_cache_for_this_cpu() == folder, "which is not the user's choice"

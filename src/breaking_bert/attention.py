@@ -132,7 +132,11 @@ def compile_cache_for_this_cpu() -> str:
     import os
     import tempfile
 
-    if "TORCHINDUCTOR_CACHE_DIR" not in os.environ:
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    current = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    # inductor writes its default into the variable when it first looks: that is not a user's choice
+    if current is None or os.path.abspath(current) == os.path.abspath(default_cache_dir()):
         capability = torch.backends.cpu.get_cpu_capability().lower()
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(
             tempfile.gettempdir(), f"torchinductor_{getpass.getuser()}", f"{torch.__version__}-{capability}")

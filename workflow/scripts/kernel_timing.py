@@ -7,8 +7,11 @@ log_to(snakemake.log[0])
 import pandas as pd
 import torch
 
+from breaking_bert.attention import compile_cache_for_this_cpu
 from breaking_bert.cost import kernel_timing_rows, synthetic_masks
 from breaking_bert.resources.devices import GPU_SLOTS, claim_device
+
+compile_cache_for_this_cpu()  # before anything compiles: kernels cached under another ISA fail here
 
 settings = snakemake.params.settings
 torch.set_num_threads(max(1, snakemake.threads))
