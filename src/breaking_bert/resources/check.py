@@ -52,16 +52,15 @@ def declared_jobs(checkout: Path) -> pd.DataFrame:
     jobs = {}
     for log in sorted((checkout / ".snakemake" / "log").glob("*.snakemake.log")):
         rule, benchmark, job_log, since = None, None, None, _started(log)
+        in_error = False  # inside an error block, whose fields name a failed job and declare nothing
         for line in log.read_text(errors="replace").splitlines():
-            started, failed = JOB.match(line), FAILED.match(line)
-            if started or failed:
-                rule, benchmark, job_log = (started or failed)["rule"], None, None
-                if failed:
-                    rule = None  # the error block's fields name the job: mark it, declare nothing
-                    job_log = "failed"
+            started = JOB.match(line)
+            if started or FAILED.match(line):
+                in_error = not started
+                rule, benchmark, job_log = (started["rule"] if started else None), None, None
                 continue
             field = FIELD.match(line)
-            if job_log == "failed" and field and field["key"] == "log":
+            if in_error and field and field["key"] == "log":
                 failed_log = field["value"].split(" (check")[0].split(", ")[0].strip()
                 for job in jobs.values():
                     if job["log"] == failed_log:
@@ -122,7 +121,6 @@ def measured(checkout: Path, jobs: pd.DataFrame) -> pd.DataFrame:
     """The jobs with their peak memory (``used_mib``: the larger of the job log's and the benchmark
     file's; ``sampled``: the benchmark file's alone; NaN: neither, or only an earlier run's files),
     a failed job unmeasured whatever its files hold."""
-    jobs = jobs.assign(**{column: jobs.get(column, default) for column, default in (("since", 0.0), ("failed", False))})
     logged = [logged_peak(_fresh(checkout / log, since)) if isinstance(log, str) and not failed else float("nan")
               for log, since, failed in zip(jobs["log"], jobs["since"], jobs["failed"])]
     sampled = [sampled_peak(_fresh(checkout / benchmark, since)) if not failed else float("nan")
