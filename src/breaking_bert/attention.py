@@ -128,9 +128,7 @@ def compile_cache_for_this_cpu() -> str:
     this CPU's vector ISA: inductor reuses a cached kernel across ISAs, and a FlexAttention kernel
     compiled under AVX-512 and run under AVX2 (``ATEN_CPU_CAPABILITY=avx2``, or another node sharing
     /tmp) failed with "index out of bounds" in the demo's kernel timing. Returns the folder."""
-    import getpass
     import os
-    import tempfile
 
     from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
@@ -138,8 +136,7 @@ def compile_cache_for_this_cpu() -> str:
     # inductor writes its default into the variable when it first looks: that is not a user's choice
     if current is None or os.path.abspath(current) == os.path.abspath(default_cache_dir()):
         capability = torch.backends.cpu.get_cpu_capability().lower()
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(
-            tempfile.gettempdir(), f"torchinductor_{getpass.getuser()}", f"{torch.__version__}-{capability}")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(default_cache_dir(), f"{torch.__version__}-{capability}")
     return os.environ["TORCHINDUCTOR_CACHE_DIR"]
 
 
