@@ -86,8 +86,11 @@ def packing(jobs_per_device: float) -> float:
 
 def predict_gpu_box(folder, cpu_hours: float = 6.5, config: str = "config/embedded_gpu.yaml") -> None:
     folder = Path(folder)
+    from snakemake.utils import validate
+
     settings = yaml.safe_load((folder / config).read_text())
-    training = {"epochs": 3, "batch_size": 32, "eval_batch_size": 128, **settings["training"]}
+    validate(settings, str(folder / "config/schema.yaml"), set_default=True)  # the schema's defaults, as a run has them
+    training = settings["training"]
     shape = model_shape(settings["model"])
     tasks = {}
     for name in settings["tasks"]:
