@@ -151,7 +151,7 @@ def test_the_second_look_trains_only_the_undecided_cells_new_seeds(tiny_model_di
                   "copy": {"kind": "neighbour", "degrees": {"w": 64}, "special_tokens": "global"}},
         experiments={"placement": {"tasks": ["tiny"], "patterns": ["neighbour", "copy"], "placements": ["late", "all"]}},
         seeds={"initial": 3, "max": 4, "step": 1}, findings={"negligible_drop": 2.0, "high_sparsity": 0.0},
-        training={"epochs": 30, "batch_size": 16, "learning_rate": 2e-3, "device": "cpu"}, tracking={"enabled": False},
+        training={"epochs": 10, "batch_size": 16, "learning_rate": 2e-3, "device": "cpu"}, tracking={"enabled": False},
         cost={"enabled": False})
     for key in ("pattern_grids", "learned_sparsity"):
         config.pop(key)
