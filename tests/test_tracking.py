@@ -153,7 +153,8 @@ def _closed_port() -> int:
 def test_down_server_leaves_pending_and_sync_logs_it_later(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
-    down = {"uri": f"http://127.0.0.1:{_closed_port()}", "experiment_name": "exp", "experiment_id": "1"}
+    down = {"uri": f"http://127.0.0.1:{_closed_port()}", "experiment_name": "exp", "experiment_id": "1",
+            "log_every_steps": 10}
     run_dir = _run_dir(tmp_path)
     assert log_run_or_leave_pending(down, run_dir, "t/nb/late/seed0", PARAMS, METRICS) is False
     assert (run_dir / PENDING).exists()
@@ -173,7 +174,8 @@ def test_a_down_server_never_stops_a_job_logging_on_a_thread(tmp_path, monkeypat
     finish leaves the pending marker, as in the job's own thread."""
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
-    down = {"uri": f"http://127.0.0.1:{_closed_port()}", "experiment_name": "exp", "experiment_id": "1"}
+    down = {"uri": f"http://127.0.0.1:{_closed_port()}", "experiment_name": "exp", "experiment_id": "1",
+            "log_every_steps": 10}
     run_dir = _run_dir(tmp_path)
     run = TrackedRun(down, run_dir, "t/nb/late/seed0", PARAMS, background=True)
     run.log_metrics(10, {"train_loss": 0.5})

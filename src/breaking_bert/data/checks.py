@@ -14,6 +14,13 @@ from pathlib import Path
 from ..packages import is_package_path, not_installed, package_folder, split_package_path
 
 
+# A task's keys that the schema fills in when the workflow validates the config: a library caller's
+# task may leave them out and gets these (tests/test_config.py holds them equal to
+# config/schema.yaml's defaults, the one place to change them)
+TASK_DEFAULTS = {"source": "file", "splits": {"train": "train", "eval": "validation"}, "encoding": "utf-8",
+                 "eval_fraction": 0.2, "split_seed": 0}
+
+
 class DataError(ValueError):
     """A problem with a task's data, naming the file (and row) it comes from and what to change."""
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import (
+    TASK_DEFAULTS,
     DataError,
     check_columns,
     check_header,
@@ -62,13 +63,13 @@ def _load_hub_split(task: dict, split: str) -> pd.DataFrame:
 
 def load_raw_splits(task: dict, name: str = "<task>") -> tuple[dict[str, pd.DataFrame], str]:
     """The task's raw train/eval frames and a name for error messages."""
-    source = task.get("source", "file")
+    task = {**TASK_DEFAULTS, **task}
+    source = task["source"]
     if source == "hub":
-        splits = task.get("splits", {"train": "train", "eval": "validation"})
-        return {split_name: _load_hub_split(task, split) for split_name, split in splits.items()}, task["dataset"]
+        return {split_name: _load_hub_split(task, split) for split_name, split in task["splits"].items()}, task["dataset"]
     if source not in SOURCES:
         raise DataError(f"tasks.{name}.source: {source!r}; allowed: {sorted(SOURCES)}")
-    encoding = task.get("encoding", "utf-8")
+    encoding = task["encoding"]
     key = f"tasks.{name}.path"
     path = resolve_data_path(task["path"], key)
     if source == "folders":
@@ -89,7 +90,7 @@ def load_raw_splits(task: dict, name: str = "<task>") -> tuple[dict[str, pd.Data
         return {"train": frame, "eval": eval_frame}, f"tasks.{name}.path ({path})"
     # No eval split shipped: hold out a seeded fraction of every class (the header was checked:
     # the label column is there); every class keeps a training example
-    held_out = stratified_sample(frame[task["label_column"]], task.get("eval_fraction", 0.2), task.get("split_seed", 0),
+    held_out = stratified_sample(frame[task["label_column"]], task["eval_fraction"], task["split_seed"],
                                  leave=1)
     return {"train": frame[~held_out], "eval": frame[held_out]}, f"{key} ({path})"
 

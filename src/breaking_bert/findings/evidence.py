@@ -12,6 +12,7 @@ flips one, shows as a page that is no longer what its evidence gives.
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -79,8 +80,9 @@ def _merged(base: dict, over: dict) -> dict:
 
 def run_config(configs: list[Path], checkout: Path) -> dict:
     """The config these files give the workflow of ``checkout``: merged in order as Snakemake merges
-    them, over the Snakefile's default (its config/config.yaml) where none names tasks, with the
-    schema's default seeds design where none is given."""
+    them, over the Snakefile's default (its config/config.yaml) where none names tasks, with its
+    schema's defaults filled in for the top-level keys and their settings, as the workflow's
+    validation fills them (the findings job's environment has no validator: this reads the defaults)."""
     import yaml
 
     config = {}
@@ -88,28 +90,30 @@ def run_config(configs: list[Path], checkout: Path) -> dict:
         config = _merged(config, yaml.safe_load(Path(path).read_text()) or {})
     if "tasks" not in config:  # the Snakefile's fallback
         config = _merged(yaml.safe_load((checkout / "config" / "config.yaml").read_text()) or {}, config)
-    if "seeds" not in config:
-        config["seeds"] = yaml.safe_load((checkout / "config" / "schema.yaml").read_text())["properties"]["seeds"]["default"]
+    schema = yaml.safe_load((checkout / "config" / "schema.yaml").read_text())
+    for key, entry in schema["properties"].items():
+        if key not in config and "default" in entry:
+            config[key] = copy.deepcopy(entry["default"])
+        if isinstance(config.get(key), dict):
+            for name, setting in entry.get("properties", {}).items():
+                if "default" in setting:
+                    config[key].setdefault(name, copy.deepcopy(setting["default"]))
     return config
 
 
 def findings_params(config: dict) -> dict:
-    """The findings rule's parameters in this config (run_config's): ``seeds`` and ``thresholds``
-    (``findings``, the defaults of the code writing the page where it says nothing)."""
-    from .cells import HIGH_SPARSITY, NEGLIGIBLE_DROP, SPARSITY_TOLERANCE
-
-    thresholds = {"negligible_drop": NEGLIGIBLE_DROP, "high_sparsity": HIGH_SPARSITY, "sparsity_tolerance": SPARSITY_TOLERANCE}
-    # one level, as the schema's defaults fill the rule's params: a given negligible_drop replaces the default whole
-    return {"seeds": config["seeds"], "thresholds": {**thresholds, **(config.get("findings") or {})}}
+    """The findings rule's parameters in this config (run_config's, its defaults filled in):
+    ``seeds`` and ``thresholds`` (``findings``), as workflow/rules/findings.smk passes them."""
+    return {"seeds": config["seeds"], "thresholds": config["findings"]}
 
 
 def findings_tables(config: dict) -> list[str]:
-    """TABLES' names the findings rule reads for this config (workflow/rules/common/inputs.smk):
+    """TABLES' names the findings rule reads for this config (run_config's; workflow/rules/common/inputs.smk):
     learned runs only where it trains them, retained mass and cost only where it measures cost."""
     names = ["runs", "summary", "eval_sampling"]
-    if config.get("learned_sparsity"):
+    if config.get("learned_sparsity"):  # no default: absent, no learned runs
         names += ["learned_runs", "learned_summary"]
-    if (config.get("cost") or {}).get("enabled", True):
+    if config["cost"]["enabled"]:
         names += ["retained", "cost"]
     return names
 

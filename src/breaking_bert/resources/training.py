@@ -99,7 +99,7 @@ def training_runtime_minutes(model: dict, training: dict, tokens: dict | None, t
     samples = training["epochs"] * train["examples"]
     if training.get("max_steps"):
         samples = min(samples, training["max_steps"] * training["batch_size"])
-    passes = training["epochs"] if training.get("evaluate_each_epoch", True) and not training.get("max_steps") else 1
+    passes = training["epochs"] if training["evaluate_each_epoch"] and not training.get("max_steps") else 1
     flops = (3 * samples * train["length_mean"] * forward_flops_per_token(hidden, layers, train["length_mean"])
              + passes * evaluation["examples"] * evaluation["length_mean"]
              * forward_flops_per_token(hidden, layers, evaluation["length_mean"]))

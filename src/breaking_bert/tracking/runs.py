@@ -102,7 +102,7 @@ class TrackedRun:
     def __init__(self, tracking: dict, run_dir, run_name: str, params: dict, started_ms: int | None = None,
                  logged_later: bool = False, background: bool = False):
         self.tracking, self.run_dir, self.run_name, self.params = tracking, Path(run_dir), run_name, params
-        self.log_every_steps = int(tracking.get("log_every_steps", 10))
+        self.log_every_steps = int(tracking["log_every_steps"])  # init_tracking's, from the config
         self.started_ms = started_ms or _now_ms()
         self.client = self.run_id = self.error = None
         self._worker = _InOrder() if background else None
