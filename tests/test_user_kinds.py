@@ -1,5 +1,6 @@
 """A researcher's own pattern kind, from a package of theirs, through the whole tiny DAG with no
-edit to this repository (config/README.md, "Your own pattern kind")."""
+edit to this repository (config/README.md, "Your own pattern kind"), the workflow included as a
+Snakemake module by a project in another folder (README, "As a Snakemake module")."""
 
 import os
 
@@ -34,13 +35,30 @@ def installed_package(site):
     (site / "stride_kinds.py").write_text(STRIDE_KINDS)
 
 
+MODULE_SNAKEFILE = """\
+module breaking_bert:
+    snakefile:
+        "{snakefile}"
+    config:
+        config
+
+
+use rule * from breaking_bert
+"""
+
+
 def test_a_kind_from_the_users_package_runs_through_every_stage(tiny_model_dir, tiny_csv, tmp_path, monkeypatch):
     """masks (solved onto a target sparsity through its degree), finetune, cost, the tables, figures
-    and findings: the kind is a pattern like any other, its degree a typed column."""
+    and findings: the kind is a pattern like any other, its degree a typed column. The user's
+    project is a folder of its own whose Snakefile includes the workflow as a module: the library,
+    scripts, envs and declared code inputs are the workflow's, found from its own files."""
     site = tmp_path / "site"
     installed_package(site)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
-    directory = copy_workflow(tmp_path / "workflow")
+    workflow = copy_workflow(tmp_path / "workflow")
+    directory = tmp_path / "project"
+    directory.mkdir()
+    (directory / "Snakefile").write_text(MODULE_SNAKEFILE.format(snakefile=workflow / "Snakefile"))
     config = tiny_config(tiny_model_dir, tiny_csv)
     config["patterns"] = {"dense": {"kind": "dense"}, "neighbour": config["patterns"]["neighbour"],
                           "stride": {"kind": "strided", "degrees": {"k": 1}},
@@ -64,3 +82,4 @@ def test_a_kind_from_the_users_package_runs_through_every_stage(tiny_model_dir, 
     assert {"stride", "stride_60"} <= set(cost["pattern"])
     assert "stride" in (directory / "results/findings.md").read_text()
     assert (directory / "results/figures/score_vs_sparsity.png").stat().st_size > 10_000
+    assert not (workflow / "results").exists() and not (directory / "src").exists(), "results in the project, code in the workflow"

@@ -10,11 +10,29 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 validate(config, schema="../../../config/schema.yaml", set_default=True)
 
-LIBRARY = Path(workflow.basedir) / "src" / "breaking_bert"
+
+def workflow_root():
+    """This workflow's own folder, from this file's place in it (workflow/rules/common/), not the
+    main Snakefile's (workflow.basedir): included as a module, the main Snakefile is the user's.
+    Its jobs import the library under src/ from a folder, so the workflow must be a local copy.
+    """
+    here = workflow.current_basedir.get_path_or_uri(secret_free=True)
+    if "://" in here:
+        raise WorkflowError(
+            f"this workflow is included from {here}; its jobs import its library (src/) from a local "
+            "folder: clone the release (git clone --branch <tag> ...) and point the module's "
+            "snakefile at the clone's Snakefile (README, 'As a Snakemake module')"
+        )
+    return Path(here).resolve().parents[2]
+
+
+WORKFLOW_ROOT = workflow_root()
+LIBRARY = WORKFLOW_ROOT / "src" / "breaking_bert"
 ENVS = "../../envs"
 
 # Every job imports this checkout's library, whatever environment runs it: a virtualenv whose
@@ -92,7 +110,7 @@ def load_vocabulary():
 vocabulary = load_vocabulary()
 # what each rule's script runs (params.smk's code_of), from the same checkout, cached per script
 code_inputs = importlib.import_module("breaking_bert.code_inputs")
-SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+SCRIPTS = WORKFLOW_ROOT / "workflow" / "scripts"
 
 
 def check_kinds():
