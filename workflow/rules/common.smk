@@ -2,6 +2,7 @@
 # on each other.
 
 
+include: "common/library.smk"
 include: "common/setup.smk"
 include: "common/params.smk"
 include: "common/design.smk"

@@ -1,50 +1,18 @@
-"""The config, validated and expanded (pattern grids), and the experiment's vocabulary, imported from
-this checkout's library: what every other file here and every rule reads."""
+"""The config, validated and expanded (pattern grids), and the jobs' resources: what every other
+file here and every rule reads (library.smk, included before, imports the vocabulary).
+"""
 
 import errno
 import importlib.util
 import itertools
 import json
 import math
-import os
-import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 validate(config, schema="../../../config/schema.yaml", set_default=True)
-
-
-def workflow_root():
-    """This workflow's own folder, from this file's place in it (workflow/rules/common/), not the
-    main Snakefile's (workflow.basedir): included as a module, the main Snakefile is the user's.
-    Its jobs import the library under src/ from a folder, so the workflow must be a local copy.
-    """
-    here = workflow.current_basedir.get_path_or_uri(secret_free=True)
-    if "://" in here:
-        raise WorkflowError(
-            f"this workflow is included from {here}; its jobs import its library (src/) from a local "
-            "folder: clone the release (git clone --branch <tag> ...) and point the module's "
-            "snakefile at the clone's Snakefile (README, 'As a Snakemake module')"
-        )
-    return Path(here).resolve().parents[2]
-
-
-WORKFLOW_ROOT = workflow_root()
-LIBRARY = WORKFLOW_ROOT / "src" / "breaking_bert"
 ENVS = "../../envs"
-
-# Every job imports this checkout's library, whatever environment runs it: a virtualenv whose
-# editable install points at another clone, or a rule's conda env (which installs dependencies
-# only). Jobs inherit the variable: local ones from this process, cluster ones parse this file too.
-# (Set, not read: the envvars directive, which the linter asks for, asserts a variable the user
-# must supply.)
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(
-        filter(None, [str(LIBRARY.parent), os.getenv("PYTHONPATH")])
-    )
-)
 
 
 def memory_mb(base, per_input_mb=0, per_input_file=0, model_copies=0):
@@ -89,33 +57,9 @@ def kernel_timing_runtime(wildcards, attempt):
     return (10 + 2 * timings) * attempt
 
 
-def load_vocabulary():
-    """The experiment's terms (pattern kinds, placements, draws, names): the library's own module,
-    imported from this checkout. It and the package's __init__ and kinds need the standard library
-    only, so the scheduling process needs none of the library's dependencies (under --sdm conda
-    they live in the rules' envs).
-    """
-    spec = importlib.util.spec_from_file_location(
-        "breaking_bert",
-        LIBRARY / "__init__.py",
-        submodule_search_locations=[str(LIBRARY)],
-    )
-    package = importlib.util.module_from_spec(spec)
-    # this checkout's, whatever copy is installed
-    sys.modules["breaking_bert"] = package
-    spec.loader.exec_module(package)
-    return importlib.import_module("breaking_bert.vocabulary")
-
-
-vocabulary = load_vocabulary()
-# what each rule's script runs (params.smk's code_of), from the same checkout, cached per script
-code_inputs = importlib.import_module("breaking_bert.code_inputs")
-SCRIPTS = WORKFLOW_ROOT / "workflow" / "scripts"
-
-
 def check_kinds():
-    """Pattern kinds are the vocabulary's (the schema leaves them open, so that a new kind is one
-    builder in kinds.py): name the key, the unknown kind and the known ones."""
+    """Pattern kinds are the vocabulary's: kinds.py's and those a user's installed package registers
+    (the schema leaves them open): name the key, the unknown kind and the known ones."""
     for section, known in (
         ("patterns", vocabulary.KINDS),
         ("pattern_grids", vocabulary.GRID_KINDS),
