@@ -39,9 +39,10 @@ demo)
     setup
     snakemake --cores "$(nproc)" --configfile config/embedded.yaml --show-failed-logs "${@:2}"
     echo
-    echo "Findings: $PWD/results/findings.md"
-    echo "Tables:  $PWD/results/tables/summary.md, $PWD/results/tables/sparsity.md"
-    echo "Figures: $PWD/results/figures/"
+    # this config's own summaries: results/<its config files' names> (src/breaking_bert/layout.py)
+    echo "Findings: $PWD/results/embedded/findings.md"
+    echo "Tables:  $PWD/results/embedded/tables/summary.md, $PWD/results/embedded/tables/sparsity.md"
+    echo "Figures: $PWD/results/embedded/figures/"
     echo "MLflow:  $VENV/bin/mlflow ui --backend-store-uri sqlite:///results/mlflow/mlflow.db"
     ;;
 test)

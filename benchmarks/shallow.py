@@ -47,9 +47,9 @@ def bench_shallow(folder: Path | None = None, depths=(1, 2, 3)) -> None:
                                  str(directory / "test_config.yaml"), "--cores", "2", "--keep-going",
                                  "--set-threads", "finetune=1"], capture_output=True, text=True)
         (directory / "run.log").write_text(result.stdout + result.stderr)
-        findings = directory / "results/findings.md"
+        findings = directory / "results/test_config/findings.md"
         text = findings.read_text() if findings.exists() else ""
         halves = re.search(r"in \d+ of \d+ learned settings( \([^)]*\))?", text)
         report("shallow", layers=layers, exit=result.returncode, seconds=round(time.time() - started),
-               figures=len(list((directory / "results/figures").glob("*.png"))),
+               figures=len(list((directory / "results/test_config/figures").glob("*.png"))),
                halves=halves.group(0) if halves else None, folder=str(directory))

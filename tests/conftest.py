@@ -228,9 +228,9 @@ def snakemake(directory: Path, *args, check=True, configfile="test_config.yaml")
     return result
 
 
-def scheduled_jobs(directory: Path, *args) -> dict[str, int]:
+def scheduled_jobs(directory: Path, *args, configfile="test_config.yaml") -> dict[str, int]:
     """rule -> count from a dry run's job table ({} when nothing is scheduled)."""
-    output = snakemake(directory, "--dry-run", *args)
+    output = snakemake(directory, "--dry-run", *args, configfile=configfile)
     text = output.stdout + output.stderr
     counts = {}
     if "Job stats:" in text:

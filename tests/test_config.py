@@ -363,10 +363,58 @@ def test_the_task_model_and_tracking_defaults_the_library_fills_are_the_schemas(
     schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
     properties, task = schema["properties"], schema["definitions"]["task"]["properties"]
     assert TASK_DEFAULTS == {key: task[key]["default"] for key in TASK_DEFAULTS}
+    assert set(TASK_DEFAULTS) >= {"source", "splits", "encoding", "filter", "label_column", "eval_fraction", "split_seed"}, \
+        "a key the data code reads that a caller's task may leave out"
     model = properties["model"]["properties"]
     assert MODEL_DEFAULTS == {key: model[key]["default"] for key in MODEL_DEFAULTS}
     logging_interval = inspect.signature(init_tracking).parameters["log_every_steps"].default
     assert logging_interval == properties["tracking"]["properties"]["log_every_steps"]["default"]
+
+
+def test_the_library_keyword_defaults_that_mirror_a_setting_are_the_schemas():
+    """A library function or class that takes a config setting as a keyword falls back on the
+    schema's default for it, not on another value: each such default is listed here against the
+    setting it mirrors (the workflow always passes the setting; a library caller may not)."""
+    import dataclasses
+    import inspect
+
+    from breaking_bert.cost.counts import retained_mass_table
+    from breaking_bert.cost.timing import time_block_sparse_vs_dense
+    from breaking_bert.data.parse import parse_frame, parse_texts
+    from breaking_bert.finetune.job import FinetuneJob
+    from breaking_bert.learned.objectives import DensityBudget
+    from breaking_bert.learned.windows import policy_pairs
+    from breaking_bert.masks.inputs import MaskOptions
+    from breaking_bert.masks.solving import build_split_masks, resolve_dataset_degrees, solve_degrees_for_mean
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    properties = schema["properties"]
+
+    def setting(section, key):
+        owner = schema["definitions"]["task"] if section == "task" else properties[section]
+        return owner["properties"][key]["default"]
+
+    def default(owner, name):
+        if dataclasses.is_dataclass(owner):
+            return {f.name: f.default for f in dataclasses.fields(owner)}[name]
+        return inspect.signature(owner).parameters[name].default
+
+    mirrors = [(solve_degrees_for_mean, "tolerance", "masks", "tolerance"),
+               (build_split_masks, "tolerance", "masks", "tolerance"),
+               (resolve_dataset_degrees, "tolerance", "masks", "tolerance"),
+               (resolve_dataset_degrees, "solve_sample", "masks", "solve_sample"),
+               (MaskOptions, "special_tokens", "masks", "special_tokens"),
+               (MaskOptions, "cross_segment", "masks", "cross_segment"),
+               (DensityBudget, "policy", "masks", "special_tokens"),
+               (policy_pairs, "policy", "masks", "special_tokens"),
+               (parse_texts, "batch_size", "parser", "batch_size"),
+               (parse_frame, "batch_size", "parser", "batch_size"),
+               (retained_mass_table, "max_examples", "cost", "retained_examples"),
+               (time_block_sparse_vs_dense, "block", "cost", "block_size"),
+               (FinetuneJob, "primary_metric", "task", "metric")]
+    differ = [(owner.__name__, name, f"{section}.{key}") for owner, name, section, key in mirrors
+              if default(owner, name) != setting(section, key)]
+    assert not differ, f"keyword defaults that are not the schema's: {differ}"
 
 
 def _definitions(schema: dict):

@@ -63,7 +63,7 @@ def test_hard_crash_mid_finetune_leaves_no_partial_metrics_and_rerun_incomplete_
                                timeout=600)
     assert recovered.returncode == 0, recovered.stderr[-3000:]
     assert len(list(workflow_copy.glob("results/runs/tiny/*/*/seed0/metrics.json"))) == 2
-    assert (workflow_copy / "results/tables/summary.md").exists()
+    assert (workflow_copy / "results/test_config/tables/summary.md").exists()
 
 
 def test_mask_files_are_loaded_without_pickle(tmp_path):

@@ -223,12 +223,13 @@ def test_a_compiled_run_agrees_with_the_uncompiled_one(tiny_model_dir, prepared,
     """training.compile: the same model, data and seed, compiled with dynamic shapes (one graph
     for every batch length). Compiled kernels reorder float sums, so the losses agree to 1e-4 (a
     relative tolerance far below a seed's spread), not bit for bit; the predictions agree exactly.
-    One encoder layer: inductor compiles every layer's kernels anew (on an AVX2 CPU the four
-    layers' compilation took most of this test's 112 s)."""
-    one_layer = tmp_path / "one-layer"
-    _copy_with(tiny_model_dir, one_layer, num_hidden_layers=1)
-    eager = run_finetune(finetune_job(one_layer, prepared, tmp_path / "eager", epochs=1, checkpoint_every_steps=0))
-    compiled = run_finetune(finetune_job(one_layer, prepared, tmp_path / "compiled", epochs=1,
+    Three encoder layers, one of each kind a run has (late placement: an unmasked early layer, a
+    masked one, the last for [CLS] only): inductor compiles every layer's kernels anew (on an AVX2
+    CPU the tiny BERT's four layers took most of this test's 112 s)."""
+    three_layers = tmp_path / "three-layers"
+    _copy_with(tiny_model_dir, three_layers, num_hidden_layers=3)
+    eager = run_finetune(finetune_job(three_layers, prepared, tmp_path / "eager", epochs=1, checkpoint_every_steps=0))
+    compiled = run_finetune(finetune_job(three_layers, prepared, tmp_path / "compiled", epochs=1,
                                      checkpoint_every_steps=0, compile=True))
     assert compiled["training"]["compile"] and not eager["training"]["compile"]
     assert compiled["fingerprint"] != eager["fingerprint"], "compile is part of a run's identity"

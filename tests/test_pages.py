@@ -2,7 +2,6 @@
 findings report says and nothing more, with what ran and what it cost."""
 
 import json
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -27,14 +26,15 @@ def _finished_folder(checkout: Path) -> Path:
     (40 s of CPU per finetune, 12 s elsewhere), a figure, the tracking store's commit tags and a
     Snakemake log."""
     results = checkout / "results"
+    summaries = results / "run"  # config/run.yaml's own tables, figures and report (breaking_bert.layout)
     runs = _runs(_placements([0.80, 0.81, 0.815], [0.70, 0.71, 0.72]))
-    (results / "tables").mkdir(parents=True)
-    runs.to_csv(results / "tables" / "runs.csv", index=False)
-    summarize(runs).to_csv(results / "tables" / "summary.csv", index=False)
-    pd.DataFrame(columns=EVAL_SAMPLING_COLUMNS).to_csv(results / "tables" / "eval_sampling.csv", index=False)
-    (results / "findings.md").write_text(findings_report(
-        {"runs": results / "tables" / "runs.csv", "summary": results / "tables" / "summary.csv",
-         "eval_sampling": results / "tables" / "eval_sampling.csv"},
+    (summaries / "tables").mkdir(parents=True)
+    runs.to_csv(summaries / "tables" / "runs.csv", index=False)
+    summarize(runs).to_csv(summaries / "tables" / "summary.csv", index=False)
+    pd.DataFrame(columns=EVAL_SAMPLING_COLUMNS).to_csv(summaries / "tables" / "eval_sampling.csv", index=False)
+    (summaries / "findings.md").write_text(findings_report(
+        {"runs": summaries / "tables" / "runs.csv", "summary": summaries / "tables" / "summary.csv",
+         "eval_sampling": summaries / "tables" / "eval_sampling.csv"},
         {"runs": pd.DataFrame(columns=prediction_columns("runs")), "learned_runs": None}, [0, 1, 2], THRESHOLDS))
     for index, row in enumerate(runs.itertuples()):
         run = results / "runs" / row.task / row.pattern / row.placement / f"seed{row.seed}"
@@ -45,8 +45,8 @@ def _finished_folder(checkout: Path) -> Path:
     (results / "runs" / "t" / "other_config" / "all" / "seed0" / "benchmark.tsv").write_text("s\tcpu_time\n1\t9999\n")
     (results / "benchmarks" / "masks").mkdir(parents=True)
     (results / "benchmarks" / "masks" / "t_neighbour_fixed.tsv").write_text("s\tcpu_time\n13\t12.0\n")
-    (results / "figures").mkdir()
-    (results / "figures" / "score.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (summaries / "figures").mkdir()
+    (summaries / "figures" / "score.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     (results / "mlflow").mkdir()
     with sqlite3.connect(results / "mlflow" / "mlflow.db") as db:
         db.execute("CREATE TABLE tags (key TEXT, value TEXT, run_uuid TEXT)")
@@ -67,7 +67,6 @@ def _finished_folder(checkout: Path) -> Path:
     log("2026-12-03T170000.000001.snakemake.log", ["other.yaml"], "Job stats:\n[Thu Dec  3 17:30:00 2026]\n")
     log("2026-12-03T180000.000001.snakemake.log", ["run.yaml"], "Nothing to be done (all requested files are present)\n")
     (checkout / "config").mkdir()
-    shutil.copy(REPO / "config" / "schema.yaml", checkout / "config" / "schema.yaml")
     (checkout / "config" / "run.yaml").write_text("seeds: [0, 1, 2]\ntasks: {t: {}}\ncost: {enabled: false}\n")
     return results
 
@@ -77,7 +76,7 @@ def test_a_page_says_what_its_report_says_with_what_ran_and_what_it_cost(tmp_pat
     page = write_page("experiment9", results, [tmp_path / "checkout" / "config" / "run.yaml"], tmp_path / "pages")
     text = page.read_text()
     summary, in_report = verdict_tables(text)
-    assert summary == in_report == verdict_tables((results / "findings.md").read_text())[0]
+    assert summary == in_report == verdict_tables((results / "run" / "findings.md").read_text())[0]
     assert summary[0][1] == "supported"
     assert "finetune 0.10 h, other stages 0.00 h; 0.10 h in all" in text, "9 runs x 40 s, not the other config's"
     assert f"`{'a' * 40}` (without uncommitted changes): 9 runs" in text
@@ -94,7 +93,7 @@ def test_a_page_says_what_its_report_says_with_what_ran_and_what_it_cost(tmp_pat
     evidence = tmp_path / "pages" / "experiment9" / "evidence"
     assert render_page("experiment9", evidence, "experiment9") == text
     assert "seeds: [0, 1, 2]" in (evidence / "page.json").read_text()
-    report = results / "findings.md"
+    report = results / "run" / "findings.md"
     report.write_text(report.read_text().replace("costs a lot | **supported** |", "costs a lot | **cannot tell** |"))
     text = write_page("experiment9", results, [tmp_path / "checkout" / "config" / "run.yaml"], tmp_path / "pages").read_text()
     assert ("gave other verdicts: 1. Late-layer sparsity >= 75% costs little; all-layer sparsity costs a lot: the "
@@ -204,8 +203,9 @@ def test_every_committed_pages_evidence_holds_together(page, tmp_path):
     config = run_config(configs, REPO)
     assert set(tables) == set(findings_tables(config)), "tables the findings rule does not read for this config"
     # what the configs set (a default changed since leaves the run's value standing)
-    assert params["seeds"] == config["seeds"], "params.json's seeds are not its configs'"
-    assert all(params["thresholds"][key] == value for key, value in (config.get("findings") or {}).items())
+    given = run_config(configs, REPO, defaults=False)
+    assert params["seeds"] == given.get("seeds", params["seeds"]), "params.json's seeds are not its configs'"
+    assert all(params["thresholds"][key] == value for key, value in (given.get("findings") or {}).items())
     runs = read_runs_table(tables["runs"])
     summary, again = read_runs_table(tables["summary"]), summarize(runs)
     keys = ["task", "pattern", "placement"]

@@ -156,11 +156,11 @@ def test_the_second_look_trains_only_the_undecided_cells_new_seeds(tiny_model_di
     for key in ("pattern_grids", "learned_sparsity"):
         config.pop(key)
     (directory / "test_config.yaml").write_text(yaml.safe_dump(config))
-    report = "results/findings.md"  # the figures add nothing here
+    report = "results/test_config/findings.md"  # the figures add nothing here
     first = scheduled_jobs(directory, report)
     assert first["finetune"] == 5 * 3 and first["look"] == 1, first
     snakemake(directory, "--until", "look")
-    look = json.loads((directory / "results/looks/look0.json").read_text())
+    look = json.loads((directory / "results/test_config/looks/look0.json").read_text())
     assert look["findings"][0]["cells"] == {SUPPORTED: 0, NOT_SUPPORTED: 1, CANNOT_TELL: 1}, look
     assert sorted(map(tuple, look["continuing"]["runs"])) == [("tiny", "copy", "all"), ("tiny", "copy", "late"),
                                                            ("tiny", "dense", "none")]

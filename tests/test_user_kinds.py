@@ -70,16 +70,16 @@ def test_a_kind_from_the_users_package_runs_through_every_stage(tiny_model_dir, 
     (directory / "test_config.yaml").write_text(yaml.safe_dump(config))
     snakemake(directory)
 
-    runs = pd.read_csv(directory / "results/tables/runs.csv")
+    runs = pd.read_csv(directory / "results/test_config/tables/runs.csv")
     stride = runs[runs["kind"] == "strided"].set_index(["pattern", "placement"])
     assert len(stride) == 4 and stride["score"].between(0, 1).all()
     assert (stride.loc["stride", "degree_k"] == 1).all(), "its degree a typed column like a built-in kind's"
     assert stride.loc[("stride", "all"), "sparsity_mean"] > 0.6, "itself and 2 of ~14 tokens, special tokens aside"
-    sparsity = pd.read_csv(directory / "results/tables/sparsity.csv")
+    sparsity = pd.read_csv(directory / "results/test_config/tables/sparsity.csv")
     solved = sparsity[(sparsity["pattern"] == "stride_60") & (sparsity["split"] == "train")]["sparsity_mean"].item()
     assert abs(solved - 0.6) < 0.15, "its degree solved for the target like a built-in kind's"
-    cost = pd.read_csv(directory / "results/tables/cost.csv")
+    cost = pd.read_csv(directory / "results/test_config/tables/cost.csv")
     assert {"stride", "stride_60"} <= set(cost["pattern"])
-    assert "stride" in (directory / "results/findings.md").read_text()
-    assert (directory / "results/figures/score_vs_sparsity.png").stat().st_size > 10_000
+    assert "stride" in (directory / "results/test_config/findings.md").read_text()
+    assert (directory / "results/test_config/figures/score_vs_sparsity.png").stat().st_size > 10_000
     assert not (workflow / "results").exists() and not (directory / "src").exists(), "results in the project, code in the workflow"

@@ -1,7 +1,10 @@
 """The whole DAG, for real: Snakemake runs every stage on a tiny random BERT and a tiny CSV task."""
 
+import base64
+import hashlib
 import json
 import re
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,7 +23,7 @@ def finished_run(finished_tiny_tree):
 
 
 def test_whole_dag_produces_tables_figures_and_runs(finished_run):
-    runs = pd.read_csv(finished_run / "results/tables/runs.csv")
+    runs = pd.read_csv(finished_run / "results/test_config/tables/runs.csv")
     # dense + 3 patterns x 2 placements + 2 controls + 1 single-layer + 2 BigBird points, one seed
     assert len(runs) == 1 + 3 * 2 + 2 + 1 + 2
     assert set(runs["pattern"]) == {"dense", "neighbour", "random", "syntax", "lexical", "syntax_control",
@@ -29,11 +32,11 @@ def test_whole_dag_produces_tables_figures_and_runs(finished_run):
     assert runs["score"].between(0, 1).all()
     sparse = runs[runs["pattern"] != "dense"]
     assert (sparse["sparsity_mean"] > 0.2).all(), "achieved sparsity recorded per run"
-    summary = pd.read_csv(finished_run / "results/tables/summary.csv")
+    summary = pd.read_csv(finished_run / "results/test_config/tables/summary.csv")
     dense_mean = summary.loc[summary["pattern"] == "dense", "score_mean"].item()
     assert (summary["delta_vs_dense"] == summary["score_mean"] - dense_mean).all()
-    _assert_a_drawn_figure(finished_run / "results/figures/score_by_pattern_and_placement.png")
-    sparsity = pd.read_csv(finished_run / "results/tables/sparsity.csv")
+    _assert_a_drawn_figure(finished_run / "results/test_config/figures/score_by_pattern_and_placement.png")
+    sparsity = pd.read_csv(finished_run / "results/test_config/tables/sparsity.csv")
     random_eval = sparsity[(sparsity["pattern"] == "random") & (sparsity["split"] == "eval")]
     assert abs(random_eval["sparsity_mean"].item() - 0.6) < 0.1
     eval_sparsity = sparsity[sparsity["split"] == "eval"].set_index("pattern")["sparsity_mean"]
@@ -50,7 +53,7 @@ def test_whole_dag_produces_tables_figures_and_runs(finished_run):
     dense = json.loads((finished_run / "results/runs/tiny/dense/none/seed0/metrics.json").read_text())
     assert set(dense["sdpa_kernels"]) == {"dense train", "dense eval"}, dense["sdpa_kernels"]
     for figure in ("layer_sweep", "score_vs_sparsity", "retained_mass", "kernel_timing", "learned_degrees_tiny"):
-        _assert_a_drawn_figure(finished_run / f"results/figures/{figure}.png")
+        _assert_a_drawn_figure(finished_run / f"results/test_config/figures/{figure}.png")
     # the effective sparsity beside the paper's: masking the late half of 4 layers reaches 1 of the 3
     # layers whose connections count, so it is well under the pattern's sparsity
     late = runs[(runs["pattern"] == "syntax") & (runs["placement"] == "late")].iloc[0]
@@ -67,7 +70,7 @@ def _assert_a_drawn_figure(path):
 
 
 def test_learned_sparsity_runs_hold_their_targets_and_feed_the_findings(finished_run):
-    learned = pd.read_csv(finished_run / "results/tables/learned_summary.csv").set_index(["variant", "setting"])
+    learned = pd.read_csv(finished_run / "results/test_config/tables/learned_summary.csv").set_index(["variant", "setting"])
     assert len(learned) == 8, "2 variants x 2 targets, each with its frozen-window control"
     assert learned.loc[("regular", "target0.9"), "sparsity_mean"] > learned.loc[("regular", "target0.3"), "sparsity_mean"]
     metrics = json.loads((finished_run / "results/learned/tiny/irregular/target0.9/seed0/metrics.json").read_text())
@@ -75,15 +78,15 @@ def test_learned_sparsity_runs_hold_their_targets_and_feed_the_findings(finished
     control = json.loads((finished_run / "results/learned/tiny/irregular_frozen/target0.9/seed0/metrics.json").read_text())
     assert control["learned_windows"] == metrics["learned_windows"], "the control trains with the learned windows"
     assert control["eval_sparsity_mean"] == pytest.approx(metrics["eval_sparsity_mean"])
-    findings = (finished_run / "results/findings.md").read_text()
+    findings = (finished_run / "results/test_config/findings.md").read_text()
     for number in "1234":
         assert f"| {number}. " in findings
     assert "Where the learned degrees put their connections" in findings
     assert "| Learning the windows during finetuning beats training with them fixed |" in findings
     assert "Pearson" in findings, "retained mass correlated with the measured drops"
-    retained = pd.read_csv(finished_run / "results/tables/retained_mass.csv")
+    retained = pd.read_csv(finished_run / "results/test_config/tables/retained_mass.csv")
     assert retained["retained_mass"].between(0, 1 + 1e-6).all() and set(retained["layer"]) == {0, 1, 2, 3}
-    timing = pd.read_csv(finished_run / "results/cost/kernel_timing.csv")
+    timing = pd.read_csv(finished_run / "results/test_config/cost/kernel_timing.csv")
     assert timing["speedup"].gt(0).all() and set(timing["length"]) == {128}
     # on CPU: FlexAttention forward only (no CPU backward), the band kernel forward and backward
     assert sorted(zip(timing["kernel"], timing["pass"])) == [("band", "forward"), ("band", "forward+backward"),
@@ -273,6 +276,7 @@ def test_each_config_key_reruns_the_rules_the_design_doc_names(finished_run):
             section = section.setdefault(name, {})
         assert section.get(leaf) != value, dotted
         section[leaf] = value
+        config["results_name"] = "test_config"  # the finished summaries', whatever this file is called
         changed[row] = f"rerun_row{index}.yaml"
         (finished_run / changed[row]).write_text(yaml.safe_dump(config))
     try:
@@ -317,14 +321,14 @@ def test_a_runs_evidence_gives_its_findings_report_word_for_word(finished_run, t
     from breaking_bert.findings.evidence import evidence_report, write_evidence
     from breaking_bert.findings.run_facts import run_directories
 
-    runs = run_directories(finished_run / "results")
+    runs = run_directories(finished_run / "results/test_config", finished_run)
     assert runs["finetune"] and all((d / "metrics.json").exists() for d in runs["finetune"])
-    write_evidence(finished_run / "results", [finished_run / "test_config.yaml"], tmp_path,
+    write_evidence(finished_run / "results/test_config", [finished_run / "test_config.yaml"], tmp_path,
                    {"runs": [d / "metrics.json" for d in runs["finetune"]],
                     "learned_runs": [d / "metrics.json" for d in runs["learned"]]})
     kept = [json.loads(line)["eval_predictions"] for line in (tmp_path / "predictions.jsonl").read_text().splitlines()]
     assert len(kept) == len(runs["finetune"]) + len(runs["learned"]) and all(isinstance(p, str) and len(p) == 15 for p in kept)
-    assert evidence_report(tmp_path) == (finished_run / "results" / "findings.md").read_text()
+    assert evidence_report(tmp_path) == (finished_run / "results/test_config/findings.md").read_text()
 
 
 def test_every_job_is_checked_against_the_memory_its_rule_declares(finished_run):
@@ -361,3 +365,50 @@ def test_every_job_is_checked_against_the_memory_its_rule_declares(finished_run)
     for rule, base in {"prepare_data": 1000, "tokens": 900, "masks": 1000}.items():
         assert base * mib <= table.loc[rule, "declared MiB (most)"] < (base + 100) * mib, rule
     assert main(finished_run) == 0
+
+
+SHARED_STAGES = {"prepare_data", "tokens", "parse", "masks", "finetune", "learn_degrees", "cost"}
+
+
+def _checksums(folder: Path) -> dict:
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_a_second_config_in_the_folder_keeps_its_own_summaries_and_shares_the_runs(finished_run):
+    """Results per config (src/breaking_bert/layout.py). A smaller config beside the finished tiny one:
+    it trains nothing (its dense and neighbour runs are the first config's), writes its own tables,
+    figures and report under results/other/, leaves the first config's untouched and up to date,
+    and its --report shows its own tables. In the finished folder itself (a copy elsewhere would
+    train again: the declared code inputs are absolute paths), which it leaves as it found it."""
+    config = yaml.safe_load((finished_run / "test_config.yaml").read_text())
+    config["experiments"] = {"ablation": {"tasks": ["tiny"], "patterns": ["neighbour"], "placements": ["all", "late"]}}
+    for key in ("pattern_grids", "learned_sparsity"):
+        config.pop(key)
+    config["cost"] = {"enabled": False}
+    first = _checksums(finished_run / "results/test_config")
+    logs = set((finished_run / ".snakemake/log").iterdir())
+    (finished_run / "other.yaml").write_text(yaml.safe_dump(config))
+    try:
+        planned = scheduled_jobs(finished_run, configfile="other.yaml")
+        assert planned.get("aggregate") == 1 and planned.get("findings") == 1, planned
+        assert not SHARED_STAGES & set(planned), f"a shared run or mask made again: {planned}"
+        snakemake(finished_run, configfile="other.yaml")
+        runs = pd.read_csv(finished_run / "results/other/tables/runs.csv")
+        assert set(zip(runs["pattern"], runs["placement"])) == {("dense", "none"), ("neighbour", "all"), ("neighbour", "late")}
+        ours, theirs = ((finished_run / f"results/{name}/findings.md").read_text() for name in ("other", "test_config"))
+        assert ours != theirs, "its own report, from its own runs table"
+        assert _checksums(finished_run / "results/test_config") == first, "the first config's summaries were touched"
+        assert scheduled_jobs(finished_run) == {} and scheduled_jobs(finished_run, configfile="other.yaml") == {}
+        snakemake(finished_run, "--report", str(finished_run / "other.html"), configfile="other.yaml")
+        html = (finished_run / "other.html").read_text(errors="replace")
+    finally:
+        shutil.rmtree(finished_run / "results/other", ignore_errors=True)
+        for path in [finished_run / "other.yaml", finished_run / "other.html",
+                     *(set((finished_run / ".snakemake/log").iterdir()) - logs)]:
+            path.unlink(missing_ok=True)
+    embedded = {name: base64.b64decode(data).decode() for mime, name, data in
+                re.findall(r"data:([\w/.+-]+);charset=[\w-]+;filename=([^;]+);base64,([A-Za-z0-9+/=]+)", html)
+                if mime == "text/html"}
+    assert "<td>neighbour</td>" in embedded["summary.html"] and "<td>random</td>" not in embedded["summary.html"]
+    assert "cost.html" not in embedded and "retained_mass.png" not in html, "the first config's cost outputs"

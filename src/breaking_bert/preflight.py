@@ -47,7 +47,7 @@ def check_records(table: Table, task: dict, where: str, training: bool) -> None:
     records, columns = table.records, table.columns
     check_header(columns, len(records), task, where)
     rows = list(range(len(records)))
-    for column, value in (task.get("filter") or {}).items():
+    for column, value in task["filter"].items():
         if column not in columns:
             raise DataError(f"{where}: filter column {column!r} not in columns {columns}")
         keep = [label_key(record[column]) == label_key(value) for record in records]

@@ -7,32 +7,32 @@ rule aggregate:
         design=DESIGN_FILE,
         code=code_of("aggregate.py"),
     output:
-        runs="results/tables/runs.csv",
-        eval_sampling="results/tables/eval_sampling.csv",
-        eval_sampling_md="results/tables/eval_sampling.md",
+        runs=summary_path("tables/runs.csv"),
+        eval_sampling=summary_path("tables/eval_sampling.csv"),
+        eval_sampling_md=summary_path("tables/eval_sampling.md"),
         eval_sampling_html=report(
-            "results/tables/eval_sampling.html",
+            summary_path("tables/eval_sampling.html"),
             caption="../report/eval_sampling.rst",
             category="Tables",
         ),
-        summary="results/tables/summary.csv",
-        summary_md="results/tables/summary.md",
+        summary=summary_path("tables/summary.csv"),
+        summary_md=summary_path("tables/summary.md"),
         summary_html=report(
-            "results/tables/summary.html",
+            summary_path("tables/summary.html"),
             caption="../report/summary.rst",
             category="Tables",
         ),
-        sparsity="results/tables/sparsity.csv",
-        sparsity_md="results/tables/sparsity.md",
+        sparsity=summary_path("tables/sparsity.csv"),
+        sparsity_md=summary_path("tables/sparsity.md"),
         sparsity_html=report(
-            "results/tables/sparsity.html",
+            summary_path("tables/sparsity.html"),
             caption="../report/sparsity.rst",
             category="Tables",
         ),
     log:
-        "results/logs/aggregate.log",
+        summary_path("logs/aggregate.log"),
     benchmark:
-        "results/benchmarks/aggregate.tsv"
+        summary_path("benchmarks/aggregate.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:

@@ -36,11 +36,11 @@ rule kernel_timing:
         # its synthetic masks come from the mask builders, its block masks from attention
         code=code_of("kernel_timing.py"),
     output:
-        "results/cost/kernel_timing.csv",
+        summary_path("cost/kernel_timing.csv"),
     log:
-        "results/logs/cost/kernel_timing.log",
+        summary_path("logs/cost/kernel_timing.log"),
     benchmark:
-        "results/benchmarks/cost/kernel_timing.tsv"
+        summary_path("benchmarks/cost/kernel_timing.tsv")
     conda:
         f"{ENVS}/torch.yaml"
     threads: 2
@@ -63,17 +63,17 @@ rule aggregate_cost:
         retained=get_cost_files("retained_mass.csv"),
         code=code_of("aggregate_cost.py"),
     output:
-        cost="results/tables/cost.csv",
+        cost=summary_path("tables/cost.csv"),
         cost_html=report(
-            "results/tables/cost.html",
+            summary_path("tables/cost.html"),
             caption="../report/cost.rst",
             category="Tables",
         ),
-        retained="results/tables/retained_mass.csv",
+        retained=summary_path("tables/retained_mass.csv"),
     log:
-        "results/logs/aggregate_cost.log",
+        summary_path("logs/aggregate_cost.log"),
     benchmark:
-        "results/benchmarks/aggregate_cost.tsv"
+        summary_path("benchmarks/aggregate_cost.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:
@@ -85,19 +85,19 @@ rule aggregate_cost:
 rule figure_retained_mass:
     """Retained dense attention mass per layer, per pattern."""
     input:
-        retained="results/tables/retained_mass.csv",
+        retained=summary_path("tables/retained_mass.csv"),
         code=code_of("figure_retained_mass.py"),
     output:
         report(
-            "results/figures/retained_mass.png",
+            summary_path("figures/retained_mass.png"),
             caption="../report/retained_mass.rst",
             category="Cost and retained attention",
         ),
-        vector="results/figures/retained_mass.pdf",
+        vector=summary_path("figures/retained_mass.pdf"),
     log:
-        "results/logs/figures/retained_mass.log",
+        summary_path("logs/figures/retained_mass.log"),
     benchmark:
-        "results/benchmarks/figures/retained_mass.tsv"
+        summary_path("benchmarks/figures/retained_mass.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:
@@ -109,19 +109,19 @@ rule figure_retained_mass:
 rule figure_kernel_timing:
     """Attention time against sequence length, dense SDPA vs block-sparse per pattern."""
     input:
-        timing="results/cost/kernel_timing.csv",
+        timing=summary_path("cost/kernel_timing.csv"),
         code=code_of("figure_kernel_timing.py"),
     output:
         report(
-            "results/figures/kernel_timing.png",
+            summary_path("figures/kernel_timing.png"),
             caption="../report/kernel_timing.rst",
             category="Cost and retained attention",
         ),
-        vector="results/figures/kernel_timing.pdf",
+        vector=summary_path("figures/kernel_timing.pdf"),
     log:
-        "results/logs/figures/kernel_timing.log",
+        summary_path("logs/figures/kernel_timing.log"),
     benchmark:
-        "results/benchmarks/figures/kernel_timing.tsv"
+        summary_path("benchmarks/figures/kernel_timing.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:

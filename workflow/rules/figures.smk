@@ -1,19 +1,19 @@
 rule figure_score_by_pattern_and_placement:
     """Score by pattern and placement per task, dense baseline as a band."""
     input:
-        summary="results/tables/summary.csv",
+        summary=summary_path("tables/summary.csv"),
         code=code_of("figures.py"),
     output:
         report(
-            "results/figures/score_by_pattern_and_placement.png",
+            summary_path("figures/score_by_pattern_and_placement.png"),
             caption="../report/score_by_pattern_and_placement.rst",
             category="Experiment 1: pattern ablation",
         ),
-        vector="results/figures/score_by_pattern_and_placement.pdf",
+        vector=summary_path("figures/score_by_pattern_and_placement.pdf"),
     log:
-        "results/logs/figures/score_by_pattern_and_placement.log",
+        summary_path("logs/figures/score_by_pattern_and_placement.log"),
     benchmark:
-        "results/benchmarks/figures/score_by_pattern_and_placement.tsv"
+        summary_path("benchmarks/figures/score_by_pattern_and_placement.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:
@@ -30,16 +30,16 @@ rule figure_mask_gallery:
         code=code_of("figure_mask_gallery.py"),
     output:
         report(
-            "results/figures/masks_{task}.png",
+            summary_path("figures/masks_{task}.png"),
             caption="../report/mask_gallery.rst",
             category="Masks",
             labels={"task": "{task}"},
         ),
-        vector="results/figures/masks_{task}.pdf",
+        vector=summary_path("figures/masks_{task}.pdf"),
     log:
-        "results/logs/figures/masks_{task}.log",
+        summary_path("logs/figures/masks_{task}.log"),
     benchmark:
-        "results/benchmarks/figures/masks_{task}.tsv"
+        summary_path("benchmarks/figures/masks_{task}.tsv")
     conda:
         f"{ENVS}/torch.yaml"
     resources:
@@ -56,19 +56,19 @@ rule figure_mask_gallery:
 rule figure_layer_sweep:
     """Score change vs dense when one layer, or layers i..top, are masked (experiment 1)."""
     input:
-        summary="results/tables/summary.csv",
+        summary=summary_path("tables/summary.csv"),
         code=code_of("figure_layer_sweep.py"),
     output:
         report(
-            "results/figures/layer_sweep.png",
+            summary_path("figures/layer_sweep.png"),
             caption="../report/layer_sweep.rst",
             category="Experiment 1: pattern ablation",
         ),
-        vector="results/figures/layer_sweep.pdf",
+        vector=summary_path("figures/layer_sweep.pdf"),
     log:
-        "results/logs/figures/layer_sweep.log",
+        summary_path("logs/figures/layer_sweep.log"),
     benchmark:
-        "results/benchmarks/figures/layer_sweep.tsv"
+        summary_path("benchmarks/figures/layer_sweep.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:
@@ -83,15 +83,15 @@ rule figure_score_vs_sparsity:
         unpack(get_score_vs_sparsity_inputs),
     output:
         report(
-            "results/figures/score_vs_sparsity.png",
+            summary_path("figures/score_vs_sparsity.png"),
             caption="../report/score_vs_sparsity.rst",
             category="Experiment 2 and 3: sparsity trade-off",
         ),
-        vector="results/figures/score_vs_sparsity.pdf",
+        vector=summary_path("figures/score_vs_sparsity.pdf"),
     log:
-        "results/logs/figures/score_vs_sparsity.log",
+        summary_path("logs/figures/score_vs_sparsity.log"),
     benchmark:
-        "results/benchmarks/figures/score_vs_sparsity.tsv"
+        summary_path("benchmarks/figures/score_vs_sparsity.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:

@@ -3,16 +3,16 @@ rule findings:
     input:
         unpack(get_findings_inputs),
     output:
-        markdown="results/findings.md",
+        markdown=summary_path("findings.md"),
         html=report(
-            "results/findings.html",
+            summary_path("findings.html"),
             caption="../report/findings.rst",
             category="Findings",
         ),
     log:
-        "results/logs/findings.log",
+        summary_path("logs/findings.log"),
     benchmark:
-        "results/benchmarks/findings.tsv"
+        summary_path("benchmarks/findings.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:

@@ -39,19 +39,19 @@ rule aggregate_learned:
         design=DESIGN_FILE,
         code=code_of("aggregate_learned.py"),
     output:
-        runs="results/tables/learned_runs.csv",
-        windows="results/tables/learned_windows.csv",
-        summary="results/tables/learned_summary.csv",
-        summary_md="results/tables/learned_summary.md",
+        runs=summary_path("tables/learned_runs.csv"),
+        windows=summary_path("tables/learned_windows.csv"),
+        summary=summary_path("tables/learned_summary.csv"),
+        summary_md=summary_path("tables/learned_summary.md"),
         summary_html=report(
-            "results/tables/learned_summary.html",
+            summary_path("tables/learned_summary.html"),
             caption="../report/learned_summary.rst",
             category="Tables",
         ),
     log:
-        "results/logs/aggregate_learned.log",
+        summary_path("logs/aggregate_learned.log"),
     benchmark:
-        "results/benchmarks/aggregate_learned.tsv"
+        summary_path("benchmarks/aggregate_learned.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:
@@ -63,20 +63,20 @@ rule aggregate_learned:
 rule figure_learned_degrees:
     """The hardened window of every layer and head, per variant and setting (mean over seeds)."""
     input:
-        windows="results/tables/learned_windows.csv",
+        windows=summary_path("tables/learned_windows.csv"),
         code=code_of("figure_learned_degrees.py"),
     output:
         report(
-            "results/figures/learned_degrees_{task}.png",
+            summary_path("figures/learned_degrees_{task}.png"),
             caption="../report/learned_degrees.rst",
             category="Experiment 3: learned sparsity",
             labels={"task": "{task}"},
         ),
-        vector="results/figures/learned_degrees_{task}.pdf",
+        vector=summary_path("figures/learned_degrees_{task}.pdf"),
     log:
-        "results/logs/figures/learned_degrees_{task}.log",
+        summary_path("logs/figures/learned_degrees_{task}.log"),
     benchmark:
-        "results/benchmarks/figures/learned_degrees_{task}.tsv"
+        summary_path("benchmarks/figures/learned_degrees_{task}.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:

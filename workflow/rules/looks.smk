@@ -14,13 +14,13 @@ checkpoint look:
         design=DESIGN_FILE,
         code=code_of("look.py"),
     output:
-        decisions="results/looks/look{look}.json",
-        runs="results/looks/look{look}_runs.csv",
-        learned_runs="results/looks/look{look}_learned_runs.csv",
+        decisions=summary_path("looks/look{look}.json"),
+        runs=summary_path("looks/look{look}_runs.csv"),
+        learned_runs=summary_path("looks/look{look}_learned_runs.csv"),
     log:
-        "results/logs/look{look}.log",
+        summary_path("logs/look{look}.log"),
     benchmark:
-        "results/benchmarks/look{look}.tsv"
+        summary_path("benchmarks/look{look}.tsv")
     wildcard_constraints:
         look=r"\d+",
     conda:
@@ -43,9 +43,9 @@ rule design:
     output:
         DESIGN_FILE,
     log:
-        "results/logs/design.log",
+        summary_path("logs/design.log"),
     benchmark:
-        "results/benchmarks/design.tsv"
+        summary_path("benchmarks/design.tsv")
     conda:
         f"{ENVS}/report.yaml"
     resources:

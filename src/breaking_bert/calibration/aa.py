@@ -3,7 +3,7 @@
 and almost stochastic order (deepsig), the test NLP reviewers know for comparing models over
 seeds, set beside the rule on the same cells.
 
-``./run.sh calibrate aa results/tables/runs.csv`` and ``./run.sh calibrate aso results/tables/runs.csv``.
+``./run.sh calibrate aa results/calibration_aa/tables/runs.csv`` and ``./run.sh calibrate aso results/<config>/tables/runs.csv``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from ..packages import is_package_path, not_installed, package_folder, split_pac
 # task may leave them out and gets these (tests/test_config.py holds them equal to
 # config/schema.yaml's defaults, the one place to change them)
 TASK_DEFAULTS = {"source": "file", "splits": {"train": "train", "eval": "validation"}, "encoding": "utf-8",
-                 "eval_fraction": 0.2, "split_seed": 0}
+                 "filter": {}, "label_column": "label", "eval_fraction": 0.2, "split_seed": 0}
 
 
 class DataError(ValueError):

@@ -78,7 +78,7 @@ def load_raw_splits(task: dict, name: str = "<task>") -> tuple[dict[str, pd.Data
         frame = _read_local_file(path, task, encoding, key)
     frame = frame.reset_index(drop=True)
     frame["row"] = np.arange(len(frame))
-    for column, value in (task.get("filter") or {}).items():
+    for column, value in task["filter"].items():
         if column not in frame.columns:
             raise DataError(f"tasks.{name}.filter: column {column!r} not in {path}'s columns {list(frame.columns)}")
         frame = frame[[label_key(cell) == label_key(value) for cell in frame[column]]]
@@ -151,6 +151,7 @@ def tidy_split(frame: pd.DataFrame, task: dict, labels: list, where: str, traini
 
 def prepare_task(task: dict, seed: int = 0, name: str = "<task>") -> tuple[pd.DataFrame, pd.DataFrame, list]:
     """Load, subsample, check and tidy a task: (train, eval, label names)."""
+    task = {**TASK_DEFAULTS, **task}
     if len(task.get("text_columns", [])) not in (1, 2):
         raise DataError(f"tasks.{name}.text_columns must name 1 (single) or 2 (pair) columns, got {task.get('text_columns')}")
     raw, where = load_raw_splits(task, name)

@@ -1,6 +1,6 @@
 """The generated findings report: does this run support each of the paper's four findings?
 
-Each check reads the per-seed runs table (``results/tables/runs.csv``; learned runs from
+Each check reads the per-seed runs table (``results/<config>/tables/runs.csv``; learned runs from
 ``learned_runs.csv``) and judges every comparison with the one decision rule of ``stats/decision.py``: a
 95% t interval of the score difference, paired by seed, and three outcomes per cell, supported /
 not supported / cannot tell. A finding over several cells is supported when every cell supports

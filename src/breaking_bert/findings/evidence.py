@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-# the findings rule's tables (its input names: workflow/rules/common/inputs.smk), as results/tables/ names them
+# the findings rule's tables (its input names: workflow/rules/common/inputs.smk), as results/<config>/tables/ names them
 TABLES = {"runs": "runs.csv", "summary": "summary.csv", "eval_sampling": "eval_sampling.csv",
           "learned_runs": "learned_runs.csv", "learned_summary": "learned_summary.csv",
           "retained": "retained_mass.csv", "cost": "cost.csv"}
@@ -78,11 +78,16 @@ def _merged(base: dict, over: dict) -> dict:
     return merged
 
 
-def run_config(configs: list[Path], checkout: Path) -> dict:
+# the checkout this library is in: its workflow's default config and schema (the page tool runs here)
+CHECKOUT = Path(__file__).resolve().parents[3]
+
+
+def run_config(configs: list[Path], checkout: Path = CHECKOUT, defaults: bool = True) -> dict:
     """The config these files give the workflow of ``checkout``: merged in order as Snakemake merges
     them, over the Snakefile's default (its config/config.yaml) where none names tasks, with its
     schema's defaults filled in for the top-level keys and their settings, as the workflow's
-    validation fills them (the findings job's environment has no validator: this reads the defaults)."""
+    validation fills them (the findings job's environment has no validator: this reads the
+    defaults), unless ``defaults`` is false."""
     import yaml
 
     config = {}
@@ -90,6 +95,8 @@ def run_config(configs: list[Path], checkout: Path) -> dict:
         config = _merged(config, yaml.safe_load(Path(path).read_text()) or {})
     if "tasks" not in config:  # the Snakefile's fallback
         config = _merged(yaml.safe_load((checkout / "config" / "config.yaml").read_text()) or {}, config)
+    if not defaults:
+        return config
     schema = yaml.safe_load((checkout / "config" / "schema.yaml").read_text())
     for key, entry in schema["properties"].items():
         if key not in config and "default" in entry:
@@ -128,18 +135,18 @@ def _ids(values: str | list) -> list[int]:
     return [int(v) for v in values]
 
 
-def write_evidence(results: Path, configs: list[Path], folder: Path, metrics: dict[str, list[Path]]) -> None:
-    """The findings rule's inputs of this results folder, as these config files ran it, into
-    ``folder``: the tables it reads (a folder shared with another config holds others), the eval
+def write_evidence(summaries: Path, configs: list[Path], folder: Path, metrics: dict[str, list[Path]]) -> None:
+    """The findings rule's inputs, as these config files ran it (its tables in ``summaries``, the
+    config's folder of them), into ``folder``: the tables it reads, the eval
     predictions of the runs whose metrics.json files ``metrics`` names (by TABLES' runs table name),
     and its parameters."""
     from ..stats.eval_sampling import read_predictions
 
-    config = run_config(configs, results.parent)
+    config = run_config(configs)
     read = findings_tables(config)
     folder.mkdir(parents=True, exist_ok=True)
     for key in read:
-        shutil.copyfile(results / "tables" / TABLES[key], folder / TABLES[key])
+        shutil.copyfile(summaries / "tables" / TABLES[key], folder / TABLES[key])
     metrics = {table: paths for table, paths in metrics.items() if table in read}
     labels, lines = {}, []
     for table, paths in metrics.items():

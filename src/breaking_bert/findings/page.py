@@ -10,7 +10,7 @@ the findings rule's inputs (evidence.py) and what ran (run_facts.py) as ``page.j
 ``render_page`` then makes the page from the evidence alone, its report by today's code: so the
 tests re-make every committed page and compare, and ``./run.sh page refresh`` makes them again
 after a change to the report's code, without the results folders. The page also says whether the
-run's own report (its results/findings.md, by the code that ran) gave the same verdicts.
+run's own report (its results/<config>/findings.md, by the code that ran) gave the same verdicts.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from .evidence import evidence_report, write_evidence
+from ..layout import summaries_folder
+from .evidence import evidence_report, run_config, write_evidence
 from .page_figures import figures_section, redraw, this_commit
 from .run_facts import cpu_hours, invocations, recorded_commits, run_directories, run_fingerprints
 
@@ -80,10 +81,16 @@ def _demoted(report: str) -> str:
     return re.sub(r"^(#+) ", lambda m: "#" + m[1] + " ", report, flags=re.MULTILINE)
 
 
+def summaries_of(results: Path, configs: list[Path]) -> Path:
+    """The folder of these configs' own tables, figures and report in ``results``
+    (breaking_bert.layout, as the workflow names it)."""
+    return Path(summaries_folder(run_config(configs), configs, results))
+
+
 def run_facts(results: Path, configs: list[Path], cores: int = 2) -> dict:
     """What ran, for page.json: the commits the runs recorded, the runs, CPU hours, the Snakemake
     invocations, and the configs as the checkout names them."""
-    runs = run_directories(results)
+    runs = run_directories(summaries_of(results, configs), results.parent)
     commits = recorded_commits(results, run_fingerprints(runs))
     walls = invocations(results.parent, configs)
     hours = cpu_hours(results, runs, set().union(*(w["benchmarks"] for w in walls)) if walls else None)
@@ -173,12 +180,13 @@ def write_page(name: str, results: Path, configs: list[Path], pages: Path) -> Pa
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    figures = redraw(results, folder)
+    summaries = summaries_of(results, configs)
+    figures = redraw(summaries, folder)
     evidence = folder / "evidence"
-    runs = run_directories(results)
-    write_evidence(results, configs, evidence, {"runs": [d / "metrics.json" for d in runs["finetune"]],
-                                                "learned_runs": [d / "metrics.json" for d in runs["learned"]]})
-    shutil.copyfile(results / "findings.md", evidence / RUN_REPORT)
+    runs = run_directories(summaries, results.parent)
+    write_evidence(summaries, configs, evidence, {"runs": [d / "metrics.json" for d in runs["finetune"]],
+                                                  "learned_runs": [d / "metrics.json" for d in runs["learned"]]})
+    shutil.copyfile(summaries / "findings.md", evidence / RUN_REPORT)
     facts = {**run_facts(results, configs), "figures": figures, "written_by": written_by}
     (evidence / "page.json").write_text(json.dumps(facts, indent=1) + "\n")
     page = pages / f"{name}.md"

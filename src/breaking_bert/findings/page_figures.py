@@ -1,7 +1,7 @@
 """A results page's figures, drawn anew from its run's tables by the code that writes the page, as
 the page's report is that code's (evidence.py): a page made from an older run shows
 today's figures of the same numbers (a fixed axis, a panel added), never another run's. Which
-figures there are is the run's choice (its ``results/figures``); a figure the current code would
+figures there are is the run's choice (its summaries' ``figures``, results/<name>/figures); a figure the current code would
 not make for these tables is left out and named. The mask galleries read the run's masks and
 tokens, not a table: they are the run's own, copied.
 """
@@ -28,7 +28,7 @@ def _table(results: Path, name: str) -> pd.DataFrame | None:
 
 
 def redraw(results: Path, folder: Path) -> dict[str, str]:
-    """Each PNG of ``results/figures`` into ``folder``: 'drawn' from the tables, 'copied', or 'left
+    """Each PNG of ``results/<config>/figures`` into ``folder``: 'drawn' from the tables, 'copied', or 'left
     out' (no cell of that figure's kind in the tables). Returns figure name -> what was done."""
     summary = _table(results, "tables/summary.csv")
     if summary is None:  # no tables to draw from: the run's figures as they are

@@ -1,7 +1,7 @@
 """What ran for a results page, read from a finished results folder, each from where the pipeline
 left it (page.py writes them into the page's evidence):
 
-- ``results/tables/runs.csv``: the finetune runs of this config (a results folder can hold runs of
+- ``results/<config>/tables/runs.csv``: the finetune runs of this config (a results folder can hold runs of
   other configs too: they are not counted), and ``learned_runs.csv`` where there is one;
 - the benchmark files (Snakemake's ``benchmark:``): each job's CPU time, summed (this config's
   finetune and learned runs, wherever they were trained; the other stages' jobs that this config's
@@ -66,15 +66,16 @@ def _benchmark_seconds(path: Path) -> float:
     return float(pd.to_numeric(table["cpu_time"], errors="coerce").fillna(0).sum()) if "cpu_time" in table else 0.0
 
 
-def run_directories(results: Path) -> dict[str, list[Path]]:
-    """This config's run folders: finetune (runs.csv) and learned (learned_runs.csv)."""
+def run_directories(summaries: Path, checkout: Path) -> dict[str, list[Path]]:
+    """This config's run folders in ``checkout``: finetune (runs.csv) and learned
+    (learned_runs.csv), as its summaries folder's tables list them."""
     from ..vocabulary import LEARNED_DIR, RUN_DIR
 
     found = {}
     for kind, table, template in (("finetune", "runs.csv", RUN_DIR), ("learned", "learned_runs.csv", LEARNED_DIR)):
-        path = results / "tables" / table
+        path = summaries / "tables" / table
         rows = pd.read_csv(path).to_dict("records") if path.exists() else []
-        found[kind] = [results.parent / template.format(**row) for row in rows]
+        found[kind] = [checkout / template.format(**row) for row in rows]
     return found
 
 
@@ -84,7 +85,8 @@ def cpu_hours(results: Path, directories: dict[str, list[Path]], benchmarks: set
     folder where None)."""
     hours = {kind: sum(_benchmark_seconds(d / "benchmark.tsv") for d in folders if (d / "benchmark.tsv").exists()) / 3600
              for kind, folders in directories.items()}
-    others = [p for p in (results / "benchmarks").rglob("*.tsv")
+    # the shared stages' (results/benchmarks/) and this config's summaries' (results/<name>/benchmarks/)
+    others = [p for p in results.rglob("benchmarks/**/*.tsv")
               if benchmarks is None or str(p.relative_to(results.parent)) in benchmarks]
     hours["other stages"] = sum(_benchmark_seconds(p) for p in others) / 3600
     return hours

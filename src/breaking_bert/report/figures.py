@@ -234,7 +234,7 @@ def _frontier(cells: pd.DataFrame, x: str) -> pd.DataFrame:
 
 def _label_cells(ax, cells: pd.DataFrame, x: str, kind: str, label) -> None:
     """BigBird's points by their degrees, on its frontier only (a grid of 27 points crowds a panel
-    with labels; every point is in results/tables/summary.csv), and any cell's n where cells ran
+    with labels; every point is in results/<config>/tables/summary.csv), and any cell's n where cells ran
     different seeds. Neighbours along x are labelled above and below in turn, so that labels part."""
     named = set(_frontier(cells, x).index) if kind == "bigbird" else set()
     for order, (index, cell) in enumerate(cells.sort_values(x).iterrows()):

@@ -47,7 +47,7 @@ def runs_through(look):
 # stood in for this one's ("Nothing to be done"; measured on experiment 2 after adding the
 # sequential overlay). A changed design reruns the `design` job, and so every job that reads it:
 # their input functions are evaluated again and the first look is made.
-DESIGN_FILE = "results/looks/design.json"
+DESIGN_FILE = summary_path("looks/design.json")
 
 
 def get_metrics_files(wildcards=None, look=LAST_LOOK):

@@ -83,31 +83,31 @@ def get_learned_inputs(wildcards):
 
 def get_score_vs_sparsity_inputs(wildcards):
     inputs = {
-        "summary": "results/tables/summary.csv",
+        "summary": summary_path("tables/summary.csv"),
         "code": code_of("figure_score_vs_sparsity.py"),
     }
     if get_learned_runs():
-        inputs["learned"] = "results/tables/learned_summary.csv"
+        inputs["learned"] = summary_path("tables/learned_summary.csv")
     return inputs
 
 
 def get_findings_inputs(wildcards):
     inputs = {
-        "runs": "results/tables/runs.csv",
+        "runs": summary_path("tables/runs.csv"),
         # each run's eval predictions: the intervals cover the eval set's sampling (differences.py)
         "metrics": get_metrics_files(wildcards),
-        "summary": "results/tables/summary.csv",
-        "eval_sampling": "results/tables/eval_sampling.csv",
+        "summary": summary_path("tables/summary.csv"),
+        "eval_sampling": summary_path("tables/eval_sampling.csv"),
         "code": code_of("findings.py"),
         "design": DESIGN_FILE,  # a report of another design never stands in (design.smk)
     }
     if get_learned_runs():
-        inputs["learned_runs"] = "results/tables/learned_runs.csv"
+        inputs["learned_runs"] = summary_path("tables/learned_runs.csv")
         inputs["learned_metrics"] = get_learned_metrics_files(wildcards)
-        inputs["learned_summary"] = "results/tables/learned_summary.csv"
+        inputs["learned_summary"] = summary_path("tables/learned_summary.csv")
     if config["cost"]["enabled"]:
-        inputs["retained"] = "results/tables/retained_mass.csv"
-        inputs["cost"] = "results/tables/cost.csv"
+        inputs["retained"] = summary_path("tables/retained_mass.csv")
+        inputs["cost"] = summary_path("tables/cost.csv")
     if config["tracking"][
         "enabled"
     ]:  # the report is logged on the workflow's MLflow run

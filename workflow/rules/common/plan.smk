@@ -173,23 +173,25 @@ def has_pattern_and_placement_cells():
 
 def get_final_outputs():
     tasks = sorted({task for task, _, _, _ in get_runs()})
-    outputs = [f"results/figures/masks_{task}.png" for task in tasks] + [
-        "results/tables/runs.csv",
-        "results/tables/summary.md",
-        "results/tables/sparsity.md",
-        "results/figures/score_vs_sparsity.png",
-        "results/findings.md",
+    outputs = [summary_path(f"figures/masks_{task}.png") for task in tasks] + [
+        summary_path("tables/runs.csv"),
+        summary_path("tables/summary.md"),
+        summary_path("tables/sparsity.md"),
+        summary_path("figures/score_vs_sparsity.png"),
+        summary_path("findings.md"),
     ]
     if has_pattern_and_placement_cells():
-        outputs.append("results/figures/score_by_pattern_and_placement.png")
+        outputs.append(summary_path("figures/score_by_pattern_and_placement.png"))
     if has_placement_sweep():
-        outputs.append("results/figures/layer_sweep.png")
+        outputs.append(summary_path("figures/layer_sweep.png"))
     learned_tasks = sorted({task for task, _, _, _ in get_learned_runs()})
-    outputs += [f"results/figures/learned_degrees_{task}.png" for task in learned_tasks]
+    outputs += [
+        summary_path(f"figures/learned_degrees_{task}.png") for task in learned_tasks
+    ]
     if config["cost"]["enabled"]:
         outputs += [
-            "results/tables/cost.csv",
-            "results/figures/retained_mass.png",
-            "results/figures/kernel_timing.png",
+            summary_path("tables/cost.csv"),
+            summary_path("figures/retained_mass.png"),
+            summary_path("figures/kernel_timing.png"),
         ]
     return outputs
