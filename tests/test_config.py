@@ -585,6 +585,28 @@ def test_the_rehearsal_overlay_runs_the_gpu_box_grid_cut_short(tmp_path):
         ("training", "evaluate_each_epoch"), ("tasks", "max_train_examples"), ("tasks", "max_eval_examples")}, changed
 
 
+def test_every_package_pyproject_installs_is_pinned_as_requirements_pins_it():
+    """pip install ".[workflow]" (or any extra) installs the versions the suite runs with: each
+    package pyproject.toml names is pinned, to requirements.txt's version (unpinned, pip resolved
+    snakemake to 7.32.4, which failed at start)."""
+    import tomllib
+
+    pins = {}
+    for name in ("requirements.txt", "requirements-nodeps.txt"):
+        for line in (REPO / name).read_text().splitlines():
+            requirement = line.split("#")[0].strip()
+            if "==" in requirement:
+                package, version = requirement.split("==")
+                pins[re.sub(r"\[.*\]", "", package).lower()] = version
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    named = list(project["dependencies"]) + [d for deps in project["optional-dependencies"].values() for d in deps
+                                             if not d.startswith("breaking-bert[")]
+    assert named
+    for requirement in named:
+        package, _, version = requirement.partition("==")
+        assert version == pins.get(re.sub(r"\[.*\]", "", package).lower()), requirement
+
+
 def test_each_extra_installs_what_its_rule_familys_env_holds():
     """pip install "breaking-bert[train]" (or data, parse, report) gets the packages of the conda
     env of that name, less the library's own dependencies and the packaged data and model (their
@@ -593,7 +615,7 @@ def test_each_extra_installs_what_its_rule_familys_env_holds():
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     extras = {name: {re.split(r"[<>=\[ ]", d)[0].lower() for d in deps} for name, deps in project["optional-dependencies"].items()}
-    core = {d.lower() for d in project["dependencies"]}
+    core = {re.split(r"[<>=\[ ]", d)[0].lower() for d in project["dependencies"]}
     for env in sorted((REPO / "envs").glob("*.yaml")):
         pip = next(d["pip"] for d in yaml.safe_load(env.read_text())["dependencies"] if isinstance(d, dict))
         held = set(_pins(pip)) - core - extras["embedded"]
