@@ -655,3 +655,18 @@ def test_the_pattern_and_placement_bar_chart_is_made_only_where_it_has_bars(tmp_
         result = plan(REPO / "config" / name, tmp_path / name)
         assert result.returncode == 0, result.stderr[-2000:]
         assert result.stdout.count("rule figure_score_by_pattern_and_placement:") == expected, name
+
+
+def test_a_configs_results_folder_is_named_for_its_files_or_its_results_name():
+    """layout.results_name: the config files' names joined by '+', the Snakefile's default 'config',
+    or results_name; a name that is not a plain folder name stops, naming the key to set."""
+    from breaking_bert.layout import results_name, summaries_folder
+
+    assert results_name({}, ["config/embedded.yaml"]) == "embedded"
+    assert results_name({}, ["config/embedded_gpu.yaml", "config/overlays/rehearsal.yaml"]) == "embedded_gpu+rehearsal"
+    assert results_name({}, []) == "config"
+    assert results_name({"results_name": "mine"}, ["config/embedded.yaml"]) == "mine"
+    assert summaries_folder({}, ["a/b.yaml"]) == "results/b"
+    for config, files in (({}, ["/tmp/my config.yaml"]), ({"results_name": "../up"}, [])):
+        with pytest.raises(ValueError, match="results_name: .* set results_name in the config"):
+            results_name(config, files)

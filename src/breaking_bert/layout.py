@@ -21,10 +21,12 @@ def results_name(config: dict, configfiles) -> str:
     """The config's ``results_name``, else the names of the config files that make it, in the order
     given, joined by '+' (``config/embedded.yaml`` then ``config/overlays/rehearsal.yaml``:
     'embedded+rehearsal'); the Snakefile's default config is 'config'."""
-    name = config.get("results_name") or "+".join(Path(path).stem for path in configfiles) or "config"
-    if not NAME.match(name):
-        raise ValueError(f"results_name: {name!r} is not a folder name of letters, digits and _.+-; "
-                         "set results_name in the config")
+    given = config.get("results_name")
+    name = given or "+".join(Path(path).stem for path in configfiles) or "config"
+    if not NAME.match(str(name)):
+        source = "" if given else " (from the config files' names)"
+        raise ValueError(f"results_name: {name!r}{source} is not a folder name of letters, digits and _.+-; "
+                         "set results_name in the config to one")
     return name
 
 
