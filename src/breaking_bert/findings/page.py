@@ -87,10 +87,9 @@ def summaries_of(results: Path, configs: list[Path]) -> Path:
     return Path(summaries_folder(run_config(configs), configs, results))
 
 
-def run_facts(results: Path, configs: list[Path], cores: int = 2) -> dict:
-    """What ran, for page.json: the commits the runs recorded, the runs, CPU hours, the Snakemake
-    invocations, and the configs as the checkout names them."""
-    runs = run_directories(summaries_of(results, configs), results.parent)
+def run_facts(results: Path, configs: list[Path], runs: dict[str, list[Path]], cores: int = 2) -> dict:
+    """What ran, for page.json: the commits the runs recorded, the runs (run_facts.run_directories'),
+    CPU hours, the Snakemake invocations, and the configs as the checkout names them."""
     commits = recorded_commits(results, run_fingerprints(runs))
     walls = invocations(results.parent, configs)
     hours = cpu_hours(results, runs, set().union(*(w["benchmarks"] for w in walls)) if walls else None)
@@ -187,7 +186,7 @@ def write_page(name: str, results: Path, configs: list[Path], pages: Path) -> Pa
     write_evidence(summaries, configs, evidence, {"runs": [d / "metrics.json" for d in runs["finetune"]],
                                                   "learned_runs": [d / "metrics.json" for d in runs["learned"]]})
     shutil.copyfile(summaries / "findings.md", evidence / RUN_REPORT)
-    facts = {**run_facts(results, configs), "figures": figures, "written_by": written_by}
+    facts = {**run_facts(results, configs, runs), "figures": figures, "written_by": written_by}
     (evidence / "page.json").write_text(json.dumps(facts, indent=1) + "\n")
     page = pages / f"{name}.md"
     page.write_text(render_page(name, evidence, name))
