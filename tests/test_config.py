@@ -667,6 +667,16 @@ def test_a_configs_results_folder_is_named_for_its_files_or_its_results_name():
     assert results_name({}, []) == "config"
     assert results_name({"results_name": "mine"}, ["config/embedded.yaml"]) == "mine"
     assert summaries_folder({}, ["a/b.yaml"]) == "results/b"
-    for config, files in (({}, ["/tmp/my config.yaml"]), ({"results_name": "../up"}, [])):
+    for config, files in (({}, ["/tmp/my config.yaml"]), ({"results_name": "../up"}, []), ({}, ["config/runs.yaml"])):
         with pytest.raises(ValueError, match="results_name: .* set results_name in the config"):
             results_name(config, files)
+
+
+def test_the_page_tool_finds_the_summaries_folder_the_workflow_names(tmp_path):
+    """findings.page.summaries_of names a config's folder as the workflow does: from the files given,
+    and with 'config' after an overlay given alone (Snakemake reads the default config after it)."""
+    from breaking_bert.findings.page import summaries_of
+
+    overlay = REPO / "config/overlays/sequential.yaml"
+    assert summaries_of(tmp_path, [REPO / "config/embedded.yaml", overlay]) == tmp_path / "embedded+sequential"
+    assert summaries_of(tmp_path, [overlay]) == tmp_path / "sequential+config"

@@ -82,18 +82,18 @@ def _merged(base: dict, over: dict) -> dict:
 CHECKOUT = Path(__file__).resolve().parents[3]
 
 
-def run_config(configs: list[Path], checkout: Path = CHECKOUT, defaults: bool = True) -> dict:
+def run_config(configs: list[Path], checkout: Path = CHECKOUT, defaults: bool = True, fallback: bool = True) -> dict:
     """The config these files give the workflow of ``checkout``: merged in order as Snakemake merges
     them, over the Snakefile's default (its config/config.yaml) where none names tasks, with its
     schema's defaults filled in for the top-level keys and their settings, as the workflow's
     validation fills them (the findings job's environment has no validator: this reads the
-    defaults), unless ``defaults`` is false."""
+    defaults), unless ``defaults`` is false; ``fallback`` false: the files' keys alone."""
     import yaml
 
     config = {}
     for path in configs:
         config = _merged(config, yaml.safe_load(Path(path).read_text()) or {})
-    if "tasks" not in config:  # the Snakefile's fallback
+    if fallback and "tasks" not in config:  # the Snakefile's fallback
         config = _merged(yaml.safe_load((checkout / "config" / "config.yaml").read_text()) or {}, config)
     if not defaults:
         return config

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from ..layout import summaries_folder
-from .evidence import evidence_report, run_config, write_evidence
+from .evidence import CHECKOUT, evidence_report, run_config, write_evidence
 from .page_figures import figures_section, redraw, this_commit
 from .run_facts import cpu_hours, invocations, recorded_commits, run_directories, run_fingerprints
 
@@ -83,8 +83,11 @@ def _demoted(report: str) -> str:
 
 def summaries_of(results: Path, configs: list[Path]) -> Path:
     """The folder of these configs' own tables, figures and report in ``results``
-    (breaking_bert.layout, as the workflow names it)."""
-    return Path(summaries_folder(run_config(configs), configs, results))
+    (breaking_bert.layout, as the workflow names it: files without tasks go over the Snakefile's
+    default config, which Snakemake then reads after them)."""
+    given = run_config(configs, defaults=False, fallback=False)
+    read = list(configs) if "tasks" in given else [*configs, CHECKOUT / "config" / "config.yaml"]
+    return Path(summaries_folder(given, read, results))
 
 
 def run_facts(results: Path, configs: list[Path], runs: dict[str, list[Path]], cores: int = 2) -> dict:
