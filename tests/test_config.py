@@ -660,7 +660,10 @@ def test_the_pattern_and_placement_bar_chart_is_made_only_where_it_has_bars(tmp_
 def test_a_configs_results_folder_is_named_for_its_files_or_its_results_name():
     """layout.results_name: the config files' names joined by '+', the Snakefile's default 'config',
     or results_name; a name that is not a plain folder name stops, naming the key to set."""
-    from breaking_bert.layout import results_name, summaries_folder
+    from breaking_bert.layout import NAME, results_name, summaries_folder
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    assert NAME.pattern == schema["properties"]["results_name"]["pattern"], "one rule for a results folder's name"
 
     assert results_name({}, ["config/embedded.yaml"]) == "embedded"
     assert results_name({}, ["config/embedded_gpu.yaml", "config/overlays/rehearsal.yaml"]) == "embedded_gpu+rehearsal"

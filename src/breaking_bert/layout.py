@@ -7,7 +7,7 @@ in folders of their own. A config's summaries (its tables, figures, looks, findi
 kernel timing, with their logs and benchmark files) are its alone: they live under
 ``results/<results name>/``, so a second config run in the same folder never replaces them.
 
-Standard library only: the workflow's scheduling process imports it (workflow/rules/common/setup.smk),
+Standard library only: the workflow's scheduling process imports it (workflow/rules/common/library.smk),
 and the results-page tool (findings.page) finds a run's summaries with it.
 """
 
@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+# the schema's pattern for results_name (tests/test_config.py holds them equal), applied here to a
+# name derived from the config files' names too, which the schema never sees
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 # the shared stages' folders under results/: a config's summaries never go inside one
 SHARED = {"data", "tokens", "parses", "masks", "runs", "learned", "cost", "logs", "benchmarks", "mlflow"}
