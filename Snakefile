@@ -36,3 +36,9 @@ rule all:
     default_target: True
     input:
         get_final_outputs(),
+        get_tracked_summaries(),
+
+
+onsuccess:
+    # where this config's summaries are, whatever config files named the folder
+    print(f"This config's findings, tables and figures: {SUMMARIES}/")

@@ -38,11 +38,7 @@ case "${1:-}" in
 demo)
     setup
     snakemake --cores "$(nproc)" --configfile config/embedded.yaml --show-failed-logs "${@:2}"
-    echo
-    # this config's own summaries: results/<its config files' names> (src/breaking_bert/layout.py)
-    echo "Findings: $PWD/results/embedded/findings.md"
-    echo "Tables:  $PWD/results/embedded/tables/summary.md, $PWD/results/embedded/tables/sparsity.md"
-    echo "Figures: $PWD/results/embedded/figures/"
+    # the workflow names this config's summaries folder when it ends (Snakefile, onsuccess)
     echo "MLflow:  $VENV/bin/mlflow ui --backend-store-uri sqlite:///results/mlflow/mlflow.db"
     ;;
 test)

@@ -72,6 +72,8 @@ job = FinetuneJob(model_cfg=model, train_tokens=paths["train"][0], eval_tokens=p
                   jobs_per_gpu=jobs_per_gpu, training=TrainingConfig.from_dict(training, 0))
 if tracking:  # as the workflow's finetune script runs a job: an MLflow run opened, logged and closed
     from breaking_bert.finetune.stage import run_stage_job
+    from breaking_bert.tracking import job_tracking
+    tracking = job_tracking(tracking, {}, "startup")
     run = pathlib.Path(directory) / "run"
     run.mkdir(parents=True)
     metrics = run_stage_job(job, {"training": training}, run / "config.json", run / "metrics.json", lambda _: {},

@@ -358,7 +358,7 @@ def test_the_task_model_and_tracking_defaults_the_library_fills_are_the_schemas(
 
     from breaking_bert.data.checks import TASK_DEFAULTS
     from breaking_bert.models import MODEL_DEFAULTS
-    from breaking_bert.tracking import init_tracking
+    from breaking_bert.tracking import init_tracking, store
 
     schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
     properties, task = schema["properties"], schema["definitions"]["task"]["properties"]
@@ -368,7 +368,7 @@ def test_the_task_model_and_tracking_defaults_the_library_fills_are_the_schemas(
     model = properties["model"]["properties"]
     assert MODEL_DEFAULTS == {key: model[key]["default"] for key in MODEL_DEFAULTS}
     logging_interval = inspect.signature(init_tracking).parameters["log_every_steps"].default
-    assert logging_interval == properties["tracking"]["properties"]["log_every_steps"]["default"]
+    assert logging_interval == store.LOG_EVERY_STEPS == properties["tracking"]["properties"]["log_every_steps"]["default"]
 
 
 def test_the_library_keyword_defaults_that_mirror_a_setting_are_the_schemas():
@@ -583,6 +583,28 @@ def test_the_rehearsal_overlay_runs_the_gpu_box_grid_cut_short(tmp_path):
     assert set(overlay) == {"training", "tasks"} and changed == {
         ("training", "max_steps"), ("training", "batch_size"), ("training", "device"),
         ("training", "evaluate_each_epoch"), ("tasks", "max_train_examples"), ("tasks", "max_eval_examples")}, changed
+
+
+def test_the_release_is_one_version_in_the_library_the_citation_and_the_changelog():
+    """breaking_bert.__version__ is the release (pyproject.toml reads it); CITATION.cff and the
+    newest version heading of CHANGELOG.md (under [Unreleased]) name the same version and date, and
+    the README's module section clones its tag."""
+    import tomllib
+
+    import breaking_bert
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" in project["project"]["dynamic"] and "version" not in project["project"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "breaking_bert.__version__"}
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    headings = re.findall(r"^## \[([^\]]+)\](?: - (\S+))?$", (REPO / "CHANGELOG.md").read_text(), flags=re.MULTILINE)
+    assert headings[0] == ("Unreleased", ""), "changes since the release go under [Unreleased]"
+    version, date = headings[1]
+    assert breaking_bert.__version__ == citation["version"] == version
+    assert str(citation["date-released"]) == date
+    assert f"git clone --branch v{version} " in (REPO / "README.md").read_text(), "the README clones the release"
+    assert [v for v, _ in headings[1:]] == sorted((v for v, _ in headings[1:]),
+                                                  key=lambda v: tuple(map(int, v.split("."))), reverse=True)
 
 
 def test_every_package_pyproject_installs_is_pinned_as_requirements_pins_it():

@@ -249,3 +249,17 @@ def test_a_page_draws_its_runs_figures_anew_and_leaves_out_what_the_code_no_long
     text = "\n".join(figures_section(done, "e", "abc123"))
     assert "![score_vs_sparsity](e/score_vs_sparsity.png)" in text and "![masks_rt](e/masks_rt.png)" in text
     assert "Drawn from this run's tables by the code of commit abc123" in text and "score_by_pattern_and_placement (" in text
+
+
+def test_cpu_hours_count_the_shared_stages_and_this_configs_summaries_never_anothers(tmp_path):
+    """With no Snakemake log to name the jobs, the other stages' hours are the shared stages' and
+    this config's own summary jobs', not those of another config run in the same folder."""
+    from breaking_bert.findings.run_facts import cpu_hours
+
+    results = tmp_path / "results"
+    for folder, seconds in (("benchmarks/tokens", 3600), ("mine/benchmarks", 7200), ("theirs/benchmarks", 36000)):
+        (results / folder).mkdir(parents=True)
+        (results / folder / "job.tsv").write_text(f"s\tcpu_time\n1\t{seconds}\n")
+    assert cpu_hours(results, {}, None, results / "mine")["other stages"] == 3.0
+    named = {"results/theirs/benchmarks/job.tsv", "results/mine/benchmarks/job.tsv"}
+    assert cpu_hours(results, {}, named, results / "mine")["other stages"] == 2.0, "the log's jobs, in those folders"

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 CELL = "results/runs/tiny/neighbour/late/seed0"
 DOWNSTREAM_OF_FINETUNE = {"aggregate": 1, "figure_score_by_pattern_and_placement": 1, "figure_score_vs_sparsity": 1,
-                          "findings": 1, "all": 1}
+                          "findings": 1, "track_summaries": 1, "all": 1}
 
 
 def _config(directory: Path, csv: Path, model_dir: Path) -> dict:

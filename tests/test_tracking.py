@@ -1,9 +1,9 @@
 """MLflow tracking against a real embedded store: live runs, params, metrics, artifacts, a store
 that cannot be opened, a moved project, and a down server."""
 
+import hashlib
 import json
 import re
-import shutil
 import socket
 import threading
 import time
@@ -15,11 +15,16 @@ from breaking_bert.tracking import (
     PENDING,
     TrackedRun,
     TrackingError,
+    RESULTS_TAG,
     WORKFLOW_TAG,
     code_version,
+    experiment_name,
+    init_store,
     init_tracking,
+    job_tracking,
     log_run,
     log_run_or_leave_pending,
+    open_workflow_run,
     sync_pending,
 )
 
@@ -41,7 +46,10 @@ def test_init_then_log_one_run_with_params_metrics_and_artifacts(tmp_path):
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
     tracking = init_tracking(uri, "exp", str(tmp_path / "artifacts"))
     assert init_tracking(uri, "exp")["experiment_id"] == tracking["experiment_id"], "found, not recreated"
-    run_id = log_run(tracking, _run_dir(tmp_path), "t/nb/late/seed0", PARAMS, METRICS)
+    tokens = {"training": tmp_path / "train.parquet", "evaluation": tmp_path / "eval.parquet"}
+    for context, path in tokens.items():
+        path.write_bytes(context.encode())
+    run_id = log_run(tracking, _run_dir(tmp_path), "t/nb/late/seed0", PARAMS, METRICS, datasets=tokens)
     assert log_run(tracking, tmp_path / "run", "t/nb/late/seed0", PARAMS, METRICS) == run_id, "idempotent"
     client = mlflow.MlflowClient(tracking_uri=uri)
     everything = client.search_runs([tracking["experiment_id"]])
@@ -59,6 +67,11 @@ def test_init_then_log_one_run_with_params_metrics_and_artifacts(tmp_path):
     history = client.get_metric_history(run_id, "eval_accuracy")
     assert [(m.step, m.value) for m in history] == [(5, 0.7), (10, 0.8)]
     assert {a.path for a in client.list_artifacts(run_id)} == {"config.json", "metrics.json"}
+    # the token files as dataset inputs: named for the task and split, by content, in their context
+    inputs = {(i.dataset.name, i.dataset.digest, json.loads(i.dataset.source)["uri"], i.tags[0].value)
+              for i in client.get_run(run_id).inputs.dataset_inputs}
+    assert inputs == {("t/train", hashlib.sha256(b"training").hexdigest()[:32], tokens["training"].as_uri(), "training"),
+                      ("t/eval", hashlib.sha256(b"evaluation").hexdigest()[:32], tokens["evaluation"].as_uri(), "evaluation")}
 
 
 def _logging_threads() -> list[str]:
@@ -130,17 +143,22 @@ def test_a_store_that_cannot_be_opened_fails_at_once_naming_the_key_and_path(tmp
     assert time.monotonic() - started < 10
 
 
-def test_a_copied_store_and_a_moved_project_still_find_their_artifacts(tmp_path, monkeypatch):
+def test_a_client_opened_from_another_folder_lists_and_downloads_the_artifacts(tmp_path, monkeypatch):
+    """The workflow's settings are relative to the project (tracking.uri, artifact_location); the
+    artifact root is stored absolute, as MLflow makes it, so a client or `mlflow ui` opened anywhere
+    with the store's absolute path finds the files."""
     project = tmp_path / "project"
     project.mkdir()
     monkeypatch.chdir(project)
     tracking = init_tracking("sqlite:///results/mlflow/mlflow.db", "exp", "results/mlflow/artifacts")
     run_id = log_run(tracking, _run_dir(project), "t/nb/late/seed0", PARAMS, METRICS)
-    moved = tmp_path / "elsewhere"
-    shutil.move(project, moved)
-    monkeypatch.chdir(moved)
-    client = mlflow.MlflowClient(tracking_uri="sqlite:///results/mlflow/mlflow.db")
-    downloaded = client.download_artifacts(run_id, "metrics.json", str(tmp_path))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project}/results/mlflow/mlflow.db")
+    assert client.get_experiment(tracking["experiment_id"]).artifact_location == (project / "results/mlflow/artifacts").as_uri()
+    assert {a.path for a in client.list_artifacts(run_id)} == {"config.json", "metrics.json"}
+    downloaded = client.download_artifacts(run_id, "metrics.json", str(elsewhere))
     assert json.loads(open(downloaded).read()) == METRICS
 
 
@@ -211,12 +229,45 @@ def _runs_per_experiment(uri):
     return {e.name: len(_children(client, e.experiment_id)) for e in client.search_experiments()}
 
 
+def _as_a_job_sees_it(uri, tmp_path, results_name="grid"):
+    """What a job of a config whose experiment nobody has opened yet logs with: the store the init
+    job migrated, the config's names, the lock next to the store's file (store.job_tracking)."""
+    store_file = tmp_path / "experiment.json"
+    store_file.write_text(json.dumps(init_store(uri, str(tmp_path / "artifacts"))))
+    return job_tracking(store_file, {"log_every_steps": 10}, results_name)
+
+
+def _one_tree(uri, experiment="breaking-bert/grid", runs=8):
+    """The experiment holds one workflow run and ``runs`` job runs, all nested under it."""
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    found = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    (workflow,) = [r for r in found if WORKFLOW_TAG in r.data.tags]
+    children = [r for r in found if r is not workflow]
+    assert len(children) == runs and {r.data.tags["mlflow.parentRunId"] for r in children} == {workflow.info.run_id}
+    assert workflow.data.tags[RESULTS_TAG] == experiment.split("/")[-1]
+
+
 def test_eight_concurrent_jobs_on_a_fresh_embedded_store(tmp_path):
+    """Eight jobs start at once in a store the init job migrated, none with the config's experiment
+    or workflow run opened yet: they open one of each between them (the lock), every run nested."""
     uri = f"sqlite:///{tmp_path}/fresh/mlflow.db"
-    tracking = init_tracking(uri, "grid", str(tmp_path / "artifacts"))  # the pipeline's one init job
-    _log_concurrently(tracking, tmp_path)
+    _log_concurrently(_as_a_job_sees_it(uri, tmp_path), tmp_path)
     counts = _runs_per_experiment(uri)
-    assert counts["grid"] == 8 and counts.get("Default", 0) == 0
+    assert counts["breaking-bert/grid"] == 8 and counts.get("Default", 0) == 0
+    _one_tree(uri)
+
+
+def test_each_config_has_its_experiment_and_workflow_run_and_a_shared_name_shares_the_experiment(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    store = init_store(uri)
+    first, again = (open_workflow_run(store, experiment_name({}, "embedded"), "embedded") for _ in range(2))
+    other = open_workflow_run(store, experiment_name({}, "embedded_gpu+rehearsal"), "embedded_gpu+rehearsal")
+    assert first == again, "found again, not opened twice"
+    assert (first["experiment_name"], other["experiment_name"]) == ("breaking-bert/embedded", "breaking-bert/embedded_gpu+rehearsal")
+    assert first["experiment_id"] != other["experiment_id"] and first["parent_run_id"] != other["parent_run_id"]
+    named = {"experiment": "shared"}
+    one, two = (open_workflow_run(store, experiment_name(named, name), name) for name in ("a", "b"))
+    assert one["experiment_id"] == two["experiment_id"] and one["parent_run_id"] != two["parent_run_id"]
 
 
 def test_eight_concurrent_jobs_against_a_local_mlflow_server(tmp_path):
@@ -241,25 +292,27 @@ def test_eight_concurrent_jobs_against_a_local_mlflow_server(tmp_path):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
                 time.sleep(0.5)
-        tracking = init_tracking(uri, "grid")
-        _log_concurrently(tracking, tmp_path)
+        _log_concurrently(_as_a_job_sees_it(uri, tmp_path), tmp_path)
         counts = _runs_per_experiment(uri)
-        assert counts["grid"] == 8 and counts.get("Default", 0) == 0
+        assert counts["breaking-bert/grid"] == 8 and counts.get("Default", 0) == 0
+        _one_tree(uri)
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def test_the_report_is_logged_on_the_workflow_run_and_a_failure_is_no_error(tmp_path, capsys):
+def test_the_summaries_go_on_the_configs_workflow_run_in_their_folders(tmp_path):
     from breaking_bert.tracking import log_workflow_artifacts
 
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
-    tracking = init_tracking(uri, "exp", str(tmp_path / "artifacts"))
-    report = tmp_path / "findings.md"
+    tracking = _as_a_job_sees_it(uri, tmp_path, "embedded")
+    report, table = tmp_path / "findings.md", tmp_path / "summary.csv"
     report.write_text("# Findings\n")
-    assert log_workflow_artifacts(tracking, [report]) and log_workflow_artifacts(tracking, [report], "tables")
+    table.write_text("a,b\n")
+    opened = log_workflow_artifacts(tracking, {report: "", table: "tables"})
     client = mlflow.MlflowClient(tracking_uri=uri)
-    assert {a.path for a in client.list_artifacts(tracking["parent_run_id"])} == {"findings.md", "tables"}
-    assert not log_workflow_artifacts({**tracking, "parent_run_id": None}, [report]), "no workflow run: nothing"
-    assert not log_workflow_artifacts(tracking, [tmp_path / "missing.md"])
-    assert "were not logged" in capsys.readouterr().err
+    assert client.get_run(opened["parent_run_id"]).data.tags[RESULTS_TAG] == "embedded"
+    assert {a.path for a in client.list_artifacts(opened["parent_run_id"])} == {"findings.md", "tables"}
+    assert [a.path for a in client.list_artifacts(opened["parent_run_id"], "tables")] == ["tables/summary.csv"]
+    with pytest.raises(Exception):  # the job that logs them fails, so a rerun logs them
+        log_workflow_artifacts(tracking, {tmp_path / "missing.md": ""})

@@ -118,24 +118,68 @@ def test_second_run_schedules_nothing(finished_run):
     assert scheduled_jobs(finished_run) == {}
 
 
-def test_mlflow_store_has_one_run_per_finetune_job(finished_run, monkeypatch):
+@pytest.fixture
+def mlflow_ui(finished_run, tmp_path):
+    """`mlflow ui` on the finished tree's store, started from another folder; its address."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{finished_run}/results/mlflow/mlflow.db"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{address}/health", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "mlflow ui did not start"
+                time.sleep(0.5)
+        yield address
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_mlflow_store_has_one_run_per_finetune_job(finished_run, mlflow_ui):
+    """Read back as an MLflow user would: through `mlflow ui` started from another folder, over HTTP."""
+    import urllib.request
+
     import mlflow
 
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished_run}/results/mlflow/mlflow.db")
-    experiment = client.get_experiment_by_name("breaking-bert")
+    client = mlflow.MlflowClient(tracking_uri=mlflow_ui)
+    experiment = client.get_experiment_by_name("breaking-bert/test_config")  # the config's own
     everything = client.search_runs([experiment.experiment_id])
     (workflow,) = [run for run in everything if "breaking_bert.workflow" in run.data.tags]
+    assert workflow.data.tags["breaking_bert.results_name"] == "test_config"
     found = [run for run in everything if run is not workflow]
     assert len(found) == 12 + 4 + 4  # finetunes, learned-sparsity runs and their frozen-window controls
     assert {run.data.tags.get("mlflow.parentRunId") for run in found} == {workflow.info.run_id}, "all nested"
-    monkeypatch.chdir(finished_run)  # the store's artifact root is relative to the project, where `mlflow ui` runs
-    logged = {a.path for a in client.list_artifacts(workflow.info.run_id)}
-    assert {"findings.md", "findings.html", "tables"} <= logged, logged
-    assert {a.path for a in client.list_artifacts(workflow.info.run_id, "tables")} >= {"tables/summary.csv", "tables/runs.csv"}
+    # the config's summaries on its workflow run, as the UI lists them (its REST call)
+    with urllib.request.urlopen(f"{mlflow_ui}/api/2.0/mlflow/artifacts/list?run_id={workflow.info.run_id}") as response:
+        logged = {entry["path"] for entry in json.loads(response.read())["files"]}
+    assert logged == {"findings.md", "findings.html", "tables", "figures"}, logged
+    tables = {a.path for a in client.list_artifacts(workflow.info.run_id, "tables")}
+    assert tables >= {"tables/summary.csv", "tables/runs.csv", "tables/summary.md", "tables/eval_sampling.csv"}, tables
+    figures = {a.path for a in client.list_artifacts(workflow.info.run_id, "figures")}
+    assert "figures/score_vs_sparsity.png" in figures and "figures/masks_tiny.png" in figures, figures
+    record = json.loads((finished_run / "results/test_config/mlflow/workflow_run.json").read_text())
+    assert record["parent_run_id"] == workflow.info.run_id and "tables/summary.csv" in record["artifacts"]
     keys = {run.data.tags["run_key"] for run in found}
     assert "tiny/syntax/late/seed0" in keys and "tiny/dense/none/seed0" in keys
     one = next(run for run in found if run.data.tags["run_key"] == "tiny/neighbour/all/seed0")
     assert one.data.params["placement"] == "all" and "score" in one.data.metrics
+    datasets = {(i.dataset.name, i.tags[0].value) for i in client.get_run(one.info.run_id).inputs.dataset_inputs}
+    assert datasets == {("tiny/train", "training"), ("tiny/eval", "evaluation")}
     assert not list(finished_run.glob("results/runs/**/tracking_pending.json"))
     # opened when the job started, closed when it ended, metrics stamped as they came
     run_dir = finished_run / "results/runs/tiny/neighbour/all/seed0"
@@ -161,7 +205,8 @@ def _edit(path: Path):
 
 
 AGGREGATION_AND_FIGURES = {"aggregate": 1, "figure_score_by_pattern_and_placement": 1, "figure_layer_sweep": 1,
-                           "figure_score_vs_sparsity": 1, "findings": 1, "all": 1}
+                           "figure_score_vs_sparsity": 1, "findings": 1, "track_summaries": 1,
+                           "all": 1}
 EVERYTHING_AFTER_MASKS = {**AGGREGATION_AND_FIGURES, "figure_mask_gallery": 1, "aggregate_cost": 1,
                           "figure_retained_mass": 1}
 
@@ -375,12 +420,27 @@ def _checksums(folder: Path) -> dict:
             for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
+def _assert_its_own_experiment_with_its_summaries_and_no_job_run(finished_run):
+    """MLflow: the second config has an experiment and a workflow run of its own, holding its
+    summaries; it logged no job run (it trained none); the first config's experiment is as it was."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{finished_run}/results/mlflow/mlflow.db")
+    ours, theirs = (client.search_runs([client.get_experiment_by_name(f"breaking-bert/{name}").experiment_id])
+                    for name in ("other", "test_config"))
+    assert [run.data.tags["breaking_bert.results_name"] for run in ours] == ["other"], "its workflow run only"
+    assert len(theirs) == 1 + 12 + 4 + 4
+    logged = {a.path for a in client.list_artifacts(ours[0].info.run_id, "tables")}
+    assert "tables/runs.csv" in logged and "tables/cost.csv" not in logged, logged
+
+
 def test_a_second_config_in_the_folder_keeps_its_own_summaries_and_shares_the_runs(finished_run):
     """Results per config (src/breaking_bert/layout.py). A smaller config beside the finished tiny one:
     it trains nothing (its dense and neighbour runs are the first config's), writes its own tables,
     figures and report under results/other/, leaves the first config's untouched and up to date,
     and its --report shows its own tables. In the finished folder itself (a copy elsewhere would
-    train again: the declared code inputs are absolute paths), which it leaves as it found it."""
+    train again: the declared code inputs are absolute paths), which it leaves as it found it but
+    for the second config's experiment in the MLflow store."""
     config = yaml.safe_load((finished_run / "test_config.yaml").read_text())
     config["experiments"] = {"ablation": {"tasks": ["tiny"], "patterns": ["neighbour"], "placements": ["all", "late"]}}
     for key in ("pattern_grids", "learned_sparsity"):
@@ -400,6 +460,7 @@ def test_a_second_config_in_the_folder_keeps_its_own_summaries_and_shares_the_ru
         assert ours != theirs, "its own report, from its own runs table"
         assert _checksums(finished_run / "results/test_config") == first, "the first config's summaries were touched"
         assert scheduled_jobs(finished_run) == {} and scheduled_jobs(finished_run, configfile="other.yaml") == {}
+        _assert_its_own_experiment_with_its_summaries_and_no_job_run(finished_run)
         snakemake(finished_run, "--report", str(finished_run / "other.html"), configfile="other.yaml")
         html = (finished_run / "other.html").read_text(errors="replace")
     finally:

@@ -16,11 +16,3 @@ report = cut_short_banner([*metrics["runs"], *metrics["learned_runs"]]) + findin
 )
 Path(snakemake.output.markdown).write_text(report)
 Path(snakemake.output.html).write_text(html_page(report, "Findings"))
-if "tracking" in snakemake.input.keys():  # the report and its tables on the workflow's MLflow run
-    import json
-
-    from breaking_bert.tracking import log_workflow_artifacts
-
-    tracking = json.loads(Path(snakemake.input.tracking).read_text())
-    log_workflow_artifacts(tracking, [snakemake.output.markdown, snakemake.output.html])
-    log_workflow_artifacts(tracking, [snakemake.input.summary, snakemake.input.runs, snakemake.input.eval_sampling], "tables")

@@ -6,8 +6,12 @@ from breaking_bert.joblog import log_to
 log_to(snakemake.log[0], "a")  # append: a resumed job keeps its history
 
 from breaking_bert.finetune.stage import run_stage_job, stage_job
+from breaking_bert.tracking.store import job_tracking
 
 wildcards, inputs = snakemake.wildcards, snakemake.input
+# the config's MLflow experiment and workflow run: from the running config, no input (tracking/__init__.py)
+tracking = (job_tracking(inputs.tracking, snakemake.config["tracking"], snakemake.config["results_name"])
+            if "tracking" in inputs.keys() else None)
 job = stage_job(inputs, snakemake.params, int(wildcards.seed), snakemake.threads, snakemake.output.get("model"),
                 snakemake.config["training"]["jobs_per_gpu"], train_masks=inputs.get("train_masks"),
                 eval_masks=inputs.get("eval_masks"), placement=wildcards.placement)
@@ -38,5 +42,5 @@ run_stage_job(
         degree_mean=evaluated.get("degree_mean"),
         mask_degrees=mask_degrees,
     ),
-    inputs.get("tracking"), f"{wildcards.task}/{wildcards.pattern}/{wildcards.placement}/seed{wildcards.seed}",
+    tracking, f"{wildcards.task}/{wildcards.pattern}/{wildcards.placement}/seed{wildcards.seed}",
 )

@@ -4,9 +4,12 @@ from breaking_bert.joblog import log_to
 
 log_to(snakemake.log[0])
 
-from breaking_bert.tracking import init_tracking
+from breaking_bert.tracking import init_store, job_tracking, resolved
 
-tracking = snakemake.params.tracking
-info = init_tracking(tracking["uri"], tracking["experiment"], tracking["artifact_location"], tracking["log_every_steps"])
+settings = snakemake.params.tracking
+store = init_store(settings["uri"], settings["artifact_location"])
 with open(snakemake.output[0], "w") as handle:
-    json.dump(info, handle, indent=2)
+    json.dump(store, handle, indent=2)
+# this config's experiment and workflow run, opened before its jobs (a later config's first job opens its own)
+opened = resolved(job_tracking(snakemake.output[0], snakemake.config["tracking"], snakemake.config["results_name"]))
+print(f"MLflow: experiment {opened['experiment_name']!r}, workflow run {opened['parent_run_id']}")

@@ -7,9 +7,13 @@ from breaking_bert.joblog import log_to
 log_to(snakemake.log[0], "a")  # append: a resumed job keeps its history
 
 from breaking_bert.finetune.stage import run_stage_job, stage_job
+from breaking_bert.tracking.store import job_tracking
 from breaking_bert.learned import learned_config_for_setting
 
 wildcards, inputs = snakemake.wildcards, snakemake.input
+# the config's MLflow experiment and workflow run: from the running config, no input (tracking/__init__.py)
+tracking = (job_tracking(inputs.tracking, snakemake.config["tracking"], snakemake.config["results_name"])
+            if "tracking" in inputs.keys() else None)
 frozen_windows = None
 if "learned_run" in inputs.keys():  # a control: the learned run's windows, fixed
     frozen_windows = json.loads(Path(inputs.learned_run).read_text())["learned_windows"]
@@ -37,5 +41,5 @@ run_stage_job(
         sparsity_std=metrics["eval_sparsity_std"],
         effective_sparsity_mean=metrics["eval_effective_sparsity_mean"],
     ),
-    inputs.get("tracking"), f"{wildcards.task}/learned-{wildcards.variant}/{wildcards.setting}/seed{wildcards.seed}",
+    tracking, f"{wildcards.task}/learned-{wildcards.variant}/{wildcards.setting}/seed{wildcards.seed}",
 )

@@ -95,7 +95,8 @@ def run_facts(results: Path, configs: list[Path], runs: dict[str, list[Path]], c
     CPU hours, the Snakemake invocations, and the configs as the checkout names them."""
     commits = recorded_commits(results, run_fingerprints(runs))
     walls = invocations(results.parent, configs)
-    hours = cpu_hours(results, runs, set().union(*(w["benchmarks"] for w in walls)) if walls else None)
+    hours = cpu_hours(results, runs, set().union(*(w["benchmarks"] for w in walls)) if walls else None,
+                      summaries_of(results, configs))
     return {"commits": commits.values.tolist(), "runs": {kind: len(folders) for kind, folders in runs.items()},
             "cpu_hours": hours, "cores": cores,
             "invocations": [{"start": f"{w['start']:%Y-%m-%d %H:%M}", "wall_s": w["wall"].total_seconds(),

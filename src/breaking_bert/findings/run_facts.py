@@ -79,14 +79,16 @@ def run_directories(summaries: Path, checkout: Path) -> dict[str, list[Path]]:
     return found
 
 
-def cpu_hours(results: Path, directories: dict[str, list[Path]], benchmarks: set[str] | None = None) -> dict[str, float]:
+def cpu_hours(results: Path, directories: dict[str, list[Path]], benchmarks: set[str] | None = None,
+              summaries: Path | None = None) -> dict[str, float]:
     """CPU hours per kind of job: this config's finetune and learned runs, and the other stages'
-    jobs among ``benchmarks`` (their benchmark files, as Snakemake's logs name them; all in the
-    folder where None)."""
+    jobs: the shared stages' (results/benchmarks/) and this config's summaries' (``summaries``/
+    benchmarks/, never another config's), among ``benchmarks`` (their benchmark files, as
+    Snakemake's logs name them; all of those two folders where None)."""
     hours = {kind: sum(_benchmark_seconds(d / "benchmark.tsv") for d in folders if (d / "benchmark.tsv").exists()) / 3600
              for kind, folders in directories.items()}
-    # the shared stages' (results/benchmarks/) and this config's summaries' (results/<name>/benchmarks/)
-    others = [p for p in results.rglob("benchmarks/**/*.tsv")
+    folders = [results / "benchmarks", *([Path(summaries) / "benchmarks"] if summaries is not None else [])]
+    others = [p for folder in folders for p in folder.rglob("*.tsv")
               if benchmarks is None or str(p.relative_to(results.parent)) in benchmarks]
     hours["other stages"] = sum(_benchmark_seconds(p) for p in others) / 3600
     return hours

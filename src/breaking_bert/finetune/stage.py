@@ -35,17 +35,18 @@ def stage_job(inputs, params, seed: int, threads: int, model_output: str | None,
 
 
 def run_stage_job(job: FinetuneJob, resolved: dict, config_path, metrics_path, describe: Callable[[dict], dict],
-                  tracking_path=None, run_name: str = "") -> dict:
+                  tracking: dict | None = None, run_name: str = "") -> dict:
     """Write the resolved config, open the MLflow run, train (step and epoch metrics go to the run as
     they come), add ``describe(metrics)`` (the cell's names and its sparsity), write metrics.json
     (its checkpoints go), then close the run (or leave it pending)."""
     write_json_atomically(resolved, config_path)
     tracked = None
-    if tracking_path is not None:
+    if tracking is not None:
         from ..tracking import TrackedRun
 
-        tracked = TrackedRun(json.loads(Path(tracking_path).read_text()), Path(metrics_path).parent, run_name, resolved,
-                             background=True)  # MLflow's import and calls on a thread of their own, after start-up
+        tracked = TrackedRun(tracking, Path(metrics_path).parent, run_name, resolved,
+                             background=True,  # MLflow's import and calls on a thread of their own, after start-up
+                             datasets={"training": job.train_tokens, "evaluation": job.eval_tokens})
     try:
         metrics = run_finetune(job, tracked)
     except BaseException as stopped:

@@ -1,34 +1,41 @@
-"""MLflow tracking: one store and one experiment, created once; one MLflow run per job attempt,
-dated from the job's start (written to the store from its first logged step) and closed when it
-ends.
+"""MLflow tracking: one store, migrated once; an experiment and a workflow run per config; one
+MLflow run per job attempt, nested under its config's workflow run, dated from the job's start
+(written to the store from its first logged step) and closed when it ends.
 
 Why the store is initialised by its own job: a fresh sqlite store migrates its schema on first
 use, and eight jobs migrating it at once break it; ``set_experiment`` racing in eight jobs can file
-runs under "Default". So ``init_tracking`` runs once before the jobs fan out and writes the
-experiment id to a file; every job logs with ``create_run(experiment_id)``.
+runs under "Default". So ``init_tracking`` runs once before the jobs fan out, and every job logs
+with ``create_run(experiment_id)``.
+
+Why a config's experiment and workflow run are not a job's input: configs in one folder share
+their finetune runs (layout.py), and an input that named the config would retrain every shared run
+when another config runs. So each job reads its config's experiment from the running config and
+opens it, with its workflow run, under a file lock next to the store's file (store.job_tracking);
+the init job opens them first for the config it runs with. The config's summaries (findings,
+tables, figures) go on its workflow run at the end (the track_summaries job).
 
 What can stop a run and what cannot (README, "Tracking"): a store that cannot be opened stops the
 workflow before any job (``preflight``) or in the init job, within seconds, naming
-``tracking.uri`` and the path. Once jobs run, tracking never fails one: ``metrics.json`` is the
-result. When logging fails mid-job (a server going down), the job finishes, its MLflow run is
-left unfinished, and ``tracking_pending.json`` in its run directory lets
+``tracking.uri`` and the path. Once jobs run, tracking never fails a training job: ``metrics.json``
+is the result. When logging fails mid-job (a server going down), the job finishes, its MLflow run
+is left unfinished, and ``tracking_pending.json`` in its run directory lets
 ``breaking-bert-sync-tracking results/`` log it afterwards.
-
-Every job's run nests under one run of the workflow's (``mlflow.parentRunId``), which the init job
-creates once per store and experiment and finds again when it reruns.
 
 What a run holds: every resolved config value as a param; the metrics (step metrics every
 ``log_every_steps`` optimizer steps, eval metrics per epoch, the final measurements) with their
-wall-clock timestamps and step numbers; tags for the cell (``run_key``), the run's fingerprint and
-the code version (git commit, dirty flag); the run directory's files as artifacts. In a sqlite
-store the artifact root is kept relative to the project, as the store's own URI is, so a copied
-store or a moved project still finds its artifacts.
+wall-clock timestamps and step numbers; its train and eval token files as dataset inputs
+(``log_inputs``, by content digest); tags for the cell (``run_key``), the run's fingerprint and
+the code version (git commit, dirty flag); the run directory's files as artifacts. The artifact
+root is an absolute file URI, as MLflow makes it, so any client finds the artifacts.
 """
 
 from ..lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
-    "store": ("TrackingError", "WORKFLOW_TAG", "check_store", "init_tracking", "log_workflow_artifacts", "sqlite_path",),
+    "store": (
+        "EXPERIMENT_PREFIX", "RESULTS_TAG", "TrackingError", "WORKFLOW_TAG", "artifact_root", "check_store", "experiment_name",
+        "init_store", "init_tracking", "job_tracking", "log_workflow_artifacts", "open_workflow_run", "resolved", "sqlite_path",
+    ),
     "runs": (
         "PENDING", "TrackedRun", "code_version", "epoch_metrics", "log_run", "log_run_or_leave_pending", "main",
         "split_results", "sync_pending",

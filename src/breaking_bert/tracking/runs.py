@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ..identity import flatten
-from .store import init_tracking
+from .store import init_tracking, resolved
 
 PENDING = "tracking_pending.json"
 
@@ -55,6 +55,24 @@ def split_results(metrics: dict) -> tuple[dict, dict]:
 def epoch_metrics(entry: dict) -> dict:
     """One evaluation of metrics.json's history as the run's metrics: eval_<name> and the epoch."""
     return {**{f"eval_{k}": v for k, v in entry.items() if k not in ("epoch", "step")}, "epoch": entry["epoch"]}
+
+
+def dataset_inputs(files: dict, task: str) -> list:
+    """A job's token files as MLflow dataset inputs (``log_inputs``): named for the task and split,
+    their source the file, their digest its content's (the run's identity holds the same SHA-256,
+    whole), tagged with the context they were used in ("training", "evaluation")."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    from ..identity import file_digest
+
+    inputs = []
+    for context, path in files.items():
+        split = Path(path).stem  # results/tokens/<task>/train.parquet -> train
+        dataset = Dataset(name=f"{task}/{split}", digest=file_digest(path)[:32], source_type="local",
+                          source=json.dumps({"uri": Path(path).resolve().as_uri()}))
+        inputs.append(DatasetInput(dataset, tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)]))
+    return inputs
 
 
 def _now_ms() -> int:
@@ -100,9 +118,10 @@ class TrackedRun:
     docs/BENCHMARKS.md, "startup"). ``finish`` and ``stop`` run what is left and wait for it."""
 
     def __init__(self, tracking: dict, run_dir, run_name: str, params: dict, started_ms: int | None = None,
-                 logged_later: bool = False, background: bool = False):
+                 logged_later: bool = False, background: bool = False, datasets: dict | None = None):
         self.tracking, self.run_dir, self.run_name, self.params = tracking, Path(run_dir), run_name, params
-        self.log_every_steps = int(tracking["log_every_steps"])  # init_tracking's, from the config
+        self.datasets = datasets or {}  # {"training": train tokens file, "evaluation": ...}
+        self.log_every_steps = int(tracking["log_every_steps"])  # the config's (store.job_tracking)
         self.started_ms = started_ms or _now_ms()
         self.client = self.run_id = self.error = None
         self._worker = _InOrder() if background else None
@@ -131,14 +150,17 @@ class TrackedRun:
     def _open(self, tags: dict) -> None:
         import mlflow
 
+        self.tracking = resolved(self.tracking)  # the config's experiment and workflow run, opened once
         self.client = mlflow.MlflowClient(tracking_uri=self.tracking["uri"])
-        # nested under the workflow's run (store.init_tracking) where the store has one
+        # nested under the config's workflow run
         parent = {"mlflow.parentRunId": self.tracking["parent_run_id"]} if self.tracking.get("parent_run_id") else {}
         run = self.client.create_run(self.tracking["experiment_id"], start_time=self.started_ms, run_name=self.run_name,
                                      tags={"run_key": self.run_name, **code_version(), **parent, **tags})
         self.run_id = run.info.run_id
         params = {k: str(v)[:6000] for k, v in _flatten(self.params).items()}
         self.client.log_batch(self.run_id, params=[mlflow.entities.Param(k, v) for k, v in params.items()])
+        if self.datasets:
+            self.client.log_inputs(self.run_id, datasets=dataset_inputs(self.datasets, self.params.get("task", "")))
 
     def log_metrics(self, step: int, values: dict) -> None:
         """Metrics at an optimizer step, stamped now (the loop calls this)."""
@@ -163,7 +185,8 @@ class TrackedRun:
         if self.error is None:
             (self.run_dir / PENDING).unlink(missing_ok=True)
             return True
-        _leave_pending(self.run_dir, self.tracking, self.run_name, self.params, self.started_ms, _now_ms(), self.error)
+        _leave_pending(self.run_dir, self.tracking, self.run_name, self.params, self.started_ms, _now_ms(), self.error,
+                       self.datasets)
         return False
 
     def _finish(self, metrics: dict, ended_ms: int) -> None:
@@ -190,12 +213,13 @@ class TrackedRun:
 
 
 def log_run(tracking: dict, run_dir: str | Path, run_name: str, params: dict, metrics: dict,
-            started_ms: int | None = None, ended_ms: int | None = None) -> str:
+            started_ms: int | None = None, ended_ms: int | None = None, datasets: dict | None = None) -> str:
     """One finished run logged after the fact (a pending marker's), with the job's own start and end
     times. Idempotent: a run whose ``run_key`` and ``fingerprint`` tags are already in the experiment
     as FINISHED is not logged twice."""
     import mlflow
 
+    tracking = resolved(tracking)
     client = mlflow.MlflowClient(tracking_uri=tracking["uri"])
     tags = {"run_key": run_name, "fingerprint": str(metrics.get("fingerprint"))}
     existing = client.search_runs(
@@ -207,7 +231,8 @@ def log_run(tracking: dict, run_dir: str | Path, run_name: str, params: dict, me
     if existing:
         return existing[0].info.run_id
     ended_ms = ended_ms or _now_ms()
-    run = TrackedRun(tracking, run_dir, run_name, params, started_ms=started_ms or ended_ms, logged_later=True)
+    run = TrackedRun(tracking, run_dir, run_name, params, started_ms=started_ms or ended_ms, logged_later=True,
+                     datasets=datasets)
     if run.error is not None:
         raise run.error
     for entry in metrics.get("history", []):  # the epochs' own times are not kept: stamped at the job's end
@@ -217,22 +242,24 @@ def log_run(tracking: dict, run_dir: str | Path, run_name: str, params: dict, me
 
 
 def log_run_or_leave_pending(tracking: dict, run_dir, run_name: str, params: dict, metrics: dict,
-                             started_ms: int | None = None, ended_ms: int | None = None) -> bool:
+                             started_ms: int | None = None, ended_ms: int | None = None,
+                             datasets: dict | None = None) -> bool:
     """Log a finished run after the fact; on any failure leave the pending marker and return False."""
     try:
-        log_run(tracking, run_dir, run_name, params, metrics, started_ms, ended_ms)
+        log_run(tracking, run_dir, run_name, params, metrics, started_ms, ended_ms, datasets)
     except Exception as error:  # tracking must never lose a finished result
         print(f"MLflow logging failed ({error})", file=sys.stderr)
-        _leave_pending(Path(run_dir), tracking, run_name, params, started_ms, ended_ms, error)
+        _leave_pending(Path(run_dir), tracking, run_name, params, started_ms, ended_ms, error, datasets)
         return False
     (Path(run_dir) / PENDING).unlink(missing_ok=True)
     return True
 
 
-def _leave_pending(run_dir: Path, tracking: dict, run_name: str, params: dict, started_ms, ended_ms, error) -> None:
+def _leave_pending(run_dir: Path, tracking: dict, run_name: str, params: dict, started_ms, ended_ms, error,
+                   datasets: dict | None = None) -> None:
     """The marker from which ``sync_pending`` logs the run later: what logging it needs, and why it failed."""
     payload = {"tracking": tracking, "run_name": run_name, "params": params, "started_ms": started_ms,
-               "ended_ms": ended_ms, "error": str(error)}
+               "ended_ms": ended_ms, "error": str(error), "datasets": {k: str(v) for k, v in (datasets or {}).items()}}
     (run_dir / PENDING).write_text(json.dumps(payload, default=str))
     print(f"left {run_dir / PENDING} for breaking-bert-sync-tracking", file=sys.stderr)
 
@@ -244,10 +271,11 @@ def sync_pending(results_dir: str | Path, uri: str | None = None) -> tuple[int, 
         payload = json.loads(marker.read_text())
         tracking = dict(payload["tracking"])
         if uri:
-            tracking = init_tracking(uri, tracking["experiment_name"])
+            tracking = init_tracking(uri, tracking["experiment_name"], results_name=tracking.get("results_name"))
         metrics = json.loads((marker.parent / "metrics.json").read_text())
+        datasets = {k: v for k, v in payload.get("datasets", {}).items() if Path(v).exists()}
         if log_run_or_leave_pending(tracking, marker.parent, payload["run_name"], payload["params"], metrics,
-                                    payload.get("started_ms"), payload.get("ended_ms")):
+                                    payload.get("started_ms"), payload.get("ended_ms"), datasets):
             logged += 1
         else:
             failed += 1

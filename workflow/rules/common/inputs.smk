@@ -34,8 +34,10 @@ def lexical_model_copies(wildcards):
 
 
 def tracking_input():
-    """The MLflow experiment a job logs to. ancient(): where the results are logged is no part of
-    them, so a new store (tracking.uri) reruns init_tracking and no training job."""
+    """The MLflow store a job logs to, shared by every config in the folder; a job reads its config's
+    experiment from the running config (tracking/__init__.py), since an input naming the config would
+    retrain each run that configs share. ancient(): where the results are logged is no part of them,
+    so a new store (tracking.uri) reruns init_tracking and no training job."""
     return ancient("results/mlflow/experiment.json")
 
 
@@ -108,8 +110,30 @@ def get_findings_inputs(wildcards):
     if config["cost"]["enabled"]:
         inputs["retained"] = summary_path("tables/retained_mass.csv")
         inputs["cost"] = summary_path("tables/cost.csv")
-    if config["tracking"][
-        "enabled"
-    ]:  # the report is logged on the workflow's MLflow run
-        inputs["tracking"] = tracking_input()
     return inputs
+
+
+def get_tracked_summaries():
+    """The marker of this config's summaries logged on its MLflow workflow run, when tracking is on."""
+    return (
+        [summary_path("mlflow/workflow_run.json")]
+        if config["tracking"]["enabled"]
+        else []
+    )
+
+
+def get_tracked_summaries_inputs(wildcards):
+    """What track_summaries logs: the findings report, the tables and the figures (the final outputs
+    and the tables the findings read), and the store."""
+    tables = {
+        key: path
+        for key, path in get_findings_inputs(wildcards).items()
+        if isinstance(path, str) and path.startswith(summary_path("tables/"))
+    }
+    return {
+        "summaries": sorted(
+            {*get_final_outputs(), *tables.values(), summary_path("findings.html")}
+        ),
+        "tracking": tracking_input(),
+        "code": code_of("track_summaries.py"),
+    }

@@ -64,9 +64,9 @@ code_inputs = importlib.import_module("breaking_bert.code_inputs")
 # this config's own summaries (tables, figures, looks, findings, kernel timing, with their logs):
 # results/<results name>/, so that another config run here keeps its own (breaking_bert.layout);
 # the data, masks and runs stay shared under results/ by their names
-SUMMARIES = importlib.import_module("breaking_bert.layout").summaries_folder(
-    config, workflow.configfiles
-)
+layout = importlib.import_module("breaking_bert.layout")
+RESULTS_NAME = layout.results_name(config, workflow.configfiles)
+SUMMARIES = layout.summaries_folder(config, workflow.configfiles)
 
 
 def summary_path(path):

@@ -43,7 +43,8 @@ KERNEL_TIMING_KEYS = (
     "block_size",
     "timing_repeats",
 )
-TRACKING_KEYS = ("uri", "experiment", "artifact_location", "log_every_steps")
+# the store's keys: a config's experiment and logging interval are read by its jobs as they run
+TRACKING_KEYS = ("uri", "artifact_location")
 
 
 def get_task_params(wildcards):
