@@ -90,7 +90,7 @@ def finetune_processes(paths, tmp, threads, training, count, concurrent, model=M
     """``count`` sparse finetune jobs as the workflow runs them, one process each, with ``threads``
     threads, all at once or one after the other; their wall time and results. ``env``: variables
     added to the jobs' environment; ``tracking``: the path of an initialised MLflow store's file
-    (init_tracking's), to log each job as the workflow does."""
+    (init_tracking's job's), to log each job as the workflow does."""
     import os
     import subprocess
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -246,3 +247,33 @@ def plan(configfile: Path, directory: Path, *args) -> subprocess.CompletedProces
     return subprocess.run([*SNAKEMAKE, "--dry-run", "--snakefile", str(REPO / "Snakefile"), "--directory",
                            str(directory), "--configfile", str(configfile), *args],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+@contextlib.contextmanager
+def mlflow_serving(command: str, backend_store: str, *options: str, cwd=None):
+    """`mlflow <command>` (ui or server) on a free local port, serving ``backend_store``, until the
+    block ends; its address. Waits for its health check (a fresh store is migrated first)."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", command, "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", backend_store, *options],
+                              cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{address}/health", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, f"mlflow {command} did not start"
+                time.sleep(0.5)
+        yield address
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

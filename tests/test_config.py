@@ -253,6 +253,9 @@ def test_every_rule_declares_the_library_files_its_own_script_runs(tmp_path):
     assert {"kinds.py", "vocabulary.py", "aggregate.py"} <= shown["aggregate"], "DEGREE_COLUMNS come from kinds.KINDS"
     assert "masks/effective.py" in shown["finetune"] and "kinds.py" not in shown["finetune"]
     assert "joblog.py" not in shown["finetune"] and "findings/report.py" in shown["findings"]
+    # where a run is logged is no part of it: the tracking code retrains nothing, and reruns its own jobs
+    assert not {"tracking/runs.py", "tracking/store.py"} & (shown["finetune"] | shown["learn_degrees"])
+    assert "tracking/workflow_run.py" in shown["track_summaries"] & shown["init_tracking"]
 
 
 def test_code_inputs_follow_imports_through_functions_relative_imports_and_lazy_packages(tmp_path):
@@ -358,7 +361,7 @@ def test_the_task_model_and_tracking_defaults_the_library_fills_are_the_schemas(
 
     from breaking_bert.data.checks import TASK_DEFAULTS
     from breaking_bert.models import MODEL_DEFAULTS
-    from breaking_bert.tracking import init_tracking, store
+    from breaking_bert.tracking import init_tracking, workflow_run
 
     schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
     properties, task = schema["properties"], schema["definitions"]["task"]["properties"]
@@ -368,7 +371,7 @@ def test_the_task_model_and_tracking_defaults_the_library_fills_are_the_schemas(
     model = properties["model"]["properties"]
     assert MODEL_DEFAULTS == {key: model[key]["default"] for key in MODEL_DEFAULTS}
     logging_interval = inspect.signature(init_tracking).parameters["log_every_steps"].default
-    assert logging_interval == store.LOG_EVERY_STEPS == properties["tracking"]["properties"]["log_every_steps"]["default"]
+    assert logging_interval == workflow_run.LOG_EVERY_STEPS == properties["tracking"]["properties"]["log_every_steps"]["default"]
 
 
 def test_the_library_keyword_defaults_that_mirror_a_setting_are_the_schemas():

@@ -99,7 +99,8 @@ def test_a_new_tracking_store_reruns_no_finetune(finished):
     moved["tracking"]["uri"] = "sqlite:///results/mlflow/elsewhere.db"
     try:
         _write(directory, moved)
-        assert scheduled_jobs(directory) == {"init_tracking": 1}
+        assert scheduled_jobs(directory) == {"init_tracking": 1, "track_summaries": 1, "all": 1}, \
+            "the summaries go to the new store"
     finally:
         _write(directory, config)
 

@@ -4,19 +4,22 @@ that cannot be opened, a moved project, and a down server."""
 import hashlib
 import json
 import re
+import shutil
 import socket
 import threading
 import time
 
 import mlflow
 import pytest
+from conftest import mlflow_serving
 
 from breaking_bert.tracking import (
     PENDING,
-    TrackedRun,
-    TrackingError,
+    PROJECT_TAG,
     RESULTS_TAG,
     WORKFLOW_TAG,
+    TrackedRun,
+    TrackingError,
     code_version,
     experiment_name,
     init_store,
@@ -25,6 +28,7 @@ from breaking_bert.tracking import (
     log_run,
     log_run_or_leave_pending,
     open_workflow_run,
+    resolved,
     sync_pending,
 )
 
@@ -229,11 +233,13 @@ def _runs_per_experiment(uri):
     return {e.name: len(_children(client, e.experiment_id)) for e in client.search_experiments()}
 
 
-def _as_a_job_sees_it(uri, tmp_path, results_name="grid"):
+def _as_a_job_sees_it(uri, project, results_name="grid"):
     """What a job of a config whose experiment nobody has opened yet logs with: the store the init
-    job migrated, the config's names, the lock next to the store's file (store.job_tracking)."""
-    store_file = tmp_path / "experiment.json"
-    store_file.write_text(json.dumps(init_store(uri, str(tmp_path / "artifacts"))))
+    job migrated (its file under the project's results/mlflow/), the config's names, the lock next
+    to the store's file (workflow_run.job_tracking)."""
+    store_file = project / "results/mlflow/experiment.json"
+    store_file.parent.mkdir(parents=True, exist_ok=True)
+    store_file.write_text(json.dumps(init_store(uri, str(project / "artifacts"))))
     return job_tracking(store_file, {"log_every_steps": 10}, results_name)
 
 
@@ -271,34 +277,12 @@ def test_each_config_has_its_experiment_and_workflow_run_and_a_shared_name_share
 
 
 def test_eight_concurrent_jobs_against_a_local_mlflow_server(tmp_path):
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    port = _closed_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
-         "--default-artifact-root", str(tmp_path / "server-artifacts"), "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{uri}/health", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
-                time.sleep(0.5)
+    options = ("--default-artifact-root", str(tmp_path / "server-artifacts"), "--workers", "2")
+    with mlflow_serving("server", f"sqlite:///{tmp_path}/server.db", *options) as uri:
         _log_concurrently(_as_a_job_sees_it(uri, tmp_path), tmp_path)
         counts = _runs_per_experiment(uri)
         assert counts["breaking-bert/grid"] == 8 and counts.get("Default", 0) == 0
         _one_tree(uri)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_the_summaries_go_on_the_configs_workflow_run_in_their_folders(tmp_path):
@@ -306,13 +290,82 @@ def test_the_summaries_go_on_the_configs_workflow_run_in_their_folders(tmp_path)
 
     uri = f"sqlite:///{tmp_path}/store/mlflow.db"
     tracking = _as_a_job_sees_it(uri, tmp_path, "embedded")
+    before = time.time() * 1000
     report, table = tmp_path / "findings.md", tmp_path / "summary.csv"
     report.write_text("# Findings\n")
     table.write_text("a,b\n")
     opened = log_workflow_artifacts(tracking, {report: "", table: "tables"})
     client = mlflow.MlflowClient(tracking_uri=uri)
-    assert client.get_run(opened["parent_run_id"]).data.tags[RESULTS_TAG] == "embedded"
+    workflow = client.get_run(opened["parent_run_id"])
+    assert workflow.data.tags[RESULTS_TAG] == "embedded" and workflow.info.end_time >= before, "ends with its summaries"
     assert {a.path for a in client.list_artifacts(opened["parent_run_id"])} == {"findings.md", "tables"}
     assert [a.path for a in client.list_artifacts(opened["parent_run_id"], "tables")] == ["tables/summary.csv"]
-    with pytest.raises(Exception):  # the job that logs them fails, so a rerun logs them
+    with pytest.raises(FileNotFoundError):  # the job that logs them fails, so a rerun logs them
         log_workflow_artifacts(tracking, {tmp_path / "missing.md": ""})
+
+
+def test_two_project_folders_on_one_store_keep_their_workflow_runs_apart(tmp_path):
+    """Two clones logging one config (one name) to one server: one experiment, a workflow run each
+    (tagged with its folder), each folder's summaries on its own."""
+    uri = f"sqlite:///{tmp_path}/server.db"
+    first, second = (resolved(_as_a_job_sees_it(uri, tmp_path / name, "embedded")) for name in ("one", "two"))
+    assert first["experiment_id"] == second["experiment_id"] and first["parent_run_id"] != second["parent_run_id"]
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    assert client.get_run(second["parent_run_id"]).data.tags[PROJECT_TAG] == str(tmp_path / "two")
+    assert resolved(_as_a_job_sees_it(uri, tmp_path / "one", "embedded"))["parent_run_id"] == first["parent_run_id"]
+
+
+def test_where_two_jobs_made_a_workflow_run_each_every_job_settles_on_the_oldest(tmp_path):
+    """No lock (a shared file system mounted without one): two workflow runs for one config; the
+    next job takes the oldest and deletes the other, so one tree remains."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    tracking = _as_a_job_sees_it(uri, tmp_path)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment(tracking["experiment_name"])
+    tags = {WORKFLOW_TAG: "true", RESULTS_TAG: "grid", PROJECT_TAG: tracking["project"]}
+    older, newer = (client.create_run(experiment, start_time=start, tags=tags).info.run_id for start in (1000, 2000))
+    assert resolved(tracking)["parent_run_id"] == older
+    assert client.get_run(newer).info.lifecycle_stage == "deleted"
+
+
+def test_a_deleted_experiment_stops_saying_how_to_restore_it(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    tracking = resolved(_as_a_job_sees_it(uri, tmp_path))
+    mlflow.MlflowClient(tracking_uri=uri).delete_experiment(tracking["experiment_id"])
+    with pytest.raises(TrackingError, match=r"in the store's trash: restore it \(mlflow experiments restore"):
+        resolved(_as_a_job_sees_it(uri, tmp_path))
+
+
+def test_a_job_opens_its_configs_experiment_whatever_ids_an_older_store_file_names(tmp_path):
+    """The store file of a version with one experiment for every config held its id: a job reads
+    the store's address from it, never the experiment."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    old = init_tracking(uri, "breaking-bert", str(tmp_path / "artifacts"))
+    store_file = tmp_path / "results/mlflow/experiment.json"
+    store_file.parent.mkdir(parents=True)
+    store_file.write_text(json.dumps(old))
+    opened = resolved(job_tracking(store_file, {}, "embedded"))
+    assert opened["experiment_name"] == "breaking-bert/embedded" and opened["experiment_id"] != old["experiment_id"]
+
+
+def test_a_run_left_pending_before_its_experiment_was_opened_is_synced_from_another_folder(tmp_path, monkeypatch):
+    """The server was down when the job started: the marker holds the config's names, not ids, and
+    its lock's folder is gone by the time `breaking-bert-sync-tracking` runs elsewhere."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    project = tmp_path / "project"
+    down = _as_a_job_sees_it(f"sqlite:///{tmp_path}/made.db", project)
+    down["uri"] = f"http://127.0.0.1:{_closed_port()}"
+    run_dir = _run_dir(tmp_path)
+    assert log_run_or_leave_pending(down, run_dir, "t/nb/late/seed0", PARAMS, METRICS) is False
+    assert "experiment_id" not in json.loads((run_dir / PENDING).read_text())["tracking"]
+    shutil.rmtree(project / "results")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    store = f"sqlite:///{tmp_path}/later.db"  # the store is up again (here: at another address)
+    marker = json.loads((run_dir / PENDING).read_text())
+    marker["tracking"]["uri"] = store
+    (run_dir / PENDING).write_text(json.dumps(marker))
+    assert sync_pending(tmp_path) == (1, 0)
+    _one_tree(store, runs=1)

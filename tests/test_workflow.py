@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import SNAKEMAKE, finetune_grid_only, scheduled_jobs, snakemake, tiny_config  # noqa: F401
+from conftest import SNAKEMAKE, finetune_grid_only, mlflow_serving, scheduled_jobs, snakemake, tiny_config  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -121,33 +121,9 @@ def test_second_run_schedules_nothing(finished_run):
 @pytest.fixture
 def mlflow_ui(finished_run, tmp_path):
     """`mlflow ui` on the finished tree's store, started from another folder; its address."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{finished_run}/results/mlflow/mlflow.db"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    address = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{address}/health", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "mlflow ui did not start"
-                time.sleep(0.5)
+    store = f"sqlite:///{finished_run}/results/mlflow/mlflow.db"
+    with mlflow_serving("ui", store, "--workers", "1", cwd=tmp_path) as address:
         yield address
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_mlflow_store_has_one_run_per_finetune_job(finished_run, mlflow_ui):
@@ -287,6 +263,7 @@ RERUN_TABLE_CHANGES = {
     "cost.timing_lengths": ("cost.timing_lengths", [256]),
     "findings.negligible_drop": ("findings.negligible_drop", 0.02),
     "tracking.uri": ("tracking.uri", "sqlite:///results/mlflow/other.db"),
+    "tracking.experiment": ("tracking.experiment", "elsewhere"),
 }
 
 

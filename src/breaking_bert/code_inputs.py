@@ -32,6 +32,11 @@ NOT_RUN = {
     "cost.py": MASK_BUILDING | EFFECTIVE | {"attention.py"},
     "kernel_timing.py": frozenset({"data/parse.py"}),  # synthetic masks need no parse
 }
+# Where a training job's result is logged (MLflow), not what it is: editing the tracking code
+# retrains nothing (the store is an ancient() input for the same reason, workflow/rules/common/inputs.smk);
+# the jobs whose one task is tracking (init_tracking, track_summaries) rerun for it.
+WHERE_LOGGED = frozenset(f"tracking/{path.name}" for path in (LIBRARY / "tracking").glob("*.py"))
+LOGGING_ONLY = {"finetune.py": WHERE_LOGGED, "learned.py": WHERE_LOGGED}
 # Run by every script, but they decide where messages go (the log, and the console for a fatal
 # error) and when a package loads a module, not what a job computes: editing them reruns nothing.
 MESSAGES_ONLY = frozenset({"joblog.py", "lazy.py"})
@@ -109,9 +114,10 @@ def only_imports(path: Path) -> bool:
 @functools.cache
 def code_inputs(script: Path, library: Path = LIBRARY) -> tuple[str, ...]:
     """The library files ``script`` runs, sorted: what it imports, transitively, less what it never
-    runs (NOT_RUN), the message plumbing (MESSAGES_ONLY) and packages' re-export-only __init__s.
-    Cached: every job of a rule asks."""
-    left_out = {library / name for name in NOT_RUN.get(script.name, frozenset()) | MESSAGES_ONLY}
+    runs (NOT_RUN), where it logs (LOGGING_ONLY), the message plumbing (MESSAGES_ONLY) and packages'
+    re-export-only __init__s. Cached: every job of a rule asks."""
+    skipped = NOT_RUN.get(script.name, frozenset()) | LOGGING_ONLY.get(script.name, frozenset()) | MESSAGES_ONLY
+    left_out = {library / name for name in skipped}
     files = {f for f in library_imports(script, library) - left_out if not (f.name == "__init__.py" and only_imports(f))}
     if library / "kinds.py" in files:  # a user's own kinds (kinds.ENTRY_POINT_GROUP) run where the registry does
         files |= plugin_files()

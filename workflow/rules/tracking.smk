@@ -39,5 +39,7 @@ rule track_summaries:
         f"{ENVS}/report.yaml"
     resources:
         mem_mb=memory_mb(1000),
+    params:
+        experiment=tracked_experiment(),
     script:
         "../scripts/track_summaries.py"

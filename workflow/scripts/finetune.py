@@ -6,7 +6,7 @@ from breaking_bert.joblog import log_to
 log_to(snakemake.log[0], "a")  # append: a resumed job keeps its history
 
 from breaking_bert.finetune.stage import run_stage_job, stage_job
-from breaking_bert.tracking.store import job_tracking
+from breaking_bert.tracking.workflow_run import job_tracking
 
 wildcards, inputs = snakemake.wildcards, snakemake.input
 # the config's MLflow experiment and workflow run: from the running config, no input (tracking/__init__.py)

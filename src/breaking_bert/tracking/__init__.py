@@ -32,9 +32,11 @@ root is an absolute file URI, as MLflow makes it, so any client finds the artifa
 from ..lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
-    "store": (
-        "EXPERIMENT_PREFIX", "RESULTS_TAG", "TrackingError", "WORKFLOW_TAG", "artifact_root", "check_store", "experiment_name",
-        "init_store", "init_tracking", "job_tracking", "log_workflow_artifacts", "open_workflow_run", "resolved", "sqlite_path",
+    "store": ("SQLITE_ARTIFACTS", "TrackingError", "artifact_root", "check_store", "init_store", "sqlite_path",
+              "workflow_artifact_location"),
+    "workflow_run": (
+        "EXPERIMENT_PREFIX", "LOG_EVERY_STEPS", "PROJECT_TAG", "RESULTS_TAG", "WORKFLOW_TAG", "experiment_name", "init_tracking",
+        "job_tracking", "log_workflow_artifacts", "open_workflow_run", "resolved",
     ),
     "runs": (
         "PENDING", "TrackedRun", "code_version", "epoch_metrics", "log_run", "log_run_or_leave_pending", "main",

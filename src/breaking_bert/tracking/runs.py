@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from ..identity import flatten
-from .store import init_tracking, resolved
+from .workflow_run import init_tracking, resolved
 
 PENDING = "tracking_pending.json"
 
@@ -271,7 +271,8 @@ def sync_pending(results_dir: str | Path, uri: str | None = None) -> tuple[int, 
         payload = json.loads(marker.read_text())
         tracking = dict(payload["tracking"])
         if uri:
-            tracking = init_tracking(uri, tracking["experiment_name"], results_name=tracking.get("results_name"))
+            tracking = init_tracking(uri, tracking["experiment_name"], tracking.get("artifact_location"),
+                                     results_name=tracking.get("results_name"), project=tracking.get("project"))
         metrics = json.loads((marker.parent / "metrics.json").read_text())
         datasets = {k: v for k, v in payload.get("datasets", {}).items() if Path(v).exists()}
         if log_run_or_leave_pending(tracking, marker.parent, payload["run_name"], payload["params"], metrics,

@@ -47,6 +47,13 @@ KERNEL_TIMING_KEYS = (
 TRACKING_KEYS = ("uri", "artifact_location")
 
 
+def tracked_experiment():
+    """This config's MLflow experiment: a param of track_summaries alone, so that another name logs
+    the summaries again and retrains nothing (tracking/workflow_run.py)."""
+    names = importlib.import_module("breaking_bert.tracking.workflow_run")
+    return names.experiment_name(config["tracking"], RESULTS_NAME)
+
+
 def get_task_params(wildcards):
     return canonical(config["tasks"][wildcards.task])
 
