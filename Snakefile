@@ -41,4 +41,4 @@ rule all:
 
 onsuccess:
     # where this config's summaries are, whatever config files named the folder
-    print(f"This config's findings, tables and figures: {SUMMARIES}/")
+    print(summaries_message())

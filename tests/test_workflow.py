@@ -143,11 +143,12 @@ def test_mlflow_store_has_one_run_per_finetune_job(finished_run, mlflow_ui):
     # the config's summaries on its workflow run, as the UI lists them (its REST call)
     with urllib.request.urlopen(f"{mlflow_ui}/api/2.0/mlflow/artifacts/list?run_id={workflow.info.run_id}") as response:
         logged = {entry["path"] for entry in json.loads(response.read())["files"]}
-    assert logged == {"findings.md", "findings.html", "tables", "figures"}, logged
+    assert logged == {"findings.md", "findings.html", "tables", "figures", "cost"}, logged
     tables = {a.path for a in client.list_artifacts(workflow.info.run_id, "tables")}
-    assert tables >= {"tables/summary.csv", "tables/runs.csv", "tables/summary.md", "tables/eval_sampling.csv"}, tables
+    made = {f"tables/{p.name}" for p in (finished_run / "results/test_config/tables").iterdir()}
+    assert tables == made and "tables/learned_windows.csv" in made, made ^ tables  # every table and its copies
     figures = {a.path for a in client.list_artifacts(workflow.info.run_id, "figures")}
-    assert "figures/score_vs_sparsity.png" in figures and "figures/masks_tiny.png" in figures, figures
+    assert figures == {f"figures/{p.name}" for p in (finished_run / "results/test_config/figures").iterdir()}
     record = json.loads((finished_run / "results/test_config/mlflow/workflow_run.json").read_text())
     assert record["parent_run_id"] == workflow.info.run_id and "tables/summary.csv" in record["artifacts"]
     keys = {run.data.tags["run_key"] for run in found}
@@ -430,7 +431,9 @@ def test_a_second_config_in_the_folder_keeps_its_own_summaries_and_shares_the_ru
         planned = scheduled_jobs(finished_run, configfile="other.yaml")
         assert planned.get("aggregate") == 1 and planned.get("findings") == 1, planned
         assert not SHARED_STAGES & set(planned), f"a shared run or mask made again: {planned}"
-        snakemake(finished_run, configfile="other.yaml")
+        ran = snakemake(finished_run, configfile="other.yaml")
+        assert f"findings, tables and figures: {finished_run.resolve()}/results/other/" in ran.stdout, ran.stdout[-500:]
+        assert "Its MLflow experiment: breaking-bert/other" in ran.stdout
         runs = pd.read_csv(finished_run / "results/other/tables/runs.csv")
         assert set(zip(runs["pattern"], runs["placement"])) == {("dense", "none"), ("neighbour", "all"), ("neighbour", "late")}
         ours, theirs = ((finished_run / f"results/{name}/findings.md").read_text() for name in ("other", "test_config"))

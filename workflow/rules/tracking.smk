@@ -10,7 +10,7 @@ rule init_tracking:
         code=code_of("init_tracking.py"),
     output:
         # the store's, shared by every config (tracking_input says why a config's own is not an input)
-        "results/mlflow/experiment.json",
+        TRACKING_STORE,
     log:
         "results/logs/init_tracking.log",
     benchmark:

@@ -10,11 +10,11 @@ with ``create_run(experiment_id)``.
 Why a config's experiment and workflow run are not a job's input: configs in one folder share
 their finetune runs (layout.py), and an input that named the config would retrain every shared run
 when another config runs. So each job reads its config's experiment from the running config and
-opens it, with its workflow run, under a file lock next to the store's file (store.job_tracking);
+opens it, with its workflow run, under a file lock next to the store's file (workflow_run.py);
 the init job opens them first for the config it runs with. The config's summaries (findings,
 tables, figures) go on its workflow run at the end (the track_summaries job).
 
-What can stop a run and what cannot (README, "Tracking"): a store that cannot be opened stops the
+What can stop a run and what cannot (docs/USAGE.md, "Tracking"): a store that cannot be opened stops the
 workflow before any job (``preflight``) or in the init job, within seconds, naming
 ``tracking.uri`` and the path. Once jobs run, tracking never fails a training job: ``metrics.json``
 is the result. When logging fails mid-job (a server going down), the job finishes, its MLflow run

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from ..identity import flatten
+from .store import sqlite_path
 from .workflow_run import init_tracking, resolved
 
 PENDING = "tracking_pending.json"
@@ -121,7 +122,7 @@ class TrackedRun:
                  logged_later: bool = False, background: bool = False, datasets: dict | None = None):
         self.tracking, self.run_dir, self.run_name, self.params = tracking, Path(run_dir), run_name, params
         self.datasets = datasets or {}  # {"training": train tokens file, "evaluation": ...}
-        self.log_every_steps = int(tracking["log_every_steps"])  # the config's (store.job_tracking)
+        self.log_every_steps = int(tracking["log_every_steps"])  # the config's (workflow_run.job_tracking)
         self.started_ms = started_ms or _now_ms()
         self.client = self.run_id = self.error = None
         self._worker = _InOrder() if background else None
@@ -271,7 +272,9 @@ def sync_pending(results_dir: str | Path, uri: str | None = None) -> tuple[int, 
         payload = json.loads(marker.read_text())
         tracking = dict(payload["tracking"])
         if uri:
-            tracking = init_tracking(uri, tracking["experiment_name"], tracking.get("artifact_location"),
+            # a sqlite store keeps the project's artifact root; a server its own (store.workflow_artifact_location)
+            location = tracking.get("artifact_location") if sqlite_path(uri) is not None else None
+            tracking = init_tracking(uri, tracking["experiment_name"], location,
                                      results_name=tracking.get("results_name"), project=tracking.get("project"))
         metrics = json.loads((marker.parent / "metrics.json").read_text())
         datasets = {k: v for k, v in payload.get("datasets", {}).items() if Path(v).exists()}

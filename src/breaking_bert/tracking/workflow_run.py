@@ -6,8 +6,9 @@ project folder, tagged with both, so that two folders (or two configs given one 
 to one server keep their trees apart. The init job opens it for the config it runs with; a later
 config in the same store has it opened by its first job that logs. Jobs that start at once open it
 under a file lock next to the store's file; where the file system gives no lock (a shared file
-system mounted without one), two jobs may both create one, and every job then settles on the oldest
-and the others' are deleted, so one tree remains either way. Reruns find it again.
+system mounted without one), two jobs may both create one, and each job then takes the oldest and
+deletes the others (a job that took a newer one in the same instant stays under a deleted run:
+rare, and only without locks). Reruns find it again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from .store import TrackingError
 
@@ -41,14 +44,18 @@ def _locked(lock_path):
 
     try:
         handle = open(lock_path, "a")
-        fcntl.flock(handle, fcntl.LOCK_EX)
     except OSError:
-        yield
-        return
+        handle = None
+    try:
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+    except OSError:
+        pass
     try:
         yield
     finally:
-        handle.close()  # closing releases the lock
+        if handle is not None:
+            handle.close()  # closing releases the lock
 
 
 def _experiment(client, name: str, artifact_location: str | None, create: bool) -> str | None:
@@ -64,7 +71,7 @@ def _experiment(client, name: str, artifact_location: str | None, create: bool) 
     if found is not None or not create:
         return found.experiment_id if found is not None else None
     if artifact_location and artifact_location.startswith("file://"):
-        Path(artifact_location[len("file://"):]).mkdir(parents=True, exist_ok=True)
+        Path(url2pathname(urlparse(artifact_location).path)).mkdir(parents=True, exist_ok=True)
     try:
         return client.create_experiment(name, artifact_location=artifact_location)
     except MlflowException:  # created by another job meanwhile
@@ -74,7 +81,10 @@ def _experiment(client, name: str, artifact_location: str | None, create: bool) 
 def _settle(client, experiment_id: str, tags: dict) -> str | None:
     """The oldest of the workflow runs tagged so (the others deleted: two jobs that could not lock
     may both have made one), or None."""
-    runs = client.search_runs([experiment_id], filter_string=" and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items()))
+    # searched by the results name (letters, digits and _.+-: layout.NAME), the rest compared here:
+    # a folder's path may hold quotes that the filter syntax cannot
+    named = client.search_runs([experiment_id], filter_string=f"tags.`{RESULTS_TAG}` = '{tags[RESULTS_TAG]}'")
+    runs = [run for run in named if all(run.data.tags.get(key) == value for key, value in tags.items())]
     runs = sorted(runs, key=lambda run: (run.info.start_time, run.info.run_id))
     for extra in runs[1:]:
         client.delete_run(extra.info.run_id)

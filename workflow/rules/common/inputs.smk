@@ -38,7 +38,7 @@ def tracking_input():
     experiment from the running config (tracking/__init__.py), since an input naming the config would
     retrain each run that configs share. ancient(): where the results are logged is no part of them,
     so a new store (tracking.uri) reruns init_tracking and no training job."""
-    return ancient("results/mlflow/experiment.json")
+    return ancient(TRACKING_STORE)
 
 
 def get_finetune_inputs(wildcards):
@@ -123,18 +123,35 @@ def get_tracked_summaries():
 
 
 def get_tracked_summaries_inputs(wildcards):
-    """What track_summaries logs: the findings report, the tables and the figures (the final outputs
-    and the tables the findings read), and the store."""
-    tables = {
-        key: path
-        for key, path in get_findings_inputs(wildcards).items()
-        if isinstance(path, str) and path.startswith(summary_path("tables/"))
+    """What track_summaries logs: the config's findings report, its tables (CSV with their Markdown
+    and HTML copies) and figures (PNG and PDF), the learned windows and the kernel timing, each one
+    a rule makes for this config; and the store. Not the looks (their decisions are in the report).
+    """
+    findings_inputs = get_findings_inputs(wildcards).values()
+    wanted = {
+        *get_final_outputs(),
+        *(path for path in findings_inputs if isinstance(path, str)),
+        summary_path("findings.html"),
     }
+    if get_learned_runs():
+        wanted.add(summary_path("tables/learned_windows.csv"))
+    if config["cost"]["enabled"]:
+        wanted.add(summary_path("cost/kernel_timing.csv"))
+    copies = {
+        str(Path(path).with_suffix(suffix))
+        for path in wanted
+        for suffix in (".csv", ".md", ".html", ".png", ".pdf")
+    }
+    summaries = sorted(
+        path
+        for path in (wanted | copies)
+        if path.startswith(f"{SUMMARIES}/")
+        and not path.startswith(summary_path("looks/"))
+        and any(rule.is_producer(path) for rule in workflow.rules)
+    )
     return {
-        "summaries": sorted(
-            {*get_final_outputs(), *tables.values(), summary_path("findings.html")}
-        ),
+        "summaries": summaries,
         # not ancient: a new store (init_tracking rerun) gets the summaries too
-        "tracking": "results/mlflow/experiment.json",
+        "tracking": TRACKING_STORE,
         "code": code_of("track_summaries.py"),
     }

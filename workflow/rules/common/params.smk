@@ -45,11 +45,15 @@ KERNEL_TIMING_KEYS = (
 )
 # the store's keys: a config's experiment and logging interval are read by its jobs as they run
 TRACKING_KEYS = ("uri", "artifact_location")
+# the store's address, made by init_tracking (named for the experiment it held once; renaming it
+# would change every training job's inputs, and so retrain them all)
+TRACKING_STORE = "results/mlflow/experiment.json"
 
 
 def tracked_experiment():
-    """This config's MLflow experiment: a param of track_summaries alone, so that another name logs
-    the summaries again and retrains nothing (tracking/workflow_run.py)."""
+    """This config's MLflow experiment: a param of track_summaries alone (which logs to it), so that
+    another name logs the summaries again and retrains nothing (tracking/workflow_run.py).
+    """
     names = importlib.import_module("breaking_bert.tracking.workflow_run")
     return names.experiment_name(config["tracking"], RESULTS_NAME)
 
@@ -106,3 +110,11 @@ def code_of(script):
     return list(
         code_inputs.code_inputs((SCRIPTS / script).resolve(), LIBRARY.resolve())
     )
+
+
+def summaries_message():
+    """Where this config's summaries are, and its MLflow experiment: said when the workflow ends."""
+    where = f"This config's findings, tables and figures: {Path(SUMMARIES).resolve()}/"
+    if config["tracking"]["enabled"]:
+        where += f"\nIts MLflow experiment: {tracked_experiment()} (tracking.uri {config['tracking']['uri']})"
+    return where

@@ -13,7 +13,7 @@ from snakemake.utils import validate
 
 validate(config, schema="../../../config/schema.yaml", set_default=True)
 # filled in as validate fills a default: jobs read it as they run (their MLflow experiment and
-# workflow run, tracking/store.py), where a param or an input would retrain the runs configs share
+# workflow run, tracking/workflow_run.py), where a param or an input would retrain the runs configs share
 config["results_name"] = RESULTS_NAME
 ENVS = "../../envs"
 
