@@ -44,18 +44,15 @@ def _locked(lock_path):
 
     try:
         handle = open(lock_path, "a")
-    except OSError:
-        handle = None
-    try:
-        if handle is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-    except OSError:
-        pass
-    try:
+    except OSError:  # its folder is gone (a pending run synced after the project moved)
         yield
-    finally:
-        if handle is not None:
-            handle.close()  # closing releases the lock
+        return
+    with handle:  # closing releases the lock
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks
+            pass
+        yield
 
 
 def _experiment(client, name: str, artifact_location: str | None, create: bool) -> str | None:
